@@ -1,0 +1,69 @@
+// Package routes is the single source of truth for the HTTP API: every route,
+// the Lambda function that serves it and how it is authorised. template.yaml,
+// the functions/ directory, events/ and the local dev server are all checked
+// against this table by tests.
+package routes
+
+import "strings"
+
+// Route is one API Gateway route served by one Lambda function.
+type Route struct {
+	Method   string // GET, POST, PUT, DELETE
+	Path     string // API Gateway path, with {param} placeholders
+	Function string // directory under functions/ and the function's logical name stem
+	// Public routes skip the authorizer (only /healthz).
+	Public bool
+}
+
+// Key is API Gateway's route key, e.g. "GET /v1/policy-rules/{id}".
+func (r Route) Key() string { return r.Method + " " + r.Path }
+
+// Pattern is the net/http ServeMux pattern for the route (the same syntax).
+func (r Route) Pattern() string { return r.Method + " " + r.Path }
+
+// LogicalID is the function's CloudFormation logical id in template.yaml,
+// e.g. "create-policy-rule" → "CreatePolicyRuleFunction".
+func (r Route) LogicalID() string { return LogicalID(r.Function) }
+
+// LogicalID turns a function directory name into its template logical id.
+func LogicalID(function string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(function, "-") {
+		if part == "" {
+			continue
+		}
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	b.WriteString("Function")
+	return b.String()
+}
+
+// Authorizer is the function directory of the Lambda REQUEST authorizer.
+const Authorizer = "authorizer"
+
+// Table lists every route of the API.
+var Table = []Route{
+	{Method: "GET", Path: "/healthz", Function: "healthz", Public: true},
+
+	{Method: "POST", Path: "/v1/tenants", Function: "create-tenant"},
+	{Method: "POST", Path: "/v1/api-keys", Function: "create-api-key"},
+	{Method: "DELETE", Path: "/v1/api-keys/{id}", Function: "delete-api-key"},
+
+	{Method: "GET", Path: "/v1/policy-rules", Function: "list-policy-rules"},
+	{Method: "POST", Path: "/v1/policy-rules", Function: "create-policy-rule"},
+	{Method: "GET", Path: "/v1/policy-rules/export", Function: "export-policy-rules"},
+	{Method: "POST", Path: "/v1/policy-rules/import", Function: "import-policy-rules"},
+	{Method: "GET", Path: "/v1/policy-rules/{id}", Function: "get-policy-rule"},
+	{Method: "PUT", Path: "/v1/policy-rules/{id}", Function: "update-policy-rule"},
+	{Method: "DELETE", Path: "/v1/policy-rules/{id}", Function: "delete-policy-rule"},
+	{Method: "POST", Path: "/v1/policies/evaluate", Function: "evaluate-policy"},
+}
+
+// Functions lists every function directory: each route's plus the authorizer.
+func Functions() []string {
+	out := []string{Authorizer}
+	for _, r := range Table {
+		out = append(out, r.Function)
+	}
+	return out
+}

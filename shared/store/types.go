@@ -1,0 +1,56 @@
+package store
+
+import (
+	"errors"
+	"time"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/policy"
+)
+
+// Errors every store method maps DynamoDB outcomes onto. Callers test them
+// with errors.Is.
+var (
+	ErrNotFound  = errors.New("store: not found")
+	ErrConflict  = errors.New("store: conflict") // a condition failed: exists already, or changed meanwhile
+	ErrBadCursor = errors.New("store: bad cursor")
+)
+
+// Tenant is one customer organisation. RuleSetVersion grows by one with every
+// change to the tenant's policy rules, so warm Lambdas know when to recompile.
+type Tenant struct {
+	ID             string    `json:"id" dynamodbav:"tenant_id"`
+	Name           string    `json:"name" dynamodbav:"name"`
+	CreatedAt      time.Time `json:"created_at" dynamodbav:"created_at"`
+	RuleSetVersion int64     `json:"rule_set_version" dynamodbav:"rule_set_version"`
+}
+
+// APIKey is a tenant credential for automation. Only the SHA-256 of the raw
+// key is stored (Hash, lowercase hex); Prefix is the first characters of the
+// raw key, for people to recognise it.
+type APIKey struct {
+	ID        string     `json:"id" dynamodbav:"key_id"`
+	TenantID  string     `json:"tenant_id" dynamodbav:"tenant_id"`
+	Name      string     `json:"name" dynamodbav:"name"`
+	Hash      string     `json:"-" dynamodbav:"key_hash"`
+	Prefix    string     `json:"prefix" dynamodbav:"prefix"`
+	Scopes    []string   `json:"scopes" dynamodbav:"scopes"`
+	CreatedBy string     `json:"created_by" dynamodbav:"created_by"`
+	CreatedAt time.Time  `json:"created_at" dynamodbav:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty" dynamodbav:"expires_at,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty" dynamodbav:"revoked_at,omitempty"`
+}
+
+// RuleRecord is a stored policy rule with its bookkeeping.
+type RuleRecord struct {
+	policy.Rule
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// Revision grows with every update of this rule (optimistic locking).
+	Revision int64 `json:"revision"`
+}
+
+// Page asks for one page of a list.
+type Page struct {
+	Limit  int    // 1..250; 0 means 50
+	Cursor string // opaque, from a previous page's NextCursor
+}
