@@ -1,0 +1,90 @@
+package policy
+
+import "sync"
+
+// Cache holds one compiled PolicySet per tenant, keyed by the tenant's
+// rule-set version. Concurrency-safe; concurrent misses for the same
+// (tenant, version) load and compile once. A newer version replaces an
+// older one; a set compiled for an older version never replaces a newer
+// cached one. Errors are not cached.
+type Cache struct {
+	mu      sync.Mutex
+	entries map[string]cacheEntry
+	calls   map[cacheKey]*cacheCall
+}
+
+type cacheKey struct {
+	tenant  string
+	version int64
+}
+
+type cacheEntry struct {
+	version int64
+	ps      *PolicySet
+}
+
+type cacheCall struct {
+	done chan struct{}
+	ps   *PolicySet
+	err  error
+}
+
+// NewCache returns an empty cache.
+func NewCache() *Cache {
+	return &Cache{entries: make(map[string]cacheEntry), calls: make(map[cacheKey]*cacheCall)}
+}
+
+// Get returns the compiled set of tenantID at version, calling load and
+// Compile on a miss.
+func (c *Cache) Get(tenantID string, version int64, load func() ([]Rule, error)) (*PolicySet, error) {
+	key := cacheKey{tenantID, version}
+	c.mu.Lock()
+	if e, ok := c.entries[tenantID]; ok && e.version == version {
+		c.mu.Unlock()
+		return e.ps, nil
+	}
+	if call, ok := c.calls[key]; ok {
+		c.mu.Unlock()
+		<-call.done
+		return call.ps, call.err
+	}
+	call := &cacheCall{done: make(chan struct{})}
+	c.calls[key] = call
+	c.mu.Unlock()
+
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				call.err = panicError{p}
+			}
+		}()
+		rules, err := load()
+		if err != nil {
+			call.err = err
+			return
+		}
+		call.ps, call.err = Compile(rules)
+	}()
+
+	c.mu.Lock()
+	delete(c.calls, key)
+	if call.err == nil {
+		if e, ok := c.entries[tenantID]; !ok || e.version <= version {
+			c.entries[tenantID] = cacheEntry{version: version, ps: call.ps}
+		}
+	}
+	c.mu.Unlock()
+	close(call.done)
+	return call.ps, call.err
+}
+
+// Invalidate drops a tenant's cached set.
+func (c *Cache) Invalidate(tenantID string) {
+	c.mu.Lock()
+	delete(c.entries, tenantID)
+	c.mu.Unlock()
+}
+
+type panicError struct{ v any }
+
+func (p panicError) Error() string { return "policy cache: load panicked" }
