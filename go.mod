@@ -32,5 +32,6 @@ require (
 	github.com/go-json-experiment/json v1.27.2 // indirect
 	github.com/truora/minidyn v0.8.2 // indirect
 	golang.org/x/exp v0.0.0-20240112132812-db7319d0e0e3 // indirect
+	golang.org/x/oauth2 v0.36.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )

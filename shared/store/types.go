@@ -13,6 +13,14 @@ var (
 	ErrNotFound  = errors.New("store: not found")
 	ErrConflict  = errors.New("store: conflict") // a condition failed: exists already, or changed meanwhile
 	ErrBadCursor = errors.New("store: bad cursor")
+	// ErrBadPage: a Page.Limit outside 0..250 (an API 400).
+	ErrBadPage = errors.New("store: bad page limit")
+	// ErrInvalidTenant: a tenant id that fails ValidTenantID. Every method
+	// checks it before touching the table.
+	ErrInvalidTenant = errors.New("store: invalid tenant id")
+	// ErrInvalidInput: an argument the store cannot key or store (empty
+	// id, malformed key hash, duplicate ids in an import, ...). An API 400.
+	ErrInvalidInput = errors.New("store: invalid input")
 )
 
 // Tenant is one customer organisation. RuleSetVersion grows by one with every

@@ -1,0 +1,192 @@
+package store
+
+// Table design. Everything the application keeps lives in ONE DynamoDB table.
+// Every partition key — of the table and of every GSI — begins with the
+// tenant ("T#<tenant>"), so no query can cross tenants by construction and IAM
+// `dynamodb:LeadingKeys` can pin a principal to "T#<tenant>*".
+//
+// Base table (all keys are strings):
+//
+//	entity            PK                          SK
+//	tenant            T#<tenant>                  TENANT            (holds rule_set_version)
+//	policy rule       T#<tenant>#RULES            RULE#<rule id>
+//	API key (by hash) T#<tenant>#KEY#<sha256 hex> KEY               (authorizer: one GetItem)
+//	API key (by id)   T#<tenant>#KEYS             KEY#<key id>      (revoke by id, listing)
+//
+// Global secondary indexes, projection ALL, string keys. They are reserved
+// for the request/grant features; no item written by this package sets them
+// yet. Intended use:
+//
+//	GSI1 (GSI1PK/GSI1SK): requests by status, newest first
+//	      GSI1PK = T#<tenant>#REQSTATUS#<status>   GSI1SK = <created_at RFC3339Nano UTC>#<request id>
+//	      (query with ScanIndexForward=false)
+//	GSI2 (GSI2PK/GSI2SK): requests by requester, newest first
+//	      GSI2PK = T#<tenant>#REQUESTER#<principal id>   GSI2SK = <created_at>#<request id>
+//	GSI3 (GSI3PK/GSI3SK): grants by status
+//	      GSI3PK = T#<tenant>#GRANTSTATUS#<status>   GSI3SK = <ends_at>#<grant id>
+//
+// Items are sparse in a GSI: an item only appears there if it carries both of
+// that index's key attributes.
+//
+// Policy rules are stored decomposed: each policy.Rule field is its own
+// attribute, named by the field's json tag (attributevalue with TagKey
+// "json"), next to the bookkeeping attributes tenant_id, created_at,
+// updated_at and revision. That keeps them readable in the console and
+// filterable, and new Rule fields are stored without touching this package.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Key attribute and index names of the table. template.yaml must declare
+// exactly these (see TableSchema).
+const (
+	AttrPK     = "PK"
+	AttrSK     = "SK"
+	AttrGSI1PK = "GSI1PK"
+	AttrGSI1SK = "GSI1SK"
+	AttrGSI2PK = "GSI2PK"
+	AttrGSI2SK = "GSI2SK"
+	AttrGSI3PK = "GSI3PK"
+	AttrGSI3SK = "GSI3SK"
+
+	IndexGSI1 = "GSI1"
+	IndexGSI2 = "GSI2"
+	IndexGSI3 = "GSI3"
+)
+
+// Non-key attributes with a fixed meaning across entities.
+const (
+	AttrEntityType     = "entity_type" // TENANT, RULE, APIKEY, APIKEY_ID
+	AttrTenantID       = "tenant_id"
+	AttrRuleSetVersion = "rule_set_version"
+	AttrRevision       = "revision"
+	AttrCreatedAt      = "created_at"
+	AttrUpdatedAt      = "updated_at"
+	AttrRevokedAt      = "revoked_at"
+)
+
+// Entity type values of AttrEntityType.
+const (
+	entityTenant    = "TENANT"
+	entityRule      = "RULE"
+	entityAPIKey    = "APIKEY"
+	entityAPIKeyID  = "APIKEY_ID"
+	skTenant        = "TENANT"
+	skKey           = "KEY"
+	skRulePrefix    = "RULE#"
+	skKeyIDPrefix   = "KEY#"
+	maxSortKeyBytes = 1024 // DynamoDB's sort key limit
+)
+
+// ValidTenantID reports whether id is an acceptable tenant id:
+// ^[a-z0-9][a-z0-9-]{1,62}$ (2..63 characters, so never a '#').
+func ValidTenantID(id string) bool {
+	if len(id) < 2 || len(id) > 63 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '-' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func checkTenant(id string) error {
+	if !ValidTenantID(id) {
+		return ErrInvalidTenant
+	}
+	return nil
+}
+
+// tenantPrefix is the partition-key prefix of everything the tenant owns.
+func tenantPrefix(tenant string) string { return "T#" + tenant }
+
+// partitionOwnedBy reports whether a partition key value belongs to tenant:
+// exactly "T#<tenant>" or starting with "T#<tenant>#" (tenant ids cannot
+// contain '#', so the boundary is unambiguous).
+func partitionOwnedBy(tenant, pk string) bool {
+	p := tenantPrefix(tenant)
+	return pk == p || strings.HasPrefix(pk, p+"#")
+}
+
+func tenantPK(tenant string) string           { return tenantPrefix(tenant) }
+func rulesPK(tenant string) string            { return tenantPrefix(tenant) + "#RULES" }
+func ruleSK(id string) string                 { return skRulePrefix + id }
+func apiKeyHashPK(tenant, hash string) string { return tenantPrefix(tenant) + "#KEY#" + hash }
+func apiKeysPK(tenant string) string          { return tenantPrefix(tenant) + "#KEYS" }
+func apiKeyIDSK(id string) string             { return skKeyIDPrefix + id }
+func keyOf(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		AttrPK: &types.AttributeValueMemberS{Value: pk},
+		AttrSK: &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+// indexKeyAttrs maps an index name ("" = base table) to its partition and
+// sort key attribute names.
+var indexKeyAttrs = map[string][2]string{
+	"":        {AttrPK, AttrSK},
+	IndexGSI1: {AttrGSI1PK, AttrGSI1SK},
+	IndexGSI2: {AttrGSI2PK, AttrGSI2SK},
+	IndexGSI3: {AttrGSI3PK, AttrGSI3SK},
+}
+
+// TableSchema is the CreateTable input of the application table: the one
+// definition of the schema, used by CreateTable, by tests and to check
+// template.yaml against.
+func TableSchema(table string) *dynamodb.CreateTableInput {
+	str := func(name string) types.AttributeDefinition {
+		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
+	}
+	keys := func(pk, sk string) []types.KeySchemaElement {
+		return []types.KeySchemaElement{
+			{AttributeName: aws.String(pk), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(sk), KeyType: types.KeyTypeRange},
+		}
+	}
+	gsi := func(name string) types.GlobalSecondaryIndex {
+		k := indexKeyAttrs[name]
+		return types.GlobalSecondaryIndex{
+			IndexName:  aws.String(name),
+			KeySchema:  keys(k[0], k[1]),
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}
+	}
+	return &dynamodb.CreateTableInput{
+		TableName:   aws.String(table),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			str(AttrPK), str(AttrSK),
+			str(AttrGSI1PK), str(AttrGSI1SK),
+			str(AttrGSI2PK), str(AttrGSI2SK),
+			str(AttrGSI3PK), str(AttrGSI3SK),
+		},
+		KeySchema: keys(AttrPK, AttrSK),
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
+			gsi(IndexGSI1), gsi(IndexGSI2), gsi(IndexGSI3),
+		},
+	}
+}
+
+// CreateTable creates the application table (TableSchema, PAY_PER_REQUEST).
+// It does not wait for the table to become ACTIVE; on real DynamoDB use
+// dynamodb.NewTableExistsWaiter. An existing table is an error
+// (*types.ResourceInUseException, wrapped).
+func CreateTable(ctx context.Context, client *dynamodb.Client, table string) error {
+	if _, err := client.CreateTable(ctx, TableSchema(table)); err != nil {
+		return fmt.Errorf("store: create table %s: %w", table, err)
+	}
+	return nil
+}
