@@ -1,0 +1,236 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+)
+
+// verifierFor returns the token verifier, running OIDC discovery on first use
+// when no JWKS URL is configured. A failed discovery is remembered for
+// discoveryRetryWait so a down issuer is not hammered.
+func (a *Authorizer) verifierFor(ctx context.Context) (*oidc.IDTokenVerifier, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.verifier != nil {
+		return a.verifier, nil
+	}
+	now := a.now()
+	if a.discoveryErr != nil && now.Sub(a.discoveryAt) < discoveryRetryWait && now.Sub(a.discoveryAt) >= 0 {
+		return nil, a.discoveryErr
+	}
+	// Values (the HTTP client) from the base context, deadline from both.
+	dctx, cancel := context.WithTimeout(a.baseCtx, discoveryTimeout)
+	defer cancel()
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+	p, err := oidc.NewProvider(dctx, a.cfg.Issuer)
+	if err != nil {
+		a.discoveryErr, a.discoveryAt = fmt.Errorf("oidc discovery of %s: %w", a.cfg.Issuer, err), now
+		return nil, a.discoveryErr
+	}
+	a.discoveryErr = nil
+	a.verifier = p.VerifierContext(a.baseCtx, a.oidcCfg)
+	return a.verifier, nil
+}
+
+func (a *Authorizer) authenticateBearer(ctx context.Context, tenant, header string) (Identity, error) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return Identity{}, unauthorized("Authorization must be \"Bearer <token>\"", nil)
+	}
+	token = strings.TrimLeft(token, " ")
+	if token == "" || len(token) > maxTokenLen || strings.ContainsAny(token, " \t\r\n,") {
+		return Identity{}, unauthorized("malformed bearer token", nil)
+	}
+	if a.oidcCfg == nil {
+		return Identity{}, unauthorized("bearer tokens are not accepted: no OIDC issuer configured", nil)
+	}
+	v, err := a.verifierFor(ctx)
+	if err != nil {
+		return Identity{}, unavailable("OIDC issuer unavailable", err)
+	}
+	idt, err := v.Verify(ctx, token)
+	if err != nil {
+		// go-oidc flattens its errors; a JWKS fetch failure (issuer down while
+		// the token's kid is not cached) is the only non-token failure.
+		if strings.Contains(err.Error(), "fetching keys") && !errors.Is(ctx.Err(), context.Canceled) {
+			return Identity{}, unavailable("OIDC key set unavailable", err)
+		}
+		return Identity{}, unauthorized("invalid bearer token", err)
+	}
+	var raw json.RawMessage
+	if err := idt.Claims(&raw); err != nil {
+		return Identity{}, unauthorized("invalid bearer token", err)
+	}
+	claims, err := decodeClaims(raw)
+	if err != nil {
+		return Identity{}, unauthorized("invalid bearer token", err)
+	}
+	if err := a.checkTimes(claims); err != nil {
+		return Identity{}, err
+	}
+	sub, _ := claims["sub"].(string)
+	if sub == "" {
+		return Identity{}, unauthorized("token has no subject", nil)
+	}
+
+	tv, present := lookupClaim(claims, a.cfg.TenantClaim)
+	tclaim, isString := tv.(string)
+	switch {
+	case !present || tv == nil || (isString && tclaim == ""):
+		return Identity{}, unauthorized(fmt.Sprintf("token has no %q claim", a.cfg.TenantClaim), nil)
+	case !isString:
+		return Identity{}, unauthorized(fmt.Sprintf("token claim %q is not a string", a.cfg.TenantClaim), nil)
+	case tclaim != tenant:
+		return Identity{}, &Error{Status: 403, Code: CodeTenantMismatch, Message: "the token belongs to another tenant than X-Tenant-ID"}
+	}
+
+	groups, err := groupsFrom(claims, a.cfg.GroupsClaim)
+	if err != nil {
+		return Identity{}, unauthorized("invalid bearer token", err)
+	}
+	scopes := []string{ScopeRequestsRead, ScopeRequestsWrite}
+	if slices.Contains(groups, a.cfg.AdminGroup) {
+		scopes = append(scopes, ScopeAdmin)
+	}
+	email, _ := claims["email"].(string)
+	name, _ := claims["name"].(string)
+	return Identity{
+		TenantID:      tenant,
+		PrincipalID:   sub,
+		PrincipalType: PrincipalUser,
+		Groups:        groups,
+		Scopes:        scopes,
+		Email:         email,
+		Name:          name,
+	}, nil
+}
+
+func decodeClaims(raw []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("claims: %w", err)
+	}
+	if m == nil {
+		return nil, errors.New("claims: not an object")
+	}
+	return m, nil
+}
+
+// checkTimes enforces exp (required), nbf and iat with the configured skew.
+func (a *Authorizer) checkTimes(claims map[string]any) error {
+	now, skew := a.now(), a.cfg.ClockSkew
+	exp, ok, err := numericDate(claims, "exp")
+	if err != nil {
+		return unauthorized("invalid bearer token", err)
+	}
+	if !ok {
+		return unauthorized("token has no expiry", nil)
+	}
+	if now.After(exp.Add(skew)) {
+		return unauthorized("bearer token expired", nil)
+	}
+	nbf, ok, err := numericDate(claims, "nbf")
+	if err != nil {
+		return unauthorized("invalid bearer token", err)
+	}
+	if ok && now.Add(skew).Before(nbf) {
+		return unauthorized("bearer token not yet valid", nil)
+	}
+	iat, ok, err := numericDate(claims, "iat")
+	if err != nil {
+		return unauthorized("invalid bearer token", err)
+	}
+	if ok && now.Add(skew).Before(iat) {
+		return unauthorized("bearer token issued in the future", nil)
+	}
+	return nil
+}
+
+func numericDate(claims map[string]any, k string) (time.Time, bool, error) {
+	v, ok := claims[k]
+	if !ok || v == nil {
+		return time.Time{}, false, nil
+	}
+	n, ok := v.(json.Number)
+	if !ok {
+		return time.Time{}, false, fmt.Errorf("claim %s is not a number", k)
+	}
+	f, err := n.Float64()
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e11 {
+		return time.Time{}, false, fmt.Errorf("claim %s out of range", k)
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true, nil
+}
+
+// lookupClaim finds a top-level claim by name; failing that, a name with dots
+// is followed as a path through nested objects ("realm_access.roles").
+// Top-level first, so namespaced claims like "https://example.com/groups"
+// work as-is.
+func lookupClaim(claims map[string]any, name string) (any, bool) {
+	if v, ok := claims[name]; ok {
+		return v, true
+	}
+	if !strings.Contains(name, ".") {
+		return nil, false
+	}
+	var cur any = claims
+	for part := range strings.SplitSeq(name, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[part]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// groupsFrom reads the groups claim: an array of strings, or one string.
+// Missing or null means no groups; anything else is a malformed token.
+func groupsFrom(claims map[string]any, name string) ([]string, error) {
+	v, ok := lookupClaim(claims, name)
+	if !ok || v == nil {
+		return nil, nil
+	}
+	switch t := v.(type) {
+	case string:
+		if t == "" {
+			return nil, nil
+		}
+		return []string{t}, nil
+	case []any:
+		if len(t) > maxContextListItems {
+			return nil, fmt.Errorf("claim %s has more than %d groups", name, maxContextListItems)
+		}
+		out := make([]string, 0, len(t))
+		for _, e := range t {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("claim %s has a non-string element", name)
+			}
+			if s != "" && !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+		if len(out) == 0 {
+			return nil, nil
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("claim %s is neither a string nor an array", name)
+	}
+}
