@@ -46,6 +46,9 @@ func setup() {
 	if !external {
 		// Lives as long as the test process.
 		endpoint, _ = dynamolocal.Start()
+
+		client = store.NewLocalClient(endpoint)
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -1,0 +1,29 @@
+// Command authorizer is the API Gateway Lambda REQUEST authorizer (payload
+// 2.0, simple responses).
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/auth"
+	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/store"
+)
+
+func main() {
+	ctx := context.Background()
+	log := lambdaapp.Logger("authorizer")
+	keys, err := store.FromEnv(ctx)
+	if err != nil {
+		lambdaapp.Fatal(log, "configuration failed", err)
+	}
+	cfg := auth.ConfigFromEnv()
+	cfg.Logger = log
+	a, err := auth.New(ctx, cfg, keys)
+	if err != nil {
+		lambdaapp.Fatal(log, "configuration failed", err)
+	}
+	lambda.Start(a.HandleRequest)
+}

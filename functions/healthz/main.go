@@ -1,0 +1,9 @@
+// Command healthz is the Lambda function behind GET /healthz.
+package main
+
+import (
+	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
+	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+)
+
+func main() { lambdaapp.Start("healthz", httpapi.Health()) }

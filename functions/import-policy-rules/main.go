@@ -1,0 +1,9 @@
+// Command import-policy-rules is the Lambda function behind its route in shared/routes.
+package main
+
+import (
+	"github.com/jitsudo/jitsudo-serverless/shared/api"
+	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+)
+
+func main() { lambdaapp.Run("import-policy-rules", api.DepsFromEnv, api.ImportRules) }

@@ -1,0 +1,154 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/api"
+	"github.com/jitsudo/jitsudo-serverless/shared/auth"
+	"github.com/jitsudo/jitsudo-serverless/shared/auth/devissuer"
+	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/routes"
+	"github.com/jitsudo/jitsudo-serverless/shared/store"
+	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamolocal"
+)
+
+// Config of a local stack. Zero values are the embedded defaults.
+type Config struct {
+	Addr             string // listen address; default 127.0.0.1:8080 ("127.0.0.1:0" picks a port)
+	DynamoDBEndpoint string // external DynamoDB-API endpoint; empty: the embedded server
+	Table            string // default "jitsudo-dev"
+	PlatformAdminKey string // default: a random key for this run
+	Audience         string // default "jitsudo-dev"
+	Logger           *slog.Logger
+}
+
+// Stack is a running local system.
+type Stack struct {
+	URL              string // e.g. http://127.0.0.1:8080
+	Issuer           *devissuer.Issuer
+	Store            *store.Store
+	PlatformAdminKey string
+	Audience         string
+	srv              *http.Server
+	stops            []func()
+}
+
+// Start brings up the whole system: DynamoDB, the OIDC issuer at
+// <URL>/dev-idp, the authorizer and every function behind the gateway.
+func Start(ctx context.Context, cfg Config) (*Stack, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8080"
+	}
+	if cfg.Table == "" {
+		cfg.Table = "jitsudo-dev"
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = "jitsudo-dev"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.PlatformAdminKey == "" {
+		raw, _, _, err := auth.GenerateKey()
+		if err != nil {
+			return nil, err
+		}
+		cfg.PlatformAdminKey = "platform_" + strings.TrimPrefix(raw, auth.KeyPrefix)
+	}
+	st := &Stack{PlatformAdminKey: cfg.PlatformAdminKey, Audience: cfg.Audience}
+	ok := false
+	defer func() {
+		if !ok {
+			st.Close()
+		}
+	}()
+
+	var client *dynamodb.Client
+	if cfg.DynamoDBEndpoint == "" {
+		endpoint, stop := dynamolocal.Start()
+		st.stops = append(st.stops, stop)
+		client = store.NewLocalClient(endpoint)
+	} else {
+		var err error
+		if client, err = store.NewClient(ctx, cfg.DynamoDBEndpoint, ""); err != nil {
+			return nil, err
+		}
+	}
+	if err := store.CreateTable(ctx, client, cfg.Table); err != nil {
+		return nil, fmt.Errorf("devstack: create table: %w", err)
+	}
+	st.Store = store.New(client, cfg.Table)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: listen on %s: %w", cfg.Addr, err)
+	}
+	st.URL = "http://" + ln.Addr().String()
+	st.Issuer, err = devissuer.New(st.URL + "/dev-idp")
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	authz, err := auth.New(ctx, auth.Config{
+		Issuer: st.Issuer.IssuerURL(), Audience: cfg.Audience, JWKSURL: st.Issuer.JWKSURL(),
+		PlatformAdminKey: cfg.PlatformAdminKey, Logger: cfg.Logger.With("function", routes.Authorizer),
+	}, st.Store)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	gw, err := NewGateway(authz, Functions(st.Store, cfg.Logger), cfg.Logger.With("component", "gateway"))
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/dev-idp/", st.Issuer.Handler())
+	mux.Handle("/", gw)
+	st.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := st.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			cfg.Logger.Error("dev server stopped", "error", err.Error())
+		}
+	}()
+	ok = true
+	return st, nil
+}
+
+// Functions builds every function's Lambda handler over s, each as its own
+// main.go would (its own Deps, its own route mux), sharing only the store.
+func Functions(s *store.Store, logger *slog.Logger) map[string]LambdaHandler {
+	fns := map[string]LambdaHandler{}
+	for name, ctor := range api.Constructors {
+		deps := api.NewDeps(s, logger.With("function", name))
+		mux, err := lambdaapp.Mux(name, ctor(deps))
+		if err != nil {
+			continue // not a route function; NewGateway reports missing ones
+		}
+		fns[name] = httpadapter.NewV2(mux).ProxyWithContext
+	}
+	return fns
+}
+
+// Close stops everything the stack started.
+func (st *Stack) Close() {
+	if st.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = st.srv.Shutdown(ctx)
+		cancel()
+	}
+	for i := len(st.stops) - 1; i >= 0; i-- {
+		st.stops[i]()
+	}
+	st.stops = nil
+}

@@ -1,0 +1,97 @@
+// Package api holds the HTTP handlers of every route in the route table,
+// as plain net/http handlers over the store and the policy engine. Each
+// function's main.go builds Deps once at cold start and serves one handler;
+// the local dev server serves them all (Handlers).
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
+	"github.com/jitsudo/jitsudo-serverless/shared/policy"
+	"github.com/jitsudo/jitsudo-serverless/shared/store"
+)
+
+// Deps are what handlers need; built once per warm Lambda.
+type Deps struct {
+	Store    *store.Store
+	Policies *policy.Cache // compiled rule sets per (tenant, rule-set version)
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// DepsFromEnv builds Deps from the Lambda environment (see store.FromEnv).
+func DepsFromEnv(ctx context.Context, logger *slog.Logger) (Deps, error) {
+	s, err := store.FromEnv(ctx)
+	if err != nil {
+		return Deps{}, fmt.Errorf("api: %w", err)
+	}
+	return NewDeps(s, logger), nil
+}
+
+// NewDeps returns Deps over s with a fresh policy cache and the real clock.
+func NewDeps(s *store.Store, logger *slog.Logger) Deps {
+	return Deps{Store: s, Policies: policy.NewCache(), Logger: logger, Now: time.Now}
+}
+
+func (d Deps) now() time.Time { return d.Now().UTC() }
+
+// policySet returns the tenant's compiled rule set, recompiling only when
+// the rule-set version moved (one consistent GetItem per call otherwise).
+func (d Deps) policySet(ctx context.Context, tenant string) (*policy.PolicySet, int64, error) {
+	version, err := d.Store.RuleSetVersion(ctx, tenant)
+	if err != nil {
+		return nil, 0, fmt.Errorf("rule-set version: %w", err)
+	}
+	ps, err := d.Policies.Get(tenant, version, func() ([]policy.Rule, error) {
+		rules, _, err := d.Store.LoadRuleSet(ctx, tenant)
+		return rules, err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("compile rule set: %w", err)
+	}
+	return ps, version, nil
+}
+
+// newID returns prefix + 16 random lowercase base32 characters.
+func newID(prefix string) string {
+	var b [10]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// apiError maps domain errors onto API errors; anything unknown stays as
+// is (a logged 500).
+func apiError(err error, what string) error {
+	var ve *policy.ValidationError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ve):
+		fields := make([]httpapi.FieldError, len(ve.Fields))
+		for i, f := range ve.Fields {
+			fields[i] = httpapi.FieldError{Field: f.Field, Message: f.Message}
+		}
+		return httpapi.Invalid("invalid "+what, fields...)
+	case errors.Is(err, store.ErrNotFound):
+		return httpapi.Errorf(http.StatusNotFound, "not_found", "%s not found", what)
+	case errors.Is(err, store.ErrConflict):
+		return httpapi.Errorf(http.StatusConflict, "conflict", "%s conflicts with its current state; re-read and retry", what)
+	case errors.Is(err, store.ErrBadCursor):
+		return httpapi.Invalid("invalid query parameter", httpapi.FieldError{Field: "cursor", Message: "is not a cursor this API issued for this list"})
+	case errors.Is(err, store.ErrBadPage):
+		return httpapi.Invalid("invalid query parameter", httpapi.FieldError{Field: "limit", Message: "must be an integer from 1 to 250"})
+	case errors.Is(err, store.ErrInvalidTenant), errors.Is(err, store.ErrInvalidInput):
+		return httpapi.Invalid(fmt.Sprintf("invalid %s: %v", what, err))
+	default:
+		return fmt.Errorf("%s: %w", what, err)
+	}
+}

@@ -1,0 +1,25 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
+)
+
+// Constructors maps each function of the route table to its handler
+// constructor. Functions' main.go files use one entry each; the dev server
+// uses them all. A test checks it covers routes.Table exactly.
+var Constructors = map[string]func(Deps) http.Handler{
+	"healthz":             func(Deps) http.Handler { return httpapi.Health() },
+	"create-tenant":       CreateTenant,
+	"create-api-key":      CreateAPIKey,
+	"delete-api-key":      DeleteAPIKey,
+	"list-policy-rules":   ListRules,
+	"create-policy-rule":  CreateRule,
+	"export-policy-rules": ExportRules,
+	"import-policy-rules": ImportRules,
+	"get-policy-rule":     GetRule,
+	"update-policy-rule":  UpdateRule,
+	"delete-policy-rule":  DeleteRule,
+	"evaluate-policy":     Evaluate,
+}

@@ -1,0 +1,124 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/auth"
+	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
+	"github.com/jitsudo/jitsudo-serverless/shared/store"
+)
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+type createKeyInput struct {
+	Name             string   `json:"name"`
+	Scopes           []string `json:"scopes"`
+	ExpiresInSeconds *int64   `json:"expires_in_seconds"`
+}
+
+// keyView is an API key as returned; Key (the raw secret) is set only in
+// the response that creates it.
+type keyView struct {
+	store.APIKey
+	Key string `json:"key,omitempty"`
+}
+
+const maxKeyLifetime = 2 * 365 * 24 * time.Hour
+
+// newAPIKey validates the input and mints a key for tenant, returning the
+// record to store and its raw secret.
+func newAPIKey(tenant, createdBy string, in createKeyInput, now time.Time) (store.APIKey, string, error) {
+	var errs []httpapi.FieldError
+	if !validName(in.Name) {
+		errs = append(errs, httpapi.FieldError{Field: "name", Message: "must be a non-empty printable name of at most 256 bytes"})
+	}
+	if len(in.Scopes) == 0 {
+		errs = append(errs, httpapi.FieldError{Field: "scopes", Message: "at least one of " + joinScopes()})
+	}
+	for i, s := range in.Scopes {
+		if !auth.ValidTenantScope(s) {
+			errs = append(errs, httpapi.FieldError{Field: "scopes[" + itoa(i) + "]", Message: "must be one of " + joinScopes()})
+		}
+	}
+	var expires *time.Time
+	if in.ExpiresInSeconds != nil {
+		d := time.Duration(*in.ExpiresInSeconds) * time.Second
+		if *in.ExpiresInSeconds < 60 || d > maxKeyLifetime {
+			errs = append(errs, httpapi.FieldError{Field: "expires_in_seconds", Message: "must be from 60 to 63072000 (2 years)"})
+		} else {
+			t := now.Add(d)
+			expires = &t
+		}
+	}
+	if len(errs) > 0 {
+		return store.APIKey{}, "", httpapi.Invalid("invalid API key request", errs...)
+	}
+	raw, hash, prefix, err := auth.GenerateKey()
+	if err != nil {
+		return store.APIKey{}, "", err
+	}
+	scopes := slices.Clone(in.Scopes)
+	slices.Sort(scopes)
+	return store.APIKey{
+		ID: newID("key-"), TenantID: tenant, Name: in.Name, Hash: hash, Prefix: prefix,
+		Scopes: slices.Compact(scopes), CreatedBy: createdBy, CreatedAt: now, ExpiresAt: expires,
+	}, raw, nil
+}
+
+func joinScopes() string {
+	s := ""
+	for i, sc := range auth.TenantScopes {
+		if i > 0 {
+			s += ", "
+		}
+		s += sc
+	}
+	return s
+}
+
+// CreateAPIKey serves POST /v1/api-keys (admin): the raw key is in this
+// response only; the table keeps its SHA-256.
+func CreateAPIKey(d Deps) http.Handler {
+	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := httpapi.RequireTenant(r, auth.ScopeAdmin)
+		if err != nil {
+			return err
+		}
+		var in createKeyInput
+		if err := httpapi.DecodeJSON(r, 0, &in); err != nil {
+			return err
+		}
+		key, raw, err := newAPIKey(id.TenantID, id.PrincipalID, in, d.now())
+		if err != nil {
+			return err
+		}
+		if err := d.Store.CreateAPIKey(r.Context(), key); err != nil {
+			return apiError(err, "API key")
+		}
+		httpapi.Logger(r.Context()).Info("API key created", "key_id", key.ID, "scopes", key.Scopes)
+		httpapi.WriteJSON(w, http.StatusCreated, keyView{APIKey: key, Key: raw})
+		return nil
+	})
+}
+
+// DeleteAPIKey serves DELETE /v1/api-keys/{id} (admin): revokes the key.
+// Revoking a revoked key is 409.
+func DeleteAPIKey(d Deps) http.Handler {
+	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := httpapi.RequireTenant(r, auth.ScopeAdmin)
+		if err != nil {
+			return err
+		}
+		keyID := r.PathValue("id")
+		key, err := d.Store.RevokeAPIKey(r.Context(), id.TenantID, keyID, d.now())
+		if err != nil {
+			return apiError(err, "API key "+strconv.Quote(keyID))
+		}
+		httpapi.Logger(r.Context()).Info("API key revoked", "key_id", key.ID)
+		httpapi.WriteJSON(w, http.StatusOK, keyView{APIKey: key})
+		return nil
+	})
+}

@@ -1,0 +1,235 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/auth"
+	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
+	"github.com/jitsudo/jitsudo-serverless/shared/policy"
+	"github.com/jitsudo/jitsudo-serverless/shared/store"
+)
+
+// ruleInput is a rule as API callers send it: `enabled` defaults to true
+// when absent; `id` is generated when absent on create.
+type ruleInput struct {
+	policy.Rule
+	Enabled *bool `json:"enabled"`
+}
+
+func (in ruleInput) rule() policy.Rule {
+	r := in.Rule
+	r.Enabled = in.Enabled == nil || *in.Enabled
+	if in.PolicyText != "" && in.Enabled == nil {
+		// policy_text carries @enabled itself; Normalize reads it there.
+		r.Enabled = false
+	}
+	return r
+}
+
+// ruleView is a stored rule as the API returns it, with its Cedar text.
+type ruleView struct {
+	store.RuleRecord
+	CedarText string `json:"cedar_text"`
+}
+
+func viewRule(rec store.RuleRecord) ruleView {
+	text, err := policy.CedarText(rec.Rule)
+	if err != nil {
+		text = ""
+	}
+	return ruleView{RuleRecord: rec, CedarText: text}
+}
+
+var policyReaders = []string{auth.ScopePoliciesRead, auth.ScopePoliciesWrite}
+
+// ListRules serves GET /v1/policy-rules.
+func ListRules(d Deps) http.Handler {
+	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := httpapi.RequireTenant(r, policyReaders...)
+		if err != nil {
+			return err
+		}
+		limit, cursor, err := httpapi.PageParams(r)
+		if err != nil {
+			return err
+		}
+		recs, next, err := d.Store.ListRules(r.Context(), id.TenantID, store.Page{Limit: limit, Cursor: cursor})
+		if err != nil {
+			return apiError(err, "policy rules")
+		}
+		views := make([]ruleView, len(recs))
+		for i, rec := range recs {
+			views[i] = viewRule(rec)
+		}
+		httpapi.WriteJSON(w, http.StatusOK, httpapi.NewList(views, next))
+		return nil
+	})
+}
+
+// GetRule serves GET /v1/policy-rules/{id}.
+func GetRule(d Deps) http.Handler {
+	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := httpapi.RequireTenant(r, policyReaders...)
+		if err != nil {
+			return err
+		}
+		rec, err := d.Store.GetRule(r.Context(), id.TenantID, r.PathValue("id"))
+		if err != nil {
+			return apiError(err, "policy rule")
+		}
+		httpapi.WriteJSON(w, http.StatusOK, viewRule(rec))
+		return nil
+	})
+}
+
+// CreateRule serves POST /v1/policy-rules.
+func CreateRule(d Deps) http.Handler {
+	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := httpapi.RequireTenant(r, auth.ScopePoliciesWrite)
+		if err != nil {
+			return err
+		}
+		var in ruleInput
+		if err := httpapi.DecodeJSON(r, 0, &in); err != nil {
+			return err
+		}
+		rule := in.rule()
+		if rule.ID == "" && rule.PolicyText == "" {
+			rule.ID = newID("rule-")
+		}
+		rule, err = policy.Normalize(rule)
+		if err != nil {
+			return apiError(err, "policy rule")
+		}
+		rec, err := d.Store.CreateRule(r.Context(), id.TenantID, rule, d.now())
+		if err != nil {
+			return apiError(err, "policy rule "+strconv.Quote(rule.ID))
+		}
+		httpapi.Logger(r.Context()).Info("policy rule created", "rule_id", rule.ID)
+		w.Header().Set("Location", "/v1/policy-rules/"+rule.ID)
+		httpapi.WriteJSON(w, http.StatusCreated, viewRule(rec))
+		return nil
+	})
+}
+
+// UpdateRule serves PUT /v1/policy-rules/{id}: a full replacement. An
+// `If-Match: <revision>` header makes it conditional on the stored revision
+// (409 if it moved).
+func UpdateRule(d Deps) http.Handler {
+	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := httpapi.RequireTenant(r, auth.ScopePoliciesWrite)
+		if err != nil {
+			return err
+		}
+		var expected int64
+		if m := strings.Trim(strings.TrimSpace(r.Header.Get("If-Match")), `"`); m != "" && m != "*" {
+			expected, err = strconv.ParseInt(m, 10, 64)
+			if err != nil || expected < 1 {
+				return httpapi.Invalid("invalid header", httpapi.FieldError{Field: "If-Match", Message: "must be a rule revision (a positive integer)"})
+			}
+		}
+		var in ruleInput
+		if err := httpapi.DecodeJSON(r, 0, &in); err != nil {
+			return err
+		}
+		pathID := r.PathValue("id")
+		rule := in.rule()
+		if rule.PolicyText == "" && rule.ID == "" {
+			rule.ID = pathID
+		}
+		rule, err = policy.Normalize(rule)
+		if err != nil {
+			return apiError(err, "policy rule")
+		}
+		if rule.ID != pathID {
+			return httpapi.Invalid("the rule id in the body differs from the path",
+				httpapi.FieldError{Field: "id", Message: "must equal " + strconv.Quote(pathID)})
+		}
+		rec, err := d.Store.UpdateRule(r.Context(), id.TenantID, rule, expected, d.now())
+		if err != nil {
+			return apiError(err, "policy rule "+strconv.Quote(rule.ID))
+		}
+		httpapi.Logger(r.Context()).Info("policy rule updated", "rule_id", rule.ID, "revision", rec.Revision)
+		httpapi.WriteJSON(w, http.StatusOK, viewRule(rec))
+		return nil
+	})
+}
+
+// DeleteRule serves DELETE /v1/policy-rules/{id}.
+func DeleteRule(d Deps) http.Handler {
+	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := httpapi.RequireTenant(r, auth.ScopePoliciesWrite)
+		if err != nil {
+			return err
+		}
+		ruleID := r.PathValue("id")
+		if err := d.Store.DeleteRule(r.Context(), id.TenantID, ruleID); err != nil {
+			return apiError(err, "policy rule "+strconv.Quote(ruleID))
+		}
+		httpapi.Logger(r.Context()).Info("policy rule deleted", "rule_id", ruleID)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
+
+// ExportRules serves GET /v1/policy-rules/export: the whole rule set as one
+// Cedar document (text/plain), ordered by priority, annotations included.
+func ExportRules(d Deps) http.Handler {
+	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := httpapi.RequireTenant(r, policyReaders...)
+		if err != nil {
+			return err
+		}
+		rules, version, err := d.Store.LoadRuleSet(r.Context(), id.TenantID)
+		if err != nil {
+			return apiError(err, "policy rules")
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+id.TenantID+`.cedar"`)
+		w.Header().Set("X-Rule-Set-Version", strconv.FormatInt(version, 10))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(policy.Export(rules)))
+		return nil
+	})
+}
+
+// MaxImportBytes bounds an imported Cedar document.
+const MaxImportBytes = 1 << 20
+
+// ImportRules serves POST /v1/policy-rules/import: the body is a Cedar
+// document as exported (text/plain). Every rule in it is created or replaced
+// by id; with ?replace=true rules not in the document are deleted. The
+// document is validated whole before anything is written.
+func ImportRules(d Deps) http.Handler {
+	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := httpapi.RequireTenant(r, auth.ScopePoliciesWrite)
+		if err != nil {
+			return err
+		}
+		replace := false
+		switch v := r.URL.Query().Get("replace"); v {
+		case "", "false":
+		case "true":
+			replace = true
+		default:
+			return httpapi.Invalid("invalid query parameter", httpapi.FieldError{Field: "replace", Message: "must be true or false"})
+		}
+		body, err := httpapi.ReadBody(r, MaxImportBytes)
+		if err != nil {
+			return err
+		}
+		rules, err := policy.Import(string(body))
+		if err != nil {
+			return apiError(err, "policy document")
+		}
+		version, err := d.Store.ImportRules(r.Context(), id.TenantID, rules, replace, d.now())
+		if err != nil {
+			return apiError(err, "policy rules")
+		}
+		httpapi.Logger(r.Context()).Info("policy rules imported", "count", len(rules), "replace", replace, "rule_set_version", version)
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"imported": len(rules), "replace": replace, "rule_set_version": version})
+		return nil
+	})
+}

@@ -1,0 +1,76 @@
+// Package httpapi is the HTTP plumbing every API handler shares: the
+// {code, message, details} error shape, strict JSON decoding, list
+// pagination parameters, and the caller's identity as the authorizer passed
+// it through API Gateway. It knows nothing of AWS services.
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Error is an API error: an HTTP status and the {code, message, details}
+// body clients see.
+type Error struct {
+	Status  int            `json:"-"`
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+// Errorf builds an *Error with a formatted message.
+func Errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// WithDetails returns a copy of e carrying details.
+func (e *Error) WithDetails(details map[string]any) *Error {
+	c := *e
+	c.Details = details
+	return &c
+}
+
+// FieldError names one invalid input field.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Invalid is a 400 validation_failed error listing the offending fields.
+func Invalid(message string, fields ...FieldError) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "validation_failed", Message: message,
+		Details: map[string]any{"fields": fields}}
+}
+
+// Common errors.
+var (
+	ErrNotFound = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such resource"}
+	ErrInternal = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}
+)
+
+// WriteError writes err as a JSON error response. Anything that is not an
+// *Error (or wrapping one) becomes a 500 whose details never leak.
+func WriteError(w http.ResponseWriter, err error) {
+	var apiErr *Error
+	if !errors.As(err, &apiErr) {
+		apiErr = ErrInternal
+	}
+	WriteJSON(w, apiErr.Status, apiErr)
+}
+
+// WriteJSON writes v as a JSON response with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body = []byte(`{"code":"internal","message":"internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
