@@ -1,0 +1,170 @@
+package invoke_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/jitsudo/jitsudo-serverless/infra/invoke"
+	"github.com/jitsudo/jitsudo-serverless/shared/routes"
+	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamotest"
+)
+
+// want is what invoking one sample event must produce.
+type want struct {
+	status int    // HTTP status of the proxied response (0 for the authorizer)
+	body   string // a substring the response body must contain
+}
+
+// expected lists every file in events/, in the order they run per function
+// (each function gets a fresh, seeded table).
+var expected = map[string]want{
+	"authorizer.json":                     {body: `"tenant_id":"acme"`},
+	"authorizer-platform.json":            {body: `"principal_type":"platform"`},
+	"healthz.json":                        {200, `"status":"ok"`},
+	"create-tenant.json":                  {201, `"key":"jit_`},
+	"create-api-key.json":                 {201, `"key":"jit_`},
+	"delete-api-key.json":                 {200, `"revoked_at"`},
+	"list-policy-rules.json":              {200, `"id":"prod-require"`},
+	"create-policy-rule.json":             {201, `"id":"staging-auto"`},
+	"create-policy-rule-invalid.json":     {400, `"code":"validation_failed"`},
+	"create-policy-rule-policy-text.json": {201, `"approval_mode":"break_glass"`},
+	"export-policy-rules.json":            {200, `@id("prod-require")`},
+	"import-policy-rules.json":            {200, `"imported":`},
+	"get-policy-rule.json":                {200, `"cedar_text"`},
+	"update-policy-rule.json":             {200, `"revision":2`},
+	"delete-policy-rule.json":             {204, ``},
+	"evaluate-policy.json":                {200, `"matching_policy_ids":["dev-auto"]`},
+}
+
+// TestFunctionsUnderRIE builds every function's bootstrap, runs it under the
+// Lambda Runtime Interface Emulator against the embedded DynamoDB and
+// invokes it with each of its sample events — `sam local invoke` without
+// SAM or Docker.
+func TestFunctionsUnderRIE(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	root, err := invoke.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rie, err := invoke.EnsureRIE(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(root, "events", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no events: %v", err)
+	}
+	byFn := map[string][]string{}
+	for _, f := range files {
+		base := filepath.Base(f)
+		if _, ok := expected[base]; !ok {
+			t.Errorf("events/%s has no expected outcome in this test", base)
+		}
+		byFn[functionOf(base)] = append(byFn[functionOf(base)], f)
+	}
+	for name := range expected {
+		if !slices.ContainsFunc(files, func(f string) bool { return filepath.Base(f) == name }) {
+			t.Errorf("expected outcome for missing events/%s", name)
+		}
+	}
+	fns := routes.Functions()
+	out := t.TempDir()
+	if err := invoke.Build(ctx, root, out, fns...); err != nil {
+		t.Fatal(err)
+	}
+	sem := make(chan struct{}, 2) // two emulators at a time on our 2-core machines
+	var wg sync.WaitGroup
+	for _, fn := range fns {
+		if len(byFn[fn]) == 0 {
+			t.Errorf("function %s has no sample event", fn)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			runFunction(ctx, t, rie, filepath.Join(out, fn, "bootstrap"), fn, byFn[fn])
+		}()
+	}
+	wg.Wait()
+}
+
+func runFunction(ctx context.Context, t *testing.T, rie, bootstrap, fn string, eventFiles []string) {
+	s, _, table := dynamotest.New(t)
+	if err := invoke.SeedEventFixtures(ctx, s); err != nil {
+		t.Errorf("%s: %v", fn, err)
+		return
+	}
+	r, err := invoke.Start(ctx, rie, bootstrap, invoke.FunctionEnv(dynamotest.Endpoint(t), table))
+	if err != nil {
+		t.Errorf("%s: %v", fn, err)
+		return
+	}
+	defer r.Close()
+	slices.Sort(eventFiles)
+	for _, f := range eventFiles {
+		name := filepath.Base(f)
+		ev, err := os.ReadFile(f)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		payload, err := r.Invoke(ctx, ev)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		check(t, fn, name, payload, r.Logs())
+	}
+}
+
+func check(t *testing.T, fn, name string, payload []byte, logs string) {
+	w := expected[name]
+	if fn == routes.Authorizer {
+		var resp events.APIGatewayV2CustomAuthorizerSimpleResponse
+		if err := json.Unmarshal(payload, &resp); err != nil || !resp.IsAuthorized {
+			t.Errorf("%s: not authorized: %s (err %v)\nlogs:\n%s", name, payload, err, logs)
+			return
+		}
+		ctxJSON, _ := json.Marshal(resp.Context)
+		if !strings.Contains(string(ctxJSON), w.body) {
+			t.Errorf("%s: context %s lacks %s", name, ctxJSON, w.body)
+		}
+		return
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(payload, &resp); err != nil {
+		t.Errorf("%s: response is not an HTTP API response: %s", name, payload)
+		return
+	}
+	if resp.StatusCode != w.status || !strings.Contains(resp.Body, w.body) {
+		t.Errorf("%s: got %d %s, want %d containing %s\nlogs:\n%s", name, resp.StatusCode, resp.Body, w.status, w.body, logs)
+	}
+	if !strings.Contains(logs, `"request_id"`) && resp.StatusCode >= 300 {
+		t.Errorf("%s: function logs carry no request id:\n%s", name, logs)
+	}
+}
+
+// functionOf maps "create-policy-rule-invalid.json" to its function: the
+// longest function name that prefixes the file name.
+func functionOf(file string) string {
+	stem := strings.TrimSuffix(file, ".json")
+	best := ""
+	for _, fn := range routes.Functions() {
+		if (stem == fn || strings.HasPrefix(stem, fn+"-")) && len(fn) > len(best) {
+			best = fn
+		}
+	}
+	return best
+}
