@@ -68,7 +68,10 @@ var DemoRules = []map[string]any{
 		"notice":     "Production access is limited to 8 hours.",
 	},
 	{
-		"id": "oncall-break-glass", "name": "On-call: break-glass anywhere", "priority": 100,
+		// Above the ordinary tier (100): within one tier require beats
+		// break_glass, so on-call engineers who are also engineers would get
+		// prod-require. Below the 200 forbids, which still cap break-glass.
+		"id": "oncall-break-glass", "name": "On-call: break-glass anywhere", "priority": 150,
 		"effect": "permit", "principal_scope_type": "in", "principal_entity_type": "Group", "principal_entity_id": "oncall",
 		"action_scope_type": "eq", "action_ids": []string{"request_access"},
 		"resource_scope_type": "any", "approval_mode": "break_glass",

@@ -45,11 +45,11 @@ func newAPIKey(tenant, createdBy string, in createKeyInput, now time.Time) (stor
 	}
 	var expires *time.Time
 	if in.ExpiresInSeconds != nil {
-		d := time.Duration(*in.ExpiresInSeconds) * time.Second
-		if *in.ExpiresInSeconds < 60 || d > maxKeyLifetime {
+		secs := *in.ExpiresInSeconds // checked before conversion: a huge value would overflow
+		if secs < 60 || secs > int64(maxKeyLifetime/time.Second) {
 			errs = append(errs, httpapi.FieldError{Field: "expires_in_seconds", Message: "must be from 60 to 63072000 (2 years)"})
 		} else {
-			t := now.Add(d)
+			t := now.Add(time.Duration(secs) * time.Second)
 			expires = &t
 		}
 	}

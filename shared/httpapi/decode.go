@@ -77,7 +77,7 @@ func jsonError(err error) error {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr):
-		field := typeErr.Field
+		field := jsonFieldPath(typeErr.Field)
 		if field == "" {
 			field = "(body)"
 		}
@@ -112,4 +112,16 @@ func jsonTypeName(kind string) string {
 	default:
 		return "of another type"
 	}
+}
+
+// jsonFieldPath drops the Go names of embedded structs from a decoder field
+// path ("Rule.priority" → "priority"): API field names are snake_case JSON.
+func jsonFieldPath(p string) string {
+	var keep []string
+	for _, s := range strings.Split(p, ".") {
+		if s != "" && !(s[0] >= 'A' && s[0] <= 'Z') {
+			keep = append(keep, s)
+		}
+	}
+	return strings.Join(keep, ".")
 }

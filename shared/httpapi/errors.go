@@ -42,8 +42,11 @@ type FieldError struct {
 
 // Invalid is a 400 validation_failed error listing the offending fields.
 func Invalid(message string, fields ...FieldError) *Error {
-	return &Error{Status: http.StatusBadRequest, Code: "validation_failed", Message: message,
-		Details: map[string]any{"fields": fields}}
+	e := &Error{Status: http.StatusBadRequest, Code: "validation_failed", Message: message}
+	if len(fields) > 0 {
+		e.Details = map[string]any{"fields": fields}
+	}
+	return e
 }
 
 // Common errors.

@@ -1,0 +1,345 @@
+package devstack_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
+	"github.com/jitsudo/jitsudo-serverless/shared/auth/devissuer"
+)
+
+func merge(hs ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, h := range hs {
+		for k, v := range h {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// TestGatewayAuth: the authorizer runs before every route but /healthz and
+// refuses with the precise status and code.
+func TestGatewayAuth(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	acme := e.demo.TenantID
+
+	// A token with the right claims signed by another key.
+	forger, err := devissuer.New(e.st.Issuer.IssuerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := forger.Mint(map[string]any{"sub": "alice", "aud": e.st.Audience, "tenant_id": acme, "groups": []string{"jitsudo-admins"}}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, err := e.st.Issuer.Mint(map[string]any{"sub": "alice", "aud": e.st.Audience, "tenant_id": acme}, -time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongAud, err := e.st.Issuer.Mint(map[string]any{"sub": "alice", "aud": "someone-else", "tenant_id": acme}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rule := stagingRule("authz-probe", 600)
+	cases := []struct {
+		name         string
+		method, path string
+		headers      map[string]string
+		body         any
+		status       int
+		code         string
+	}{
+		{"no credentials", "GET", "/v1/policy-rules", map[string]string{"X-Tenant-ID": acme}, nil, 401, "unauthorized"},
+		{"no credentials, no tenant", "GET", "/v1/policy-rules", nil, nil, 401, "unauthorized"},
+		{"bad API key", "GET", "/v1/policy-rules", devstack.AdminHeaders(acme, "jitsudo_not-a-real-key"), nil, 401, "unauthorized"},
+		{"malformed API key", "GET", "/v1/policy-rules", devstack.AdminHeaders(acme, "key with spaces"), nil, 401, "unauthorized"},
+		{"key and token together", "GET", "/v1/policy-rules", merge(e.admin(), map[string]string{"Authorization": "Bearer " + e.demo.Requester.Token}), nil, 401, "unauthorized"},
+		{"admin key without tenant", "GET", "/v1/policy-rules", map[string]string{"X-API-Key": e.demo.AdminKey}, nil, 401, "unauthorized"},
+		{"malformed tenant header", "GET", "/v1/policy-rules", devstack.AdminHeaders("ACME!", e.demo.AdminKey), nil, 401, "unauthorized"},
+		{"globex JWT on acme", "GET", "/v1/policy-rules", devstack.BearerHeaders(acme, e.demo.OtherRequester.Token), nil, 403, "tenant_mismatch"},
+		{"globex admin key on acme", "GET", "/v1/policy-rules", devstack.AdminHeaders(acme, e.demo.OtherAdminKey), nil, 401, "unauthorized"},
+		{"forged JWT", "GET", "/v1/policy-rules", devstack.BearerHeaders(acme, forged), nil, 401, "unauthorized"},
+		{"expired JWT", "GET", "/v1/policy-rules", devstack.BearerHeaders(acme, expired), nil, 401, "unauthorized"},
+		{"JWT for another audience", "GET", "/v1/policy-rules", devstack.BearerHeaders(acme, wrongAud), nil, 401, "unauthorized"},
+		{"garbage bearer", "GET", "/v1/policy-rules", devstack.BearerHeaders(acme, "not.a.jwt"), nil, 401, "unauthorized"},
+		{"requester creates a rule", "POST", "/v1/policy-rules", e.alice(), rule, 403, "forbidden"},
+		{"requester creates an API key", "POST", "/v1/api-keys", e.alice(), map[string]any{"name": "x", "scopes": []string{"admin"}}, 403, "forbidden"},
+		{"requester revokes an API key", "DELETE", "/v1/api-keys/key-whatever", e.alice(), nil, 403, "forbidden"},
+		{"requester imports rules", "POST", "/v1/policy-rules/import", e.alice(), "", 403, "forbidden"},
+		{"requester lists rules", "GET", "/v1/policy-rules", e.alice(), nil, 403, "forbidden"},
+		{"platform key on a tenant route", "GET", "/v1/policy-rules", e.platform(), nil, 403, "forbidden"},
+		{"platform key with a tenant on a tenant route", "GET", "/v1/policy-rules", merge(e.platform(), map[string]string{"X-Tenant-ID": acme}), nil, 403, "forbidden"},
+		{"tenant admin creates a tenant", "POST", "/v1/tenants", e.admin(), map[string]string{"id": "evil", "name": "Evil"}, 403, "forbidden"},
+		{"requester creates a tenant", "POST", "/v1/tenants", e.alice(), map[string]string{"id": "evil", "name": "Evil"}, 403, "forbidden"},
+		{"no credentials create a tenant", "POST", "/v1/tenants", nil, map[string]string{"id": "evil", "name": "Evil"}, 401, "unauthorized"},
+		{"unknown route", "GET", "/v1/nope", e.admin(), nil, 404, "not_found"},
+		{"unknown route, no credentials", "GET", "/nope", nil, nil, 404, "not_found"},
+		{"wrong method", "PATCH", "/v1/policy-rules", e.admin(), nil, 404, "not_found"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := &env{t: t, st: e.st, demo: e.demo}
+			e.wantErr(c.status, c.code, c.method, c.path, c.headers, c.body)
+		})
+	}
+
+	// The refused calls changed nothing.
+	e.wantErr(404, "not_found", "GET", "/v1/policy-rules/authz-probe", e.admin(), nil)
+	// A tenant named "evil" was not created: the platform key can create it now.
+	e.want(http.StatusCreated, "POST", "/v1/tenants", e.platform(), map[string]string{"id": "evil", "name": "Evil"})
+
+	r := e.want(http.StatusOK, "GET", "/healthz", nil, nil)
+	if m := r.obj(t); m["status"] != "ok" {
+		t.Errorf("healthz: %s", r.Body)
+	}
+	// A person may dry-run their own requests.
+	e.want(http.StatusOK, "POST", "/v1/policies/evaluate", e.alice(), map[string]any{"resource": account(devstack.DevAccount)})
+	// Users in the admin group get admin.
+	adminTok, err := e.st.Issuer.Mint(map[string]any{"sub": "dana", "aud": e.st.Audience, "tenant_id": acme, "groups": []string{"jitsudo-admins"}}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.want(http.StatusCreated, "POST", "/v1/policy-rules", devstack.BearerHeaders(acme, adminTok), rule)
+}
+
+// TestTenantIsolation: rules, ids, cursors and decisions never cross tenants.
+func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	acme, globex := e.admin(), e.otherAdmin()
+
+	g := stagingRule("shared-id", 600)
+	g["name"] = "globex's rule"
+	e.want(http.StatusCreated, "POST", "/v1/policy-rules", globex, g)
+	e.wantErr(http.StatusNotFound, "not_found", "GET", "/v1/policy-rules/shared-id", acme, nil)
+	if _, ok := e.allRules(acme, 50)["shared-id"]; ok {
+		t.Fatal("globex's rule is listed in acme")
+	}
+	e.wantErr(http.StatusNotFound, "not_found", "DELETE", "/v1/policy-rules/shared-id", acme, nil)
+	e.wantErr(http.StatusNotFound, "not_found", "PUT", "/v1/policy-rules/shared-id", acme, g)
+	if ex := e.want(http.StatusOK, "GET", "/v1/policy-rules/export", acme, nil); strings.Contains(string(ex.Body), "shared-id") {
+		t.Fatal("acme's export holds globex's rule")
+	}
+
+	// The same id in acme is a different rule.
+	a := stagingRule("shared-id", 3600)
+	a["name"] = "acme's rule"
+	e.want(http.StatusCreated, "POST", "/v1/policy-rules", acme, a)
+	if got := decodeRule(t, e.want(http.StatusOK, "GET", "/v1/policy-rules/shared-id", globex, nil)); got.Name != "globex's rule" {
+		t.Fatalf("globex's rule became %+v", got)
+	}
+	if got := decodeRule(t, e.want(http.StatusOK, "GET", "/v1/policy-rules/shared-id", acme, nil)); got.Name != "acme's rule" {
+		t.Fatalf("acme's rule is %+v", got)
+	}
+	e.want(http.StatusNoContent, "DELETE", "/v1/policy-rules/shared-id", acme, nil)
+	e.want(http.StatusOK, "GET", "/v1/policy-rules/shared-id", globex, nil)
+
+	// Decisions use the caller's tenant's rules only: globex has no dev rule.
+	mallory := devstack.BearerHeaders(e.demo.OtherTenantID, e.demo.OtherRequester.Token)
+	if d := e.eval(mallory, devstack.DevAccount, 3600, false); d.Permitted || d.Reason != "no applicable policy" {
+		t.Fatalf("mallory got acme's decision: %+v", d)
+	}
+	if d := e.eval(e.alice(), devstack.DevAccount, 3600, false); !d.Permitted {
+		t.Fatalf("alice lost acme's decision: %+v", d)
+	}
+	// Replacing globex's whole rule set leaves acme's alone.
+	acmeBefore := e.allRules(acme, 50)
+	e.want(http.StatusOK, "POST", "/v1/policy-rules/import?replace=true", globex, "")
+	if n := len(e.allRules(globex, 50)); n != 0 {
+		t.Fatalf("globex has %d rules after replacing with an empty document", n)
+	}
+	if got := e.allRules(acme, 50); len(got) != len(acmeBefore) {
+		t.Fatalf("acme has %d rules after globex's import, had %d", len(got), len(acmeBefore))
+	}
+
+	// Cursors: acme's cursor works for acme, not for globex.
+	for _, id := range []string{"g1", "g2", "g3"} {
+		e.want(http.StatusCreated, "POST", "/v1/policy-rules", globex, stagingRule(id, 600))
+	}
+	l := e.list(acme, "?limit=1")
+	if len(l.Data) != 1 || !l.HasMore {
+		t.Fatalf("limit=1: %+v", l)
+	}
+	next := e.list(acme, "?limit=1&cursor="+l.NextCursor)
+	if len(next.Data) != 1 || next.Data[0].ID == l.Data[0].ID {
+		t.Fatalf("second page: %+v after %+v", next, l)
+	}
+	e.wantErr(http.StatusBadRequest, "validation_failed", "GET", "/v1/policy-rules?limit=1&cursor="+l.NextCursor, globex, nil, "cursor")
+	gl := e.list(globex, "?limit=1")
+	e.wantErr(http.StatusBadRequest, "validation_failed", "GET", "/v1/policy-rules?limit=1&cursor="+gl.NextCursor, acme, nil, "cursor")
+	// Paging covers every rule exactly once, whatever the page size.
+	all := e.allRules(acme, 250)
+	for _, size := range []int{1, 2, 3} {
+		if got := e.allRules(acme, size); len(got) != len(all) {
+			t.Errorf("limit=%d pages list %d rules, want %d", size, len(got), len(all))
+		}
+	}
+	if got := e.allRules(globex, 1); len(got) != 3 {
+		t.Errorf("globex lists %d rules, want 3", len(got))
+	}
+}
+
+type keyOut struct {
+	ID        string   `json:"id"`
+	TenantID  string   `json:"tenant_id"`
+	Name      string   `json:"name"`
+	Prefix    string   `json:"prefix"`
+	Scopes    []string `json:"scopes"`
+	Key       string   `json:"key"`
+	ExpiresAt *string  `json:"expires_at"`
+	RevokedAt *string  `json:"revoked_at"`
+}
+
+// TestAPIKeys: create (raw key once), scope enforcement, revocation.
+func TestAPIKeys(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	admin := e.admin()
+
+	cr := e.want(http.StatusCreated, "POST", "/v1/api-keys", admin, map[string]any{"name": "ci reader", "scopes": []string{"policies:read"}})
+	var k keyOut
+	if err := json.Unmarshal(cr.Body, &k); err != nil {
+		t.Fatal(err)
+	}
+	if k.ID == "" || k.Key == "" || k.TenantID != e.demo.TenantID || !slices.Equal(k.Scopes, []string{"policies:read"}) ||
+		k.Prefix == "" || !strings.HasPrefix(k.Key, k.Prefix) || k.RevokedAt != nil || k.ExpiresAt != nil {
+		t.Fatalf("created key: %s", cr.Body)
+	}
+	if m := cr.obj(t); m["hash"] != nil || m["key_hash"] != nil {
+		t.Fatalf("create response leaks the hash: %s", cr.Body)
+	}
+	reader := devstack.AdminHeaders(e.demo.TenantID, k.Key)
+
+	e.want(http.StatusOK, "GET", "/v1/policy-rules", reader, nil)
+	e.want(http.StatusOK, "GET", "/v1/policy-rules/dev-auto", reader, nil)
+	e.want(http.StatusOK, "GET", "/v1/policy-rules/export", reader, nil)
+	// policies:read may dry-run for anyone.
+	e.want(http.StatusOK, "POST", "/v1/policies/evaluate", reader, map[string]any{"principal": "bob", "groups": []string{"engineering"}, "resource": account(devstack.DevAccount)})
+	e.wantErr(http.StatusForbidden, "forbidden", "POST", "/v1/policy-rules", reader, stagingRule("nope", 600))
+	e.wantErr(http.StatusForbidden, "forbidden", "PUT", "/v1/policy-rules/dev-auto", reader, stagingRule("dev-auto", 600))
+	e.wantErr(http.StatusForbidden, "forbidden", "DELETE", "/v1/policy-rules/dev-auto", reader, nil)
+	e.wantErr(http.StatusForbidden, "forbidden", "POST", "/v1/policy-rules/import", reader, "")
+	e.wantErr(http.StatusForbidden, "forbidden", "POST", "/v1/api-keys", reader, map[string]any{"name": "escalate", "scopes": []string{"admin"}})
+	e.wantErr(http.StatusForbidden, "forbidden", "DELETE", "/v1/api-keys/"+k.ID, reader, nil)
+	// The key is acme's only.
+	e.wantErr(http.StatusUnauthorized, "unauthorized", "GET", "/v1/policy-rules", devstack.AdminHeaders(e.demo.OtherTenantID, k.Key), nil)
+	e.wantErr(http.StatusNotFound, "not_found", "DELETE", "/v1/api-keys/"+k.ID, e.otherAdmin(), nil)
+
+	// A writer may write rules but not manage keys.
+	wr := e.want(http.StatusCreated, "POST", "/v1/api-keys", admin, map[string]any{"name": "ci writer", "scopes": []string{"policies:write", "policies:write"}, "expires_in_seconds": 3600})
+	var w keyOut
+	if err := json.Unmarshal(wr.Body, &w); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(w.Scopes, []string{"policies:write"}) || w.ExpiresAt == nil {
+		t.Fatalf("writer key: %s", wr.Body)
+	}
+	writer := devstack.AdminHeaders(e.demo.TenantID, w.Key)
+	e.want(http.StatusCreated, "POST", "/v1/policy-rules", writer, stagingRule("by-writer", 600))
+	e.wantErr(http.StatusForbidden, "forbidden", "POST", "/v1/api-keys", writer, map[string]any{"name": "x", "scopes": []string{"admin"}})
+
+	// Revoke: the response never carries the raw key; the key stops working
+	// at once (the dev stack's authorizer does not cache key lookups).
+	rv := e.want(http.StatusOK, "DELETE", "/v1/api-keys/"+k.ID, admin, nil)
+	var revoked keyOut
+	if err := json.Unmarshal(rv.Body, &revoked); err != nil {
+		t.Fatal(err)
+	}
+	if revoked.ID != k.ID || revoked.Key != "" || revoked.RevokedAt == nil || strings.Contains(string(rv.Body), k.Key) {
+		t.Fatalf("revoke response: %s", rv.Body)
+	}
+	if _, has := rv.obj(t)["key"]; has {
+		t.Fatalf("revoke response has a key field: %s", rv.Body)
+	}
+	e.wantErr(http.StatusUnauthorized, "unauthorized", "GET", "/v1/policy-rules", reader, nil)
+	e.wantErr(http.StatusConflict, "conflict", "DELETE", "/v1/api-keys/"+k.ID, admin, nil)
+	e.wantErr(http.StatusNotFound, "not_found", "DELETE", "/v1/api-keys/key-doesnotexist", admin, nil)
+	// The other key is unaffected.
+	e.want(http.StatusOK, "GET", "/v1/policy-rules", writer, nil)
+
+	bad := []struct {
+		name   string
+		body   any
+		fields []string
+	}{
+		{"unknown scope", map[string]any{"name": "x", "scopes": []string{"admin:everything"}}, []string{"scopes[0]"}},
+		{"platform scope", map[string]any{"name": "x", "scopes": []string{"policies:read", "platform"}}, []string{"scopes[1]"}},
+		{"no scopes", map[string]any{"name": "x", "scopes": []string{}}, []string{"scopes"}},
+		{"missing scopes", map[string]any{"name": "x"}, []string{"scopes"}},
+		{"empty name", map[string]any{"name": "", "scopes": []string{"admin"}}, []string{"name"}},
+		{"control characters in name", map[string]any{"name": "a\x00b", "scopes": []string{"admin"}}, []string{"name"}},
+		{"long name", map[string]any{"name": strings.Repeat("n", 257), "scopes": []string{"admin"}}, []string{"name"}},
+		{"expiry too short", map[string]any{"name": "x", "scopes": []string{"admin"}, "expires_in_seconds": 5}, []string{"expires_in_seconds"}},
+		{"negative expiry", map[string]any{"name": "x", "scopes": []string{"admin"}, "expires_in_seconds": -100}, []string{"expires_in_seconds"}},
+		{"expiry too long", map[string]any{"name": "x", "scopes": []string{"admin"}, "expires_in_seconds": 63072001}, []string{"expires_in_seconds"}},
+		{"huge expiry", map[string]any{"name": "x", "scopes": []string{"admin"}, "expires_in_seconds": int64(9223372036854775807)}, []string{"expires_in_seconds"}},
+		{"expiry as string", map[string]any{"name": "x", "scopes": []string{"admin"}, "expires_in_seconds": "3600"}, []string{"expires_in_seconds"}},
+		{"everything wrong", map[string]any{"name": "", "scopes": []string{"root"}, "expires_in_seconds": 1}, []string{"name", "scopes[0]", "expires_in_seconds"}},
+	}
+	for _, c := range bad {
+		t.Run(c.name, func(t *testing.T) {
+			e := &env{t: t, st: e.st, demo: e.demo}
+			e.wantErr(http.StatusBadRequest, "validation_failed", "POST", "/v1/api-keys", admin, c.body, c.fields...)
+		})
+	}
+}
+
+// TestCreateTenant: the platform key creates tenants whose first admin key
+// works at once.
+func TestCreateTenant(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.want(http.StatusCreated, "POST", "/v1/tenants", e.platform(), map[string]string{"id": "initech", "name": "Initech"})
+	var out struct {
+		Tenant struct {
+			ID             string `json:"id"`
+			Name           string `json:"name"`
+			RuleSetVersion int64  `json:"rule_set_version"`
+		} `json:"tenant"`
+		APIKey keyOut `json:"api_key"`
+	}
+	if err := json.Unmarshal(r.Body, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Tenant.ID != "initech" || out.Tenant.Name != "Initech" || out.APIKey.Key == "" ||
+		out.APIKey.TenantID != "initech" || !slices.Equal(out.APIKey.Scopes, []string{"admin"}) {
+		t.Fatalf("create tenant: %s", r.Body)
+	}
+	key := devstack.AdminHeaders("initech", out.APIKey.Key)
+	if l := e.list(key, ""); len(l.Data) != 0 {
+		t.Fatalf("new tenant has rules: %+v", l)
+	}
+	if d := e.eval(key, devstack.DevAccount, 3600, false); d.Permitted || d.RuleSetVersion != 0 {
+		t.Fatalf("new tenant's dry run: %+v", d)
+	}
+	e.want(http.StatusCreated, "POST", "/v1/policy-rules", key, stagingRule("first", 600))
+	if v := e.version(key); v != 1 {
+		t.Fatalf("new tenant's version after one rule: %d", v)
+	}
+	// The new key is initech's only.
+	e.wantErr(http.StatusUnauthorized, "unauthorized", "GET", "/v1/policy-rules", devstack.AdminHeaders(e.demo.TenantID, out.APIKey.Key), nil)
+
+	e.wantErr(http.StatusConflict, "conflict", "POST", "/v1/tenants", e.platform(), map[string]string{"id": "initech", "name": "Again"})
+	e.wantErr(http.StatusConflict, "conflict", "POST", "/v1/tenants", e.platform(), map[string]string{"id": e.demo.TenantID, "name": "Acme again"})
+	// The duplicate attempt did not disturb the existing tenant.
+	e.want(http.StatusOK, "GET", "/v1/policy-rules/first", key, nil)
+	e.want(http.StatusOK, "GET", "/v1/policy-rules/dev-auto", e.admin(), nil)
+
+	for _, id := range []string{"Acme!", "a", "x#y", "", "-lead", "UPPER", strings.Repeat("a", 64), "a/b", "T#acme"} {
+		t.Run("id "+id, func(t *testing.T) {
+			e := &env{t: t, st: e.st, demo: e.demo}
+			e.wantErr(http.StatusBadRequest, "validation_failed", "POST", "/v1/tenants", e.platform(), map[string]string{"id": id, "name": "Bad"}, "id")
+		})
+	}
+	e.wantErr(http.StatusBadRequest, "validation_failed", "POST", "/v1/tenants", e.platform(), map[string]string{"id": "okay", "name": ""}, "name")
+	e.wantErr(http.StatusBadRequest, "validation_failed", "POST", "/v1/tenants", e.platform(), map[string]any{"id": "okay", "name": "x", "admin": true}, "admin")
+	// None of the refused ids became a tenant.
+	e.want(http.StatusCreated, "POST", "/v1/tenants", e.platform(), map[string]string{"id": "okay", "name": "Okay"})
+}
