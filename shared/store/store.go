@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
 )
 
 // Store is the DynamoDB-backed store. It is safe for concurrent use.
@@ -28,34 +28,19 @@ func New(client *dynamodb.Client, table string) *Store {
 	return &Store{client: client, table: table}
 }
 
-// NewClient builds a DynamoDB client from the standard AWS configuration
-// chain (config.LoadDefaultConfig). region, when non-empty, overrides the
-// configured region. When endpoint is non-empty it becomes the client's
-// BaseEndpoint (DynamoDB Local, minidyn, a VPC endpoint) and, if the chain
-// yields no credentials, static dummy credentials are used — local stand-ins
-// accept any signature. NewClient reads nothing from the environment itself.
-func NewClient(ctx context.Context, endpoint, region string) (*dynamodb.Client, error) {
-	var opts []func(*config.LoadOptions) error
-	if region != "" {
-		opts = append(opts, config.WithRegion(region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("store: load AWS config: %w", err)
-	}
+// NewClient builds a DynamoDB client from the Lambda-style environment
+// (shared/awsenv). region, when non-empty, overrides the environment's. When
+// endpoint is non-empty it becomes the client's BaseEndpoint (DynamoDB
+// Local, the embedded server, a VPC endpoint) and, if the environment holds
+// no credentials, dummy ones are used — local stand-ins accept any
+// signature.
+func NewClient(_ context.Context, endpoint, region string) (*dynamodb.Client, error) {
+	cfg := awsenv.Config(region)
 	if endpoint == "" {
 		return dynamodb.NewFromConfig(cfg), nil
 	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
-	// Bounded: with nothing configured the chain ends at EC2 IMDS, which
-	// can take a while to give up off EC2.
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	_, credErr := cfg.Credentials.Retrieve(rctx)
-	cancel()
-	if credErr != nil {
-		cfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
+	if !awsenv.HasCredentials() {
+		cfg.Credentials = awsenv.LocalCredentials
 	}
 	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
@@ -251,7 +236,7 @@ func NewLocalClient(endpoint string) *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{
 		Region:                          "us-east-1",
 		BaseEndpoint:                    aws.String(endpoint),
-		Credentials:                     credentials.NewStaticCredentialsProvider("local", "local", ""),
+		Credentials:                     awsenv.LocalCredentials,
 		DisableValidateResponseChecksum: true,
 	})
 }
