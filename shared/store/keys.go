@@ -13,17 +13,45 @@ package store
 //	API key (by hash) T#<tenant>#KEY#<sha256 hex> KEY               (authorizer: one GetItem)
 //	API key (by id)   T#<tenant>#KEYS             KEY#<key id>      (revoke by id, listing)
 //
-// Global secondary indexes, projection ALL, string keys. They are reserved
-// for the request/grant features; no item written by this package sets them
-// yet. Intended use:
+//	request           T#<tenant>#REQ#<id>         META              (requests.go)
+//	message           T#<tenant>#REQ#<id>         MSG#<time>#<msg id>  (conversation, oldest first)
+//	grant             T#<tenant>#GRANT#<id>       META              (grant id derived from the request id)
+//	duplicate guard   T#<tenant>#LOCK#<sha256>    LOCK              (requester+resource+permission set; live request/grant)
+//	idempotency       T#<tenant>#IDEM#<sha256>    IDEM              (requester+Idempotency-Key → request id, input hash; ttl)
+//	audit event       T#<tenant>#AUDIT            EVT#<seq, 20 digits zero-padded>  (hash chain, audit.go)
+//	assignment        T#<tenant>#ASSIGN#<sha256>  ASSIGN            (recording provider: account+permission set+principal, holder grant ids)
 //
-//	GSI1 (GSI1PK/GSI1SK): requests by status, newest first
-//	      GSI1PK = T#<tenant>#REQSTATUS#<status>   GSI1SK = <created_at RFC3339Nano UTC>#<request id>
-//	      (query with ScanIndexForward=false)
-//	GSI2 (GSI2PK/GSI2SK): requests by requester, newest first
-//	      GSI2PK = T#<tenant>#REQUESTER#<principal id>   GSI2SK = <created_at>#<request id>
-//	GSI3 (GSI3PK/GSI3SK): grants by status
-//	      GSI3PK = T#<tenant>#GRANTSTATUS#<status>   GSI3SK = <ends_at>#<grant id>
+// <time> in sort keys is fixed-width UTC "2006-01-02T15:04:05.000000000Z"
+// (sortTime), so keys sort chronologically (RFC3339Nano trims zeros and
+// would not).
+//
+// Global secondary indexes, projection ALL, string keys. Every index
+// partition key starts with the tenant. Each index is overloaded by entity:
+//
+//	GSI1 (GSI1PK/GSI1SK)
+//	      requests by status, newest first:
+//	        GSI1PK = T#<tenant>#REQSTATUS#<status>   GSI1SK = <request id>
+//	      all grants, newest first:
+//	        GSI1PK = T#<tenant>#GRANTS               GSI1SK = <grant id>
+//	GSI2 (GSI2PK/GSI2SK)
+//	      requests by requester, newest first (status is then a filter):
+//	        GSI2PK = T#<tenant>#REQUESTER#<principal id>   GSI2SK = <request id>
+//	      grants by grantee, newest first:
+//	        GSI2PK = T#<tenant>#GRANTEE#<principal id>     GSI2SK = <grant id>
+//	GSI3 (GSI3PK/GSI3SK)
+//	      all requests, newest first:
+//	        GSI3PK = T#<tenant>#REQS                 GSI3SK = <request id>
+//	      grants by status, newest first:
+//	        GSI3PK = T#<tenant>#GRANTSTATUS#<status> GSI3SK = <grant id>
+//
+// Index sort keys are the item ids, which begin with their creation time
+// in milliseconds (access ids: prefix + 48-bit time + 80 random bits, in an
+// order-preserving base32), so they sort newest first without a timestamp
+// in the key (smaller items: the request item's size drives write cost).
+// Queries use ScanIndexForward=false. The "all requests"/"all grants"
+// partitions take every write of a tenant's requests/grants: fine for the
+// request rates of an access broker (a GSI partition takes 1000 WCU/s);
+// shard them by a suffix if a tenant ever needs more.
 //
 // Items are sparse in a GSI: an item only appears there if it carries both of
 // that index's key attributes.
@@ -38,6 +66,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -127,6 +156,49 @@ func ruleSK(id string) string                 { return skRulePrefix + id }
 func apiKeyHashPK(tenant, hash string) string { return tenantPrefix(tenant) + "#KEY#" + hash }
 func apiKeysPK(tenant string) string          { return tenantPrefix(tenant) + "#KEYS" }
 func apiKeyIDSK(id string) string             { return skKeyIDPrefix + id }
+
+// Keys of requests, grants, messages, locks, idempotency records, audit
+// events and assignments (see the table above).
+const (
+	skMeta         = "META"
+	skLock         = "LOCK"
+	skIdem         = "IDEM"
+	skAssign       = "ASSIGN"
+	skMsgPrefix    = "MSG#"
+	skEventPrefix  = "EVT#"
+	entityRequest  = "REQUEST"
+	entityGrant    = "GRANT"
+	entityMessage  = "MESSAGE"
+	entityLock     = "LOCK"
+	entityIdem     = "IDEMPOTENCY"
+	entityAudit    = "AUDIT"
+	entityAssign   = "ASSIGNMENT"
+	sortTimeLayout = "2006-01-02T15:04:05.000000000Z"
+)
+
+// sortTime is the fixed-width UTC time used inside sort keys.
+func sortTime(t time.Time) string { return t.UTC().Format(sortTimeLayout) }
+
+func requestPK(tenant, id string) string { return tenantPrefix(tenant) + "#REQ#" + id }
+func grantPK(tenant, id string) string   { return tenantPrefix(tenant) + "#GRANT#" + id }
+func messageSK(at time.Time, id string) string {
+	return skMsgPrefix + sortTime(at) + "#" + id
+}
+func lockPK(tenant, key string) string   { return tenantPrefix(tenant) + "#LOCK#" + key }
+func idemPK(tenant, key string) string   { return tenantPrefix(tenant) + "#IDEM#" + key }
+func auditPK(tenant string) string       { return tenantPrefix(tenant) + "#AUDIT" }
+func auditSK(seq int64) string           { return fmt.Sprintf("%s%020d", skEventPrefix, seq) }
+func assignPK(tenant, key string) string { return tenantPrefix(tenant) + "#ASSIGN#" + key }
+
+func reqStatusPK(tenant, status string) string { return tenantPrefix(tenant) + "#REQSTATUS#" + status }
+func requesterPK(tenant, id string) string     { return tenantPrefix(tenant) + "#REQUESTER#" + id }
+func allRequestsPK(tenant string) string       { return tenantPrefix(tenant) + "#REQS" }
+func allGrantsPK(tenant string) string         { return tenantPrefix(tenant) + "#GRANTS" }
+func granteePK(tenant, id string) string       { return tenantPrefix(tenant) + "#GRANTEE#" + id }
+func grantStatusPK(tenant, status string) string {
+	return tenantPrefix(tenant) + "#GRANTSTATUS#" + status
+}
+
 func keyOf(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
 		AttrPK: &types.AttributeValueMemberS{Value: pk},

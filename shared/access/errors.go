@@ -1,0 +1,78 @@
+package access
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/policy"
+)
+
+// Errors of the Service. Test them with errors.Is / errors.As.
+var (
+	ErrNotFound = errors.New("access: not found")
+	// ErrConflict: the state moved on (the loser of a race, or a transition
+	// from a state that does not allow it). An API 409.
+	ErrConflict = errors.New("access: conflict")
+	// ErrForbidden: the caller may not do this (policy or role). An API 403.
+	ErrForbidden = errors.New("access: forbidden")
+	// ErrSelfApproval: a requester tried to review their own request.
+	ErrSelfApproval = errors.New("access: self-approval is not allowed")
+	// ErrAlreadyReviewed: the same reviewer reviewed this request already.
+	ErrAlreadyReviewed = errors.New("access: already reviewed by this reviewer")
+	// ErrIdempotencyMismatch: an Idempotency-Key reused with another body.
+	ErrIdempotencyMismatch = errors.New("access: idempotency key reused with a different request")
+	// ErrRetryable: a transient failure (throttling, the workflow could not
+	// be started); the same call may be retried (with the same
+	// Idempotency-Key for Create). An API 503.
+	ErrRetryable = errors.New("access: transient failure, retry")
+)
+
+// PolicyDeniedError: the tenant's policy denied the request. The denied
+// request is stored (Request) and audited.
+type PolicyDeniedError struct {
+	Request  Request
+	Decision policy.Decision
+}
+
+func (e *PolicyDeniedError) Error() string {
+	return "access: denied by policy: " + e.Decision.Reason
+}
+
+// DuplicateError: the requester already has a pending request (RequestID)
+// or a live grant (GrantID, with its RequestID) for the same target.
+type DuplicateError struct {
+	RequestID string
+	GrantID   string
+}
+
+func (e *DuplicateError) Error() string {
+	if e.GrantID != "" {
+		return "access: a live grant exists for this target: " + e.GrantID
+	}
+	return "access: a pending request exists for this target: " + e.RequestID
+}
+
+// FieldError is one invalid input field ("resource.id", "reason").
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// ValidationError lists every invalid field of an input. An API 400.
+type ValidationError struct {
+	Fields []FieldError `json:"fields"`
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("access: invalid input")
+	for i, f := range e.Fields {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.Field + ": " + f.Message)
+	}
+	return b.String()
+}

@@ -1,0 +1,397 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// AssignmentOf is the provider assignment of a grant: the account is the
+// resource itself for aws_account, else its account_id (or, for an RDS ARN,
+// the account in the ARN); the permission set is permission_set_arn, or
+// the resource itself for aws_permission_set.
+func AssignmentOf(g Grant) Assignment {
+	a := Assignment{
+		TenantID: g.TenantID, GrantID: g.ID, PrincipalID: g.GranteeID, PrincipalEmail: g.GranteeEmail,
+		AccountID: g.Resource.AccountID, PermissionSetARN: g.PermissionSetARN, Resource: g.Resource,
+	}
+	switch g.Resource.Type {
+	case "aws_account":
+		a.AccountID = g.Resource.ID
+	case "aws_permission_set":
+		if a.PermissionSetARN == "" {
+			a.PermissionSetARN = g.Resource.ID
+		}
+	case "aws_rds_instance":
+		if a.AccountID == "" {
+			if f := strings.Split(g.Resource.ID, ":"); len(f) >= 5 {
+				a.AccountID = f[4]
+			}
+		}
+	}
+	return a
+}
+
+func grantLockKey(g Grant) string { return LockKey(g.GranteeID, g.Resource, g.PermissionSetARN) }
+
+func grantEnded(status string) bool {
+	return status == GrantExpired || status == GrantRevoked || status == GrantFailed
+}
+
+// ProvisionGrant provisions a grant: provider assignment, then
+// provisioning → active with expires_at = now + duration. An active grant
+// is returned as is; a grant that ended before it was provisioned
+// (revoked, failed) is returned unchanged — the workflow should check the
+// status and skip to its end. Provider errors are returned wrapped
+// (errors.Is(err, ErrRetryable) for throttling/transient ones). If the
+// grant was revoked while the provider call ran, the assignment is undone.
+func (s *Service) ProvisionGrant(ctx context.Context, tenantID, grantID string) (Grant, error) {
+	for attempt := 0; attempt < maxStateAttempts; attempt++ {
+		g, err := s.Repo.GetGrant(ctx, tenantID, grantID)
+		if err != nil {
+			return Grant{}, err
+		}
+		if g.Status != GrantProvisioning {
+			return g, nil
+		}
+		a := AssignmentOf(g)
+		if err := s.Provider.Provision(ctx, a); err != nil {
+			return g, fmt.Errorf("access: provision grant %s: %w", g.ID, err)
+		}
+		now := s.now()
+		old := g.Version
+		exp := now.Add(time.Duration(g.DurationSeconds) * time.Second)
+		g.Status, g.ProvisioningStatus, g.GrantedAt, g.ExpiresAt = GrantActive, "succeeded", &now, &exp
+		g.UpdatedAt, g.Version = now, old+1
+		ev := s.event(tenantID, ActorTypeSystem, ActorTypeSystem, AuditGrantActive, auditResourceGrant, g.ID, "", grantMeta(g), now)
+		ev.Severity = severityOf(g.BreakGlass)
+		ch := Change{Grant: &GrantWrite{Grant: g, ExpectStatus: GrantProvisioning, ExpectVersion: old}, Audit: []AuditEvent{ev}}
+		if _, err := s.Repo.Commit(ctx, tenantID, ch); err != nil {
+			var cf *ConditionFailedError
+			if errors.As(err, &cf) && cf.Has(PartGrant) {
+				cur, gerr := s.Repo.GetGrant(ctx, tenantID, grantID)
+				if gerr != nil {
+					return Grant{}, gerr
+				}
+				if grantEnded(cur.Status) {
+					// Revoked (or failed) while we provisioned: undo.
+					if rerr := s.Provider.Revoke(ctx, a); rerr != nil {
+						return cur, fmt.Errorf("access: undo provisioning of ended grant %s: %w", g.ID, rerr)
+					}
+					return cur, nil
+				}
+				continue
+			}
+			return Grant{}, fmt.Errorf("access: activate grant %s: %w", grantID, err)
+		}
+		return g, nil
+	}
+	return Grant{}, fmt.Errorf("%w: grant %s keeps changing", ErrConflict, grantID)
+}
+
+// FailGrant marks a grant whose provisioning failed for good:
+// provisioning → failed (audited, duplicate guard released, any partial
+// assignment revoked best-effort). Other states are returned unchanged.
+func (s *Service) FailGrant(ctx context.Context, tenantID, grantID, reason string) (Grant, error) {
+	reason = strings.TrimSpace(reason)
+	if len(reason) > MaxReasoningChars {
+		reason = reason[:MaxReasoningChars]
+	}
+	for attempt := 0; attempt < maxStateAttempts; attempt++ {
+		g, err := s.Repo.GetGrant(ctx, tenantID, grantID)
+		if err != nil {
+			return Grant{}, err
+		}
+		if g.Status != GrantProvisioning {
+			return g, nil
+		}
+		if rerr := s.Provider.Revoke(ctx, AssignmentOf(g)); rerr != nil {
+			s.log().WarnContext(ctx, "cleanup of failed grant", "tenant_id", tenantID, "grant_id", grantID, "error", rerr)
+		}
+		now := s.now()
+		old := g.Version
+		g.Status, g.ProvisioningStatus, g.FailureReason, g.UpdatedAt, g.Version = GrantFailed, "failed", reason, now, old+1
+		ch := Change{
+			Grant:       &GrantWrite{Grant: g, ExpectStatus: GrantProvisioning, ExpectVersion: old},
+			LockRelease: grantLockKey(g),
+			Audit:       []AuditEvent{s.event(tenantID, ActorTypeSystem, ActorTypeSystem, AuditGrantFailed, auditResourceGrant, g.ID, reason, grantMeta(g), now)},
+		}
+		if _, err := s.Repo.Commit(ctx, tenantID, ch); err != nil {
+			var cf *ConditionFailedError
+			if errors.As(err, &cf) && cf.Has(PartGrant) {
+				continue
+			}
+			return Grant{}, fmt.Errorf("access: fail grant %s: %w", grantID, err)
+		}
+		return g, nil
+	}
+	return Grant{}, fmt.Errorf("%w: grant %s keeps changing", ErrConflict, grantID)
+}
+
+// ExpireGrant is the scheduled end of a grant: provider revoke first, then
+// active (or still provisioning) → expired, releasing the duplicate guard.
+// An ended grant (revoked, expired, failed) is returned unchanged.
+func (s *Service) ExpireGrant(ctx context.Context, tenantID, grantID string) (Grant, error) {
+	for attempt := 0; attempt < maxStateAttempts; attempt++ {
+		g, err := s.Repo.GetGrant(ctx, tenantID, grantID)
+		if err != nil {
+			return Grant{}, err
+		}
+		if grantEnded(g.Status) {
+			return g, nil
+		}
+		if err := s.Provider.Revoke(ctx, AssignmentOf(g)); err != nil {
+			return g, fmt.Errorf("access: revoke expired grant %s: %w", g.ID, err)
+		}
+		now := s.now()
+		old, oldStatus := g.Version, g.Status
+		g.Status, g.UpdatedAt, g.Version = GrantExpired, now, old+1
+		ev := s.event(tenantID, ActorTypeSystem, ActorTypeSystem, AuditGrantExpired, auditResourceGrant, g.ID, "", grantMeta(g), now)
+		ev.Severity = severityOf(g.BreakGlass)
+		ch := Change{
+			Grant:       &GrantWrite{Grant: g, ExpectStatus: oldStatus, ExpectVersion: old},
+			LockRelease: grantLockKey(g),
+			Audit:       []AuditEvent{ev},
+		}
+		if _, err := s.Repo.Commit(ctx, tenantID, ch); err != nil {
+			var cf *ConditionFailedError
+			if errors.As(err, &cf) && cf.Has(PartGrant) {
+				continue
+			}
+			return Grant{}, fmt.Errorf("access: expire grant %s: %w", grantID, err)
+		}
+		return g, nil
+	}
+	return Grant{}, fmt.Errorf("%w: grant %s keeps changing", ErrConflict, grantID)
+}
+
+// mayManageGrant: the grantee, admins, and reviewers policy allows for the
+// grant's request.
+func (s *Service) mayManageGrant(ctx context.Context, lp *lazyPolicies, c Caller, g Grant) (bool, error) {
+	if c.Admin || c.ID == g.GranteeID {
+		return true, nil
+	}
+	r, err := s.Repo.GetRequest(ctx, c.TenantID, g.RequestID)
+	if err != nil {
+		return false, err
+	}
+	return s.mayApprove(ctx, lp, c, r)
+}
+
+// GetGrant returns a grant to its grantee, admins, API keys and reviewers
+// policy allows for its request.
+func (s *Service) GetGrant(ctx context.Context, c Caller, id string) (Grant, error) {
+	if err := checkCaller(c); err != nil {
+		return Grant{}, err
+	}
+	g, err := s.Repo.GetGrant(ctx, c.TenantID, id)
+	if err != nil {
+		return Grant{}, err
+	}
+	if c.Type == ActorTypeAPIKey {
+		return g, nil
+	}
+	ok, err := s.mayManageGrant(ctx, &lazyPolicies{s: s, tenant: c.TenantID}, c, g)
+	if err != nil {
+		return Grant{}, err
+	}
+	if !ok {
+		return Grant{}, fmt.Errorf("%w: not your grant", ErrForbidden)
+	}
+	return g, nil
+}
+
+// ListGrants lists grants newest first. Admins and API keys see all; other
+// users only their own (GranteeID defaults to the caller; another grantee
+// is ErrForbidden) — a simplification: reviewers read others' grants one
+// by one with GetGrant.
+func (s *Service) ListGrants(ctx context.Context, c Caller, f GrantFilter, p Page) ([]Grant, string, error) {
+	if err := checkCaller(c); err != nil {
+		return nil, "", err
+	}
+	if !validGrantStatus(f.Status) {
+		return nil, "", &ValidationError{Fields: []FieldError{{Field: "status", Message: "must be provisioning, active, expired, revoked or failed"}}}
+	}
+	if !c.Admin && c.Type != ActorTypeAPIKey {
+		if f.GranteeID == "" {
+			f.GranteeID = c.ID
+		}
+		if f.GranteeID != c.ID {
+			return nil, "", fmt.Errorf("%w: you may list only your own grants", ErrForbidden)
+		}
+	}
+	return s.Repo.ListGrants(ctx, c.TenantID, GrantQuery(f), p)
+}
+
+// RevokeGrant ends a live (active or provisioning) grant early: provider
+// revoke, then → revoked (RevokedBy), duplicate guard released, audited.
+// The grantee, admins and reviewers policy allows may revoke. An ended
+// grant is ErrConflict; the workflow's later ExpireGrant is a no-op.
+func (s *Service) RevokeGrant(ctx context.Context, c Caller, id, reasoning string) (Grant, error) {
+	if err := checkCaller(c); err != nil {
+		return Grant{}, err
+	}
+	reasoning, err := cleanReasoning(reasoning)
+	if err != nil {
+		return Grant{}, err
+	}
+	lp := &lazyPolicies{s: s, tenant: c.TenantID}
+	for attempt := 0; attempt < maxStateAttempts; attempt++ {
+		g, err := s.Repo.GetGrant(ctx, c.TenantID, id)
+		if err != nil {
+			return Grant{}, err
+		}
+		ok, err := s.mayManageGrant(ctx, lp, c, g)
+		if err != nil {
+			return Grant{}, err
+		}
+		if !ok {
+			return Grant{}, fmt.Errorf("%w: you may not revoke this grant", ErrForbidden)
+		}
+		if grantEnded(g.Status) {
+			return Grant{}, fmt.Errorf("%w: grant is %s", ErrConflict, g.Status)
+		}
+		if err := s.Provider.Revoke(ctx, AssignmentOf(g)); err != nil {
+			return Grant{}, fmt.Errorf("access: revoke grant %s: %w", g.ID, err)
+		}
+		now := s.now()
+		old, oldStatus := g.Version, g.Status
+		g.Status, g.RevokedAt, g.RevokedBy, g.UpdatedAt, g.Version = GrantRevoked, &now, c.ID, now, old+1
+		ev := s.event(c.TenantID, c.ID, actorType(c), AuditGrantRevoked, auditResourceGrant, g.ID, reasoning, grantMeta(g), now)
+		ev.Severity = severityOf(g.BreakGlass)
+		ch := Change{
+			Grant:       &GrantWrite{Grant: g, ExpectStatus: oldStatus, ExpectVersion: old},
+			LockRelease: grantLockKey(g),
+			Audit:       []AuditEvent{ev},
+		}
+		if _, err := s.Repo.Commit(ctx, c.TenantID, ch); err != nil {
+			var cf *ConditionFailedError
+			if errors.As(err, &cf) && cf.Has(PartGrant) {
+				continue
+			}
+			return Grant{}, fmt.Errorf("access: revoke grant %s: %w", id, err)
+		}
+		return g, nil
+	}
+	return Grant{}, fmt.Errorf("%w: grant %s keeps changing", ErrConflict, id)
+}
+
+// ---------------------------------------------------------------- messages
+
+// messageRole: the requester writes as "user", reviewers policy allows and
+// admins as "approver"; anyone else may not read or post.
+func (s *Service) messageRole(ctx context.Context, c Caller, r Request) (string, error) {
+	if c.ID == r.RequesterID {
+		return "user", nil
+	}
+	ok, err := s.mayApprove(ctx, &lazyPolicies{s: s, tenant: c.TenantID}, c, r)
+	if err != nil {
+		return "", err
+	}
+	if ok || c.Admin {
+		return "approver", nil
+	}
+	return "", fmt.Errorf("%w: only the requester, its reviewers and admins may use this conversation", ErrForbidden)
+}
+
+// PostMessage adds a message (1..4000 characters after trimming) to a
+// request's conversation; audited as message.posted.
+func (s *Service) PostMessage(ctx context.Context, c Caller, requestID, body string) (Message, error) {
+	if err := checkCaller(c); err != nil {
+		return Message{}, err
+	}
+	body, ok := cleanText(body, MaxMessageChars)
+	if !ok {
+		return Message{}, &ValidationError{Fields: []FieldError{{Field: "body", Message: fmt.Sprintf("must be 1..%d characters of text", MaxMessageChars)}}}
+	}
+	r, err := s.Repo.GetRequest(ctx, c.TenantID, requestID)
+	if err != nil {
+		return Message{}, err
+	}
+	role, err := s.messageRole(ctx, c, r)
+	if err != nil {
+		return Message{}, err
+	}
+	now := s.now()
+	m := Message{ID: newID("msg_", now), RequestID: r.ID, AuthorType: role, AuthorID: c.ID, Body: body, CreatedAt: now}
+	ch := Change{
+		Messages: []Message{m},
+		Audit: []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditMessagePosted, auditResourceRequest, r.ID, "",
+			map[string]any{"message_id": m.ID, "author_type": role, "length": len([]rune(body))}, now)},
+	}
+	if _, err := s.Repo.Commit(ctx, c.TenantID, ch); err != nil {
+		return Message{}, fmt.Errorf("access: post message: %w", err)
+	}
+	return m, nil
+}
+
+// ListMessages lists a request's conversation, oldest first.
+func (s *Service) ListMessages(ctx context.Context, c Caller, requestID string, p Page) ([]Message, string, error) {
+	if err := checkCaller(c); err != nil {
+		return nil, "", err
+	}
+	r, err := s.Repo.GetRequest(ctx, c.TenantID, requestID)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := s.messageRole(ctx, c, r); err != nil {
+		return nil, "", err
+	}
+	return s.Repo.ListMessages(ctx, c.TenantID, requestID, p)
+}
+
+// ---------------------------------------------------------------- audit
+
+func mayReadAudit(c Caller) error {
+	if c.Admin || c.Type == ActorTypeAPIKey {
+		return nil
+	}
+	return fmt.Errorf("%w: the audit log is for admins and API keys", ErrForbidden)
+}
+
+// AuditLog lists the tenant's audit events, newest first (admins and API
+// keys; handlers check scopes).
+func (s *Service) AuditLog(ctx context.Context, c Caller, f AuditFilter, p Page) ([]AuditEvent, string, error) {
+	if err := checkCaller(c); err != nil {
+		return nil, "", err
+	}
+	if err := mayReadAudit(c); err != nil {
+		return nil, "", err
+	}
+	if f.From != nil && f.To != nil && f.To.Before(*f.From) {
+		return nil, "", &ValidationError{Fields: []FieldError{{Field: "to", Message: "must not be before from"}}}
+	}
+	return s.Repo.ListAudit(ctx, c.TenantID, AuditQuery(f), p)
+}
+
+// VerifyAudit walks the tenant's whole hash chain and reports the first
+// broken link (admins and API keys).
+func (s *Service) VerifyAudit(ctx context.Context, c Caller) (VerifyResult, error) {
+	if err := checkCaller(c); err != nil {
+		return VerifyResult{}, err
+	}
+	if err := mayReadAudit(c); err != nil {
+		return VerifyResult{}, err
+	}
+	return verifyChain(ctx, s.Repo, c.TenantID)
+}
+
+// RecordRuleChange appends a policy-rule change to the audit log.
+func (s *Service) RecordRuleChange(ctx context.Context, c Caller, action, ruleID string, meta map[string]any) error {
+	if err := checkCaller(c); err != nil {
+		return err
+	}
+	switch action {
+	case AuditRuleCreated, AuditRuleUpdated, AuditRuleDeleted, AuditRulesImported:
+	default:
+		return &ValidationError{Fields: []FieldError{{Field: "action", Message: "must be rule.created, rule.updated, rule.deleted or rules.imported"}}}
+	}
+	now := s.now()
+	ev := s.event(c.TenantID, c.ID, actorType(c), action, auditResourcePolicyRule, ruleID, "", meta, now)
+	if _, err := s.Repo.Commit(ctx, c.TenantID, Change{Audit: []AuditEvent{ev}}); err != nil {
+		return fmt.Errorf("access: record rule change: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,827 @@
+package access
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/policy"
+)
+
+// Service is the business logic of requests, reviews, grants, messages and
+// the audit log. All fields are required except Now (time.Now) and Logger
+// (slog.Default).
+type Service struct {
+	Repo     Repo
+	Policies PolicySource
+	Workflow Workflow
+	Provider Provider
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// Filters of the list calls.
+type (
+	// ListFilter selects requests. Mine: the caller's own requests.
+	ListFilter struct {
+		Status      string
+		RequesterID string
+		Mine        bool
+	}
+	// GrantFilter selects grants.
+	GrantFilter struct {
+		Status    string
+		GranteeID string
+	}
+	// AuditFilter selects audit events (newest first).
+	AuditFilter struct {
+		ActorID      string
+		ResourceType string
+		ResourceID   string
+		Action       string
+		From, To     *time.Time
+	}
+)
+
+// Retry bounds.
+const (
+	maxStateAttempts    = 8 // re-read and retry after a lost optimistic-lock race that left the state unchanged
+	workflowAttempts    = 4
+	workflowBackoffBase = 100 * time.Millisecond
+)
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// ---------------------------------------------------------------- ids, keys
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// newID is prefix + 26 characters: 48 bits of milliseconds (so ids sort by
+// creation) and 80 random bits, lowercase Crockford base32.
+func newID(prefix string, now time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	_, _ = rand.Read(b[6:])
+	return prefix + idEncoding.EncodeToString(b[:])
+}
+
+// GrantIDFor is the id of the grant a request creates: derived from the
+// request id, so one request has at most one grant.
+func GrantIDFor(requestID string) string {
+	return "grt_" + strings.TrimPrefix(requestID, "req_")
+}
+
+// LockKey is the duplicate-guard key of (requester, resource, permission
+// set): hex SHA-256 of the NUL-joined fields.
+func LockKey(requesterID string, r Resource, permissionSetARN string) string {
+	return hashJoin(requesterID, r.Type, r.ID, r.AccountID, permissionSetARN)
+}
+
+// IdempotencyKey scopes a client's Idempotency-Key to the requester.
+func IdempotencyKey(requesterID, key string) string { return hashJoin("idem", requesterID, key) }
+
+func hashJoin(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func inputHash(in CreateInput) string {
+	b, _ := json.Marshal(in)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// ---------------------------------------------------------------- policy glue
+
+func principalOf(c Caller) policy.Principal {
+	p := policy.Principal{ID: c.ID, Groups: c.Groups}
+	if c.Email != "" {
+		p.Attributes = map[string]string{"email": c.Email}
+	}
+	return p
+}
+
+func requesterOf(r Request) policy.Principal {
+	p := policy.Principal{ID: r.RequesterID, Groups: r.RequesterGroups}
+	if r.RequesterEmail != "" {
+		p.Attributes = map[string]string{"email": r.RequesterEmail}
+	}
+	return p
+}
+
+// PolicyResource is the policy entity of a request's target: a permission
+// set requested on an account is AwsPermissionSet(arn) in that account;
+// otherwise the resource's own entity type. An RDS ARN places the instance
+// in its account.
+func PolicyResource(r Resource, permissionSetARN string) policy.Resource {
+	if permissionSetARN != "" {
+		acct := r.AccountID
+		if acct == "" {
+			acct = r.ID
+		}
+		return policy.Resource{Type: policy.EntityAwsPermissionSet, ID: permissionSetARN, AccountID: acct, OUID: r.OUID}
+	}
+	et, ok := policy.EntityTypeForResourceType(r.Type)
+	if !ok {
+		et = r.Type
+	}
+	pr := policy.Resource{Type: et, ID: r.ID, AccountID: r.AccountID, OUID: r.OUID}
+	if et == policy.EntityAwsRdsInstance && pr.AccountID == "" {
+		if f := strings.Split(r.ID, ":"); len(f) >= 5 {
+			pr.AccountID = f[4]
+		}
+	}
+	if et == policy.EntityAwsAccount {
+		pr.AccountID = ""
+	}
+	return pr
+}
+
+func (s *Service) policySet(ctx context.Context, tenant string) (*policy.PolicySet, error) {
+	ps, err := s.Policies(ctx, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("access: load policies: %w", err)
+	}
+	return ps, nil
+}
+
+// lazyPolicies loads the tenant's policy set at most once, only if needed.
+type lazyPolicies struct {
+	s      *Service
+	tenant string
+	ps     *policy.PolicySet
+}
+
+func (l *lazyPolicies) get(ctx context.Context) (*policy.PolicySet, error) {
+	if l.ps != nil {
+		return l.ps, nil
+	}
+	ps, err := l.s.policySet(ctx, l.tenant)
+	l.ps = ps
+	return ps, err
+}
+
+// mayApprove: c is not the requester and policy lets c approve r.
+func (s *Service) mayApprove(ctx context.Context, lp *lazyPolicies, c Caller, r Request) (bool, error) {
+	if c.ID == r.RequesterID {
+		return false, nil
+	}
+	ps, err := lp.get(ctx)
+	if err != nil {
+		return false, err
+	}
+	d := ps.MayApprove(principalOf(c), requesterOf(r), PolicyResource(r.Resource, r.PermissionSetARN), r.ApprovalMode, s.now())
+	return d.Allowed, nil
+}
+
+// canView: requester, admins, API keys (the handler checks scopes) and
+// reviewers policy allows for this request.
+func (s *Service) canView(ctx context.Context, lp *lazyPolicies, c Caller, r Request) (bool, error) {
+	if c.Admin || c.Type == ActorTypeAPIKey || c.ID == r.RequesterID {
+		return true, nil
+	}
+	return s.mayApprove(ctx, lp, c, r)
+}
+
+func actorType(c Caller) string {
+	if c.Type == ActorTypeAPIKey {
+		return ActorTypeAPIKey
+	}
+	return ActorTypeUser
+}
+
+func checkCaller(c Caller) error {
+	if c.TenantID == "" || c.ID == "" {
+		return fmt.Errorf("%w: no tenant or principal", ErrForbidden)
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------- events
+
+func (s *Service) event(tenant, actorID, actorType, action, resType, resID, reasoning string, md map[string]any, now time.Time) AuditEvent {
+	return AuditEvent{
+		ID: newID("evt_", now), TenantID: tenant, ActorID: actorID, ActorType: actorType,
+		Action: action, ResourceType: resType, ResourceID: resID, Severity: SeverityInfo,
+		Reasoning: reasoning, Metadata: NormalizeMetadata(md), CreatedAt: now,
+	}
+}
+
+func systemMessage(r Request, body string, now time.Time) Message {
+	return Message{ID: newID("msg_", now), RequestID: r.ID, AuthorType: "system", AuthorID: "system", Body: body, CreatedAt: now}
+}
+
+func withReasoning(s, reasoning string) string {
+	if reasoning == "" {
+		return s
+	}
+	return s + ": " + reasoning
+}
+
+func requestMeta(r Request) map[string]any {
+	m := map[string]any{
+		"requester_id": r.RequesterID, "resource_type": r.Resource.Type, "resource_id": r.Resource.ID,
+		"status": r.Status, "duration_seconds": r.DurationSeconds,
+	}
+	if r.PermissionSetARN != "" {
+		m["permission_set_arn"] = r.PermissionSetARN
+	}
+	if r.Resource.AccountID != "" {
+		m["account_id"] = r.Resource.AccountID
+	}
+	if r.ApprovalMode != "" {
+		m["approval_mode"] = r.ApprovalMode
+	}
+	if len(r.DecidingRuleIDs) > 0 {
+		m["deciding_rule_ids"] = r.DecidingRuleIDs
+	}
+	if r.BreakGlass {
+		m["break_glass"] = true
+	}
+	if r.GrantID != "" {
+		m["grant_id"] = r.GrantID
+	}
+	return m
+}
+
+func grantMeta(g Grant) map[string]any {
+	m := map[string]any{
+		"request_id": g.RequestID, "grantee_id": g.GranteeID, "resource_type": g.Resource.Type,
+		"resource_id": g.Resource.ID, "status": g.Status,
+	}
+	if g.PermissionSetARN != "" {
+		m["permission_set_arn"] = g.PermissionSetARN
+	}
+	if g.ExpiresAt != nil {
+		m["expires_at"] = g.ExpiresAt.UTC().Format(time.RFC3339Nano)
+	}
+	if g.BreakGlass {
+		m["break_glass"] = true
+	}
+	return m
+}
+
+func severityOf(breakGlass bool) string {
+	if breakGlass {
+		return SeverityCritical
+	}
+	return SeverityInfo
+}
+
+// ---------------------------------------------------------------- workflow glue
+
+func workflowInput(r Request) WorkflowInput {
+	in := WorkflowInput{TenantID: r.TenantID, RequestID: r.ID, GrantID: r.GrantID, Mode: r.ApprovalMode}
+	if r.Status == StatusPending {
+		in.ApprovalTimeoutSeconds = r.ApprovalTimeout
+	}
+	return in
+}
+
+// startWorkflow starts the request's execution, retrying with backoff. A
+// persistent failure wraps ErrRetryable: the request is stored, and a retry
+// of Create with the same Idempotency-Key starts it again.
+func (s *Service) startWorkflow(ctx context.Context, r Request) error {
+	in := workflowInput(r)
+	var err error
+	for i := 0; i < workflowAttempts; i++ {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%w: start workflow of request %s: %w", ErrRetryable, r.ID, errors.Join(err, ctx.Err()))
+			case <-time.After(workflowBackoffBase << (i - 1)):
+			}
+		}
+		if err = s.Workflow.Start(ctx, in); err == nil {
+			return nil
+		}
+		s.log().WarnContext(ctx, "workflow start failed", "tenant_id", r.TenantID, "request_id", r.ID, "attempt", i+1, "error", err)
+	}
+	return fmt.Errorf("%w: start workflow of request %s: %w", ErrRetryable, r.ID, err)
+}
+
+// resume hands a decision to the waiting execution. The decision is already
+// committed, so a failure is logged, not returned: the execution then
+// reaches its approval timeout, and ExpireRequest returns the decided
+// request unchanged, from which the workflow continues.
+func (s *Service) resume(ctx context.Context, r Request, out WorkflowOutcome) {
+	if r.TaskToken == "" {
+		return // StoreTaskToken will find the request decided
+	}
+	var err error
+	for i := 0; i < workflowAttempts-1; i++ {
+		if i > 0 {
+			time.Sleep(workflowBackoffBase << (i - 1))
+		}
+		if err = s.Workflow.Resume(ctx, r.TaskToken, out); err == nil {
+			return
+		}
+	}
+	s.log().ErrorContext(ctx, "workflow resume failed", "tenant_id", r.TenantID, "request_id", r.ID, "outcome", out.Status, "error", err)
+}
+
+// ---------------------------------------------------------------- create
+
+// Create validates in, asks the tenant's policies, and stores the request:
+// denied (returned with *PolicyDeniedError), approved with a provisioning
+// grant (auto, break_glass) or pending (require); then it starts the
+// request's workflow (not for denied). See the package documentation for
+// the duplicate guard and Idempotency-Key semantics.
+//
+// If the workflow cannot be started after retries the stored request is
+// returned together with an error wrapping ErrRetryable; retrying with the
+// same Idempotency-Key replays the request and starts the workflow again
+// (a duplicate start is harmless).
+func (s *Service) Create(ctx context.Context, c Caller, in CreateInput, idempotencyKey string) (CreateResult, error) {
+	if err := checkCaller(c); err != nil {
+		return CreateResult{}, err
+	}
+	in, verr := normalizeInput(in)
+	if idempotencyKey != "" && !validIdempotencyKey(idempotencyKey) {
+		fe := FieldError{Field: "idempotency_key", Message: fmt.Sprintf("must be 1..%d printable ASCII characters", MaxIdempotencyKeyLen)}
+		var ve *ValidationError
+		if errors.As(verr, &ve) {
+			ve.Fields = append(ve.Fields, fe)
+		} else {
+			verr = &ValidationError{Fields: []FieldError{fe}}
+		}
+	}
+	if verr != nil {
+		return CreateResult{}, verr
+	}
+	ps, err := s.policySet(ctx, c.TenantID)
+	if err != nil {
+		return CreateResult{}, err
+	}
+	var idem *IdempotencyRecord
+	hash := inputHash(in)
+	if idempotencyKey != "" {
+		idem = &IdempotencyRecord{Key: IdempotencyKey(c.ID, idempotencyKey), InputHash: hash}
+	}
+
+	for attempt := 0; attempt < 3; attempt++ {
+		now := s.now()
+		r := Request{
+			ID: newID("req_", now), TenantID: c.TenantID, RequesterID: c.ID, RequesterGroups: c.Groups,
+			RequesterEmail: c.Email, Resource: in.Resource, PermissionSetARN: in.PermissionSetARN,
+			Action: in.Action, Reason: in.Reason, DurationSeconds: in.DurationSeconds,
+			BreakGlass: in.BreakGlass, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now, Version: 1,
+		}
+		dec := ps.Decide(policy.Request{
+			Principal: principalOf(c), Action: in.Action,
+			Resource:        PolicyResource(in.Resource, in.PermissionSetARN),
+			DurationSeconds: in.DurationSeconds, Justification: in.Reason, BreakGlass: in.BreakGlass,
+			Now: now, Metadata: in.Metadata,
+		})
+		r.DecidingRuleIDs, r.Notices = dec.DecidingRuleIDs, dec.Notices
+		lock := &TargetLock{Key: LockKey(c.ID, in.Resource, in.PermissionSetARN), RequestID: r.ID, CreatedAt: now}
+		ch := Change{}
+		var grant *Grant
+		switch {
+		case !dec.Allowed:
+			r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusDenied, DecidedByPolicy, dec.Reason, &now
+			ev := s.event(c.TenantID, DecidedByPolicy, ActorTypePolicy, AuditRequestDenied, auditResourceRequest, r.ID, dec.Reason, requestMeta(r), now)
+			ev.Severity = severityOf(r.BreakGlass)
+			ch.Audit = []AuditEvent{ev}
+			lock = nil
+		case dec.Mode == policy.ModeRequire:
+			r.Status, r.ApprovalMode = StatusPending, policy.ModeRequire
+			timeout := dec.ApprovalTimeout
+			if timeout <= 0 {
+				timeout = policy.DefaultApprovalTimeout
+			}
+			r.ApprovalTimeout = int64(timeout / time.Second)
+			deadline := now.Add(timeout)
+			r.ApprovalDeadline = &deadline
+			r.ApprovalsRequired = max(1, dec.ApprovalsRequired)
+			// decision_reasoning is set when decided (it also keeps the
+			// request item small: its size drives write cost).
+			ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestCreated, auditResourceRequest, r.ID, r.Reason, requestMeta(r), now)}
+		default: // auto, break_glass
+			r.Status, r.ApprovalMode = StatusApproved, dec.Mode
+			r.DecidedBy, r.DecisionReasoning, r.DecidedAt = DecidedByPolicy, dec.Reason, &now
+			r.GrantID = GrantIDFor(r.ID)
+			g := newGrant(r, now)
+			grant = &g
+			lock.GrantID = g.ID
+			ch.Grant = &GrantWrite{Grant: g, Create: true}
+			if dec.Mode == policy.ModeBreakGlass {
+				ev := s.event(c.TenantID, c.ID, actorType(c), AuditRequestBreakGlass, auditResourceRequest, r.ID, r.Reason, requestMeta(r), now)
+				ev.Severity = SeverityCritical
+				ch.Audit = []AuditEvent{ev}
+			} else {
+				ch.Audit = []AuditEvent{s.event(c.TenantID, DecidedByPolicy, ActorTypePolicy, AuditRequestApproved, auditResourceRequest, r.ID, dec.Reason, requestMeta(r), now)}
+			}
+		}
+		ch.Request = &RequestWrite{Request: r, Create: true}
+		ch.LockAcquire = lock
+		if idem != nil {
+			rec := *idem
+			rec.RequestID, rec.CreatedAt, rec.ExpiresAt = r.ID, now, now.Add(24*time.Hour)
+			ch.Idempotency = &rec
+		}
+
+		_, err := s.Repo.Commit(ctx, c.TenantID, ch)
+		var cf *ConditionFailedError
+		if errors.As(err, &cf) {
+			switch {
+			case cf.Has(PartIdempotency):
+				return s.replay(ctx, c, idem)
+			case cf.Has(PartLock):
+				l, lerr := s.Repo.GetLock(ctx, c.TenantID, lock.Key)
+				if errors.Is(lerr, ErrNotFound) {
+					continue // released meanwhile: try again
+				}
+				if lerr != nil {
+					return CreateResult{}, lerr
+				}
+				return CreateResult{}, &DuplicateError{RequestID: l.RequestID, GrantID: l.GrantID}
+			default:
+				continue // id collision: new id
+			}
+		}
+		if err != nil {
+			return CreateResult{}, fmt.Errorf("access: create request: %w", err)
+		}
+		res := CreateResult{Request: r, Grant: grant, Decision: dec}
+		s.log().InfoContext(ctx, "request created", "tenant_id", r.TenantID, "request_id", r.ID, "status", r.Status, "mode", r.ApprovalMode, "break_glass", r.BreakGlass)
+		if r.Status == StatusDenied {
+			return res, &PolicyDeniedError{Request: r, Decision: dec}
+		}
+		if err := s.startWorkflow(ctx, r); err != nil {
+			return res, err
+		}
+		return res, nil
+	}
+	return CreateResult{}, fmt.Errorf("%w: could not create the request (contention)", ErrConflict)
+}
+
+// replay answers an Idempotency-Key retry: the same input returns the
+// request as it is now (Replayed), and (re)starts its workflow if it is
+// still waiting for one; another input is ErrIdempotencyMismatch.
+func (s *Service) replay(ctx context.Context, c Caller, idem *IdempotencyRecord) (CreateResult, error) {
+	rec, err := s.Repo.GetIdempotency(ctx, c.TenantID, idem.Key)
+	if err != nil {
+		return CreateResult{}, fmt.Errorf("access: idempotency record: %w", err)
+	}
+	if rec.InputHash != idem.InputHash {
+		return CreateResult{}, ErrIdempotencyMismatch
+	}
+	r, err := s.Repo.GetRequest(ctx, c.TenantID, rec.RequestID)
+	if err != nil {
+		return CreateResult{}, err
+	}
+	res := CreateResult{Request: r, Replayed: true, Decision: decisionOf(r)}
+	if r.GrantID != "" {
+		g, err := s.Repo.GetGrant(ctx, c.TenantID, r.GrantID)
+		if err != nil {
+			return CreateResult{}, err
+		}
+		res.Grant = &g
+	}
+	if r.DecidedBy == DecidedByPolicy && r.Status == StatusDenied {
+		return res, &PolicyDeniedError{Request: r, Decision: res.Decision}
+	}
+	// The first attempt may have failed to start the workflow.
+	if r.Status == StatusPending || (res.Grant != nil && res.Grant.Status == GrantProvisioning) {
+		if err := s.startWorkflow(ctx, r); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// decisionOf rebuilds the policy decision recorded on a request.
+func decisionOf(r Request) policy.Decision {
+	d := policy.Decision{
+		Allowed: !(r.DecidedBy == DecidedByPolicy && r.Status == StatusDenied), Mode: r.ApprovalMode,
+		ApprovalsRequired: r.ApprovalsRequired, DecidingRuleIDs: r.DecidingRuleIDs,
+		Reason: r.DecisionReasoning, Notices: r.Notices,
+		ApprovalTimeout: time.Duration(r.ApprovalTimeout) * time.Second,
+	}
+	if !d.Allowed {
+		d.Mode = ""
+	}
+	return d
+}
+
+func newGrant(r Request, now time.Time) Grant {
+	return Grant{
+		ID: GrantIDFor(r.ID), TenantID: r.TenantID, RequestID: r.ID, GranteeID: r.RequesterID,
+		GranteeEmail: r.RequesterEmail, Resource: r.Resource, PermissionSetARN: r.PermissionSetARN,
+		Status: GrantProvisioning, ProvisioningStatus: "pending", BreakGlass: r.BreakGlass,
+		DurationSeconds: r.DurationSeconds, CreatedAt: now, UpdatedAt: now, Version: 1,
+	}
+}
+
+// ---------------------------------------------------------------- read
+
+// Get returns a request the caller may see (requester, admins, API keys,
+// reviewers policy allows); others get ErrForbidden, other tenants'
+// requests ErrNotFound.
+func (s *Service) Get(ctx context.Context, c Caller, id string) (Request, error) {
+	if err := checkCaller(c); err != nil {
+		return Request{}, err
+	}
+	r, err := s.Repo.GetRequest(ctx, c.TenantID, id)
+	if err != nil {
+		return Request{}, err
+	}
+	ok, err := s.canView(ctx, &lazyPolicies{s: s, tenant: c.TenantID}, c, r)
+	if err != nil {
+		return Request{}, err
+	}
+	if !ok {
+		return Request{}, fmt.Errorf("%w: not your request, and policy does not let you review it", ErrForbidden)
+	}
+	return r, nil
+}
+
+func validRequestStatus(s string) bool {
+	switch s {
+	case "", StatusPending, StatusApproved, StatusDenied, StatusExpired, StatusCancelled:
+		return true
+	}
+	return false
+}
+
+func validGrantStatus(s string) bool {
+	switch s {
+	case "", GrantProvisioning, GrantActive, GrantExpired, GrantRevoked, GrantFailed:
+		return true
+	}
+	return false
+}
+
+// List lists requests newest first. Admins and API keys see every request
+// matching the filter. Other users see their own requests and the pending
+// ones policy lets them approve: the page is read from the index and then
+// filtered in code, so a page may hold fewer than Limit items even though
+// more follow (follow next cursor until it is empty).
+func (s *Service) List(ctx context.Context, c Caller, f ListFilter, p Page) ([]Request, string, error) {
+	if err := checkCaller(c); err != nil {
+		return nil, "", err
+	}
+	if !validRequestStatus(f.Status) {
+		return nil, "", &ValidationError{Fields: []FieldError{{Field: "status", Message: "must be pending, approved, denied, expired or cancelled"}}}
+	}
+	q := RequestQuery{Status: f.Status, RequesterID: f.RequesterID}
+	if f.Mine {
+		if f.RequesterID != "" && f.RequesterID != c.ID {
+			return nil, "", &ValidationError{Fields: []FieldError{{Field: "requester", Message: "conflicts with mine"}}}
+		}
+		q.RequesterID = c.ID
+	}
+	items, next, err := s.Repo.ListRequests(ctx, c.TenantID, q, p)
+	if err != nil {
+		return nil, "", err
+	}
+	if c.Admin || c.Type == ActorTypeAPIKey || q.RequesterID == c.ID {
+		return items, next, nil
+	}
+	lp := &lazyPolicies{s: s, tenant: c.TenantID}
+	out := items[:0]
+	for _, r := range items {
+		keep := r.RequesterID == c.ID
+		if !keep && r.Status == StatusPending {
+			if keep, err = s.mayApprove(ctx, lp, c, r); err != nil {
+				return nil, "", err
+			}
+		}
+		if keep {
+			out = append(out, r)
+		}
+	}
+	return out, next, nil
+}
+
+// ---------------------------------------------------------------- reviews
+
+// Approve records c's approval of a pending request. The requester can
+// never approve (ErrSelfApproval, checked before policy); others need
+// policy's approve_request permission (ErrForbidden). When the required
+// number of distinct reviewers approved, the request becomes approved and
+// its grant (provisioning) is created in the same transaction, and the
+// waiting workflow is resumed.
+func (s *Service) Approve(ctx context.Context, c Caller, id, reasoning string) (Request, error) {
+	return s.review(ctx, c, id, reasoning, true)
+}
+
+// Deny ends a pending request: one deny suffices.
+func (s *Service) Deny(ctx context.Context, c Caller, id, reasoning string) (Request, error) {
+	return s.review(ctx, c, id, reasoning, false)
+}
+
+func cleanReasoning(reasoning string) (string, error) {
+	reasoning = strings.TrimSpace(reasoning)
+	if reasoning == "" {
+		return "", nil
+	}
+	r, ok := cleanText(reasoning, MaxReasoningChars)
+	if !ok {
+		return "", &ValidationError{Fields: []FieldError{{Field: "reasoning", Message: fmt.Sprintf("must be at most %d characters of text", MaxReasoningChars)}}}
+	}
+	return r, nil
+}
+
+func (s *Service) review(ctx context.Context, c Caller, id, reasoning string, approve bool) (Request, error) {
+	if err := checkCaller(c); err != nil {
+		return Request{}, err
+	}
+	reasoning, err := cleanReasoning(reasoning)
+	if err != nil {
+		return Request{}, err
+	}
+	lp := &lazyPolicies{s: s, tenant: c.TenantID}
+	for attempt := 0; attempt < maxStateAttempts; attempt++ {
+		r, err := s.Repo.GetRequest(ctx, c.TenantID, id)
+		if err != nil {
+			return Request{}, err
+		}
+		if c.ID == r.RequesterID {
+			return Request{}, ErrSelfApproval
+		}
+		ok, err := s.mayApprove(ctx, lp, c, r)
+		if err != nil {
+			return Request{}, err
+		}
+		if !ok {
+			return Request{}, fmt.Errorf("%w: policy does not allow you to review this request", ErrForbidden)
+		}
+		if r.Status != StatusPending {
+			return Request{}, fmt.Errorf("%w: request is %s", ErrConflict, r.Status)
+		}
+		for _, rv := range r.Reviews {
+			if rv.ReviewerID == c.ID {
+				return Request{}, ErrAlreadyReviewed
+			}
+		}
+		now := s.now()
+		old := r.Version
+		decision := StatusApproved
+		if !approve {
+			decision = StatusDenied
+		}
+		r.Reviews = append(r.Reviews, Review{ReviewerID: c.ID, Decision: decision, Reasoning: reasoning, At: now})
+		r.Version, r.UpdatedAt = old+1, now
+		ch := Change{Request: &RequestWrite{Request: r, ExpectStatus: StatusPending, ExpectVersion: old}}
+		var outcome *WorkflowOutcome
+		if approve {
+			approvals := 0
+			for _, rv := range r.Reviews {
+				if rv.Decision == StatusApproved {
+					approvals++
+				}
+			}
+			need := max(1, r.ApprovalsRequired)
+			if approvals >= need {
+				r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusApproved, c.ID, reasoning, &now
+				r.GrantID = GrantIDFor(r.ID)
+				g := newGrant(r, now)
+				ch.Grant = &GrantWrite{Grant: g, Create: true}
+				ch.Messages = []Message{systemMessage(r, withReasoning("approved by "+c.ID, reasoning), now)}
+				ev := s.event(c.TenantID, c.ID, actorType(c), AuditRequestApproved, auditResourceRequest, r.ID, reasoning, requestMeta(r), now)
+				ev.Severity = severityOf(r.BreakGlass)
+				ch.Audit = []AuditEvent{ev}
+				outcome = &WorkflowOutcome{Status: OutcomeApproved, GrantID: g.ID}
+			} else {
+				ch.Messages = []Message{systemMessage(r, withReasoning(fmt.Sprintf("approval %d of %d by %s", approvals, need, c.ID), reasoning), now)}
+				md := requestMeta(r)
+				md["approvals"], md["approvals_required"] = approvals, need
+				ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestReviewed, auditResourceRequest, r.ID, reasoning, md, now)}
+			}
+		} else {
+			r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusDenied, c.ID, reasoning, &now
+			ch.LockRelease = LockKey(r.RequesterID, r.Resource, r.PermissionSetARN)
+			ch.Messages = []Message{systemMessage(r, withReasoning("denied by "+c.ID, reasoning), now)}
+			ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestDenied, auditResourceRequest, r.ID, reasoning, requestMeta(r), now)}
+			outcome = &WorkflowOutcome{Status: OutcomeDenied}
+		}
+		ch.Request.Request = r
+		if _, err := s.Repo.Commit(ctx, c.TenantID, ch); err != nil {
+			var cf *ConditionFailedError
+			if errors.As(err, &cf) && cf.Has(PartRequest) {
+				continue // changed meanwhile: re-read (decided → ErrConflict)
+			}
+			return Request{}, fmt.Errorf("access: review request %s: %w", id, err)
+		}
+		if outcome != nil {
+			s.resume(ctx, r, *outcome)
+		}
+		return r, nil
+	}
+	return Request{}, fmt.Errorf("%w: request %s keeps changing", ErrConflict, id)
+}
+
+// Cancel withdraws a pending request; only its requester may.
+func (s *Service) Cancel(ctx context.Context, c Caller, id string) (Request, error) {
+	if err := checkCaller(c); err != nil {
+		return Request{}, err
+	}
+	for attempt := 0; attempt < maxStateAttempts; attempt++ {
+		r, err := s.Repo.GetRequest(ctx, c.TenantID, id)
+		if err != nil {
+			return Request{}, err
+		}
+		if r.RequesterID != c.ID {
+			return Request{}, fmt.Errorf("%w: only the requester may cancel a request", ErrForbidden)
+		}
+		if r.Status != StatusPending {
+			return Request{}, fmt.Errorf("%w: request is %s", ErrConflict, r.Status)
+		}
+		now := s.now()
+		old := r.Version
+		r.Status, r.DecidedBy, r.DecidedAt, r.UpdatedAt, r.Version = StatusCancelled, c.ID, &now, now, old+1
+		ch := Change{
+			Request:     &RequestWrite{Request: r, ExpectStatus: StatusPending, ExpectVersion: old},
+			LockRelease: LockKey(r.RequesterID, r.Resource, r.PermissionSetARN),
+			Messages:    []Message{systemMessage(r, "cancelled by "+c.ID, now)},
+			Audit:       []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestCancelled, auditResourceRequest, r.ID, "", requestMeta(r), now)},
+		}
+		if _, err := s.Repo.Commit(ctx, c.TenantID, ch); err != nil {
+			var cf *ConditionFailedError
+			if errors.As(err, &cf) && cf.Has(PartRequest) {
+				continue
+			}
+			return Request{}, fmt.Errorf("access: cancel request %s: %w", id, err)
+		}
+		s.resume(ctx, r, WorkflowOutcome{Status: OutcomeCancelled})
+		return r, nil
+	}
+	return Request{}, fmt.Errorf("%w: request %s keeps changing", ErrConflict, id)
+}
+
+// ---------------------------------------------------------------- workflow side
+
+// StoreTaskToken stores the approval wait's callback token while the
+// request is pending, and returns the request. If it is already decided the
+// token is not stored; the caller resumes the workflow itself according to
+// the returned request's status.
+func (s *Service) StoreTaskToken(ctx context.Context, tenantID, requestID, token string) (Request, error) {
+	if token == "" {
+		return Request{}, &ValidationError{Fields: []FieldError{{Field: "task_token", Message: "is required"}}}
+	}
+	r, _, err := s.Repo.SetTaskToken(ctx, tenantID, requestID, token)
+	if err != nil {
+		return Request{}, fmt.Errorf("access: store task token of %s: %w", requestID, err)
+	}
+	return r, nil
+}
+
+// ExpireRequest is the approval timeout: pending → expired (conditionally).
+// A request decided meanwhile is returned unchanged, without error.
+func (s *Service) ExpireRequest(ctx context.Context, tenantID, requestID string) (Request, error) {
+	for attempt := 0; attempt < maxStateAttempts; attempt++ {
+		r, err := s.Repo.GetRequest(ctx, tenantID, requestID)
+		if err != nil {
+			return Request{}, err
+		}
+		if r.Status != StatusPending {
+			return r, nil
+		}
+		now := s.now()
+		old := r.Version
+		r.Status, r.DecidedBy, r.DecidedAt, r.UpdatedAt, r.Version = StatusExpired, DecidedByTimeout, &now, now, old+1
+		r.DecisionReasoning = fmt.Sprintf("no decision within the approval timeout (%ds)", r.ApprovalTimeout)
+		ch := Change{
+			Request:     &RequestWrite{Request: r, ExpectStatus: StatusPending, ExpectVersion: old},
+			LockRelease: LockKey(r.RequesterID, r.Resource, r.PermissionSetARN),
+			Messages:    []Message{systemMessage(r, "expired: "+r.DecisionReasoning, now)},
+			Audit:       []AuditEvent{s.event(tenantID, DecidedByTimeout, ActorTypeSystem, AuditRequestExpired, auditResourceRequest, r.ID, r.DecisionReasoning, requestMeta(r), now)},
+		}
+		if _, err := s.Repo.Commit(ctx, tenantID, ch); err != nil {
+			var cf *ConditionFailedError
+			if errors.As(err, &cf) && cf.Has(PartRequest) {
+				continue
+			}
+			return Request{}, fmt.Errorf("access: expire request %s: %w", requestID, err)
+		}
+		return r, nil
+	}
+	return Request{}, fmt.Errorf("%w: request %s keeps changing", ErrConflict, requestID)
+}

@@ -1,0 +1,514 @@
+package store
+
+// Requests, grants, messages, duplicate guards and idempotency records
+// (the persistence of package access; *Store implements access.Repo).
+// Every state change is one TransactWriteItems built from an access.Change
+// plus the audit events appended to the tenant's hash chain (audit.go).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
+)
+
+var _ access.Repo = (*Store)(nil)
+
+const (
+	maxIDBytes          = 256
+	auditAppendAttempts = 30
+	partAudit           = "audit"
+	partMessage         = "message"
+	partLockRelease     = "lock_release"
+)
+
+func notFound(what, id string) error {
+	return fmt.Errorf("store: %s %s: %w (%w)", what, id, access.ErrNotFound, ErrNotFound)
+}
+
+func validItemID(id string) bool { return id != "" && len(id) <= maxIDBytes }
+
+// marshalItem encodes v without empty lists and maps (nil and empty
+// slices read back the same, and local stand-ins mishandle empty lists).
+func marshalItem(v any) (map[string]types.AttributeValue, error) {
+	item, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		return nil, err
+	}
+	for name, av := range item {
+		switch x := av.(type) {
+		case *types.AttributeValueMemberL:
+			if len(x.Value) == 0 {
+				delete(item, name)
+			}
+		case *types.AttributeValueMemberM:
+			if len(x.Value) == 0 {
+				delete(item, name)
+			}
+		}
+	}
+	return item, nil
+}
+
+func requestItem(r access.Request) (map[string]types.AttributeValue, error) {
+	item, err := marshalItem(r)
+	if err != nil {
+		return nil, fmt.Errorf("store: encode request %s: %w", r.ID, err)
+	}
+	t := r.TenantID
+	item[AttrPK], item[AttrSK] = str(requestPK(t, r.ID)), str(skMeta)
+	item[AttrEntityType] = str(entityRequest)
+	sk := str(r.ID) // ids start with their creation time: newest first by id
+	item[AttrGSI1PK], item[AttrGSI1SK] = str(reqStatusPK(t, r.Status)), sk
+	item[AttrGSI2PK], item[AttrGSI2SK] = str(requesterPK(t, r.RequesterID)), sk
+	item[AttrGSI3PK], item[AttrGSI3SK] = str(allRequestsPK(t)), sk
+	return item, nil
+}
+
+func grantItem(g access.Grant) (map[string]types.AttributeValue, error) {
+	item, err := marshalItem(g)
+	if err != nil {
+		return nil, fmt.Errorf("store: encode grant %s: %w", g.ID, err)
+	}
+	t := g.TenantID
+	item[AttrPK], item[AttrSK] = str(grantPK(t, g.ID)), str(skMeta)
+	item[AttrEntityType] = str(entityGrant)
+	sk := str(g.ID)
+	item[AttrGSI1PK], item[AttrGSI1SK] = str(allGrantsPK(t)), sk
+	item[AttrGSI2PK], item[AttrGSI2SK] = str(granteePK(t, g.GranteeID)), sk
+	item[AttrGSI3PK], item[AttrGSI3SK] = str(grantStatusPK(t, g.Status)), sk
+	return item, nil
+}
+
+// versionedPut is a Put conditional on creation or on (status, version).
+func (s *Store) versionedPut(item map[string]types.AttributeValue, create bool, status string, version int64) types.TransactWriteItem {
+	p := &types.Put{TableName: aws.String(s.table), Item: item}
+	if create {
+		p.ConditionExpression = aws.String("attribute_not_exists(#pk)")
+		p.ExpressionAttributeNames = map[string]string{"#pk": AttrPK}
+	} else {
+		p.ConditionExpression = aws.String("#st = :st AND #ver = :ver")
+		p.ExpressionAttributeNames = map[string]string{"#st": "status", "#ver": "version"}
+		p.ExpressionAttributeValues = map[string]types.AttributeValue{":st": str(status), ":ver": num(version)}
+	}
+	return types.TransactWriteItem{Put: p}
+}
+
+func (s *Store) putIfAbsent(item map[string]types.AttributeValue) types.TransactWriteItem {
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName: aws.String(s.table), Item: item,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
+	}}
+}
+
+// changeItems turns a Change (without its audit events) into transaction
+// actions and the part each one belongs to.
+func (s *Store) changeItems(tenant string, ch access.Change) ([]types.TransactWriteItem, []string, error) {
+	var items []types.TransactWriteItem
+	var parts []string
+	add := func(part string, it types.TransactWriteItem) { items, parts = append(items, it), append(parts, part) }
+	if rec := ch.Idempotency; rec != nil {
+		item, err := attributevalue.MarshalMap(rec)
+		if err != nil {
+			return nil, nil, fmt.Errorf("store: encode idempotency record: %w", err)
+		}
+		item[AttrPK], item[AttrSK], item[AttrEntityType] = str(idemPK(tenant, rec.Key)), str(skIdem), str(entityIdem)
+		item[AttrTenantID] = str(tenant)
+		if !rec.ExpiresAt.IsZero() {
+			item["ttl"] = num(rec.ExpiresAt.Unix())
+		}
+		add(access.PartIdempotency, s.putIfAbsent(item))
+	}
+	if w := ch.Request; w != nil {
+		if w.Request.TenantID != tenant || !validItemID(w.Request.ID) {
+			return nil, nil, fmt.Errorf("%w: request tenant/id", ErrInvalidInput)
+		}
+		item, err := requestItem(w.Request)
+		if err != nil {
+			return nil, nil, err
+		}
+		add(access.PartRequest, s.versionedPut(item, w.Create, w.ExpectStatus, w.ExpectVersion))
+	}
+	if l := ch.LockAcquire; l != nil {
+		item, err := attributevalue.MarshalMap(l)
+		if err != nil {
+			return nil, nil, fmt.Errorf("store: encode lock: %w", err)
+		}
+		item[AttrPK], item[AttrSK], item[AttrEntityType] = str(lockPK(tenant, l.Key)), str(skLock), str(entityLock)
+		item[AttrTenantID] = str(tenant)
+		add(access.PartLock, s.putIfAbsent(item))
+	}
+	if ch.LockRelease != "" {
+		add(partLockRelease, types.TransactWriteItem{Delete: &types.Delete{
+			TableName: aws.String(s.table), Key: keyOf(lockPK(tenant, ch.LockRelease), skLock),
+		}})
+	}
+	if w := ch.Grant; w != nil {
+		if w.Grant.TenantID != tenant || !validItemID(w.Grant.ID) {
+			return nil, nil, fmt.Errorf("%w: grant tenant/id", ErrInvalidInput)
+		}
+		item, err := grantItem(w.Grant)
+		if err != nil {
+			return nil, nil, err
+		}
+		add(access.PartGrant, s.versionedPut(item, w.Create, w.ExpectStatus, w.ExpectVersion))
+	}
+	for _, m := range ch.Messages {
+		item, err := marshalItem(m)
+		if err != nil {
+			return nil, nil, fmt.Errorf("store: encode message: %w", err)
+		}
+		item[AttrPK], item[AttrSK] = str(requestPK(tenant, m.RequestID)), str(messageSK(m.CreatedAt, m.ID))
+		item[AttrEntityType], item[AttrTenantID] = str(entityMessage), str(tenant)
+		add(partMessage, s.putIfAbsent(item))
+	}
+	return items, parts, nil
+}
+
+// failedParts lists the parts whose condition failed, or nil when err is
+// not a condition failure.
+func failedParts(err error, parts []string) []string {
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		var out []string
+		for i, r := range tce.CancellationReasons {
+			if aws.ToString(r.Code) == "ConditionalCheckFailed" && i < len(parts) {
+				out = append(out, parts[i])
+			}
+		}
+		return out
+	}
+	if i := failedAt(err); i >= 0 && len(parts) > 0 {
+		return parts[:1]
+	}
+	return nil
+}
+
+// Commit writes ch in one transaction. Audit events are chained after the
+// current head (one consistent Query); when another append won the race
+// for the next sequence number (only the audit put failed) it re-reads the
+// head and retries, up to 30 times. Other failed conditions are returned as
+// *access.ConditionFailedError.
+func (s *Store) Commit(ctx context.Context, tenantID string, ch access.Change) ([]access.AuditEvent, error) {
+	if err := checkTenant(tenantID); err != nil {
+		return nil, err
+	}
+	base, parts, err := s.changeItems(tenantID, ch)
+	if err != nil {
+		return nil, err
+	}
+	if len(base)+len(ch.Audit) == 0 {
+		return nil, nil
+	}
+	if len(base)+len(ch.Audit) > maxTransactItems {
+		return nil, fmt.Errorf("%w: change has more than %d items", ErrInvalidInput, maxTransactItems)
+	}
+	backoff := 5 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		var events []access.AuditEvent
+		tx := base
+		allParts := parts
+		if len(ch.Audit) > 0 {
+			seq, hash, err := s.auditHead(ctx, tenantID)
+			if err != nil {
+				return nil, err
+			}
+			events = access.ChainEvents(ch.Audit, seq, hash)
+			tx = append(append([]types.TransactWriteItem(nil), base...), make([]types.TransactWriteItem, 0, len(events))...)
+			allParts = append(append([]string(nil), parts...), make([]string, 0, len(events))...)
+			for _, e := range events {
+				item, err := auditItem(tenantID, e)
+				if err != nil {
+					return nil, err
+				}
+				tx = append(tx, s.putIfAbsent(item))
+				allParts = append(allParts, partAudit)
+			}
+		}
+		err := s.transact(ctx, tx)
+		if err == nil {
+			return events, nil
+		}
+		failed := failedParts(err, allParts)
+		if failed == nil {
+			return nil, fmt.Errorf("store: commit: %w", err)
+		}
+		var other []string
+		for _, p := range failed {
+			if p != partAudit {
+				other = append(other, p)
+			}
+		}
+		if len(other) > 0 {
+			return nil, fmt.Errorf("store: commit: %w", &access.ConditionFailedError{Parts: other})
+		}
+		if attempt+1 >= auditAppendAttempts {
+			return nil, fmt.Errorf("store: audit chain append contention persisted: %w (%w)", access.ErrConflict, ErrConflict)
+		}
+		d := backoff/2 + rand.N(backoff)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(d):
+		}
+		if backoff < 200*time.Millisecond {
+			backoff *= 2
+		}
+	}
+}
+
+// GetRequest reads a request (consistent).
+func (s *Store) GetRequest(ctx context.Context, tenantID, id string) (access.Request, error) {
+	if err := checkTenant(tenantID); err != nil {
+		return access.Request{}, err
+	}
+	if !validItemID(id) {
+		return access.Request{}, notFound("request", id)
+	}
+	item, err := s.getItem(ctx, requestPK(tenantID, id), skMeta)
+	if err != nil {
+		return access.Request{}, fmt.Errorf("store: get request %s: %w", id, err)
+	}
+	if item == nil {
+		return access.Request{}, notFound("request", id)
+	}
+	var r access.Request
+	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+		return access.Request{}, fmt.Errorf("store: decode request %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// GetGrant reads a grant (consistent).
+func (s *Store) GetGrant(ctx context.Context, tenantID, id string) (access.Grant, error) {
+	if err := checkTenant(tenantID); err != nil {
+		return access.Grant{}, err
+	}
+	if !validItemID(id) {
+		return access.Grant{}, notFound("grant", id)
+	}
+	item, err := s.getItem(ctx, grantPK(tenantID, id), skMeta)
+	if err != nil {
+		return access.Grant{}, fmt.Errorf("store: get grant %s: %w", id, err)
+	}
+	if item == nil {
+		return access.Grant{}, notFound("grant", id)
+	}
+	var g access.Grant
+	if err := attributevalue.UnmarshalMap(item, &g); err != nil {
+		return access.Grant{}, fmt.Errorf("store: decode grant %s: %w", id, err)
+	}
+	return g, nil
+}
+
+// GetLock reads a duplicate guard (consistent).
+func (s *Store) GetLock(ctx context.Context, tenantID, key string) (access.TargetLock, error) {
+	if err := checkTenant(tenantID); err != nil {
+		return access.TargetLock{}, err
+	}
+	item, err := s.getItem(ctx, lockPK(tenantID, key), skLock)
+	if err != nil {
+		return access.TargetLock{}, fmt.Errorf("store: get lock: %w", err)
+	}
+	if item == nil {
+		return access.TargetLock{}, notFound("lock", key)
+	}
+	var l access.TargetLock
+	if err := attributevalue.UnmarshalMap(item, &l); err != nil {
+		return access.TargetLock{}, fmt.Errorf("store: decode lock: %w", err)
+	}
+	return l, nil
+}
+
+// GetIdempotency reads an idempotency record (consistent).
+func (s *Store) GetIdempotency(ctx context.Context, tenantID, key string) (access.IdempotencyRecord, error) {
+	if err := checkTenant(tenantID); err != nil {
+		return access.IdempotencyRecord{}, err
+	}
+	item, err := s.getItem(ctx, idemPK(tenantID, key), skIdem)
+	if err != nil {
+		return access.IdempotencyRecord{}, fmt.Errorf("store: get idempotency record: %w", err)
+	}
+	if item == nil {
+		return access.IdempotencyRecord{}, notFound("idempotency record", key)
+	}
+	var rec access.IdempotencyRecord
+	if err := attributevalue.UnmarshalMap(item, &rec); err != nil {
+		return access.IdempotencyRecord{}, fmt.Errorf("store: decode idempotency record: %w", err)
+	}
+	return rec, nil
+}
+
+// SetTaskToken stores the task token on a pending request with one
+// conditional UpdateItem (version+1), returning the new item; if the
+// request is not pending it reads and returns it (stored=false).
+func (s *Store) SetTaskToken(ctx context.Context, tenantID, requestID, token string) (access.Request, bool, error) {
+	if err := checkTenant(tenantID); err != nil {
+		return access.Request{}, false, err
+	}
+	if !validItemID(requestID) {
+		return access.Request{}, false, notFound("request", requestID)
+	}
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.table),
+		Key:                 keyOf(requestPK(tenantID, requestID), skMeta),
+		UpdateExpression:    aws.String("SET #tok = :tok, #ver = #ver + :one"),
+		ConditionExpression: aws.String("attribute_exists(#pk) AND #st = :pending"),
+		ExpressionAttributeNames: map[string]string{
+			"#tok": "task_token", "#ver": "version", "#pk": AttrPK, "#st": "status",
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":tok": str(token), ":one": num(1), ":pending": str(access.StatusPending),
+		},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if err != nil {
+		if failedAt(err) == 0 {
+			r, gerr := s.GetRequest(ctx, tenantID, requestID)
+			return r, false, gerr
+		}
+		return access.Request{}, false, fmt.Errorf("store: set task token of %s: %w", requestID, err)
+	}
+	var r access.Request
+	if err := attributevalue.UnmarshalMap(out.Attributes, &r); err != nil {
+		return access.Request{}, false, fmt.Errorf("store: decode request %s: %w", requestID, err)
+	}
+	return r, true, nil
+}
+
+func storePage(p access.Page) Page { return Page{Limit: p.Limit, Cursor: p.Cursor} }
+
+// indexQuery is a newest-first query of one index partition, with an
+// optional equality filter on status.
+func indexQuery(index, partition, status string) *dynamodb.QueryInput {
+	ia := indexKeyAttrs[index]
+	in := &dynamodb.QueryInput{
+		IndexName:                 aws.String(index),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": ia[0]},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(partition)},
+		ScanIndexForward:          aws.Bool(false),
+	}
+	if status != "" {
+		in.FilterExpression = aws.String("#st = :st")
+		in.ExpressionAttributeNames["#st"] = "status"
+		in.ExpressionAttributeValues[":st"] = str(status)
+	}
+	return in
+}
+
+// ListRequests lists requests newest first: by requester (GSI2, status as a
+// filter), by status (GSI1) or all (GSI3).
+func (s *Store) ListRequests(ctx context.Context, tenantID string, q access.RequestQuery, p access.Page) ([]access.Request, string, error) {
+	if err := checkTenant(tenantID); err != nil {
+		return nil, "", err
+	}
+	var in *dynamodb.QueryInput
+	var partition string
+	switch {
+	case q.RequesterID != "":
+		partition = requesterPK(tenantID, q.RequesterID)
+		in = indexQuery(IndexGSI2, partition, q.Status)
+	case q.Status != "":
+		partition = reqStatusPK(tenantID, q.Status)
+		in = indexQuery(IndexGSI1, partition, "")
+	default:
+		partition = allRequestsPK(tenantID)
+		in = indexQuery(IndexGSI3, partition, "")
+	}
+	items, next, err := s.queryPage(ctx, tenantID, in, partition, storePage(p))
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list requests: %w", err)
+	}
+	out := make([]access.Request, 0, len(items))
+	for _, it := range items {
+		var r access.Request
+		if err := attributevalue.UnmarshalMap(it, &r); err != nil {
+			return nil, "", fmt.Errorf("store: decode request: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, next, nil
+}
+
+// ListGrants lists grants newest first: by grantee (GSI2, status as a
+// filter), by status (GSI3) or all (GSI1).
+func (s *Store) ListGrants(ctx context.Context, tenantID string, q access.GrantQuery, p access.Page) ([]access.Grant, string, error) {
+	if err := checkTenant(tenantID); err != nil {
+		return nil, "", err
+	}
+	var in *dynamodb.QueryInput
+	var partition string
+	switch {
+	case q.GranteeID != "":
+		partition = granteePK(tenantID, q.GranteeID)
+		in = indexQuery(IndexGSI2, partition, q.Status)
+	case q.Status != "":
+		partition = grantStatusPK(tenantID, q.Status)
+		in = indexQuery(IndexGSI3, partition, "")
+	default:
+		partition = allGrantsPK(tenantID)
+		in = indexQuery(IndexGSI1, partition, "")
+	}
+	items, next, err := s.queryPage(ctx, tenantID, in, partition, storePage(p))
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list grants: %w", err)
+	}
+	out := make([]access.Grant, 0, len(items))
+	for _, it := range items {
+		var g access.Grant
+		if err := attributevalue.UnmarshalMap(it, &g); err != nil {
+			return nil, "", fmt.Errorf("store: decode grant: %w", err)
+		}
+		out = append(out, g)
+	}
+	return out, next, nil
+}
+
+// ListMessages lists a request's messages, oldest first (consistent).
+func (s *Store) ListMessages(ctx context.Context, tenantID, requestID string, p access.Page) ([]access.Message, string, error) {
+	if err := checkTenant(tenantID); err != nil {
+		return nil, "", err
+	}
+	pk := requestPK(tenantID, requestID)
+	in := &dynamodb.QueryInput{
+		KeyConditionExpression:   aws.String("#pk = :pk AND begins_with(#sk, :msg)"),
+		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#sk": AttrSK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(pk), ":msg": str(skMsgPrefix),
+		},
+		ConsistentRead: aws.Bool(true),
+	}
+	items, next, err := s.queryPage(ctx, tenantID, in, pk, storePage(p))
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list messages: %w", err)
+	}
+	out := make([]access.Message, 0, len(items))
+	for _, it := range items {
+		var m access.Message
+		if err := attributevalue.UnmarshalMap(it, &m); err != nil {
+			return nil, "", fmt.Errorf("store: decode message: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, next, nil
+}
+
+func parseSeqSK(sk string) (int64, bool) {
+	if !strings.HasPrefix(sk, skEventPrefix) {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(sk[len(skEventPrefix):], 10, 64)
+	return n, err == nil
+}
