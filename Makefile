@@ -12,15 +12,16 @@ MAX_BINARY_BYTES := 12582912
 GOBUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 FUZZTIME     ?= 10s
 ADDR         ?= 127.0.0.1:8080
+SFN_DIR      := infra/stepfunctions
 
-.PHONY: dev test test-go fuzz build sizes invoke validate lint bench tools clean
+.PHONY: dev test test-go fuzz build sizes invoke validate lint bench tools npm clean
 
 ## dev: run the API, authorizer, embedded DynamoDB and a dev OIDC issuer on $(ADDR)
-dev:
+dev: npm
 	$(GO) run ./infra/devstack/cmd/jitsudo-dev -addr $(ADDR)
 
 ## test: lint, unit + integration tests (incl. RIE invocations), brief fuzzing, arm64 build size check
-test: lint test-go fuzz build
+test: npm lint validate test-go fuzz build
 
 test-go:
 	$(GO) test -count=1 ./...
@@ -51,9 +52,16 @@ invoke:
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=events/<file>.json"; exit 2; }
 	$(GO) run ./infra/invoke/cmd/invoke -fn $(FN) -event $(EVENT)
 
-## validate: template.yaml against the route table, functions/ and events/
-validate:
+## validate: template.yaml against the route table, functions/ and events/; every ASL file with asl-validator
+validate: npm
 	$(GO) test -count=1 ./infra/template/
+	$(SFN_DIR)/node_modules/.bin/asl-validator $(addprefix --json-path ,$(wildcard statemachines/*.json))
+
+## npm: the local Step Functions' Node packages (aws-local-stepfunctions, asl-validator), from the committed lockfile
+npm: $(SFN_DIR)/node_modules/.package-lock.json
+$(SFN_DIR)/node_modules/.package-lock.json: $(SFN_DIR)/package-lock.json
+	cd $(SFN_DIR) && npm ci --no-audit --no-fund
+	@touch $@
 
 ## lint: gofmt and go vet
 lint:
@@ -70,4 +78,4 @@ tools:
 	GOBIN=$(CURDIR)/.bin CGO_ENABLED=0 $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
 
 clean:
-	rm -rf .build .bin .dev
+	rm -rf .build .bin .dev $(SFN_DIR)/node_modules

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -30,6 +31,7 @@ type Config struct {
 	PlatformAdminKey string // default: a random key for this run
 	Audience         string // default "jitsudo-dev"
 	Logger           *slog.Logger
+	ShimLog          io.Writer // the local Step Functions' stderr (nil: discarded)
 }
 
 // Stack is a running local system.
@@ -37,6 +39,7 @@ type Stack struct {
 	URL              string // e.g. http://127.0.0.1:8080
 	Issuer           *devissuer.Issuer
 	Store            *store.Store
+	Workflow         *Workflow
 	PlatformAdminKey string
 	Audience         string
 	srv              *http.Server
@@ -107,12 +110,19 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		ln.Close()
 		return nil, err
 	}
-	gw, err := NewGateway(authz, Functions(st.Store, cfg.Logger), cfg.Logger.With("component", "gateway"))
+	st.Workflow, err = StartWorkflow(ctx, st.Store, st.URL+"/lambda", cfg.Logger, cfg.ShimLog)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	st.stops = append(st.stops, st.Workflow.Close)
+	gw, err := NewGateway(authz, Functions(st.Store, st.Workflow, cfg.Logger), cfg.Logger.With("component", "gateway"))
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
 	mux := http.NewServeMux()
+	mux.Handle("/lambda/", http.StripPrefix("/lambda", st.Workflow.Lambda))
 	mux.Handle("/dev-idp/", st.Issuer.Handler())
 	mux.Handle("/", gw)
 	st.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -127,10 +137,10 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 
 // Functions builds every function's Lambda handler over s, each as its own
 // main.go would (its own Deps, its own route mux), sharing only the store.
-func Functions(s *store.Store, logger *slog.Logger) map[string]LambdaHandler {
+func Functions(s *store.Store, wf *Workflow, logger *slog.Logger) map[string]LambdaHandler {
 	fns := map[string]LambdaHandler{}
 	for name, ctor := range api.Constructors {
-		deps := api.NewDeps(s, logger.With("function", name))
+		deps := api.NewDeps(s, wf.SFN, wf.Provider, logger.With("function", name))
 		mux, err := lambdaapp.Mux(name, ctor(deps))
 		if err != nil {
 			continue // not a route function; NewGateway reports missing ones

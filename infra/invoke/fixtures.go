@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
@@ -63,8 +64,45 @@ func SeedEventFixtures(ctx context.Context, s *store.Store) error {
 			}
 		}
 	}
+	return seedWorkflowFixtures(ctx, s, now)
+}
+
+// The requests and grant the workflow workers' events (events/<worker>.json)
+// act on.
+const (
+	EventPendingRequest  = "req_eventpending"  // require, pending: store-task-token, approval-timeout-worker
+	EventApprovedRequest = "req_eventapproved" // auto, approved with EventGrant
+	EventGrant           = "grt_eventapproved" // provisioning: provision-grant, fail-grant, expire-grant
+)
+
+func seedWorkflowFixtures(ctx context.Context, s *store.Store, now time.Time) error {
+	res := access.Resource{Type: "aws_account", ID: "123456789012"}
+	pending := access.Request{ID: EventPendingRequest, TenantID: EventTenant, RequesterID: "alice",
+		RequesterGroups: []string{"engineering", "oncall"}, RequesterEmail: "alice@acme.example",
+		Resource: res, Action: "request_access", Reason: "sample event: on-call investigation", DurationSeconds: 3600,
+		Status: access.StatusPending, ApprovalMode: "require", ApprovalTimeout: 3600, ApprovalsRequired: 1,
+		CreatedAt: now, UpdatedAt: now, Version: 1}
+	approved := pending
+	approved.ID, approved.Status, approved.ApprovalMode, approved.ApprovalTimeout = EventApprovedRequest, access.StatusApproved, "auto", 0
+	approved.DecidedBy, approved.DecidedAt, approved.GrantID = access.DecidedByPolicy, &now, EventGrant
+	approved.Resource = access.Resource{Type: "aws_account", ID: "210987654321"}
+	grant := access.Grant{ID: EventGrant, TenantID: EventTenant, RequestID: EventApprovedRequest, GranteeID: approved.RequesterID,
+		Resource: approved.Resource, Status: access.GrantProvisioning, DurationSeconds: 3600, CreatedAt: now, UpdatedAt: now, Version: 1}
+	for _, ch := range []access.Change{
+		{Request: &access.RequestWrite{Request: pending, Create: true}},
+		{Request: &access.RequestWrite{Request: approved, Create: true}, Grant: &access.GrantWrite{Grant: grant, Create: true}},
+	} {
+		if _, err := s.Commit(ctx, EventTenant, ch); err != nil {
+			return fmt.Errorf("fixtures: workflow request: %w", err)
+		}
+	}
 	return nil
 }
+
+// EventStateMachineARN is the STATE_MACHINE_ARN functions get locally.
+// Functions get a closed SFN_ENDPOINT unless the caller runs a local Step
+// Functions and passes its endpoint (WithWorkflow).
+const EventStateMachineARN = "arn:aws:states:us-east-1:000000000000:stateMachine:access-request"
 
 // FunctionEnv is the environment a function runs with locally: the table
 // on a local endpoint, dummy credentials (so the SDK never probes EC2
@@ -74,5 +112,12 @@ func FunctionEnv(endpoint, table string) []string {
 		"TABLE_NAME=" + table, "DYNAMODB_ENDPOINT=" + endpoint, "AWS_REGION=us-east-1",
 		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "LOG_LEVEL=info",
 		"PLATFORM_ADMIN_KEY=" + EventPlatformKey, "API_KEY_CACHE_TTL=0",
+		"STATE_MACHINE_ARN=" + EventStateMachineARN, "SFN_ENDPOINT=http://127.0.0.1:9",
 	}
+}
+
+// WithWorkflow points env (from FunctionEnv) at a running local Step
+// Functions: the later SFN_ENDPOINT wins.
+func WithWorkflow(env []string, sfnEndpoint string) []string {
+	return append(env, "SFN_ENDPOINT="+sfnEndpoint)
 }

@@ -3,16 +3,21 @@ package invoke_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
 	"github.com/jitsudo/jitsudo-serverless/infra/invoke"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamotest"
@@ -43,6 +48,31 @@ var expected = map[string]want{
 	"update-policy-rule.json":             {200, `"revision":2`},
 	"delete-policy-rule.json":             {204, ``},
 	"evaluate-policy.json":                {200, `"matching_policy_ids":["dev-auto"]`},
+
+	// Workflow workers: plain JSON task input and result (status 0).
+	"store-task-token.json":        {body: `{"status":"pending","grant_id":""}`},
+	"approval-timeout-worker.json": {body: `{"status":"expired","grant_id":""}`},
+	"provision-grant.json":         {body: `"status":"active","expires_at":"`},
+	"fail-grant.json":              {body: `"status":"failed"`},
+
+	// Access requests, grants, audit (each function on its own seeded table).
+	"create-request-denied.json": {403, `"code":"policy_denied"`},
+	"create-request-flat.json":   {201, `"status":"approved"`},
+	"create-request.json":        {201, `"permission_set_arn":"arn:aws:sso:::permissionSet/`},
+	"list-requests.json":         {200, `"id":"req_eventpending"`},
+	"get-request.json":           {200, `"id":"req_eventpending"`},
+	"approve-request-self.json":  {403, `"code":"self_approval"`},
+	"approve-request.json":       {200, `"status":"approved"`},
+	"deny-request.json":          {200, `"status":"denied"`},
+	"cancel-request.json":        {200, `"status":"cancelled"`},
+	"list-messages.json":         {200, `"data":[`},
+	"post-message.json":          {201, `"author_type":"approver"`},
+	"list-grants.json":           {200, `"data":[`},
+	"get-grant.json":             {200, `"id":"grt_eventapproved"`},
+	"revoke-grant.json":          {200, `"status":"revoked"`},
+	"list-audit-log.json":        {200, `"data":[`},
+	"verify-audit-log.json":      {200, `"valid":true`},
+	"expire-grant.json":          {body: `"status":"expired"`},
 }
 
 // TestFunctionsUnderRIE builds every function's bootstrap, runs it under the
@@ -100,13 +130,39 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	wg.Wait()
 }
 
+// startsWorkflow: functions whose sample events start executions, so they
+// run against the local Step Functions instead of a closed endpoint.
+var startsWorkflow = map[string]bool{"create-request": true}
+
 func runFunction(ctx context.Context, t *testing.T, rie, bootstrap, fn string, eventFiles []string) {
 	s, _, table := dynamotest.New(t)
 	if err := invoke.SeedEventFixtures(ctx, s); err != nil {
 		t.Errorf("%s: %v", fn, err)
 		return
 	}
-	r, err := invoke.Start(ctx, rie, bootstrap, invoke.FunctionEnv(dynamotest.Endpoint(t), table))
+	env := invoke.FunctionEnv(dynamotest.Endpoint(t), table)
+	if startsWorkflow[fn] {
+		// The real state machine on the local Step Functions, its worker
+		// Lambdas in process over the same table.
+		var lambda atomic.Pointer[http.Handler] // set once the workers exist
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if h := lambda.Load(); h != nil {
+				(*h).ServeHTTP(w, r)
+				return
+			}
+			http.NotFound(w, r)
+		}))
+		defer srv.Close()
+		wf, err := devstack.StartWorkflow(ctx, s, srv.URL, slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			t.Errorf("%s: %v", fn, err)
+			return
+		}
+		defer wf.Close()
+		lambda.Store(&wf.Lambda)
+		env = invoke.WithWorkflow(env, wf.Endpoint)
+	}
+	r, err := invoke.Start(ctx, rie, bootstrap, env)
 	if err != nil {
 		t.Errorf("%s: %v", fn, err)
 		return
@@ -140,6 +196,15 @@ func check(t *testing.T, fn, name string, payload []byte, logs string) {
 		ctxJSON, _ := json.Marshal(resp.Context)
 		if !strings.Contains(string(ctxJSON), w.body) {
 			t.Errorf("%s: context %s lacks %s", name, ctxJSON, w.body)
+		}
+		return
+	}
+	if slices.Contains(routes.Workers, fn) {
+		if !json.Valid(payload) || !strings.Contains(string(payload), w.body) {
+			t.Errorf("%s: got %s, want it to contain %s\nlogs:\n%s", name, payload, w.body, logs)
+		}
+		if !strings.Contains(logs, `"tenant_id":"acme"`) || !strings.Contains(logs, `"request_id":"req_event`) {
+			t.Errorf("%s: worker logs carry no tenant and request ids:\n%s", name, logs)
 		}
 		return
 	}

@@ -379,6 +379,13 @@ func checkRefs(tp *tmpl) ([]string, refStats) {
 	if len(resources) == 0 {
 		fail("template has no Resources")
 	}
+	// SAM generates <function>Role for a function without Role, and it can
+	// be referenced (the workflow's SendTask policy attaches to one).
+	for id, f := range tp.functions() {
+		if f.Role == nil && resources[id] {
+			resources[id+"Role"] = true
+		}
+	}
 
 	ref := func(n *yaml.Node, name string) {
 		st.refs++
@@ -674,8 +681,16 @@ func checkSettings(tp *tmpl) []string {
 		}
 		fn := ids[id]
 		read, crud, other := tablePolicies(f, tableRef)
+		starts := 0
 		for _, o := range other {
+			if o == startExecutionPolicy {
+				starts++
+				continue
+			}
 			fail("%s: unexpected policy %s", id, o)
+		}
+		if want := slices.Contains(startingRoutes, fn); want != (starts == 1) || starts > 1 {
+			fail("%s: StepFunctionsExecutionPolicy on the access-request state machine: has %d, want %v", id, starts, want)
 		}
 		r, isRoute := byFn[fn]
 		switch {
@@ -769,13 +784,17 @@ func checkSettings(tp *tmpl) []string {
 		}
 	}
 
-	for _, o := range []string{"ApiUrl", "TableName"} {
+	for _, o := range []string{"ApiUrl", "TableName", "StateMachineArn"} {
 		if _, ok := tp.cfn.Outputs[o]; !ok {
 			fail("output %s is missing", o)
 		}
 	}
 	return probs
 }
+
+// startExecutionPolicy is how tablePolicies reports the SAM template that
+// lets a function start the access-request workflow.
+const startExecutionPolicy = `#1 {"StepFunctionsExecutionPolicy":{"StateMachineName":"Sub:${AWS::StackName}-access-request"}}`
 
 // tablePolicies counts the function's DynamoDB read and CRUD policy
 // templates on the table; other lists anything else found.
@@ -897,6 +916,8 @@ func checkEvents(dir string) []string {
 		var p []string
 		if fn == routes.Authorizer {
 			p = checkAuthorizerEvent(data)
+		} else if slices.Contains(routes.Workers, fn) {
+			p = checkWorkerEvent(data, fn)
 		} else {
 			p = checkRouteEvent(data, byFn[fn])
 		}

@@ -191,13 +191,24 @@ type Repo interface {
 	// Commit writes ch atomically and returns the appended audit events.
 	// A failed condition → *ConditionFailedError.
 	Commit(ctx context.Context, tenantID string, ch Change) ([]AuditEvent, error)
+	// GetRequest reads a request without its task token.
 	GetRequest(ctx context.Context, tenantID, id string) (Request, error)
+	// GetRequestWithToken reads a request and its task token
+	// (Request.TaskToken, "" if none is stored) in one consistent read: what
+	// a decision needs.
+	GetRequestWithToken(ctx context.Context, tenantID, id string) (Request, error)
+	// GetTaskToken reads a request's task token (consistent; "" if none).
+	GetTaskToken(ctx context.Context, tenantID, requestID string) (string, error)
 	GetGrant(ctx context.Context, tenantID, id string) (Grant, error)
 	GetLock(ctx context.Context, tenantID, key string) (TargetLock, error)
 	GetIdempotency(ctx context.Context, tenantID, key string) (IdempotencyRecord, error)
-	// SetTaskToken stores token on the request if it is pending (version+1)
-	// and returns the request after the write; if it is not pending it
-	// returns the request unchanged with stored=false.
+	// SetTaskToken stores token for the request (beside the request item,
+	// which it does not change), THEN reads the request consistently. A
+	// pending request is returned with TaskToken set (stored=true); a
+	// decided one unchanged, without the token, with stored=false — the
+	// token is then never used. Together with deciders committing first
+	// and then reading the token, either the decider sees the token or
+	// SetTaskToken sees the decision.
 	SetTaskToken(ctx context.Context, tenantID, requestID, token string) (r Request, stored bool, err error)
 	ListRequests(ctx context.Context, tenantID string, q RequestQuery, p Page) ([]Request, string, error)
 	ListGrants(ctx context.Context, tenantID string, q GrantQuery, p Page) ([]Grant, string, error)

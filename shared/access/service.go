@@ -329,16 +329,36 @@ func (s *Service) startWorkflow(ctx context.Context, r Request) error {
 // committed, so a failure is logged, not returned: the execution then
 // reaches its approval timeout, and ExpireRequest returns the decided
 // request unchanged, from which the workflow continues.
+//
+// r.TaskToken is the token read with the request before the commit. If
+// there was none, the token is read now (consistently, after the commit):
+// StoreTaskToken writes the token before it reads the request, so either
+// this read finds the token or StoreTaskToken finds the request decided and
+// its caller resumes the wait itself. After a failed attempt the token is
+// re-read, in case a retried StoreTaskToken replaced it.
 func (s *Service) resume(ctx context.Context, r Request, out WorkflowOutcome) {
-	if r.TaskToken == "" {
-		return // StoreTaskToken will find the request decided
-	}
+	token := r.TaskToken
 	var err error
 	for i := 0; i < workflowAttempts-1; i++ {
 		if i > 0 {
 			time.Sleep(workflowBackoffBase << (i - 1))
 		}
-		if err = s.Workflow.Resume(ctx, r.TaskToken, out); err == nil {
+		if token == "" || i > 0 {
+			t, terr := s.Repo.GetTaskToken(ctx, r.TenantID, r.ID)
+			switch {
+			case terr != nil:
+				err = terr
+				if token == "" {
+					continue
+				}
+			case t != "":
+				token = t
+			}
+			if token == "" {
+				return // StoreTaskToken will find the request decided
+			}
+		}
+		if err = s.Workflow.Resume(ctx, token, out); err == nil {
 			return
 		}
 	}
@@ -659,7 +679,7 @@ func (s *Service) review(ctx context.Context, c Caller, id, reasoning string, ap
 	}
 	lp := &lazyPolicies{s: s, tenant: c.TenantID}
 	for attempt := 0; attempt < maxStateAttempts; attempt++ {
-		r, err := s.Repo.GetRequest(ctx, c.TenantID, id)
+		r, err := s.Repo.GetRequestWithToken(ctx, c.TenantID, id)
 		if err != nil {
 			return Request{}, err
 		}
@@ -744,7 +764,7 @@ func (s *Service) Cancel(ctx context.Context, c Caller, id string) (Request, err
 		return Request{}, err
 	}
 	for attempt := 0; attempt < maxStateAttempts; attempt++ {
-		r, err := s.Repo.GetRequest(ctx, c.TenantID, id)
+		r, err := s.Repo.GetRequestWithToken(ctx, c.TenantID, id)
 		if err != nil {
 			return Request{}, err
 		}
@@ -779,9 +799,13 @@ func (s *Service) Cancel(ctx context.Context, c Caller, id string) (Request, err
 // ---------------------------------------------------------------- workflow side
 
 // StoreTaskToken stores the approval wait's callback token while the
-// request is pending, and returns the request. If it is already decided the
-// token is not stored; the caller resumes the workflow itself according to
-// the returned request's status.
+// request is pending, and returns the request (with TaskToken). If it is
+// already decided the token is not used and the request is returned without
+// it; the caller resumes the workflow itself according to the returned
+// request's status. The token is written before the request is read, and
+// deciders read it after committing, so a decision racing with this call
+// is always followed by a resume (at worst two: the second is refused by
+// Step Functions).
 func (s *Service) StoreTaskToken(ctx context.Context, tenantID, requestID, token string) (Request, error) {
 	if token == "" {
 		return Request{}, &ValidationError{Fields: []FieldError{{Field: "task_token", Message: "is required"}}}

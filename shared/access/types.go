@@ -83,8 +83,10 @@ type Request struct {
 	UpdatedAt         time.Time      `json:"updated_at" dynamodbav:"updated_at"`
 	DecidedAt         *time.Time     `json:"decided_at,omitempty" dynamodbav:"decided_at,omitempty"`
 	// TaskToken is the Step Functions callback token of the pending-approval
-	// wait; never returned by the API.
-	TaskToken string `json:"-" dynamodbav:"task_token,omitempty"`
+	// wait; never returned by the API. It is stored in its own item, not in
+	// the request's (Repo.SetTaskToken), and filled only where a decision
+	// reads the request (Repo.GetRequestWithToken) and by StoreTaskToken.
+	TaskToken string `json:"-" dynamodbav:"-"`
 	// Version grows with every write (optimistic concurrency).
 	Version int64 `json:"version" dynamodbav:"version"`
 }

@@ -15,31 +15,51 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
+	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
 // Deps are what handlers need; built once per warm Lambda.
 type Deps struct {
 	Store    *store.Store
-	Policies *policy.Cache // compiled rule sets per (tenant, rule-set version)
+	Policies *policy.Cache   // compiled rule sets per (tenant, rule-set version)
+	Access   *access.Service // requests, grants, messages, audit
 	Logger   *slog.Logger
 	Now      func() time.Time
 }
 
-// DepsFromEnv builds Deps from the Lambda environment (see store.FromEnv).
+// DepsFromEnv builds Deps from the Lambda environment: the table
+// (store.FromEnv), the workflow (workflow.FromEnv: STATE_MACHINE_ARN,
+// SFN_ENDPOINT) and the provider (workflow.ProviderFromEnv: PROVIDER).
 func DepsFromEnv(ctx context.Context, logger *slog.Logger) (Deps, error) {
 	s, err := store.FromEnv(ctx)
 	if err != nil {
 		return Deps{}, fmt.Errorf("api: %w", err)
 	}
-	return NewDeps(s, logger), nil
+	wf, err := workflow.FromEnv()
+	if err != nil {
+		return Deps{}, fmt.Errorf("api: %w", err)
+	}
+	prov, err := workflow.ProviderFromEnv(s)
+	if err != nil {
+		return Deps{}, fmt.Errorf("api: %w", err)
+	}
+	return NewDeps(s, wf, prov, logger), nil
 }
 
-// NewDeps returns Deps over s with a fresh policy cache and the real clock.
-func NewDeps(s *store.Store, logger *slog.Logger) Deps {
-	return Deps{Store: s, Policies: policy.NewCache(), Logger: logger, Now: time.Now}
+// NewDeps returns Deps over s with a fresh policy cache (shared by the
+// handlers and the access service) and the real clock.
+func NewDeps(s *store.Store, wf access.Workflow, prov access.Provider, logger *slog.Logger) Deps {
+	d := Deps{Store: s, Policies: policy.NewCache(), Logger: logger, Now: time.Now}
+	d.Access = &access.Service{Repo: s, Workflow: wf, Provider: prov, Now: time.Now, Logger: logger,
+		Policies: func(ctx context.Context, tenant string) (*policy.PolicySet, error) {
+			ps, _, err := d.policySet(ctx, tenant)
+			return ps, err
+		}}
+	return d
 }
 
 func (d Deps) now() time.Time { return d.Now().UTC() }

@@ -2,12 +2,12 @@ package api
 
 import (
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
@@ -24,53 +24,24 @@ type ResourceInput struct {
 	OUID      string `json:"ou_id,omitempty"`
 }
 
-var (
-	accountIDRe = regexp.MustCompile(`^[0-9]{12}$`)
-	ouIDRe      = regexp.MustCompile(`^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}|r-[0-9a-z]{4,32})$`)
-	ec2IDRe     = regexp.MustCompile(`^i-[0-9a-f]{8,17}$`)
-	permSetRe   = regexp.MustCompile(`^arn:aws[a-z-]*:sso:::permissionSet/ssoins-[0-9a-f]{16}/ps-[0-9a-f]{16}$`)
-	rdsARNRe    = regexp.MustCompile(`^arn:aws[a-z-]*:rds:[a-z0-9-]+:[0-9]{12}:db:[a-zA-Z][a-zA-Z0-9-]{0,62}$`)
-	s3BucketRe  = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
-)
-
-// Resource validates the input and returns the policy resource, or the
-// field errors (prefixed with field, e.g. "resource.id").
+// Resource validates the input (access.ValidateResource, field names
+// prefixed with field instead of "resource") and returns the policy
+// resource.
 func (in ResourceInput) Resource(field string) (policy.Resource, []httpapi.FieldError) {
-	var errs []httpapi.FieldError
-	add := func(f, msg string) { errs = append(errs, httpapi.FieldError{Field: field + "." + f, Message: msg}) }
+	r := access.Resource{Type: in.Type, ID: in.ID, AccountID: in.AccountID, OUID: in.OUID}
+	verrs := access.ValidateResource(r)
+	if len(verrs) > 0 {
+		errs := make([]httpapi.FieldError, len(verrs))
+		for i, e := range verrs {
+			errs[i] = httpapi.FieldError{Field: field + strings.TrimPrefix(e.Field, "resource"), Message: e.Message}
+		}
+		return policy.Resource{}, errs
+	}
 	typ := in.Type
 	if et, ok := policy.EntityTypeForResourceType(typ); ok {
 		typ = et
-	} else if _, ok := policy.ResourceTypeForEntityType(typ); !ok {
-		add("type", "must be one of aws_account, aws_permission_set, aws_organizational_unit, aws_s3_bucket, aws_rds_instance, aws_ec2_instance")
-		return policy.Resource{}, errs
 	}
-	var re *regexp.Regexp
-	var want string
-	switch typ {
-	case "AwsAccount":
-		re, want = accountIDRe, "a 12-digit AWS account id"
-	case "AwsOrganizationalUnit":
-		re, want = ouIDRe, "an organizational unit id (ou-… or r-…)"
-	case "AwsEc2Instance":
-		re, want = ec2IDRe, "an EC2 instance id (i-…)"
-	case "AwsPermissionSet":
-		re, want = permSetRe, "a permission set ARN (arn:aws:sso:::permissionSet/ssoins-…/ps-…)"
-	case "AwsRdsInstance":
-		re, want = rdsARNRe, "an RDS instance ARN (arn:aws:rds:<region>:<account>:db:<name>)"
-	case "AwsS3Bucket":
-		re, want = s3BucketRe, "an S3 bucket name"
-	}
-	if !re.MatchString(in.ID) {
-		add("id", "must be "+want)
-	}
-	if in.AccountID != "" && !accountIDRe.MatchString(in.AccountID) {
-		add("account_id", "must be a 12-digit AWS account id")
-	}
-	if in.OUID != "" && !ouIDRe.MatchString(in.OUID) {
-		add("ou_id", "must be an organizational unit id (ou-… or r-…)")
-	}
-	return policy.Resource{Type: typ, ID: in.ID, AccountID: in.AccountID, OUID: in.OUID}, errs
+	return policy.Resource{Type: typ, ID: in.ID, AccountID: in.AccountID, OUID: in.OUID}, nil
 }
 
 // evaluateInput is the body of POST /v1/policies/evaluate.

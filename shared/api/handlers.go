@@ -22,4 +22,18 @@ var Constructors = map[string]func(Deps) http.Handler{
 	"update-policy-rule":  UpdateRule,
 	"delete-policy-rule":  DeleteRule,
 	"evaluate-policy":     Evaluate,
+
+	"create-request":   CreateRequest,
+	"list-requests":    ListRequests,
+	"get-request":      GetRequest,
+	"approve-request":  ApproveRequest,
+	"deny-request":     DenyRequest,
+	"cancel-request":   CancelRequest,
+	"list-messages":    ListMessages,
+	"post-message":     PostMessage,
+	"list-grants":      ListGrants,
+	"get-grant":        GetGrant,
+	"revoke-grant":     RevokeGrant,
+	"list-audit-log":   ListAuditLog,
+	"verify-audit-log": VerifyAuditLog,
 }

@@ -150,6 +150,21 @@ func TestHandlersCheckScopesFirst(t *testing.T) {
 		"delete-policy-rule":  {writer, admin},
 		"import-policy-rules": {writer, admin},
 		"evaluate-policy":     {user, reader, writer, admin},
+
+		// requests:read / requests:write (users have both; admin implies all)
+		"create-request":   {user, admin},
+		"list-requests":    {user, admin},
+		"get-request":      {user, admin},
+		"approve-request":  {user, admin},
+		"deny-request":     {user, admin},
+		"cancel-request":   {user, admin},
+		"list-messages":    {user, admin},
+		"post-message":     {user, admin},
+		"list-grants":      {user, admin},
+		"get-grant":        {user, admin},
+		"revoke-grant":     {user, admin},
+		"list-audit-log":   {admin},
+		"verify-audit-log": {admin},
 	}
 	everyone := []*auth.Identity{user, reader, writer, noScopes, admin, platform}
 	for _, rt := range routes.Table {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
@@ -43,6 +44,19 @@ func viewRule(rec store.RuleRecord) ruleView {
 }
 
 var policyReaders = []string{auth.ScopePoliciesRead, auth.ScopePoliciesWrite}
+
+// auditRuleChange appends the rule change to the tenant's audit log. The
+// change itself is already committed (its own transaction with the
+// rule-set version bump), so a failure here is logged, not returned: the
+// caller's change happened and must not be retried as if it had not.
+func (d Deps) auditRuleChange(r *http.Request, id auth.Identity, action, ruleID string, meta map[string]any) {
+	if d.Access == nil {
+		return
+	}
+	if err := d.Access.RecordRuleChange(r.Context(), caller(id), action, ruleID, meta); err != nil {
+		httpapi.Logger(r.Context()).Error("audit of a rule change failed", "action", action, "rule_id", ruleID, "error", err.Error())
+	}
+}
 
 // ListRules serves GET /v1/policy-rules.
 func ListRules(d Deps) http.Handler {
@@ -108,6 +122,7 @@ func CreateRule(d Deps) http.Handler {
 			return apiError(err, "policy rule "+strconv.Quote(rule.ID))
 		}
 		httpapi.Logger(r.Context()).Info("policy rule created", "rule_id", rule.ID)
+		d.auditRuleChange(r, id, access.AuditRuleCreated, rule.ID, map[string]any{"revision": rec.Revision})
 		w.Header().Set("Location", "/v1/policy-rules/"+rule.ID)
 		httpapi.WriteJSON(w, http.StatusCreated, viewRule(rec))
 		return nil
@@ -152,6 +167,7 @@ func UpdateRule(d Deps) http.Handler {
 			return apiError(err, "policy rule "+strconv.Quote(rule.ID))
 		}
 		httpapi.Logger(r.Context()).Info("policy rule updated", "rule_id", rule.ID, "revision", rec.Revision)
+		d.auditRuleChange(r, id, access.AuditRuleUpdated, rule.ID, map[string]any{"revision": rec.Revision})
 		httpapi.WriteJSON(w, http.StatusOK, viewRule(rec))
 		return nil
 	})
@@ -169,6 +185,7 @@ func DeleteRule(d Deps) http.Handler {
 			return apiError(err, "policy rule "+strconv.Quote(ruleID))
 		}
 		httpapi.Logger(r.Context()).Info("policy rule deleted", "rule_id", ruleID)
+		d.auditRuleChange(r, id, access.AuditRuleDeleted, ruleID, nil)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
@@ -229,6 +246,7 @@ func ImportRules(d Deps) http.Handler {
 			return apiError(err, "policy rules")
 		}
 		httpapi.Logger(r.Context()).Info("policy rules imported", "count", len(rules), "replace", replace, "rule_set_version", version)
+		d.auditRuleChange(r, id, access.AuditRulesImported, "*", map[string]any{"count": len(rules), "replace": replace, "rule_set_version": version})
 		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"imported": len(rules), "replace": replace, "rule_set_version": version})
 		return nil
 	})

@@ -57,13 +57,39 @@ var Table = []Route{
 	{Method: "PUT", Path: "/v1/policy-rules/{id}", Function: "update-policy-rule"},
 	{Method: "DELETE", Path: "/v1/policy-rules/{id}", Function: "delete-policy-rule"},
 	{Method: "POST", Path: "/v1/policies/evaluate", Function: "evaluate-policy"},
+
+	{Method: "POST", Path: "/v1/requests", Function: "create-request"},
+	{Method: "GET", Path: "/v1/requests", Function: "list-requests"},
+	{Method: "GET", Path: "/v1/requests/{id}", Function: "get-request"},
+	{Method: "POST", Path: "/v1/requests/{id}/approve", Function: "approve-request"},
+	{Method: "POST", Path: "/v1/requests/{id}/deny", Function: "deny-request"},
+	{Method: "POST", Path: "/v1/requests/{id}/cancel", Function: "cancel-request"},
+	{Method: "GET", Path: "/v1/requests/{id}/messages", Function: "list-messages"},
+	{Method: "POST", Path: "/v1/requests/{id}/messages", Function: "post-message"},
+	{Method: "GET", Path: "/v1/grants", Function: "list-grants"},
+	{Method: "GET", Path: "/v1/grants/{id}", Function: "get-grant"},
+	{Method: "DELETE", Path: "/v1/grants/{id}", Function: "revoke-grant"},
+	{Method: "GET", Path: "/v1/audit-log", Function: "list-audit-log"},
+	{Method: "GET", Path: "/v1/audit-log/verify", Function: "verify-audit-log"},
 }
 
-// Functions lists every function directory: each route's plus the authorizer.
+// Workers are the functions Step Functions invokes as Task states of the
+// access-request workflow (no HTTP route). Their CloudFormation logical ids
+// follow LogicalID as well.
+var Workers = []string{
+	"store-task-token",        // the pending-approval wait's .waitForTaskToken task
+	"approval-timeout-worker", // the ApprovalTimeoutWorker: expires an undecided request
+	"provision-grant",         // provisioning → active
+	"fail-grant",              // provisioning → failed after retries
+	"expire-grant",            // the scheduled revoke at the grant's end
+}
+
+// Functions lists every function directory: the authorizer, each route's
+// and the workflow workers.
 func Functions() []string {
 	out := []string{Authorizer}
 	for _, r := range Table {
 		out = append(out, r.Function)
 	}
-	return out
+	return append(out, Workers...)
 }

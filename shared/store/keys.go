@@ -14,12 +14,21 @@ package store
 //	API key (by id)   T#<tenant>#KEYS             KEY#<key id>      (revoke by id, listing)
 //
 //	request           T#<tenant>#REQ#<id>         META              (requests.go)
+//	task token        T#<tenant>#REQ#<id>         META#TOKEN        (Step Functions callback token; ttl)
 //	message           T#<tenant>#REQ#<id>         MSG#<time>#<msg id>  (conversation, oldest first)
 //	grant             T#<tenant>#GRANT#<id>       META              (grant id derived from the request id)
 //	duplicate guard   T#<tenant>#LOCK#<sha256>    LOCK              (requester+resource+permission set; live request/grant)
 //	idempotency       T#<tenant>#IDEM#<sha256>    IDEM              (requester+Idempotency-Key → request id, input hash; ttl)
 //	audit event       T#<tenant>#AUDIT            EVT#<seq, 20 digits zero-padded>  (hash chain, audit.go)
 //	assignment        T#<tenant>#ASSIGN#<sha256>  ASSIGN            (recording provider: account+permission set+principal, holder grant ids)
+//
+// The task token (up to ~1 KB) has its own item so that the request item
+// stays small: every state change rewrites the whole request item in a
+// transaction (2 WCU per KB). A decision reads both with one consistent
+// Query, SK BETWEEN "META" AND "META#TOKEN" (one read of the combined size;
+// messages, "MSG#…", sort after the range). The token item is not deleted
+// when the request leaves pending: it expires through the table's TTL
+// ("ttl"), and only a pending request's token is ever used.
 //
 // <time> in sort keys is fixed-width UTC "2006-01-02T15:04:05.000000000Z"
 // (sortTime), so keys sort chronologically (RFC3339Nano trims zeros and
@@ -161,12 +170,14 @@ func apiKeyIDSK(id string) string             { return skKeyIDPrefix + id }
 // events and assignments (see the table above).
 const (
 	skMeta         = "META"
+	skTaskToken    = "META#TOKEN" // must sort right after skMeta and before skMsgPrefix (GetRequestWithToken's range)
 	skLock         = "LOCK"
 	skIdem         = "IDEM"
 	skAssign       = "ASSIGN"
 	skMsgPrefix    = "MSG#"
 	skEventPrefix  = "EVT#"
 	entityRequest  = "REQUEST"
+	entityToken    = "TASK_TOKEN"
 	entityGrant    = "GRANT"
 	entityMessage  = "MESSAGE"
 	entityLock     = "LOCK"

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 )
 
 var _ access.Repo = (*Store)(nil)
@@ -350,9 +351,27 @@ func (s *Store) GetIdempotency(ctx context.Context, tenantID, key string) (acces
 	return rec, nil
 }
 
-// SetTaskToken stores the task token on a pending request with one
-// conditional UpdateItem (version+1), returning the new item; if the
-// request is not pending it reads and returns it (stored=false).
+// taskTokenTTL is how long a task token item is kept (DynamoDB TTL "ttl"):
+// longer than any approval wait (policy.MaxApprovalTimeout), after which
+// the token is useless.
+const taskTokenTTL = policy.MaxApprovalTimeout + 24*time.Hour
+
+const attrTaskToken = "task_token"
+
+// SetTaskToken stores the approval wait's task token in the request's
+// token item (PutItem, SK META#TOKEN; the request item is not touched),
+// then reads the request (consistent). If the request is pending it is
+// returned with TaskToken set and stored=true; otherwise it is returned
+// without the token and stored=false (the caller resumes the workflow).
+//
+// Writing the token before reading the request is what makes the race
+// with a decision safe: a decider commits the request first and then
+// reads the token (consistently), so either the decider sees the token or
+// this read sees the decision (possibly both: a second resume is refused by
+// Step Functions and harmless). The token item of a request found decided
+// is left in place: it is never used (only a pending request's token is)
+// and expires through TTL. A missing request is ErrNotFound (its stray
+// token item is deleted).
 func (s *Store) SetTaskToken(ctx context.Context, tenantID, requestID, token string) (access.Request, bool, error) {
 	if err := checkTenant(tenantID); err != nil {
 		return access.Request{}, false, err
@@ -360,31 +379,109 @@ func (s *Store) SetTaskToken(ctx context.Context, tenantID, requestID, token str
 	if !validItemID(requestID) {
 		return access.Request{}, false, notFound("request", requestID)
 	}
-	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(s.table),
-		Key:                 keyOf(requestPK(tenantID, requestID), skMeta),
-		UpdateExpression:    aws.String("SET #tok = :tok, #ver = #ver + :one"),
-		ConditionExpression: aws.String("attribute_exists(#pk) AND #st = :pending"),
-		ExpressionAttributeNames: map[string]string{
-			"#tok": "task_token", "#ver": "version", "#pk": AttrPK, "#st": "status",
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":tok": str(token), ":one": num(1), ":pending": str(access.StatusPending),
-		},
-		ReturnValues: types.ReturnValueAllNew,
-	})
-	if err != nil {
-		if failedAt(err) == 0 {
-			r, gerr := s.GetRequest(ctx, tenantID, requestID)
-			return r, false, gerr
-		}
+	if token == "" {
+		return access.Request{}, false, fmt.Errorf("%w: empty task token", ErrInvalidInput)
+	}
+	pk := requestPK(tenantID, requestID)
+	item := map[string]types.AttributeValue{
+		AttrPK: str(pk), AttrSK: str(skTaskToken),
+		AttrEntityType: str(entityToken), AttrTenantID: str(tenantID),
+		attrTaskToken: str(token),
+		"ttl":         num(time.Now().Add(taskTokenTTL).Unix()),
+	}
+	if _, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
 		return access.Request{}, false, fmt.Errorf("store: set task token of %s: %w", requestID, err)
 	}
-	var r access.Request
-	if err := attributevalue.UnmarshalMap(out.Attributes, &r); err != nil {
-		return access.Request{}, false, fmt.Errorf("store: decode request %s: %w", requestID, err)
+	r, err := s.GetRequest(ctx, tenantID, requestID)
+	if errors.Is(err, access.ErrNotFound) {
+		_, _ = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName: aws.String(s.table), Key: keyOf(pk, skTaskToken),
+			ConditionExpression:       aws.String("#tok = :tok"),
+			ExpressionAttributeNames:  map[string]string{"#tok": attrTaskToken},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":tok": str(token)},
+		})
 	}
+	if err != nil {
+		return access.Request{}, false, err
+	}
+	if r.Status != access.StatusPending {
+		return r, false, nil
+	}
+	r.TaskToken = token
 	return r, true, nil
+}
+
+// GetRequestWithToken reads a request together with its task token
+// (Request.TaskToken, "" if none is stored) in one consistent Query of the
+// request's partition, SK BETWEEN META AND META#TOKEN: one read of the
+// combined size.
+func (s *Store) GetRequestWithToken(ctx context.Context, tenantID, id string) (access.Request, error) {
+	if err := checkTenant(tenantID); err != nil {
+		return access.Request{}, err
+	}
+	if !validItemID(id) {
+		return access.Request{}, notFound("request", id)
+	}
+	out, err := s.client.Query(ctx, &dynamodb.QueryInput{
+		TableName:                aws.String(s.table),
+		KeyConditionExpression:   aws.String("#pk = :pk AND #sk BETWEEN :meta AND :tok"),
+		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#sk": AttrSK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(requestPK(tenantID, id)), ":meta": str(skMeta), ":tok": str(skTaskToken),
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return access.Request{}, fmt.Errorf("store: get request %s: %w", id, err)
+	}
+	var (
+		r     access.Request
+		found bool
+		token string
+	)
+	for _, it := range out.Items {
+		sk, _ := it[AttrSK].(*types.AttributeValueMemberS)
+		if sk == nil {
+			continue
+		}
+		switch sk.Value {
+		case skMeta:
+			if err := attributevalue.UnmarshalMap(it, &r); err != nil {
+				return access.Request{}, fmt.Errorf("store: decode request %s: %w", id, err)
+			}
+			found = true
+		case skTaskToken:
+			token = tokenOf(it)
+		}
+	}
+	if !found {
+		return access.Request{}, notFound("request", id)
+	}
+	r.TaskToken = token
+	return r, nil
+}
+
+// GetTaskToken reads a request's task token (consistent); "" if none is
+// stored.
+func (s *Store) GetTaskToken(ctx context.Context, tenantID, requestID string) (string, error) {
+	if err := checkTenant(tenantID); err != nil {
+		return "", err
+	}
+	if !validItemID(requestID) {
+		return "", notFound("request", requestID)
+	}
+	item, err := s.getItem(ctx, requestPK(tenantID, requestID), skTaskToken)
+	if err != nil {
+		return "", fmt.Errorf("store: get task token of %s: %w", requestID, err)
+	}
+	return tokenOf(item), nil
+}
+
+func tokenOf(item map[string]types.AttributeValue) string {
+	if v, ok := item[attrTaskToken].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
 }
 
 func storePage(p access.Page) Page { return Page{Limit: p.Limit, Cursor: p.Cursor} }

@@ -1,0 +1,67 @@
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+
+	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/provider/recording"
+	"github.com/jitsudo/jitsudo-serverless/shared/routes"
+	"github.com/jitsudo/jitsudo-serverless/shared/store"
+	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
+)
+
+// StateMachine is the workflow every request runs, statemachines/<name>.asl.json.
+const StateMachine = "access-request"
+
+// Workflow is the local Step Functions side of a stack: the shim running
+// the real ASL file, and the worker Lambdas it invokes over a Lambda
+// Invoke-compatible endpoint served by the dev server at /lambda/.
+type Workflow struct {
+	Endpoint string // the shim: the sfn client's BaseEndpoint
+	SFN      *workflow.SFN
+	Provider access.Provider
+	Lambda   http.Handler // mount at /lambda/ (StripPrefix'd)
+	stop     func()
+}
+
+// StartWorkflow starts the shim for the state machine with its Lambda tasks
+// pointing at lambdaBase (e.g. <URL>/lambda), and builds the workers over s.
+func StartWorkflow(ctx context.Context, s *store.Store, lambdaBase string, logger *slog.Logger, shimLog io.Writer) (*Workflow, error) {
+	dir, err := stepfunctions.Dir()
+	if err != nil {
+		return nil, err
+	}
+	subs := map[string]string{}
+	for _, w := range routes.Workers {
+		subs[routes.LogicalID(w)+"Arn"] = stepfunctions.FunctionARN(w)
+	}
+	endpoint, stop, err := stepfunctions.Start(ctx, stepfunctions.Config{
+		ASLFiles:       []string{filepath.Join(dir, "..", "..", "statemachines", StateMachine+".asl.json")},
+		Substitutions:  subs,
+		LambdaEndpoint: lambdaBase,
+		Log:            shimLog,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("devstack: local Step Functions: %w", err)
+	}
+	wf := &Workflow{Endpoint: endpoint, stop: stop, Provider: recording.New(s),
+		SFN: workflow.New(workflow.NewClient(endpoint, stepfunctions.Region), stepfunctions.StateMachineARN(StateMachine))}
+	svc := &access.Service{Repo: s, Policies: workflow.Policies(s), Workflow: wf.SFN, Provider: wf.Provider,
+		Logger: logger.With("function", "workers")}
+	workers := &workflow.Workers{Service: svc, Workflow: wf.SFN, Logger: logger.With("function", "workers")}
+	wf.Lambda = stepfunctions.LambdaInvokeHandler(workers.Handlers())
+	return wf, nil
+}
+
+// Close stops the shim.
+func (w *Workflow) Close() {
+	if w != nil && w.stop != nil {
+		w.stop()
+	}
+}

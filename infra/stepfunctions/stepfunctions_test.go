@@ -1,0 +1,303 @@
+package stepfunctions_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
+	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
+	"github.com/jitsudo/jitsudo-serverless/shared/routes"
+)
+
+const repoRoot = "../.."
+
+func install(t *testing.T) string {
+	t.Helper()
+	dir, err := stepfunctions.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := stepfunctions.Install(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func validate(t *testing.T, dir, file string) (string, error) {
+	out, err := exec.Command("node", filepath.Join(dir, "node_modules", "asl-validator", "dist", "bin", "asl-validator.js"), "--json-path", file).CombinedOutput()
+	return string(out), err
+}
+
+// TestStateMachinesValid runs asl-validator (paths and ARNs checked) on
+// every statemachines/*.json, and makes sure it rejects a broken copy.
+func TestStateMachinesValid(t *testing.T) {
+	dir := install(t)
+	files, err := filepath.Glob(filepath.Join(repoRoot, "statemachines", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no state machines: %v", err)
+	}
+	for _, f := range files {
+		if out, err := validate(t, dir, f); err != nil {
+			t.Errorf("%s: asl-validator: %v\n%s", f, err, out)
+		}
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var def map[string]any
+	if err := json.Unmarshal(data, &def); err != nil {
+		t.Fatal(err)
+	}
+	def["StartAt"] = "NoSuchState"
+	broken, _ := json.Marshal(def)
+	bad := filepath.Join(t.TempDir(), "broken.asl.json")
+	if err := os.WriteFile(bad, broken, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := validate(t, dir, bad); err == nil {
+		t.Errorf("asl-validator accepted a definition whose StartAt names no state:\n%s", out)
+	}
+}
+
+// TestPlaceholdersAreWorkers: the ASL's ${...} placeholders are exactly the
+// workers' <LogicalID>Arn (what template.yaml substitutes).
+func TestPlaceholdersAreWorkers(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "statemachines", "access-request.asl.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range routes.Workers {
+		if !strings.Contains(string(data), "${"+routes.LogicalID(w)+"Arn}") {
+			t.Errorf("worker %s is not referenced as ${%sArn}", w, routes.LogicalID(w))
+		}
+	}
+}
+
+type Throttled struct{}
+
+func (Throttled) Error() string { return "slow down" }
+
+type Retryable struct{ msg string }
+
+func (r *Retryable) Error() string { return r.msg }
+
+func TestLambdaInvokeHandler(t *testing.T) {
+	srv := httptest.NewServer(http.StripPrefix("/lambda", stepfunctions.LambdaInvokeHandler(map[string]stepfunctions.LambdaFunc{
+		"echo":  func(_ context.Context, p json.RawMessage) (json.RawMessage, error) { return p, nil },
+		"retry": func(context.Context, json.RawMessage) (json.RawMessage, error) { return nil, &Retryable{"try again"} },
+		"value": func(context.Context, json.RawMessage) (json.RawMessage, error) { return nil, Throttled{} },
+		"wrapped": func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			return nil, fmt.Errorf("x: %w", Throttled{})
+		},
+		"panics": func(context.Context, json.RawMessage) (json.RawMessage, error) { panic("boom") },
+	})))
+	defer srv.Close()
+	cases := []struct {
+		fn, body  string
+		status    int
+		errorType string
+		contains  string
+	}{
+		{"echo", `{"a":1}`, 200, "", `{"a":1}`},
+		{stepfunctions.FunctionARN("echo"), `{"b":2}`, 200, "", `{"b":2}`},
+		{"retry", `{}`, 200, "Retryable", `"errorMessage":"try again"`},
+		{"value", `{}`, 200, "Throttled", `slow down`},
+		{"wrapped", `{}`, 200, "wrapError", `x: slow down`},
+		{"panics", `{}`, 200, "string", `boom`},
+		{"nobody", `{}`, 404, "", `Function not found`},
+	}
+	for _, c := range cases {
+		resp, err := http.Post(srv.URL+"/lambda/2015-03-31/functions/"+c.fn+"/invocations", "application/json", strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || !strings.Contains(string(body), c.contains) {
+			t.Errorf("%s: %d %s, want %d containing %s", c.fn, resp.StatusCode, body, c.status, c.contains)
+		}
+		fe := resp.Header.Get("X-Amz-Function-Error")
+		if (fe != "") != (c.errorType != "") {
+			t.Errorf("%s: X-Amz-Function-Error %q", c.fn, fe)
+		}
+		if c.errorType != "" {
+			var e struct{ ErrorType, ErrorMessage string }
+			if err := json.Unmarshal(body, &e); err != nil || e.ErrorType != c.errorType {
+				t.Errorf("%s: errorType %q (%v), want %q", c.fn, e.ErrorType, err, c.errorType)
+			}
+		}
+	}
+}
+
+// TestShimAPI drives the shim with the real sfn client: name idempotency,
+// the SDK's typed errors, StopExecution closing the wait, and lambda
+// errors surfacing under their errorType.
+func TestShimAPI(t *testing.T) {
+	install(t)
+	var mu sync.Mutex
+	tokens := map[string]string{}
+	lambdas := httptest.NewServer(stepfunctions.LambdaInvokeHandler(map[string]stepfunctions.LambdaFunc{
+		"store-task-token": func(_ context.Context, p json.RawMessage) (json.RawMessage, error) {
+			var in struct {
+				RequestID string `json:"request_id"`
+				TaskToken string `json:"task_token"`
+			}
+			if err := json.Unmarshal(p, &in); err != nil {
+				return nil, err
+			}
+			mu.Lock()
+			tokens[in.RequestID] = in.TaskToken
+			mu.Unlock()
+			return json.RawMessage(`{}`), nil
+		},
+		"provision-grant": func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			return nil, errors.New("no provider") // errorType errorString → FailGrant
+		},
+		"fail-grant": func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			return nil, &Retryable{"table busy"} // retried, then the execution fails with it
+		},
+	}))
+	defer lambdas.Close()
+	subs := map[string]string{}
+	for _, w := range routes.Workers {
+		subs[routes.LogicalID(w)+"Arn"] = stepfunctions.FunctionARN(w)
+	}
+	ctx := context.Background()
+	endpoint, stop, err := stepfunctions.Start(ctx, stepfunctions.Config{
+		ASLFiles:       []string{filepath.Join(repoRoot, "statemachines", "access-request.asl.json")},
+		Substitutions:  subs,
+		LambdaEndpoint: lambdas.URL,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	cfg := awsenv.Config("us-east-1")
+	cfg.Credentials = awsenv.LocalCredentials
+	client := sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	arn := stepfunctions.StateMachineARN("access-request")
+
+	start := func(name, input string) (*sfn.StartExecutionOutput, error) {
+		return client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn), Name: aws.String(name), Input: aws.String(input)})
+	}
+	in := `{"tenant_id":"acme","request_id":"r1","mode":"require","approval_timeout_seconds":60}`
+	first, err := start("r1", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := start("r1", in)
+	if err != nil || aws.ToString(again.ExecutionArn) != aws.ToString(first.ExecutionArn) {
+		t.Errorf("same name and input while running: %v %v, want the same execution", again, err)
+	}
+	var exists *types.ExecutionAlreadyExists
+	if _, err := start("r1", `{"tenant_id":"acme","request_id":"r1","mode":"auto"}`); !errors.As(err, &exists) {
+		t.Errorf("same name, other input: %v, want ExecutionAlreadyExists", err)
+	}
+	var noMachine *types.StateMachineDoesNotExist
+	if _, err := client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(arn + "x"), Name: aws.String("r2")}); !errors.As(err, &noMachine) {
+		t.Errorf("unknown state machine: %v, want StateMachineDoesNotExist", err)
+	}
+
+	var token string
+	deadline := time.Now().Add(10 * time.Second)
+	for token == "" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		token = tokens["r1"]
+		mu.Unlock()
+	}
+	if token == "" {
+		t.Fatal("store-task-token never got a token")
+	}
+	if _, err := client.SendTaskHeartbeat(ctx, &sfn.SendTaskHeartbeatInput{TaskToken: aws.String(token)}); err != nil {
+		t.Errorf("heartbeat of a waiting task: %v", err)
+	}
+	var invalid *types.InvalidToken
+	if _, err := client.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String("garbage"), Output: aws.String("{}")}); !errors.As(err, &invalid) {
+		t.Errorf("malformed token: %v, want InvalidToken", err)
+	}
+	var missing *types.TaskDoesNotExist
+	if _, err := client.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String("lsfn1.nope")}); !errors.As(err, &missing) {
+		t.Errorf("unknown token: %v, want TaskDoesNotExist", err)
+	}
+	var badOutput *types.InvalidOutput
+	if _, err := client.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String("{not json")}); !errors.As(err, &badOutput) {
+		t.Errorf("output not JSON: %v, want InvalidOutput", err)
+	}
+
+	if _, err := client.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: first.ExecutionArn, Error: aws.String("Test")}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: first.ExecutionArn})
+	if err != nil || d.Status != types.ExecutionStatusAborted {
+		t.Errorf("after StopExecution: %v %v, want ABORTED", d, err)
+	}
+	var timedOut *types.TaskTimedOut
+	if _, err := client.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String("{}")}); !errors.As(err, &timedOut) {
+		t.Errorf("token of a stopped execution: %v, want TaskTimedOut", err)
+	}
+	var noExec *types.ExecutionDoesNotExist
+	if _, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(strings.Replace(aws.ToString(first.ExecutionArn), ":r1", ":r9", 1))}); !errors.As(err, &noExec) {
+		t.Errorf("unknown execution: %v, want ExecutionDoesNotExist", err)
+	}
+
+	// auto: provision fails (errorString) → FailGrant, which keeps failing
+	// with Retryable → retried 5 times (backoff 2s, 4s, ...): too slow to
+	// wait for here, so stop it after the first retry and check the debug view.
+	if _, err := start("r3", `{"tenant_id":"acme","request_id":"r3","grant_id":"g3","mode":"auto"}`); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	var e stepfunctions.Execution
+	for time.Now().Before(deadline) {
+		if e, err = stepfunctions.DebugExecution(ctx, endpoint, "r3"); err != nil {
+			t.Fatal(err)
+		}
+		if e.Retries >= 1 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if want := []string{"ChooseMode", "Provision", "FailGrant"}; strings.Join(e.States, ",") != strings.Join(want, ",") || e.Retries < 1 {
+		t.Errorf("r3: states %v retries %d, want %v with FailGrant retried", e.States, e.Retries, want)
+	}
+	if e.StateTransitions != len(e.States)+e.Retries {
+		t.Errorf("r3: %d transitions, want states entered + retries = %d", e.StateTransitions, len(e.States)+e.Retries)
+	}
+
+	// An unknown mode fails the execution at once.
+	out, err := start("r4", `{"tenant_id":"acme","request_id":"r4","mode":"sometimes"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		d, err = client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: out.ExecutionArn})
+		if err != nil || d.Status != types.ExecutionStatusRunning || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil || d.Status != types.ExecutionStatusFailed || aws.ToString(d.Error) != "InvalidMode" {
+		t.Errorf("r4: %v %v, want FAILED with InvalidMode", d, err)
+	}
+}
