@@ -20,6 +20,7 @@ const (
 	OtherTenant     = "globex"
 	DevAccount      = "111111111111"
 	ProdAccount     = "222222222222"
+	SandboxAccount  = "444444444444"
 	TokenTTL        = 24 * time.Hour
 	demoTenantName  = "Acme Corp (demo)"
 	otherTenantName = "Globex (second demo tenant)"
@@ -58,6 +59,14 @@ var DemoRules = []map[string]any{
 		"resource_scope_type": "in", "resource_entity_type": "AwsAccount", "resource_entity_id": ProdAccount,
 		"approval_mode": "require", "approval_timeout": "1h", "approvals_required": 1,
 		"notice": "Production access needs one approval from sre-leads within an hour.",
+	},
+	{
+		"id": "sandbox-quick-review", "name": "Sandbox: a reviewer within one minute", "priority": 100,
+		"effect": "permit", "principal_scope_type": "in", "principal_entity_type": "Group", "principal_entity_id": "engineering",
+		"action_scope_type": "eq", "action_ids": []string{"request_access"},
+		"resource_scope_type": "in", "resource_entity_type": "AwsAccount", "resource_entity_id": SandboxAccount,
+		"approval_mode": "require", "approval_timeout": "1m",
+		"notice": "Sandbox requests expire if nobody reviews them within a minute (demo of the ApprovalTimeoutWorker).",
 	},
 	{
 		"id": "prod-max-8h", "name": "Production: never longer than 8h", "priority": 200,
