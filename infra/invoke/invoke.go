@@ -170,6 +170,27 @@ func (r *RIE) Invoke(ctx context.Context, event []byte) ([]byte, error) {
 // Logs is what the function and the emulator printed so far.
 func (r *RIE) Logs() string { return r.logs.String() }
 
+// WaitLogs returns the logs once they contain every one of want, or what
+// they hold after timeout: the function's output reaches the pipe a moment
+// after the emulator answered.
+func (r *RIE) WaitLogs(timeout time.Duration, want ...string) string {
+	deadline := time.Now().Add(timeout)
+	for {
+		logs := r.logs.String()
+		missing := false
+		for _, w := range want {
+			if !strings.Contains(logs, w) {
+				missing = true
+				break
+			}
+		}
+		if !missing || time.Now().After(deadline) {
+			return logs
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // Close stops the emulator and its function.
 func (r *RIE) Close() {
 	if r.cmd.Process != nil {

@@ -181,8 +181,21 @@ func runFunction(ctx context.Context, t *testing.T, rie, bootstrap, fn string, e
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		check(t, fn, name, payload, r.Logs())
+		check(t, fn, name, payload, r.WaitLogs(2*time.Second, expectedLogs(fn, payload)...))
 	}
+}
+
+// expectedLogs are the strings the function's logs must come to hold for
+// this response (check asserts them).
+func expectedLogs(fn string, payload []byte) []string {
+	if slices.Contains(routes.Workers, fn) {
+		return []string{`"tenant_id":"acme"`, `"request_id":"req_event`}
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	if fn != routes.Authorizer && json.Unmarshal(payload, &resp) == nil && resp.StatusCode >= 300 {
+		return []string{`"request_id"`}
+	}
+	return nil
 }
 
 func check(t *testing.T, fn, name string, payload []byte, logs string) {

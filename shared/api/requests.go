@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -193,50 +195,75 @@ func GetRequest(d Deps) http.Handler {
 var requestStatuses = []string{access.StatusPending, access.StatusApproved, access.StatusDenied, access.StatusExpired, access.StatusCancelled}
 var grantStatuses = []string{access.GrantProvisioning, access.GrantActive, access.GrantExpired, access.GrantRevoked, access.GrantFailed}
 
-func oneOf(field, v string, allowed []string) error {
-	for _, a := range allowed {
-		if v == a {
-			return nil
-		}
-	}
-	return httpapi.Invalid("invalid query parameter", httpapi.FieldError{Field: field, Message: "must be one of " + strings.Join(allowed, ", ")})
-}
-
 // ListRequests serves GET /v1/requests?status=&requester=&mine=true, newest first.
 func ListRequests(d Deps) http.Handler {
+	return listOf(d, auth.ScopeRequestsRead, "requests", func(r *http.Request) (access.ListFilter, error) {
+		q := r.URL.Query()
+		f := access.ListFilter{Status: q.Get("status"), RequesterID: q.Get("requester")}
+		if err := optionalOneOf("status", f.Status, requestStatuses); err != nil {
+			return f, err
+		}
+		if err := optionalName("requester", f.RequesterID); err != nil {
+			return f, err
+		}
+		var err error
+		f.Mine, err = boolParam(q, "mine")
+		return f, err
+	}, (*access.Service).List)
+}
+
+// listOf serves a paginated list: the scope check, the filter (from the
+// query or path), limit/cursor, the service call and the {data,
+// next_cursor, has_more} envelope.
+func listOf[F, T any](d Deps, scope, what string, filter func(*http.Request) (F, error),
+	list func(*access.Service, context.Context, access.Caller, F, access.Page) ([]T, string, error)) http.Handler {
 	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
-		id, err := httpapi.RequireTenant(r, auth.ScopeRequestsRead)
+		id, err := httpapi.RequireTenant(r, scope)
 		if err != nil {
 			return err
 		}
-		q := r.URL.Query()
-		f := access.ListFilter{Status: q.Get("status"), RequesterID: q.Get("requester")}
-		if f.Status != "" {
-			if err := oneOf("status", f.Status, requestStatuses); err != nil {
-				return err
-			}
-		}
-		if f.RequesterID != "" && !validName(f.RequesterID) {
-			return httpapi.Invalid("invalid query parameter", httpapi.FieldError{Field: "requester", Message: "must be a printable id of at most 256 bytes"})
-		}
-		switch q.Get("mine") {
-		case "", "false":
-		case "true":
-			f.Mine = true
-		default:
-			return httpapi.Invalid("invalid query parameter", httpapi.FieldError{Field: "mine", Message: "must be true or false"})
+		f, err := filter(r)
+		if err != nil {
+			return err
 		}
 		page, err := accessPage(r)
 		if err != nil {
 			return err
 		}
-		reqs, next, err := d.Access.List(r.Context(), caller(id), f, page)
+		items, next, err := list(d.Access, r.Context(), caller(id), f, page)
 		if err != nil {
-			return accessError(err, "requests")
+			return accessError(err, what)
 		}
-		httpapi.WriteJSON(w, http.StatusOK, httpapi.NewList(reqs, next))
+		httpapi.WriteJSON(w, http.StatusOK, httpapi.NewList(items, next))
 		return nil
 	})
+}
+
+// optionalOneOf: v empty or one of allowed.
+func optionalOneOf(field, v string, allowed []string) error {
+	if v == "" || slices.Contains(allowed, v) {
+		return nil
+	}
+	return httpapi.Invalid("invalid query parameter", httpapi.FieldError{Field: field, Message: "must be one of " + strings.Join(allowed, ", ")})
+}
+
+// optionalName: v empty or a printable id of at most 256 bytes.
+func optionalName(field, v string) error {
+	if v == "" || validName(v) {
+		return nil
+	}
+	return httpapi.Invalid("invalid query parameter", httpapi.FieldError{Field: field, Message: "must be printable, at most 256 bytes"})
+}
+
+// boolParam reads an optional true/false query parameter.
+func boolParam(q url.Values, field string) (bool, error) {
+	switch q.Get(field) {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, httpapi.Invalid("invalid query parameter", httpapi.FieldError{Field: field, Message: "must be true or false"})
 }
 
 type reviewInput struct {
@@ -342,52 +369,21 @@ func PostMessage(d Deps) http.Handler {
 
 // ListMessages serves GET /v1/requests/{id}/messages, oldest first.
 func ListMessages(d Deps) http.Handler {
-	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
-		id, err := httpapi.RequireTenant(r, auth.ScopeRequestsRead)
-		if err != nil {
-			return err
-		}
-		page, err := accessPage(r)
-		if err != nil {
-			return err
-		}
-		msgs, next, err := d.Access.ListMessages(r.Context(), caller(id), r.PathValue("id"), page)
-		if err != nil {
-			return accessError(err, "request")
-		}
-		httpapi.WriteJSON(w, http.StatusOK, httpapi.NewList(msgs, next))
-		return nil
-	})
+	return listOf(d, auth.ScopeRequestsRead, "request", func(r *http.Request) (string, error) {
+		return r.PathValue("id"), nil
+	}, (*access.Service).ListMessages)
 }
 
 // ListGrants serves GET /v1/grants?status=&grantee=.
 func ListGrants(d Deps) http.Handler {
-	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
-		id, err := httpapi.RequireTenant(r, auth.ScopeRequestsRead)
-		if err != nil {
-			return err
-		}
+	return listOf(d, auth.ScopeRequestsRead, "grants", func(r *http.Request) (access.GrantFilter, error) {
 		q := r.URL.Query()
 		f := access.GrantFilter{Status: q.Get("status"), GranteeID: q.Get("grantee")}
-		if f.Status != "" {
-			if err := oneOf("status", f.Status, grantStatuses); err != nil {
-				return err
-			}
+		if err := optionalOneOf("status", f.Status, grantStatuses); err != nil {
+			return f, err
 		}
-		if f.GranteeID != "" && !validName(f.GranteeID) {
-			return httpapi.Invalid("invalid query parameter", httpapi.FieldError{Field: "grantee", Message: "must be a printable id of at most 256 bytes"})
-		}
-		page, err := accessPage(r)
-		if err != nil {
-			return err
-		}
-		grants, next, err := d.Access.ListGrants(r.Context(), caller(id), f, page)
-		if err != nil {
-			return accessError(err, "grants")
-		}
-		httpapi.WriteJSON(w, http.StatusOK, httpapi.NewList(grants, next))
-		return nil
-	})
+		return f, optionalName("grantee", f.GranteeID)
+	}, (*access.Service).ListGrants)
 }
 
 // GetGrant serves GET /v1/grants/{id}.
@@ -443,39 +439,25 @@ func parseTime(field, v string) (*time.Time, error) {
 
 // ListAuditLog serves GET /v1/audit-log?actor_id&resource_type&resource_id&action&from&to (admin).
 func ListAuditLog(d Deps) http.Handler {
-	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
-		id, err := httpapi.RequireTenant(r, auth.ScopeAdmin)
-		if err != nil {
-			return err
-		}
+	return listOf(d, auth.ScopeAdmin, "audit log", func(r *http.Request) (access.AuditFilter, error) {
 		q := r.URL.Query()
 		f := access.AuditFilter{ActorID: q.Get("actor_id"), ResourceType: q.Get("resource_type"),
 			ResourceID: q.Get("resource_id"), Action: q.Get("action")}
-		if q.Has("actor") && f.ActorID == "" {
-			f.ActorID = q.Get("actor")
+		if f.ActorID == "" {
+			f.ActorID = q.Get("actor") // DESIGN's spelling
 		}
-		for field, v := range map[string]string{"actor_id": f.ActorID, "resource_type": f.ResourceType, "resource_id": f.ResourceID, "action": f.Action} {
-			if v != "" && !validName(v) {
-				return httpapi.Invalid("invalid query parameter", httpapi.FieldError{Field: field, Message: "must be printable, at most 256 bytes"})
+		for _, p := range [][2]string{{"actor_id", f.ActorID}, {"resource_type", f.ResourceType}, {"resource_id", f.ResourceID}, {"action", f.Action}} {
+			if err := optionalName(p[0], p[1]); err != nil {
+				return f, err
 			}
 		}
+		var err error
 		if f.From, err = parseTime("from", q.Get("from")); err != nil {
-			return err
+			return f, err
 		}
-		if f.To, err = parseTime("to", q.Get("to")); err != nil {
-			return err
-		}
-		page, err := accessPage(r)
-		if err != nil {
-			return err
-		}
-		evs, next, err := d.Access.AuditLog(r.Context(), caller(id), f, page)
-		if err != nil {
-			return accessError(err, "audit log")
-		}
-		httpapi.WriteJSON(w, http.StatusOK, httpapi.NewList(evs, next))
-		return nil
-	})
+		f.To, err = parseTime("to", q.Get("to"))
+		return f, err
+	}, (*access.Service).AuditLog)
 }
 
 // VerifyAuditLog serves GET /v1/audit-log/verify (admin): walks the hash

@@ -225,13 +225,9 @@ func ImportRules(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		replace := false
-		switch v := r.URL.Query().Get("replace"); v {
-		case "", "false":
-		case "true":
-			replace = true
-		default:
-			return httpapi.Invalid("invalid query parameter", httpapi.FieldError{Field: "replace", Message: "must be true or false"})
+		replace, err := boolParam(r.URL.Query(), "replace")
+		if err != nil {
+			return err
 		}
 		body, err := httpapi.ReadBody(r, MaxImportBytes)
 		if err != nil {
