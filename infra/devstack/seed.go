@@ -218,6 +218,12 @@ func (d Demo) WriteEnvFile(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
+	content := "# jitsudo dev stack credentials; valid while `make dev` runs (tokens for 24h).\n" + d.exports()
+	return os.WriteFile(path, []byte(content), 0o600)
+}
+
+// exports renders Env as shell export lines, sorted by name.
+func (d Demo) exports() string {
 	env := d.Env()
 	names := make([]string, 0, len(env))
 	for k := range env {
@@ -225,16 +231,16 @@ func (d Demo) WriteEnvFile(path string) error {
 	}
 	sort.Strings(names)
 	var b strings.Builder
-	b.WriteString("# jitsudo dev stack credentials; valid while `make dev` runs (tokens for 24h).\n")
 	for _, k := range names {
 		fmt.Fprintf(&b, "export %s='%s'\n", k, env[k])
 	}
-	return os.WriteFile(path, []byte(b.String()), 0o600)
+	return b.String()
 }
 
-// Walkthrough is the ready-to-paste curl session printed by `make dev`.
+// Walkthrough is the ready-to-paste curl session printed by `make dev`:
+// the credentials as export lines (also in envFile), then the calls.
 func (d Demo) Walkthrough(envFile string) string {
-	return fmt.Sprintf(`jitsudo dev stack is up at %[1]s  (Ctrl-C stops everything)
+	return "# Paste these, or: source " + envFile + "\n" + d.exports() + "\n" + fmt.Sprintf(`jitsudo dev stack is up at %[1]s  (Ctrl-C stops everything)
 
 Credentials are in %[2]s:   source %[2]s
 
@@ -263,5 +269,21 @@ curl -s "$JITSUDO_URL/v1/policy-rules/export" -H "X-Tenant-ID: $JITSUDO_TENANT_I
 
 # 4. Tenants never see each other: globex's requester on acme's tenant is refused
 curl -s "$JITSUDO_URL/v1/policy-rules" -H "X-Tenant-ID: $JITSUDO_TENANT_ID" -H "Authorization: Bearer $JITSUDO_OTHER_REQUESTER_TOKEN"
-`, d.URL, envFile, DevAccount, ProdAccount)
+
+# 5. A real request for production (pending), a reviewer's question, the approval, the grant
+REQ=$(curl -s -X POST "$JITSUDO_URL/v1/requests" -H "X-Tenant-ID: $JITSUDO_TENANT_ID" -H "Authorization: Bearer $JITSUDO_REQUESTER_TOKEN" \
+  -H "Content-Type: application/json" -d '{"resource_type":"aws_account","resource_id":"%[4]s","duration_seconds":3600,"justification":"rotate a prod secret"}' \
+  | sed -E 's/^\{"id":"([^"]+)".*/\1/'); echo "$REQ"
+curl -X POST "$JITSUDO_URL/v1/requests/$REQ/messages" -H "Authorization: Bearer $JITSUDO_REVIEWER_TOKEN" -H "X-Tenant-ID: $JITSUDO_TENANT_ID" \
+  -H "Content-Type: application/json" -d '{"body": "Can you provide more context on the incident?"}'
+curl -X POST "$JITSUDO_URL/v1/requests/$REQ/approve" -H "Authorization: Bearer $JITSUDO_REVIEWER_TOKEN" -H "X-Tenant-ID: $JITSUDO_TENANT_ID"
+curl -s "$JITSUDO_URL/v1/grants?status=active" -H "Authorization: Bearer $JITSUDO_REQUESTER_TOKEN" -H "X-Tenant-ID: $JITSUDO_TENANT_ID"
+
+# 6. Nobody reviews the sandbox (account %[5]s) within a minute: the ApprovalTimeoutWorker expires it
+curl -s -X POST "$JITSUDO_URL/v1/requests" -H "X-Tenant-ID: $JITSUDO_TENANT_ID" -H "Authorization: Bearer $JITSUDO_REQUESTER_TOKEN" \
+  -H "Content-Type: application/json" -d '{"resource":{"type":"aws_account","id":"%[5]s"},"reason":"try a sandbox change","duration_seconds":600}'
+#    ...then a minute later: curl -s "$JITSUDO_URL/v1/requests?status=expired" -H "Authorization: Bearer $JITSUDO_REQUESTER_TOKEN" -H "X-Tenant-ID: $JITSUDO_TENANT_ID"
+
+# More (grant expiry, early revoke, the audit log and its verification): README.md, "Walkthrough".
+`, d.URL, envFile, DevAccount, ProdAccount, SandboxAccount)
 }
