@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -36,13 +37,10 @@ type createRequestInput struct {
 	Metadata         map[string]any   `json:"metadata"`
 }
 
-// DefaultDurationSeconds applies when duration_seconds is absent or null.
-const DefaultDurationSeconds = 3600
-
 func (in createRequestInput) toCreate() (access.CreateInput, error) {
 	var errs []httpapi.FieldError
 	out := access.CreateInput{PermissionSetARN: in.PermissionSetARN, Action: in.Action,
-		BreakGlass: in.BreakGlass, Metadata: in.Metadata, DurationSeconds: DefaultDurationSeconds}
+		BreakGlass: in.BreakGlass, Metadata: in.Metadata, DurationSeconds: access.DefaultDurationSeconds}
 	switch {
 	case in.Resource != nil && (in.ResourceType != "" || in.ResourceID != ""):
 		errs = append(errs, httpapi.FieldError{Field: "resource", Message: "give either resource {type, id} or resource_type/resource_id, not both"})
@@ -60,7 +58,13 @@ func (in createRequestInput) toCreate() (access.CreateInput, error) {
 		out.Reason = in.Justification
 	}
 	if in.DurationSeconds != nil {
+		// An explicit value is taken as given (0 is not "the default":
+		// only an absent or null duration_seconds is).
 		out.DurationSeconds = *in.DurationSeconds
+		if out.DurationSeconds < access.MinDurationSeconds || out.DurationSeconds > access.MaxDurationSeconds {
+			errs = append(errs, httpapi.FieldError{Field: "duration_seconds",
+				Message: fmt.Sprintf("must be from %d to %d (7 days); omit it for the default %d", access.MinDurationSeconds, access.MaxDurationSeconds, access.DefaultDurationSeconds)})
+		}
 	}
 	if len(errs) > 0 {
 		return out, httpapi.Invalid("invalid access request", errs...)
@@ -272,17 +276,18 @@ type reviewInput struct {
 
 const maxReasoning = 2000
 
-// decodeOptional reads an optional JSON body (empty body = zero value).
+// decodeOptional reads an optional JSON body: none (or only white space)
+// leaves v as it is; anything else must be strict JSON like DecodeJSON's.
 func decodeOptional(r *http.Request, v any) error {
-	if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
-		return nil
-	}
 	body, err := httpapi.ReadBody(r, 0)
 	if err != nil {
 		return err
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return nil
+	}
+	if err := httpapi.CheckJSONContentType(r); err != nil {
+		return err
 	}
 	return httpapi.UnmarshalStrict(body, v)
 }

@@ -19,17 +19,26 @@ const MaxBodyBytes = 64 << 10
 // unknown fields, right types. Failures are 400/413/415 *Errors naming the
 // field at fault.
 func DecodeJSON(r *http.Request, maxBytes int64, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "request body must be application/json")
-		}
+	if err := CheckJSONContentType(r); err != nil {
+		return err
 	}
 	body, err := ReadBody(r, maxBytes)
 	if err != nil {
 		return err
 	}
 	return UnmarshalStrict(body, v)
+}
+
+// CheckJSONContentType accepts a JSON content type or none; anything else
+// is a 415 *Error.
+func CheckJSONContentType(r *http.Request) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "request body must be application/json")
+		}
+	}
+	return nil
 }
 
 // ReadBody reads at most maxBytes (0 means MaxBodyBytes) of r's body; a
