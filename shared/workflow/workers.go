@@ -202,6 +202,11 @@ func (w *Workers) grantOutput(g access.Grant) GrantOutput {
 	if g.ExpiresAt != nil && (g.Status == access.GrantActive || g.Status == access.GrantExpired) {
 		end = *g.ExpiresAt
 	}
+	// Whole seconds for the Wait state's TimestampPath, rounded up: the
+	// wait must never end before the grant does.
+	if t := end.Truncate(time.Second); t.Before(end) {
+		end = t.Add(time.Second)
+	}
 	return GrantOutput{Grant: GrantRef{ID: g.ID, Status: g.Status, ExpiresAt: end.UTC().Format(time.RFC3339)}}
 }
 
