@@ -16,8 +16,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/jitsudo/jitsudo-serverless/infra/proclog"
 )
 
 // RIEModule is the pinned emulator, installed into <repo>/.bin by EnsureRIE.
@@ -76,26 +77,8 @@ func Build(ctx context.Context, root, outDir string, functions ...string) error 
 type RIE struct {
 	addr string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *proclog.Buffer
 	done chan struct{}
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writers and readers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // Start runs bootstrap under the emulator at rie with env (besides a
@@ -109,7 +92,7 @@ func Start(ctx context.Context, rie, bootstrap string, env []string) (*RIE, erro
 	if err != nil {
 		return nil, err
 	}
-	r := &RIE{addr: fmt.Sprintf("127.0.0.1:%d", apiPort), logs: &syncBuffer{}, done: make(chan struct{})}
+	r := &RIE{addr: fmt.Sprintf("127.0.0.1:%d", apiPort), logs: &proclog.Buffer{}, done: make(chan struct{})}
 	r.cmd = exec.Command(rie,
 		"--runtime-interface-emulator-address", r.addr,
 		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", runtimePort),

@@ -33,6 +33,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
+
+	"github.com/jitsudo/jitsudo-serverless/infra/proclog"
 )
 
 // Region and Account are what the shim puts into ARNs.
@@ -148,7 +150,7 @@ func Start(ctx context.Context, cfg Config) (endpoint string, stop func(), err e
 	cmd := exec.Command("node", args...)
 	cmd.Dir = cfg.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stderr := &syncBuffer{}
+	stderr := &proclog.Buffer{}
 	if cfg.Log != nil {
 		cmd.Stderr = io.MultiWriter(stderr, cfg.Log)
 	} else {
@@ -357,21 +359,4 @@ func writeJSON(w http.ResponseWriter, status int, v any, errType string) {
 	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1202,20 +1202,7 @@ func TestChecksDetectBreakage(t *testing.T) {
 		{"stage prefix", "StageName: $default", "StageName: prod", checkSettings},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			if !bytes.Contains(orig, []byte(c.old)) {
-				t.Fatalf("mutation is stale: %q not in template.yaml", c.old)
-			}
-			tp, err := parseTemplate(bytes.Replace(orig, []byte(c.old), []byte(c.new), 1))
-			if err != nil {
-				t.Fatalf("mutated template does not parse: %v", err)
-			}
-			if probs := c.check(tp); len(probs) == 0 {
-				t.Error("check passed on a broken template")
-			} else {
-				t.Logf("caught: %s", probs[0])
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { mustCatch(t, orig, c.old, c.new, c.check) })
 	}
 
 	t.Run("function dir not deployed", func(t *testing.T) {
@@ -1293,5 +1280,23 @@ func TestChecksDetectBreakage(t *testing.T) {
 				t.Logf("caught: %s", probs[0])
 			}
 		})
+	}
+}
+
+// mustCatch applies one mutation (the first old → new) to the template
+// text orig and requires check to report a problem on the result.
+func mustCatch(t *testing.T, orig []byte, old, new string, check func(*tmpl) []string) {
+	t.Helper()
+	if !bytes.Contains(orig, []byte(old)) {
+		t.Fatalf("mutation is stale: %q not in template.yaml", old)
+	}
+	tp, err := parseTemplate(bytes.Replace(orig, []byte(old), []byte(new), 1))
+	if err != nil {
+		t.Fatalf("mutated template does not parse: %v", err)
+	}
+	if probs := check(tp); len(probs) == 0 {
+		t.Error("check passed on a broken template")
+	} else {
+		t.Logf("caught: %s", probs[0])
 	}
 }
