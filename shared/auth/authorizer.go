@@ -47,6 +47,7 @@ type Authorizer struct {
 	// built by discovery on first use.
 	baseCtx      context.Context
 	oidcCfg      *oidc.Config
+	httpClient   *http.Client
 	mu           sync.Mutex
 	verifier     *oidc.IDTokenVerifier
 	discoveryErr error
@@ -115,8 +116,9 @@ func New(ctx context.Context, cfg Config, keys KeyLookup) (*Authorizer, error) {
 			SkipExpiryCheck: true,
 			Now:             cfg.Now,
 		}
+		a.httpClient = client
 		if cfg.JWKSURL != "" {
-			a.verifier = oidc.NewVerifier(cfg.Issuer, oidc.NewRemoteKeySet(base, cfg.JWKSURL), a.oidcCfg)
+			a.verifier = oidc.NewVerifier(cfg.Issuer, newKeySet(cfg.JWKSURL, client, a.oidcCfg.SupportedSigningAlgs, cfg.Now), a.oidcCfg)
 		}
 	}
 	return a, nil

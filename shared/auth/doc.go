@@ -59,6 +59,15 @@
 // cases it returns an error, which API Gateway turns into a 500, so an outage
 // is not reported as a bad credential.
 //
+// # Key sets
+//
+// The issuer's JWKS is fetched once and cached (keyset.go). A token naming
+// a key id that is not cached refreshes the set at most once per
+// MinKeyRefresh (30s): a new signing key is picked up by the first token
+// after that, while tokens with made-up key ids are refused without making
+// the authorizer fetch the JWKS for each of them (go-oidc's RemoteKeySet
+// would, amplifying junk traffic onto the identity provider).
+//
 // # Caching and revocation delay
 //
 // A warm authorizer caches API-key lookups (found and not found) per

@@ -37,8 +37,15 @@ func (a *Authorizer) verifierFor(ctx context.Context) (*oidc.IDTokenVerifier, er
 		a.discoveryErr, a.discoveryAt = fmt.Errorf("oidc discovery of %s: %w", a.cfg.Issuer, err), now
 		return nil, a.discoveryErr
 	}
+	var meta struct {
+		JWKSURL string `json:"jwks_uri"`
+	}
+	if err := p.Claims(&meta); err != nil || meta.JWKSURL == "" {
+		a.discoveryErr, a.discoveryAt = fmt.Errorf("oidc discovery of %s: no jwks_uri", a.cfg.Issuer), now
+		return nil, a.discoveryErr
+	}
 	a.discoveryErr = nil
-	a.verifier = p.VerifierContext(a.baseCtx, a.oidcCfg)
+	a.verifier = oidc.NewVerifier(a.cfg.Issuer, newKeySet(meta.JWKSURL, a.httpClient, a.oidcCfg.SupportedSigningAlgs, a.cfg.Now), a.oidcCfg)
 	return a.verifier, nil
 }
 
