@@ -2,8 +2,7 @@
 package main
 
 import (
-	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 )
 
-func main() { lambdaapp.Start("healthz", httpapi.Health()) }
+func main() { lambdaapp.Start("healthz", lambdaapp.Health()) }

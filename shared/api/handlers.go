@@ -3,14 +3,14 @@ package api
 import (
 	"net/http"
 
-	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
+	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 )
 
 // Constructors maps each function of the route table to its handler
 // constructor. Functions' main.go files use one entry each; the dev server
 // uses them all. A test checks it covers routes.Table exactly.
 var Constructors = map[string]func(Deps) http.Handler{
-	"healthz":             func(Deps) http.Handler { return httpapi.Health() },
+	"healthz":             func(Deps) http.Handler { return lambdaapp.Health() },
 	"create-tenant":       CreateTenant,
 	"create-api-key":      CreateAPIKey,
 	"delete-api-key":      DeleteAPIKey,

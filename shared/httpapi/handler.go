@@ -139,10 +139,3 @@ func NewList[T any](data []T, next string) List[T] {
 	}
 	return List[T]{Data: data, NextCursor: next, HasMore: next != ""}
 }
-
-// Health serves GET /healthz.
-func Health() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-}

@@ -148,12 +148,3 @@ func TestCallerAndRequireTenant(t *testing.T) {
 		t.Fatal("Caller trusted raw headers")
 	}
 }
-
-func TestHealth(t *testing.T) {
-	resp, err := httpadapter.NewV2(httpapi.Health()).ProxyWithContext(t.Context(), events.APIGatewayV2HTTPRequest{
-		RawPath: "/healthz", RequestContext: events.APIGatewayV2HTTPRequestContext{HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET", Path: "/healthz"}},
-	})
-	if err != nil || resp.StatusCode != 200 || strings.TrimSpace(resp.Body) != `{"status":"ok"}` {
-		t.Fatalf("%v %d %q", err, resp.StatusCode, resp.Body)
-	}
-}
