@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/proclog"
@@ -99,6 +100,7 @@ func Start(ctx context.Context, rie, bootstrap string, env []string) (*RIE, erro
 		"--log-level", "error",
 		bootstrap)
 	r.cmd.Dir = filepath.Dir(bootstrap)
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // dies with the test process
 	r.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "TZ=UTC"}, env...)
 	r.cmd.Stdout, r.cmd.Stderr = r.logs, r.logs
 	if err := r.cmd.Start(); err != nil {

@@ -149,7 +149,9 @@ func Start(ctx context.Context, cfg Config) (endpoint string, stop func(), err e
 	// Not CommandContext: the shim outlives Start's ctx, until stop.
 	cmd := exec.Command("node", args...)
 	cmd.Dir = cfg.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Own process group (stop kills the whole group); and the shim dies with
+	// its parent even when the parent is killed outright (Linux).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stderr := &proclog.Buffer{}
 	if cfg.Log != nil {
 		cmd.Stderr = io.MultiWriter(stderr, cfg.Log)
