@@ -32,6 +32,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeCursor$$' -fuzztime=$(FUZZTIME) ./shared/store/
 	$(GO) test -run='^$$' -fuzz='^FuzzAuthenticate$$' -fuzztime=$(FUZZTIME) ./shared/auth/
 	$(GO) test -run='^$$' -fuzz='^FuzzUnmarshalStrict$$' -fuzztime=$(FUZZTIME) ./shared/httpapi/
+	$(GO) test -run='^$$' -fuzz='^FuzzNormalizeInput$$' -fuzztime=$(FUZZTIME) ./shared/access/
 
 ## build: every function as a static linux bootstrap for $(ARCH) (arm64 for AWS), size-checked
 build:

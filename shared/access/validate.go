@@ -129,6 +129,8 @@ func normalizeInput(in CreateInput) (CreateInput, error) {
 		add("reason", "is required")
 	case n > MaxReasonChars:
 		add("reason", fmt.Sprintf("must be at most %d characters", MaxReasonChars))
+	case !printableText(in.Reason):
+		add("reason", "must not contain control characters (other than line breaks and tabs)")
 	case in.BreakGlass && n < MinBreakGlassReason:
 		add("reason", fmt.Sprintf("must be at least %d characters for a break-glass request", MinBreakGlassReason))
 	}
@@ -183,7 +185,12 @@ func cleanText(s string, max int) (string, bool) {
 	if n == 0 || n > max {
 		return s, false
 	}
-	return s, !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' })
+	return s, printableText(s)
+}
+
+// printableText: no control characters other than line breaks and tabs.
+func printableText(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' })
 }
 
 // NormalizeMetadata returns md as JSON would decode it (numbers float64),

@@ -1,0 +1,62 @@
+package access
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/policy"
+)
+
+// FuzzNormalizeInput: whatever a caller sends, validation never panics,
+// rejects with field errors, and anything it accepts is a well-formed
+// request: a valid resource that maps to a Cedar entity, bounded duration
+// and reason, request_access, and normalization is idempotent (the
+// Idempotency-Key hash of an accepted input is stable).
+func FuzzNormalizeInput(f *testing.F) {
+	f.Add("aws_account", "111111111111", "", "", "", "", "debug a deploy", int64(3600), false, []byte(`{"ticket":"INC-1"}`))
+	f.Add("aws_account", "111111111111", "", "", "arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-abcdef1234567890", "", "rotate", int64(0), false, []byte(nil))
+	f.Add("aws_permission_set", "arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-abcdef1234567890", "111111111111", "", "", "", "x", int64(60), false, []byte(`{}`))
+	f.Add("AwsEc2Instance", "i-0123456789abcdef0", "111111111111", "ou-ab12-cd34ef56", "", "request_access", "INC-1234: prod is down, failing over", int64(604800), true, []byte(`{"n":1.5,"a":[1,"x",null]}`))
+	f.Add("aws_s3_bucket", "my.bucket-1", "", "", "", "approve_request", "\x00\x1b[31m", int64(-1), true, []byte(`[1]`))
+	f.Add("aws_rds_instance", "arn:aws:rds:eu-west-1:111111111111:db:main", "", "r-ab12", "", "", " \n\t ", int64(1<<62), false, []byte(`{"k":"\u0000"}`))
+	f.Add("aws_organizational_unit", "ou-ab12-cd34ef56", "", "", "", "", "reason\u202e", int64(59), false, []byte(`{"deep":{"deeper":{"deepest":[{"x":true}]}}}`))
+	f.Fuzz(func(t *testing.T, typ, id, account, ou, ps, action, reason string, dur int64, breakGlass bool, mdJSON []byte) {
+		var md map[string]any
+		_ = json.Unmarshal(mdJSON, &md)
+		in := CreateInput{Resource: Resource{Type: typ, ID: id, AccountID: account, OUID: ou}, PermissionSetARN: ps,
+			Action: action, Reason: reason, DurationSeconds: dur, BreakGlass: breakGlass, Metadata: md}
+		out, err := normalizeInput(in)
+		if err != nil {
+			var ve *ValidationError
+			if !errors.As(err, &ve) || len(ve.Fields) == 0 {
+				t.Fatalf("rejection without field errors: %v", err)
+			}
+			return
+		}
+		if errs := ValidateResource(out.Resource); len(errs) > 0 {
+			t.Fatalf("accepted an invalid resource %+v: %v", out.Resource, errs)
+		}
+		pr := PolicyResource(out.Resource, out.PermissionSetARN)
+		if _, ok := policy.ResourceTypeForEntityType(pr.Type); !ok {
+			t.Fatalf("accepted resource maps to %q, not a Cedar resource type", pr.Type)
+		}
+		if out.DurationSeconds < MinDurationSeconds || out.DurationSeconds > MaxDurationSeconds {
+			t.Fatalf("accepted duration %d", out.DurationSeconds)
+		}
+		if n := utf8.RuneCountInString(out.Reason); n == 0 || n > MaxReasonChars || !utf8.ValidString(out.Reason) || !printableText(out.Reason) {
+			t.Fatalf("accepted reason %q", out.Reason)
+		}
+		if breakGlass && utf8.RuneCountInString(out.Reason) < MinBreakGlassReason {
+			t.Fatalf("accepted a short break-glass reason %q", out.Reason)
+		}
+		if out.Action != policy.ActionRequestAccess {
+			t.Fatalf("accepted action %q", out.Action)
+		}
+		again, err := normalizeInput(out)
+		if err != nil || inputHash(again) != inputHash(out) {
+			t.Fatalf("normalization is not idempotent: %v\n%+v\n%+v", err, out, again)
+		}
+	})
+}
