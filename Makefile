@@ -14,17 +14,26 @@ FUZZTIME     ?= 10s
 ADDR         ?= 127.0.0.1:8080
 SFN_DIR      := infra/stepfunctions
 
-.PHONY: dev test test-go fuzz build sizes invoke validate lint bench tools npm clean
+.PHONY: dev test test-go test-external-dynamodb fuzz build sizes invoke validate lint bench tools npm clean
 
 ## dev: run the API, authorizer, embedded DynamoDB and a dev OIDC issuer on $(ADDR)
 dev: npm
 	$(GO) run ./infra/devstack/cmd/jitsudo-dev -addr $(ADDR)
 
 ## test: lint, unit + integration tests (incl. RIE invocations), brief fuzzing, arm64 build size check
-test: npm lint validate test-go fuzz build
+test: npm lint validate test-go test-external-dynamodb fuzz build
 
 test-go:
 	$(GO) test -count=1 ./...
+
+## test-external-dynamodb: the DynamoDB suites against an endpoint outside the test process
+## (a standalone stand-in here; point JITSUDO_TEST_DYNAMODB_ENDPOINT at DynamoDB Local or AWS to run them there)
+EXTERNAL_DDB_ADDR ?= 127.0.0.1:18765
+test-external-dynamodb:
+	@$(GO) build -o .bin/dynamodb-local ./infra/dynamodb-local
+	@.bin/dynamodb-local -addr $(EXTERNAL_DDB_ADDR) & pid=$$!; trap "kill $$pid" EXIT; \
+	  for i in $$(seq 50); do (exec 3<>/dev/tcp/$${EXTERNAL_DDB_ADDR%:*}/$${EXTERNAL_DDB_ADDR#*:}) 2>/dev/null && break; sleep 0.1; done; \
+	  JITSUDO_TEST_DYNAMODB_ENDPOINT=http://$(EXTERNAL_DDB_ADDR) $(GO) test -count=1 ./shared/store/... ./shared/access/... ./shared/provider/...
 
 ## fuzz: run every fuzz target briefly beyond its seed corpus
 fuzz:

@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamolocal"
@@ -90,13 +92,28 @@ func New(t testing.TB) (*store.Store, *dynamodb.Client, string) {
 		}
 	})
 	if external {
-		// minidyn reports an empty TableStatus, so only wait elsewhere.
-		w := dynamodb.NewTableExistsWaiter(c)
-		if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 5*time.Minute); err != nil {
+		if err := waitActive(ctx, c, table); err != nil {
 			t.Fatalf("dynamotest: table %s not active: %v", table, err)
 		}
 	}
 	return store.New(c, table), c, table
+}
+
+// waitActive polls DescribeTable until the table is ACTIVE — or reports no
+// status at all, as stand-ins such as minidyn do (DynamoDB and DynamoDB
+// Local always report one).
+func waitActive(ctx context.Context, c *dynamodb.Client, table string) error {
+	for {
+		out, err := c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+		if err == nil && out.Table != nil && (out.Table.TableStatus == types.TableStatusActive || out.Table.TableStatus == "") {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last DescribeTable error: %v)", ctx.Err(), err)
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // TableName turns a test name into a unique valid DynamoDB table name
