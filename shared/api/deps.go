@@ -96,11 +96,7 @@ func apiError(err error, what string) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &ve):
-		fields := make([]httpapi.FieldError, len(ve.Fields))
-		for i, f := range ve.Fields {
-			fields[i] = httpapi.FieldError{Field: f.Field, Message: f.Message}
-		}
-		return httpapi.Invalid("invalid "+what, fields...)
+		return httpapi.Invalid("invalid "+what, httpapi.Fields(ve.Fields)...)
 	case errors.Is(err, store.ErrNotFound):
 		return httpapi.Errorf(http.StatusNotFound, "not_found", "%s not found", what)
 	case errors.Is(err, store.ErrConflict):

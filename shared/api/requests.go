@@ -97,11 +97,7 @@ func accessError(err error, what string) error {
 		}
 		return (&httpapi.Error{Status: http.StatusConflict, Code: "duplicate_request", Message: msg}).WithDetails(details)
 	case errors.As(err, &ve):
-		fields := make([]httpapi.FieldError, len(ve.Fields))
-		for i, f := range ve.Fields {
-			fields[i] = httpapi.FieldError{Field: f.Field, Message: f.Message}
-		}
-		return httpapi.Invalid("invalid "+what, fields...)
+		return httpapi.Invalid("invalid "+what, httpapi.Fields(ve.Fields)...)
 	case errors.Is(err, access.ErrNotFound):
 		return httpapi.Errorf(http.StatusNotFound, "not_found", "%s not found", what)
 	case errors.Is(err, access.ErrSelfApproval):
@@ -292,20 +288,30 @@ func decodeOptional(r *http.Request, v any) error {
 	return httpapi.UnmarshalStrict(body, v)
 }
 
+// readReasoning reads the optional {reasoning} body of a decision or a
+// revocation.
+func readReasoning(r *http.Request) (string, error) {
+	var in reviewInput
+	if err := decodeOptional(r, &in); err != nil {
+		return "", err
+	}
+	if len(in.Reasoning) > maxReasoning {
+		return "", httpapi.Invalid("invalid request body", httpapi.FieldError{Field: "reasoning", Message: "at most 2000 bytes"})
+	}
+	return in.Reasoning, nil
+}
+
 func review(d Deps, decide func(*access.Service) func(ctx context.Context, c access.Caller, id, reasoning string) (access.Request, error)) http.Handler {
 	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
 		id, err := httpapi.RequireTenant(r, auth.ScopeRequestsWrite)
 		if err != nil {
 			return err
 		}
-		var in reviewInput
-		if err := decodeOptional(r, &in); err != nil {
+		reasoning, err := readReasoning(r)
+		if err != nil {
 			return err
 		}
-		if len(in.Reasoning) > maxReasoning {
-			return httpapi.Invalid("invalid review", httpapi.FieldError{Field: "reasoning", Message: "at most 2000 bytes"})
-		}
-		req, err := decide(d.Access)(r.Context(), caller(id), r.PathValue("id"), in.Reasoning)
+		req, err := decide(d.Access)(r.Context(), caller(id), r.PathValue("id"), reasoning)
 		if err != nil {
 			return accessError(err, "request")
 		}
@@ -415,14 +421,11 @@ func RevokeGrant(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		var in reviewInput
-		if err := decodeOptional(r, &in); err != nil {
+		reasoning, err := readReasoning(r)
+		if err != nil {
 			return err
 		}
-		if len(in.Reasoning) > maxReasoning {
-			return httpapi.Invalid("invalid revocation", httpapi.FieldError{Field: "reasoning", Message: "at most 2000 bytes"})
-		}
-		g, err := d.Access.RevokeGrant(r.Context(), caller(id), r.PathValue("id"), in.Reasoning)
+		g, err := d.Access.RevokeGrant(r.Context(), caller(id), r.PathValue("id"), reasoning)
 		if err != nil {
 			return accessError(err, "grant")
 		}

@@ -40,6 +40,19 @@ type FieldError struct {
 	Message string `json:"message"`
 }
 
+// Fields converts a domain package's field errors (policy.FieldError,
+// access.FieldError: the same shape) into the API's.
+func Fields[F ~struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}](in []F) []FieldError {
+	out := make([]FieldError, len(in))
+	for i, f := range in {
+		out[i] = FieldError(f)
+	}
+	return out
+}
+
 // Invalid is a 400 validation_failed error listing the offending fields.
 func Invalid(message string, fields ...FieldError) *Error {
 	e := &Error{Status: http.StatusBadRequest, Code: "validation_failed", Message: message}
