@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
@@ -116,8 +120,33 @@ func FunctionEnv(endpoint, table string) []string {
 	}
 }
 
-// WithWorkflow points env (from FunctionEnv) at a running local Step
-// Functions: the later SFN_ENDPOINT wins.
-func WithWorkflow(env []string, sfnEndpoint string) []string {
-	return append(env, "SFN_ENDPOINT="+sfnEndpoint)
+// StartsWorkflow reports whether fn's sample events start executions, so
+// the function must run against a local Step Functions rather than a
+// closed endpoint.
+func StartsWorkflow(fn string) bool { return fn == "create-request" }
+
+// Environment returns the environment fn runs with against the table on
+// endpoint. For functions that start executions it also runs the real state
+// machine on the local Step Functions, with the worker Lambdas in process
+// over the same table; stop ends them.
+func Environment(ctx context.Context, fn, endpoint, table string, s *store.Store) (env []string, stop func(), err error) {
+	env = FunctionEnv(endpoint, table)
+	if !StartsWorkflow(fn) {
+		return env, func() {}, nil
+	}
+	var lambda atomic.Pointer[http.Handler] // set once the workers exist
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := lambda.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	wf, err := devstack.StartWorkflow(ctx, s, srv.URL, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		srv.Close()
+		return nil, nil, err
+	}
+	lambda.Store(&wf.Lambda)
+	return append(env, "SFN_ENDPOINT="+wf.Endpoint), func() { wf.Close(); srv.Close() }, nil
 }

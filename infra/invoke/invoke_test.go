@@ -3,21 +3,16 @@ package invoke_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
 	"github.com/jitsudo/jitsudo-serverless/infra/invoke"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamotest"
@@ -130,38 +125,18 @@ func TestFunctionsUnderRIE(t *testing.T) {
 	wg.Wait()
 }
 
-// startsWorkflow: functions whose sample events start executions, so they
-// run against the local Step Functions instead of a closed endpoint.
-var startsWorkflow = map[string]bool{"create-request": true}
-
 func runFunction(ctx context.Context, t *testing.T, rie, bootstrap, fn string, eventFiles []string) {
 	s, _, table := dynamotest.New(t)
 	if err := invoke.SeedEventFixtures(ctx, s); err != nil {
 		t.Errorf("%s: %v", fn, err)
 		return
 	}
-	env := invoke.FunctionEnv(dynamotest.Endpoint(t), table)
-	if startsWorkflow[fn] {
-		// The real state machine on the local Step Functions, its worker
-		// Lambdas in process over the same table.
-		var lambda atomic.Pointer[http.Handler] // set once the workers exist
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if h := lambda.Load(); h != nil {
-				(*h).ServeHTTP(w, r)
-				return
-			}
-			http.NotFound(w, r)
-		}))
-		defer srv.Close()
-		wf, err := devstack.StartWorkflow(ctx, s, srv.URL, slog.New(slog.DiscardHandler), nil)
-		if err != nil {
-			t.Errorf("%s: %v", fn, err)
-			return
-		}
-		defer wf.Close()
-		lambda.Store(&wf.Lambda)
-		env = invoke.WithWorkflow(env, wf.Endpoint)
+	env, stop, err := invoke.Environment(ctx, fn, dynamotest.Endpoint(t), table, s)
+	if err != nil {
+		t.Errorf("%s: %v", fn, err)
+		return
 	}
+	defer stop()
 	r, err := invoke.Start(ctx, rie, bootstrap, env)
 	if err != nil {
 		t.Errorf("%s: %v", fn, err)

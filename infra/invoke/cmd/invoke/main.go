@@ -60,10 +60,16 @@ func run(fn, eventFile string) error {
 	if err := store.CreateTable(ctx, client, table); err != nil {
 		return err
 	}
-	if err := invoke.SeedEventFixtures(ctx, store.New(client, table)); err != nil {
+	s := store.New(client, table)
+	if err := invoke.SeedEventFixtures(ctx, s); err != nil {
 		return err
 	}
-	r, err := invoke.Start(ctx, rie, out+"/"+fn+"/bootstrap", invoke.FunctionEnv(endpoint, table))
+	env, stopWorkflow, err := invoke.Environment(ctx, fn, endpoint, table, s)
+	if err != nil {
+		return err
+	}
+	defer stopWorkflow()
+	r, err := invoke.Start(ctx, rie, out+"/"+fn+"/bootstrap", env)
 	if err != nil {
 		return err
 	}
