@@ -99,13 +99,9 @@ func (s *Service) FailGrant(ctx context.Context, tenantID, grantID, reason strin
 	if len(reason) > MaxReasoningChars {
 		reason = reason[:MaxReasoningChars]
 	}
-	for attempt := 0; attempt < maxStateAttempts; attempt++ {
-		g, err := s.Repo.GetGrant(ctx, tenantID, grantID)
-		if err != nil {
-			return Grant{}, err
-		}
+	return s.updateGrant(ctx, tenantID, grantID, "fail", func(g Grant) (*Change, Grant, error) {
 		if g.Status != GrantProvisioning {
-			return g, nil
+			return nil, g, nil
 		}
 		if rerr := s.Provider.Revoke(ctx, AssignmentOf(g)); rerr != nil {
 			s.log().WarnContext(ctx, "cleanup of failed grant", "tenant_id", tenantID, "grant_id", grantID, "error", rerr)
@@ -113,56 +109,60 @@ func (s *Service) FailGrant(ctx context.Context, tenantID, grantID, reason strin
 		now := s.now()
 		old := g.Version
 		g.Status, g.ProvisioningStatus, g.FailureReason, g.UpdatedAt, g.Version = GrantFailed, "failed", reason, now, old+1
-		ch := Change{
+		return &Change{
 			Grant:       &GrantWrite{Grant: g, ExpectStatus: GrantProvisioning, ExpectVersion: old},
 			LockRelease: grantLockKey(g),
 			Audit:       []AuditEvent{s.event(tenantID, ActorTypeSystem, ActorTypeSystem, AuditGrantFailed, auditResourceGrant, g.ID, reason, grantMeta(g), now)},
-		}
-		if _, err := s.Repo.Commit(ctx, tenantID, ch); err != nil {
-			var cf *ConditionFailedError
-			if errors.As(err, &cf) && cf.Has(PartGrant) {
-				continue
-			}
-			return Grant{}, fmt.Errorf("access: fail grant %s: %w", grantID, err)
-		}
-		return g, nil
-	}
-	return Grant{}, fmt.Errorf("%w: grant %s keeps changing", ErrConflict, grantID)
+		}, g, nil
+	})
 }
 
 // ExpireGrant is the scheduled end of a grant: provider revoke first, then
 // active (or still provisioning) → expired, releasing the duplicate guard.
 // An ended grant (revoked, expired, failed) is returned unchanged.
 func (s *Service) ExpireGrant(ctx context.Context, tenantID, grantID string) (Grant, error) {
-	for attempt := 0; attempt < maxStateAttempts; attempt++ {
-		g, err := s.Repo.GetGrant(ctx, tenantID, grantID)
-		if err != nil {
-			return Grant{}, err
-		}
+	return s.updateGrant(ctx, tenantID, grantID, "expire", func(g Grant) (*Change, Grant, error) {
 		if grantEnded(g.Status) {
-			return g, nil
+			return nil, g, nil
 		}
 		if err := s.Provider.Revoke(ctx, AssignmentOf(g)); err != nil {
-			return g, fmt.Errorf("access: revoke expired grant %s: %w", g.ID, err)
+			return nil, g, fmt.Errorf("access: revoke expired grant %s: %w", g.ID, err)
 		}
 		now := s.now()
 		old, oldStatus := g.Version, g.Status
 		g.Status, g.UpdatedAt, g.Version = GrantExpired, now, old+1
 		ev := s.event(tenantID, ActorTypeSystem, ActorTypeSystem, AuditGrantExpired, auditResourceGrant, g.ID, "", grantMeta(g), now)
 		ev.Severity = severityOf(g.BreakGlass)
-		ch := Change{
+		return &Change{
 			Grant:       &GrantWrite{Grant: g, ExpectStatus: oldStatus, ExpectVersion: old},
 			LockRelease: grantLockKey(g),
 			Audit:       []AuditEvent{ev},
+		}, g, nil
+	})
+}
+
+// updateGrant is one grant transition: read the grant, let change decide
+// (nil Change: return the grant as change says, no write), commit the
+// change conditioned on the state read, and start over when the grant
+// moved meanwhile (the loser of a race re-reads, e.g. to find it ended).
+func (s *Service) updateGrant(ctx context.Context, tenantID, grantID, what string, change func(Grant) (*Change, Grant, error)) (Grant, error) {
+	for attempt := 0; attempt < maxStateAttempts; attempt++ {
+		g, err := s.Repo.GetGrant(ctx, tenantID, grantID)
+		if err != nil {
+			return Grant{}, err
 		}
-		if _, err := s.Repo.Commit(ctx, tenantID, ch); err != nil {
+		ch, next, err := change(g)
+		if err != nil || ch == nil {
+			return next, err
+		}
+		if _, err := s.Repo.Commit(ctx, tenantID, *ch); err != nil {
 			var cf *ConditionFailedError
 			if errors.As(err, &cf) && cf.Has(PartGrant) {
 				continue
 			}
-			return Grant{}, fmt.Errorf("access: expire grant %s: %w", grantID, err)
+			return Grant{}, fmt.Errorf("access: %s grant %s: %w", what, grantID, err)
 		}
-		return g, nil
+		return next, nil
 	}
 	return Grant{}, fmt.Errorf("%w: grant %s keeps changing", ErrConflict, grantID)
 }
@@ -238,44 +238,31 @@ func (s *Service) RevokeGrant(ctx context.Context, c Caller, id, reasoning strin
 		return Grant{}, err
 	}
 	lp := &lazyPolicies{s: s, tenant: c.TenantID}
-	for attempt := 0; attempt < maxStateAttempts; attempt++ {
-		g, err := s.Repo.GetGrant(ctx, c.TenantID, id)
-		if err != nil {
-			return Grant{}, err
-		}
+	return s.updateGrant(ctx, c.TenantID, id, "revoke", func(g Grant) (*Change, Grant, error) {
 		ok, err := s.mayManageGrant(ctx, lp, c, g)
 		if err != nil {
-			return Grant{}, err
+			return nil, Grant{}, err
 		}
 		if !ok {
-			return Grant{}, fmt.Errorf("%w: you may not revoke this grant", ErrForbidden)
+			return nil, Grant{}, fmt.Errorf("%w: you may not revoke this grant", ErrForbidden)
 		}
 		if grantEnded(g.Status) {
-			return Grant{}, fmt.Errorf("%w: grant is %s", ErrConflict, g.Status)
+			return nil, Grant{}, fmt.Errorf("%w: grant is %s", ErrConflict, g.Status)
 		}
 		if err := s.Provider.Revoke(ctx, AssignmentOf(g)); err != nil {
-			return Grant{}, fmt.Errorf("access: revoke grant %s: %w", g.ID, err)
+			return nil, Grant{}, fmt.Errorf("access: revoke grant %s: %w", g.ID, err)
 		}
 		now := s.now()
 		old, oldStatus := g.Version, g.Status
 		g.Status, g.RevokedAt, g.RevokedBy, g.UpdatedAt, g.Version = GrantRevoked, &now, c.ID, now, old+1
 		ev := s.event(c.TenantID, c.ID, actorType(c), AuditGrantRevoked, auditResourceGrant, g.ID, reasoning, grantMeta(g), now)
 		ev.Severity = severityOf(g.BreakGlass)
-		ch := Change{
+		return &Change{
 			Grant:       &GrantWrite{Grant: g, ExpectStatus: oldStatus, ExpectVersion: old},
 			LockRelease: grantLockKey(g),
 			Audit:       []AuditEvent{ev},
-		}
-		if _, err := s.Repo.Commit(ctx, c.TenantID, ch); err != nil {
-			var cf *ConditionFailedError
-			if errors.As(err, &cf) && cf.Has(PartGrant) {
-				continue
-			}
-			return Grant{}, fmt.Errorf("access: revoke grant %s: %w", id, err)
-		}
-		return g, nil
-	}
-	return Grant{}, fmt.Errorf("%w: grant %s keeps changing", ErrConflict, id)
+		}, g, nil
+	})
 }
 
 // ---------------------------------------------------------------- messages
