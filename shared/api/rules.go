@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -35,12 +36,24 @@ type ruleView struct {
 	CedarText string `json:"cedar_text"`
 }
 
-func viewRule(rec store.RuleRecord) ruleView {
+// A stored rule was normalized when written, so a failure here means a
+// corrupt item: it surfaces as a logged 500, never as a rule without text.
+func viewRule(rec store.RuleRecord) (ruleView, error) {
 	text, err := policy.CedarText(rec.Rule)
 	if err != nil {
-		text = ""
+		return ruleView{}, fmt.Errorf("stored rule %q does not assemble: %w", rec.ID, err)
 	}
-	return ruleView{RuleRecord: rec, CedarText: text}
+	return ruleView{RuleRecord: rec, CedarText: text}, nil
+}
+
+// writeRule answers with one rule and its Cedar text.
+func writeRule(w http.ResponseWriter, status int, rec store.RuleRecord) error {
+	v, err := viewRule(rec)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, status, v)
+	return nil
 }
 
 var policyReaders = []string{auth.ScopePoliciesRead, auth.ScopePoliciesWrite}
@@ -75,7 +88,9 @@ func ListRules(d Deps) http.Handler {
 		}
 		views := make([]ruleView, len(recs))
 		for i, rec := range recs {
-			views[i] = viewRule(rec)
+			if views[i], err = viewRule(rec); err != nil {
+				return err
+			}
 		}
 		httpapi.WriteJSON(w, http.StatusOK, httpapi.NewList(views, next))
 		return nil
@@ -93,8 +108,7 @@ func GetRule(d Deps) http.Handler {
 		if err != nil {
 			return apiError(err, "policy rule")
 		}
-		httpapi.WriteJSON(w, http.StatusOK, viewRule(rec))
-		return nil
+		return writeRule(w, http.StatusOK, rec)
 	})
 }
 
@@ -124,8 +138,7 @@ func CreateRule(d Deps) http.Handler {
 		httpapi.Logger(r.Context()).Info("policy rule created", "rule_id", rule.ID)
 		d.auditRuleChange(r, id, access.AuditRuleCreated, rule.ID, map[string]any{"revision": rec.Revision})
 		w.Header().Set("Location", "/v1/policy-rules/"+rule.ID)
-		httpapi.WriteJSON(w, http.StatusCreated, viewRule(rec))
-		return nil
+		return writeRule(w, http.StatusCreated, rec)
 	})
 }
 
@@ -168,8 +181,7 @@ func UpdateRule(d Deps) http.Handler {
 		}
 		httpapi.Logger(r.Context()).Info("policy rule updated", "rule_id", rule.ID, "revision", rec.Revision)
 		d.auditRuleChange(r, id, access.AuditRuleUpdated, rule.ID, map[string]any{"revision": rec.Revision})
-		httpapi.WriteJSON(w, http.StatusOK, viewRule(rec))
-		return nil
+		return writeRule(w, http.StatusOK, rec)
 	})
 }
 
