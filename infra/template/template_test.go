@@ -527,6 +527,9 @@ func checkTable(tp *tmpl) []string {
 	if got := str(tb.BillingMode); got != string(want.BillingMode) {
 		fail("%s: BillingMode %q, want %q", id, got, want.BillingMode)
 	}
+	if ttl := tb.TimeToLiveSpecification; ttl == nil || !ttl.Enabled || str(ttl.AttributeName) != store.AttrTTL {
+		fail("%s: TimeToLiveSpecification must be enabled on attribute %q (idempotency records, task tokens)", id, store.AttrTTL)
+	}
 	if tb.PointInTimeRecoverySpecification == nil || tb.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled == nil || !*tb.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled {
 		fail("%s: point-in-time recovery must be enabled", id)
 	}
@@ -1191,6 +1194,7 @@ func TestChecksDetectBreakage(t *testing.T) {
 		{"missing attribute", "        - {AttributeName: GSI2SK, AttributeType: S}\n", "", checkTable},
 		{"no retain", "    DeletionPolicy: Retain\n", "", checkTable},
 		{"no PITR", "PointInTimeRecoveryEnabled: true", "PointInTimeRecoveryEnabled: false", checkTable},
+		{"TTL on another attribute", "        AttributeName: ttl\n", "        AttributeName: expires\n", checkTable},
 		{"runtime", "Runtime: provided.al2023", "Runtime: provided.al2", checkSettings},
 		{"x86", "Architectures: [arm64]", "Architectures: [x86_64]", checkSettings},
 		{"no TABLE_NAME", "        TABLE_NAME: !Ref Table\n", "", checkSettings},

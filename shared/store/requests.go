@@ -127,7 +127,7 @@ func (s *Store) changeItems(tenant string, ch access.Change) ([]types.TransactWr
 		item[AttrPK], item[AttrSK], item[AttrEntityType] = str(idemPK(tenant, rec.Key)), str(skIdem), str(entityIdem)
 		item[AttrTenantID] = str(tenant)
 		if !rec.ExpiresAt.IsZero() {
-			item["ttl"] = num(rec.ExpiresAt.Unix())
+			item[AttrTTL] = num(rec.ExpiresAt.Unix())
 		}
 		add(access.PartIdempotency, s.putIfAbsent(item))
 	}
@@ -387,13 +387,15 @@ func (s *Store) SetTaskToken(ctx context.Context, tenantID, requestID, token str
 		AttrPK: str(pk), AttrSK: str(skTaskToken),
 		AttrEntityType: str(entityToken), AttrTenantID: str(tenantID),
 		attrTaskToken: str(token),
-		"ttl":         num(time.Now().Add(taskTokenTTL).Unix()),
+		AttrTTL:       num(time.Now().Add(taskTokenTTL).Unix()),
 	}
 	if _, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
 		return access.Request{}, false, fmt.Errorf("store: set task token of %s: %w", requestID, err)
 	}
 	r, err := s.GetRequest(ctx, tenantID, requestID)
 	if errors.Is(err, access.ErrNotFound) {
+		// Best effort: a stray token of a request that does not exist is
+		// never used and expires through the TTL anyway.
 		_, _ = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName: aws.String(s.table), Key: keyOf(pk, skTaskToken),
 			ConditionExpression:       aws.String("#tok = :tok"),
