@@ -38,7 +38,8 @@ var placeholderRe = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)\}`)
 // placeholder of the file), which may invoke exactly the workers; workers
 // have no events; STATE_MACHINE_ARN is built from the state machine's fixed
 // name, and no function refers to the state machine (a cycle); the
-// store-task-token role may SendTaskSuccess/Failure and nothing else does.
+// roles of store-task-token and of the approve, deny and cancel routes may
+// SendTaskSuccess/Failure and nothing else does.
 func checkWorkflow(tp *tmpl, root string) []string {
 	var probs []string
 	fail := func(f string, a ...any) { probs = append(probs, fmt.Sprintf(f, a...)) }
