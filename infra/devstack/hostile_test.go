@@ -36,15 +36,7 @@ func TestHostileInput(t *testing.T) {
 
 	big := fmt.Sprintf(`{"id":"big","description":%q}`, strings.Repeat("x", 65<<10))
 	deep := `{"resource":{"type":"aws_account","id":"111111111111"},"context":{"x":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}}`
-	cases := []struct {
-		name         string
-		method, path string
-		headers      map[string]string
-		body         any
-		status       int
-		code         string
-		fields       []string
-	}{
+	cases := []hostileCase{
 		// Strict JSON.
 		{"unknown field", "POST", "/v1/policy-rules", admin, jsonBody(`{"id":"x","bogus":1}`), 400, "validation_failed", []string{"bogus"}},
 		{"unknown field in evaluate", "POST", "/v1/policies/evaluate", alice, jsonBody(`{"resource":{"type":"aws_account","id":"111111111111","extra":1}}`), 400, "validation_failed", []string{"extra"}},
@@ -126,18 +118,7 @@ func TestHostileInput(t *testing.T) {
 		{"dot-dot id", "DELETE", "/v1/policy-rules/..", admin, nil, 0, "", nil},
 		{"long key id", "DELETE", "/v1/api-keys/" + strings.Repeat("k", 2000), admin, nil, 0, "", nil},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			e := &env{t: t, st: e.st, demo: e.demo}
-			if c.status == 0 { // any 4xx
-				if r := e.do(c.method, c.path, c.headers, c.body); r.Status < 400 {
-					t.Errorf("want a 4xx, got %s", r)
-				}
-				return
-			}
-			e.wantErr(c.status, c.code, c.method, c.path, c.headers, c.body, c.fields...)
-		})
-	}
+	e.refuseAll(cases)
 	// Nothing was written.
 	if v := e.version(alice); v != v0 {
 		t.Errorf("rule_set_version moved from %d to %d on refused input", v0, v)
@@ -270,5 +251,33 @@ func TestConcurrentCreate(t *testing.T) {
 	got = decodeRule(t, e.want(http.StatusOK, "GET", "/v1/policy-rules/racy", admin, nil))
 	if !strings.Contains(got.Conditions, fmt.Sprint(1000+winner)) || got.Revision != 2 {
 		t.Fatalf("stored rule is not the update winner's (%d): %+v", winner, got)
+	}
+}
+
+// hostileCase is one call that must be refused: with status (and code and
+// the fields named in details), or with any 4xx when status is 0.
+type hostileCase struct {
+	name         string
+	method, path string
+	headers      map[string]string
+	body         any
+	status       int
+	code         string
+	fields       []string
+}
+
+// refuseAll runs each case as a subtest on e's stack.
+func (e *env) refuseAll(cases []hostileCase) {
+	for _, c := range cases {
+		e.t.Run(c.name, func(t *testing.T) {
+			e := &env{t: t, st: e.st, demo: e.demo}
+			if c.status == 0 { // any 4xx
+				if r := e.do(c.method, c.path, c.headers, c.body); r.Status < 400 {
+					t.Errorf("want a 4xx, got %s", r)
+				}
+				return
+			}
+			e.wantErr(c.status, c.code, c.method, c.path, c.headers, c.body, c.fields...)
+		})
 	}
 }

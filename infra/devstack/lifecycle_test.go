@@ -708,15 +708,7 @@ func TestLifecycleHostileInput(t *testing.T) {
 	}
 	long := func(n int) string { return strings.Repeat("x", n) }
 	p := "/v1/requests/" + pending.ID
-	cases := []struct {
-		name         string
-		method, path string
-		headers      map[string]string
-		body         any
-		status       int
-		code         string
-		fields       []string
-	}{
+	cases := []hostileCase{
 		// POST /v1/requests.
 		{"unknown field", "POST", "/v1/requests", alice, withReq("bogus", 1), 400, "validation_failed", []string{"bogus"}},
 		{"unknown field in resource", "POST", "/v1/requests", alice, withReq("resource", map[string]any{"type": "aws_account", "id": devstack.DevAccount, "extra": 1}), 400, "validation_failed", nil},
@@ -815,18 +807,7 @@ func TestLifecycleHostileInput(t *testing.T) {
 		{"get grant: unknown", "GET", "/v1/grants/grt_00000000000000000000000000", alice, nil, 404, "not_found", nil},
 		{"get grant: request id", "GET", "/v1/grants/" + pending.ID, alice, nil, 404, "not_found", nil},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			e := &env{t: t, st: e.st, demo: e.demo}
-			if c.status == 0 { // any 4xx
-				if r := e.do(c.method, c.path, c.headers, c.body); r.Status < 400 {
-					t.Errorf("want a 4xx, got %s", r)
-				}
-				return
-			}
-			e.wantErr(c.status, c.code, c.method, c.path, c.headers, c.body, c.fields...)
-		})
-	}
+	e.refuseAll(cases)
 
 	// Nothing changed.
 	if got := e.request(alice, pending.ID); got.Status != access.StatusPending || len(got.Reviews) != 0 {
