@@ -20,7 +20,9 @@ package store
 //	duplicate guard   T#<tenant>#LOCK#<sha256>    LOCK              (requester+resource+permission set; live request/grant)
 //	idempotency       T#<tenant>#IDEM#<sha256>    IDEM              (requester+Idempotency-Key → request id, input hash; ttl)
 //	audit event       T#<tenant>#AUDIT            EVT#<seq, 20 digits zero-padded>  (hash chain, audit.go)
-//	assignment        T#<tenant>#ASSIGN#<sha256>  ASSIGN            (recording provider: account+permission set+principal, holder grant ids)
+//	assignment        T#<tenant>#ASSIGN           A#<sha256>        (provider bookkeeping: account+permission set+principal, holder grant ids; assignments.go)
+//	AWS settings      T#<tenant>                  SETTINGS#AWS      (Identity Center instance, role to assume; settings.go)
+//	notif. channel    T#<tenant>#CHANNELS         CH#<channel id>   (Slack / webhook / email channel; channels.go)
 //
 // The task token (up to ~1 KB) has its own item so that the request item
 // stays small: every state change rewrites the whole request item in a
@@ -177,7 +179,11 @@ const (
 	skTaskToken    = "META#TOKEN" // must sort right after skMeta and before skMsgPrefix (GetRequestWithToken's range)
 	skLock         = "LOCK"
 	skIdem         = "IDEM"
-	skAssign       = "ASSIGN"
+	skAssignPrefix = "A#"
+	skSettingsAWS  = "SETTINGS#AWS"
+	skChanPrefix   = "CH#"
+	entitySettings = "SETTINGS"
+	entityChannel  = "CHANNEL"
 	skMsgPrefix    = "MSG#"
 	skEventPrefix  = "EVT#"
 	entityRequest  = "REQUEST"
@@ -199,11 +205,14 @@ func grantPK(tenant, id string) string   { return tenantPrefix(tenant) + "#GRANT
 func messageSK(at time.Time, id string) string {
 	return skMsgPrefix + sortTime(at) + "#" + id
 }
-func lockPK(tenant, key string) string   { return tenantPrefix(tenant) + "#LOCK#" + key }
-func idemPK(tenant, key string) string   { return tenantPrefix(tenant) + "#IDEM#" + key }
-func auditPK(tenant string) string       { return tenantPrefix(tenant) + "#AUDIT" }
-func auditSK(seq int64) string           { return fmt.Sprintf("%s%020d", skEventPrefix, seq) }
-func assignPK(tenant, key string) string { return tenantPrefix(tenant) + "#ASSIGN#" + key }
+func lockPK(tenant, key string) string { return tenantPrefix(tenant) + "#LOCK#" + key }
+func idemPK(tenant, key string) string { return tenantPrefix(tenant) + "#IDEM#" + key }
+func auditPK(tenant string) string     { return tenantPrefix(tenant) + "#AUDIT" }
+func auditSK(seq int64) string         { return fmt.Sprintf("%s%020d", skEventPrefix, seq) }
+func assignPK(tenant string) string    { return tenantPrefix(tenant) + "#ASSIGN" }
+func assignSK(key string) string       { return skAssignPrefix + key }
+func channelsPK(tenant string) string  { return tenantPrefix(tenant) + "#CHANNELS" }
+func channelSK(id string) string       { return skChanPrefix + id }
 
 func reqStatusPK(tenant, status string) string { return tenantPrefix(tenant) + "#REQSTATUS#" + status }
 func requesterPK(tenant, id string) string     { return tenantPrefix(tenant) + "#REQUESTER#" + id }

@@ -19,6 +19,7 @@ type Repo interface {
 	AddAssignmentHolder(ctx context.Context, a store.AssignmentTarget, grantID string) ([]string, error)
 	RemoveAssignmentHolder(ctx context.Context, a store.AssignmentTarget, grantID string) ([]string, error)
 	AssignmentHolders(ctx context.Context, a store.AssignmentTarget) ([]string, error)
+	DeleteAssignmentIfUnheld(ctx context.Context, a store.AssignmentTarget) (bool, error)
 }
 
 // Provider records assignments in Repo.
@@ -66,8 +67,14 @@ func (p *Provider) Revoke(ctx context.Context, a access.Assignment) error {
 	if err := check(a); err != nil {
 		return err
 	}
-	if _, err := p.Repo.RemoveAssignmentHolder(ctx, Target(a), a.GrantID); err != nil {
+	left, err := p.Repo.RemoveAssignmentHolder(ctx, Target(a), a.GrantID)
+	if err != nil {
 		return fmt.Errorf("recording provider: revoke: %w", err)
+	}
+	if len(left) == 0 { // the recorded "assignment" goes with its last holder
+		if _, err := p.Repo.DeleteAssignmentIfUnheld(ctx, Target(a)); err != nil {
+			return fmt.Errorf("recording provider: revoke: %w", err)
+		}
 	}
 	return nil
 }
