@@ -22,6 +22,7 @@ const (
 	AuditGrantFailed        = "grant.failed"
 	AuditGrantExpired       = "grant.expired"
 	AuditGrantRevoked       = "grant.revoked"
+	AuditGrantExtended      = "grant.extended"
 	AuditMessagePosted      = "message.posted"
 	AuditRuleCreated        = "rule.created"
 	AuditRuleUpdated        = "rule.updated"

@@ -119,10 +119,15 @@ func (s *Service) FailGrant(ctx context.Context, tenantID, grantID, reason strin
 
 // ExpireGrant is the scheduled end of a grant: provider revoke first, then
 // active (or still provisioning) → expired, releasing the duplicate guard.
-// An ended grant (revoked, expired, failed) is returned unchanged.
+// An ended grant (revoked, expired, failed) is returned unchanged, and so is
+// an active grant whose end has not come yet (it was extended after the
+// workflow began waiting: the workflow waits again for the new end).
 func (s *Service) ExpireGrant(ctx context.Context, tenantID, grantID string) (Grant, error) {
 	return s.updateGrant(ctx, tenantID, grantID, "expire", func(g Grant) (*Change, Grant, error) {
 		if grantEnded(g.Status) {
+			return nil, g, nil
+		}
+		if g.Status == GrantActive && g.ExpiresAt != nil && s.now().Before(*g.ExpiresAt) {
 			return nil, g, nil
 		}
 		if err := s.Provider.Revoke(ctx, AssignmentOf(g)); err != nil {

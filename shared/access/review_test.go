@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -208,7 +209,18 @@ func TestGrantLifecycle(t *testing.T) {
 	if _, err := e.svc.ProvisionGrant(ctx, tenantA, res.Grant.ID); err != nil {
 		t.Fatal(err)
 	}
+	active, err := e.svc.ProvisionGrant(ctx, tenantA, res.Grant.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Before its end, the scheduled expiry is a no-op (the grant may have
+	// been extended after the workflow began waiting).
+	if early, err := e.svc.ExpireGrant(ctx, tenantA, res.Grant.ID); err != nil || early.Status != access.GrantActive || early.Version != active.Version {
+		t.Fatalf("expire before the end: %+v %v", early, err)
+	}
+	e.svc.Now = func() time.Time { return active.ExpiresAt.Add(time.Second) }
 	ex, err = e.svc.ExpireGrant(ctx, tenantA, res.Grant.ID)
+	e.svc.Now = nil
 	if err != nil || ex.Status != access.GrantExpired {
 		t.Fatalf("expire: %+v %v", ex, err)
 	}

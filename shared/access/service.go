@@ -263,6 +263,9 @@ func requestMeta(r Request) map[string]any {
 	if r.BreakGlass {
 		m["break_glass"] = true
 	}
+	if r.ExtendsGrantID != "" {
+		m["extends_grant_id"] = r.ExtendsGrantID
+	}
 	if r.GrantID != "" {
 		m["grant_id"] = r.GrantID
 	}
@@ -721,14 +724,23 @@ func (s *Service) review(ctx context.Context, c Caller, id, reasoning string, ap
 			need := max(1, r.ApprovalsRequired)
 			if approvals >= need {
 				r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusApproved, c.ID, reasoning, &now
-				r.GrantID = GrantIDFor(r.ID)
-				g := newGrant(r, now)
-				ch.Grant = &GrantWrite{Grant: g, Create: true}
 				ch.Messages = []Message{systemMessage(r, withReasoning("approved by "+c.ID, reasoning), now)}
 				ev := s.event(c.TenantID, c.ID, actorType(c), AuditRequestApproved, auditResourceRequest, r.ID, reasoning, requestMeta(r), now)
 				ev.Severity = severityOf(r.BreakGlass)
 				ch.Audit = []AuditEvent{ev}
-				outcome = &WorkflowOutcome{Status: OutcomeApproved, GrantID: g.ID}
+				if r.ExtendsGrantID != "" {
+					// An extension: the grant's end moves; the workflow
+					// of this request ends (no grant of its own).
+					if err := s.approveExtension(ctx, c, r, &ch, reasoning, now); err != nil {
+						return Request{}, err
+					}
+					outcome = &WorkflowOutcome{Status: OutcomeApproved}
+				} else {
+					r.GrantID = GrantIDFor(r.ID)
+					g := newGrant(r, now)
+					ch.Grant = &GrantWrite{Grant: g, Create: true}
+					outcome = &WorkflowOutcome{Status: OutcomeApproved, GrantID: g.ID}
+				}
 			} else {
 				ch.Messages = []Message{systemMessage(r, withReasoning(fmt.Sprintf("approval %d of %d by %s", approvals, need, c.ID), reasoning), now)}
 				md := requestMeta(r)
@@ -737,7 +749,7 @@ func (s *Service) review(ctx context.Context, c Caller, id, reasoning string, ap
 			}
 		} else {
 			r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusDenied, c.ID, reasoning, &now
-			ch.LockRelease = LockKey(r.RequesterID, r.Resource, r.PermissionSetARN)
+			ch.LockRelease = requestLockKey(r)
 			ch.Messages = []Message{systemMessage(r, withReasoning("denied by "+c.ID, reasoning), now)}
 			ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestDenied, auditResourceRequest, r.ID, reasoning, requestMeta(r), now)}
 			outcome = &WorkflowOutcome{Status: OutcomeDenied}
@@ -745,7 +757,7 @@ func (s *Service) review(ctx context.Context, c Caller, id, reasoning string, ap
 		ch.Request.Request = r
 		if _, err := s.Repo.Commit(ctx, c.TenantID, ch); err != nil {
 			var cf *ConditionFailedError
-			if errors.As(err, &cf) && cf.Has(PartRequest) {
+			if errors.As(err, &cf) && (cf.Has(PartRequest) || cf.Has(PartGrant)) {
 				continue // changed meanwhile: re-read (decided → ErrConflict)
 			}
 			return Request{}, fmt.Errorf("access: review request %s: %w", id, err)
@@ -779,7 +791,7 @@ func (s *Service) Cancel(ctx context.Context, c Caller, id string) (Request, err
 		r.Status, r.DecidedBy, r.DecidedAt, r.UpdatedAt, r.Version = StatusCancelled, c.ID, &now, now, old+1
 		ch := Change{
 			Request:     &RequestWrite{Request: r, ExpectStatus: StatusPending, ExpectVersion: old},
-			LockRelease: LockKey(r.RequesterID, r.Resource, r.PermissionSetARN),
+			LockRelease: requestLockKey(r),
 			Messages:    []Message{systemMessage(r, "cancelled by "+c.ID, now)},
 			Audit:       []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestCancelled, auditResourceRequest, r.ID, "", requestMeta(r), now)},
 		}
@@ -834,7 +846,7 @@ func (s *Service) ExpireRequest(ctx context.Context, tenantID, requestID string)
 		r.DecisionReasoning = fmt.Sprintf("no decision within the approval timeout (%ds)", r.ApprovalTimeout)
 		ch := Change{
 			Request:     &RequestWrite{Request: r, ExpectStatus: StatusPending, ExpectVersion: old},
-			LockRelease: LockKey(r.RequesterID, r.Resource, r.PermissionSetARN),
+			LockRelease: requestLockKey(r),
 			Messages:    []Message{systemMessage(r, "expired: "+r.DecisionReasoning, now)},
 			Audit:       []AuditEvent{s.event(tenantID, DecidedByTimeout, ActorTypeSystem, AuditRequestExpired, auditResourceRequest, r.ID, r.DecisionReasoning, requestMeta(r), now)},
 		}

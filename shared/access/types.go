@@ -79,9 +79,13 @@ type Request struct {
 	DecidingRuleIDs   []string       `json:"deciding_rule_ids,omitempty" dynamodbav:"deciding_rule_ids,omitempty"`
 	Notices           []string       `json:"notices,omitempty" dynamodbav:"notices,omitempty"`
 	GrantID           string         `json:"grant_id,omitempty" dynamodbav:"grant_id,omitempty"`
-	CreatedAt         time.Time      `json:"created_at" dynamodbav:"created_at"`
-	UpdatedAt         time.Time      `json:"updated_at" dynamodbav:"updated_at"`
-	DecidedAt         *time.Time     `json:"decided_at,omitempty" dynamodbav:"decided_at,omitempty"`
+	// ExtendsGrantID: this request (Action extend_grant) asks to extend
+	// that grant; approving it moves the grant's end instead of creating
+	// a grant (extend.go).
+	ExtendsGrantID string     `json:"extends_grant_id,omitempty" dynamodbav:"extends_grant_id,omitempty"`
+	CreatedAt      time.Time  `json:"created_at" dynamodbav:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at" dynamodbav:"updated_at"`
+	DecidedAt      *time.Time `json:"decided_at,omitempty" dynamodbav:"decided_at,omitempty"`
 	// TaskToken is the Step Functions callback token of the pending-approval
 	// wait; never returned by the API. It is stored in its own item, not in
 	// the request's (Repo.SetTaskToken), and filled only where a decision
