@@ -136,16 +136,33 @@ func (s *Store) RemoveAssignmentHolder(ctx context.Context, a AssignmentTarget, 
 
 // DeleteAssignmentIfUnheld deletes the assignment's item if it has no
 // holders (a holder added meanwhile keeps it). It reports whether the item
-// is gone (deleted now or missing before).
+// is gone (deleted now or missing before). The delete is conditional on
+// the item's updated_at being the one read without holders: every holder
+// change sets updated_at, so a concurrent AddAssignmentHolder wins.
 func (s *Store) DeleteAssignmentIfUnheld(ctx context.Context, a AssignmentTarget) (bool, error) {
 	if err := checkTarget(a); err != nil {
 		return false, err
 	}
-	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                aws.String(s.table),
-		Key:                      s.assignKey(a),
-		ConditionExpression:      aws.String("attribute_not_exists(#g)"),
-		ExpressionAttributeNames: map[string]string{"#g": attrHolders},
+	item, err := s.getItem(ctx, assignPK(a.TenantID), assignSK(a.key()))
+	if err != nil {
+		return false, fmt.Errorf("store: read assignment: %w", err)
+	}
+	if item == nil {
+		return true, nil
+	}
+	if len(holdersOf(item)) > 0 {
+		return false, nil
+	}
+	updated, ok := item[AttrUpdatedAt]
+	if !ok {
+		updated = str("")
+	}
+	_, err = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       s.assignKey(a),
+		ConditionExpression:       aws.String("#u = :u"),
+		ExpressionAttributeNames:  map[string]string{"#u": AttrUpdatedAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": updated},
 	})
 	if err != nil {
 		if failedAt(err) == 0 {

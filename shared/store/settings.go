@@ -1,0 +1,83 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// AWSSettings is a tenant's AWS configuration for real provisioning: the
+// IAM Identity Center instance of its organization and the role jitsudo
+// assumes there (PK T#<tenant>, SK SETTINGS#AWS). ExternalID is generated
+// by jitsudo when the settings are first saved and never chosen by the
+// tenant (the confused-deputy guard of the role's trust policy); the API
+// validates the other fields (shared/api).
+type AWSSettings struct {
+	TenantID        string    `json:"tenant_id" dynamodbav:"tenant_id"`
+	InstanceARN     string    `json:"instance_arn" dynamodbav:"instance_arn"`
+	IdentityStoreID string    `json:"identity_store_id" dynamodbav:"identity_store_id"`
+	Region          string    `json:"region" dynamodbav:"region"`
+	RoleARN         string    `json:"role_arn" dynamodbav:"role_arn"`
+	ExternalID      string    `json:"external_id" dynamodbav:"external_id"`
+	UserAttribute   string    `json:"user_attribute" dynamodbav:"user_attribute"` // user_name | email
+	UpdatedAt       time.Time `json:"updated_at" dynamodbav:"updated_at"`
+	UpdatedBy       string    `json:"updated_by" dynamodbav:"updated_by"`
+	Version         int64     `json:"version" dynamodbav:"version"`
+}
+
+// GetAWSSettings reads the tenant's AWS settings (consistent); ErrNotFound
+// if none were saved.
+func (s *Store) GetAWSSettings(ctx context.Context, tenantID string) (AWSSettings, error) {
+	if err := checkTenant(tenantID); err != nil {
+		return AWSSettings{}, err
+	}
+	item, err := s.getItem(ctx, tenantPK(tenantID), skSettingsAWS)
+	if err != nil {
+		return AWSSettings{}, fmt.Errorf("store: get AWS settings of %s: %w", tenantID, err)
+	}
+	if item == nil {
+		return AWSSettings{}, fmt.Errorf("store: AWS settings of %s: %w", tenantID, ErrNotFound)
+	}
+	var out AWSSettings
+	if err := attributevalue.UnmarshalMap(item, &out); err != nil {
+		return AWSSettings{}, fmt.Errorf("store: decode AWS settings of %s: %w", tenantID, err)
+	}
+	return out, nil
+}
+
+// PutAWSSettings writes the tenant's AWS settings conditionally: with
+// expectVersion 0 they must not exist yet, otherwise the stored version
+// must equal expectVersion (ErrConflict when not). v.Version is stored as
+// expectVersion+1.
+func (s *Store) PutAWSSettings(ctx context.Context, v AWSSettings, expectVersion int64) (AWSSettings, error) {
+	if err := checkTenant(v.TenantID); err != nil {
+		return AWSSettings{}, err
+	}
+	v.Version = expectVersion + 1
+	item, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		return AWSSettings{}, fmt.Errorf("store: put AWS settings: %w", err)
+	}
+	item[AttrPK], item[AttrSK], item[AttrEntityType] = str(tenantPK(v.TenantID)), str(skSettingsAWS), str(entitySettings)
+	in := &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item, ExpressionAttributeNames: map[string]string{"#pk": AttrPK}}
+	if expectVersion == 0 {
+		in.ConditionExpression = aws.String("attribute_not_exists(#pk)")
+	} else {
+		in.ConditionExpression = aws.String("#v = :v")
+		in.ExpressionAttributeNames["#v"] = "version"
+		delete(in.ExpressionAttributeNames, "#pk")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(expectVersion)}
+	}
+	if _, err := s.client.PutItem(ctx, in); err != nil {
+		if failedAt(err) == 0 {
+			return AWSSettings{}, fmt.Errorf("store: AWS settings of %s changed meanwhile: %w", v.TenantID, ErrConflict)
+		}
+		return AWSSettings{}, fmt.Errorf("store: put AWS settings of %s: %w", v.TenantID, err)
+	}
+	return v, nil
+}
