@@ -186,6 +186,41 @@ func (s *Store) AssignmentHolders(ctx context.Context, a AssignmentTarget) ([]st
 	return holdersOf(item), nil
 }
 
+// GetAssignment reads one assignment item (consistent); found is false
+// when there is none.
+func (s *Store) GetAssignment(ctx context.Context, a AssignmentTarget) (rec AssignmentRecord, found bool, err error) {
+	if err := checkTarget(a); err != nil {
+		return AssignmentRecord{}, false, err
+	}
+	item, err := s.getItem(ctx, assignPK(a.TenantID), assignSK(a.key()))
+	if err != nil {
+		return AssignmentRecord{}, false, fmt.Errorf("store: get assignment: %w", err)
+	}
+	if item == nil {
+		return AssignmentRecord{}, false, nil
+	}
+	return assignmentRecord(a.TenantID, item), true, nil
+}
+
+func assignmentRecord(tenantID string, it map[string]types.AttributeValue) AssignmentRecord {
+	get := func(name string) string {
+		v, _ := it[name].(*types.AttributeValueMemberS)
+		if v == nil {
+			return ""
+		}
+		return v.Value
+	}
+	rec := AssignmentRecord{
+		AssignmentTarget: AssignmentTarget{
+			TenantID: tenantID, AccountID: get("account_id"), PermissionSetARN: get("permission_set_arn"),
+			PrincipalID: get("principal_id"), ExternalPrincipalID: get(attrExternalPID),
+		},
+		Holders: holdersOf(it),
+	}
+	rec.UpdatedAt, _ = time.Parse(time.RFC3339Nano, get(AttrUpdatedAt))
+	return rec
+}
+
 // ListAssignments returns every assignment item of the tenant (consistent),
 // held or waiting for removal.
 func (s *Store) ListAssignments(ctx context.Context, tenantID string) ([]AssignmentRecord, error) {
@@ -203,22 +238,7 @@ func (s *Store) ListAssignments(ctx context.Context, tenantID string) ([]Assignm
 	}
 	out := make([]AssignmentRecord, 0, len(items))
 	for _, it := range items {
-		get := func(name string) string {
-			v, _ := it[name].(*types.AttributeValueMemberS)
-			if v == nil {
-				return ""
-			}
-			return v.Value
-		}
-		rec := AssignmentRecord{
-			AssignmentTarget: AssignmentTarget{
-				TenantID: tenantID, AccountID: get("account_id"), PermissionSetARN: get("permission_set_arn"),
-				PrincipalID: get("principal_id"), ExternalPrincipalID: get(attrExternalPID),
-			},
-			Holders: holdersOf(it),
-		}
-		rec.UpdatedAt, _ = time.Parse(time.RFC3339Nano, get(AttrUpdatedAt))
-		out = append(out, rec)
+		out = append(out, assignmentRecord(tenantID, it))
 	}
 	return out, nil
 }

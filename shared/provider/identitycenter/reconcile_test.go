@@ -1,0 +1,192 @@
+package identitycenter_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter"
+	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter/awsfake"
+)
+
+const groupID = "906753c5b4-99999999-8888-7777-6666-555555555555"
+
+// drift builds one tenant with every kind of drift:
+//
+//   - gA (alice, admin), active: its assignment deleted behind our back;
+//   - gB (bob, admin): provisioned, then revoked in the table without the
+//     provider (a crash) — an orphan record and assignment;
+//   - gC (alice, read), active, never recorded nor assigned;
+//   - gD (carol, read), provisioning: recorded, not yet assigned;
+//   - carol's admin assignment and 11 more users' (paging past the fake's
+//     10-per-page default) nobody recorded, and a group assignment.
+func drift(t *testing.T, e *env) (unexpected int) {
+	ctx := context.Background()
+	e.putGrant("gA", "alice", psAdmin, access.GrantProvisioning)
+	e.putGrant("gB", "bob", psAdmin, access.GrantProvisioning)
+	e.putGrant("gC", "alice", psRead, access.GrantActive)
+	e.putGrant("gD", "carol", psRead, access.GrantProvisioning)
+	mustNot(t, e.p.Provision(ctx, assignment("gA", "alice", psAdmin)))
+	mustNot(t, e.p.Provision(ctx, assignment("gB", "bob", psAdmin)))
+	e.setGrantStatus("gA", access.GrantActive)
+	e.setGrantStatus("gB", access.GrantActive)
+	e.setGrantStatus("gB", access.GrantRevoked)
+	tg := target("carol", psRead)
+	tg.ExternalPrincipalID = carolID
+	_, err := e.st.AddAssignmentHolder(ctx, tg, "gD")
+	mustNot(t, err)
+
+	e.fake.RemoveAssignment(icAssignment(aliceID, psAdmin))
+	e.fake.AddAssignment(icAssignment(carolID, psAdmin))
+	for i := range 11 {
+		e.fake.AddAssignment(icAssignment(fmt.Sprintf("906753c5b4-%08d-0000-0000-0000-000000000000", i), psAdmin))
+	}
+	e.fake.AddAssignment(awsfake.Assignment{InstanceARN: instanceARN, AccountID: account, PermissionSetARN: psAdmin, PrincipalType: "GROUP", PrincipalID: groupID})
+	return 12
+}
+
+func (e *env) reconciler() *identitycenter.Reconciler {
+	return &identitycenter.Reconciler{Provider: e.p, Grants: identitycenter.RepoGrants{Repo: e.st}, Logger: e.p.Logger}
+}
+
+// converged checks the state drift ends in after reconciling.
+func converged(t *testing.T, e *env) {
+	t.Helper()
+	got := e.fake.Assignments()
+	for _, a := range []awsfake.Assignment{icAssignment(aliceID, psAdmin), icAssignment(aliceID, psRead), icAssignment(carolID, psAdmin)} {
+		if !slices.Contains(got, a) {
+			t.Fatalf("missing %v in %v", a, got)
+		}
+	}
+	for _, a := range []awsfake.Assignment{icAssignment(bobID, psAdmin), icAssignment(carolID, psRead)} {
+		if slices.Contains(got, a) {
+			t.Fatalf("%v must not be assigned", a)
+		}
+	}
+	if len(got) != 3+11+1 {
+		t.Fatalf("%d assignments: %v", len(got), got)
+	}
+	if h := e.holders("alice", psAdmin); !slices.Equal(h, []string{"gA"}) {
+		t.Fatalf("alice admin holders %v", h)
+	}
+	if h := e.holders("alice", psRead); !slices.Equal(h, []string{"gC"}) {
+		t.Fatalf("alice read holders %v", h)
+	}
+	if h := e.holders("carol", psRead); !slices.Equal(h, []string{"gD"}) {
+		t.Fatalf("provisioning grant's holder must stay: %v", h)
+	}
+	if len(e.records()) != 3 {
+		t.Fatalf("records %+v", e.records())
+	}
+}
+
+func TestReconcile(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	wantUnexpected := drift(t, e)
+	r := e.reconciler()
+	rep, err := r.Reconcile(ctx, tenant)
+	mustNot(t, err)
+	if len(rep.Errors) != 0 {
+		t.Fatalf("errors: %v", rep.Errors)
+	}
+	if len(rep.Repaired) != 2 || !strings.Contains(strings.Join(rep.Repaired, "\n"), psRead) || !strings.Contains(strings.Join(rep.Repaired, "\n"), psAdmin) {
+		t.Fatalf("repaired %v", rep.Repaired)
+	}
+	if len(rep.Removed) != 1 || !strings.Contains(rep.Removed[0], "principal bob") {
+		t.Fatalf("removed %v", rep.Removed)
+	}
+	if len(rep.Unexpected) != wantUnexpected || !strings.Contains(strings.Join(rep.Unexpected, "\n"), carolID) ||
+		strings.Contains(strings.Join(rep.Unexpected, "\n"), groupID) {
+		t.Fatalf("unexpected %v", rep.Unexpected)
+	}
+	converged(t, e)
+
+	// Idempotent: a second run finds nothing to do.
+	creates, deletes := e.fake.Calls(awsfake.OpCreateAccountAssignment), e.fake.Calls(awsfake.OpDeleteAccountAssignment)
+	rep, err = r.Reconcile(ctx, tenant)
+	mustNot(t, err)
+	if len(rep.Repaired)+len(rep.Removed)+len(rep.Errors) != 0 || len(rep.Unexpected) != wantUnexpected {
+		t.Fatalf("second run: %+v", rep)
+	}
+	if e.fake.Calls(awsfake.OpCreateAccountAssignment) != creates || e.fake.Calls(awsfake.OpDeleteAccountAssignment) != deletes {
+		t.Fatal("second run changed Identity Center")
+	}
+	converged(t, e)
+
+	// The provisioning grant fails: its holder goes, and its record.
+	e.setGrantStatus("gD", access.GrantFailed)
+	rep, err = r.Reconcile(ctx, tenant)
+	mustNot(t, err)
+	if len(rep.Removed) != 1 || !strings.Contains(rep.Removed[0], "principal carol") {
+		t.Fatalf("removed %v", rep.Removed)
+	}
+	if len(e.records()) != 2 {
+		t.Fatalf("records %+v", e.records())
+	}
+}
+
+func TestReconcileConcurrently(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	drift(t, e)
+	var wg sync.WaitGroup
+	reps := make([]identitycenter.Report, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Go(func() { reps[i], errs[i] = e.reconciler().Reconcile(ctx, tenant) })
+	}
+	wg.Wait()
+	for i := range 2 {
+		mustNot(t, errs[i])
+		if len(reps[i].Errors) != 0 {
+			t.Fatalf("run %d errors: %v", i, reps[i].Errors)
+		}
+	}
+	converged(t, e)
+	rep, err := e.reconciler().Reconcile(ctx, tenant)
+	mustNot(t, err)
+	if len(rep.Repaired)+len(rep.Removed)+len(rep.Errors) != 0 {
+		t.Fatalf("after concurrent runs: %+v", rep)
+	}
+}
+
+// staleGrants returns a snapshot of the live grants taken before a revoke
+// committed, as a slow LiveGrants (or a lagging status index) would.
+type staleGrants struct {
+	identitycenter.RepoGrants
+	snapshot []access.Grant
+}
+
+func (s staleGrants) LiveGrants(context.Context, string) ([]access.Grant, error) {
+	return s.snapshot, nil
+}
+
+func TestReconcileDoesNotResurrectEndedGrant(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.putGrant("g1", "alice", psAdmin, access.GrantProvisioning)
+	mustNot(t, e.p.Provision(ctx, assignment("g1", "alice", psAdmin)))
+	e.setGrantStatus("g1", access.GrantActive)
+	snapshot, err := identitycenter.RepoGrants{Repo: e.st}.LiveGrants(ctx, tenant)
+	mustNot(t, err)
+	// Revoked (provider first, then the table) after the snapshot.
+	mustNot(t, e.p.Revoke(ctx, assignment("g1", "alice", psAdmin)))
+	e.setGrantStatus("g1", access.GrantRevoked)
+
+	r := e.reconciler()
+	r.Grants = staleGrants{RepoGrants: identitycenter.RepoGrants{Repo: e.st}, snapshot: snapshot}
+	rep, err := r.Reconcile(ctx, tenant)
+	mustNot(t, err)
+	if len(rep.Repaired)+len(rep.Errors) != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	e.wantAssignments()
+	if len(e.records()) != 0 {
+		t.Fatalf("records %+v", e.records())
+	}
+}

@@ -1,0 +1,104 @@
+// Package providers selects the access provider a function runs with, from
+// the environment. Only the functions that provision or revoke import it
+// (provision-grant, fail-grant, expire-grant, revoke-grant and the drift
+// reconciler), so the others do not link the Identity Center clients.
+//
+//	PROVIDER=recording       the local stand-in (the default; make dev)
+//	PROVIDER=identitycenter  AWS IAM Identity Center, in each tenant's own
+//	                         organization, through the role its AWS settings
+//	                         name (GET/PUT /v1/settings/aws)
+//	PROVIDER_POLL_BUDGET     how long one call waits for Identity Center's
+//	                         asynchronous status (Go duration; default 20s,
+//	                         within the API's 30 s and the workers' timeout)
+//	PROVIDER_ENDPOINT        base URL of STS, SSO Admin and Identity Store
+//	                         (a local stand-in; unset on AWS)
+package providers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
+	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter"
+	"github.com/jitsudo/jitsudo-serverless/shared/provider/recording"
+	"github.com/jitsudo/jitsudo-serverless/shared/store"
+)
+
+// Environment variables (see the package comment).
+const (
+	EnvProvider   = "PROVIDER"
+	EnvPollBudget = "PROVIDER_POLL_BUDGET"
+	EnvEndpoint   = "PROVIDER_ENDPOINT"
+)
+
+// Provider names.
+const (
+	Recording      = "recording"
+	IdentityCenter = "identitycenter"
+)
+
+// DefaultPollBudget bounds one call's wait for Identity Center.
+const DefaultPollBudget = 20 * time.Second
+
+// Name is the provider PROVIDER selects ("" → Recording).
+func Name() string {
+	if p := strings.TrimSpace(os.Getenv(EnvProvider)); p != "" {
+		return p
+	}
+	return Recording
+}
+
+// FromEnv returns the provider PROVIDER selects, over the table s.
+func FromEnv(_ context.Context, s *store.Store, logger *slog.Logger) (access.Provider, error) {
+	switch p := Name(); p {
+	case Recording:
+		return recording.New(s), nil
+	case IdentityCenter:
+		return IdentityCenterFromEnv(s, logger)
+	default:
+		return nil, fmt.Errorf("providers: %s=%q is not supported (want %s or %s)", EnvProvider, p, Recording, IdentityCenter)
+	}
+}
+
+// IdentityCenterFromEnv is the Identity Center provider over s: tenant
+// settings from the table, the platform's credentials (awsenv) for
+// sts:AssumeRole only.
+func IdentityCenterFromEnv(s *store.Store, logger *slog.Logger) (*identitycenter.Provider, error) {
+	budget := DefaultPollBudget
+	if v := strings.TrimSpace(os.Getenv(EnvPollBudget)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("providers: %s=%q is not a positive duration", EnvPollBudget, v)
+		}
+		budget = d
+	}
+	p := identitycenter.New(awsenv.Config(""), Settings(s), s)
+	p.PollBudget = budget
+	p.Endpoint = strings.TrimSpace(os.Getenv(EnvEndpoint))
+	p.Logger = logger
+	return p, nil
+}
+
+// Settings reads a tenant's Identity Center settings from its AWS settings
+// in the table.
+func Settings(s *store.Store) identitycenter.SettingsSource {
+	return func(ctx context.Context, tenantID string) (identitycenter.Settings, error) {
+		v, err := s.GetAWSSettings(ctx, tenantID)
+		if errors.Is(err, store.ErrNotFound) {
+			return identitycenter.Settings{}, fmt.Errorf("%w: PUT /v1/settings/aws first", identitycenter.ErrNoSettings)
+		}
+		if err != nil {
+			return identitycenter.Settings{}, err
+		}
+		return identitycenter.Settings{
+			InstanceARN: v.InstanceARN, IdentityStoreID: v.IdentityStoreID, Region: v.Region,
+			RoleARN: v.RoleARN, ExternalID: v.ExternalID, UserAttribute: v.UserAttribute,
+		}, nil
+	}
+}
