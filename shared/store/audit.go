@@ -11,6 +11,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -31,6 +32,33 @@ func auditItem(tenant string, e access.AuditEvent) (map[string]types.AttributeVa
 	item[AttrEntityType] = str(entityAudit)
 	item[attrCreatedKey] = str(sortTime(e.CreatedAt))
 	return item, nil
+}
+
+// UnmarshalAuditItem decodes an item of the table as an audit event, the
+// way the store reads them back: ok is false (and err nil) when the item is
+// not an audit event (entity_type is not AUDIT, or its keys are not an
+// audit event's), and an error means an audit item that does not decode or
+// whose partition is not its own tenant's audit chain. For readers of the
+// table's stream (the notification outbox), which see raw items.
+func UnmarshalAuditItem(item map[string]types.AttributeValue) (access.AuditEvent, bool, error) {
+	et, _ := item[AttrEntityType].(*types.AttributeValueMemberS)
+	pk, _ := item[AttrPK].(*types.AttributeValueMemberS)
+	sk, _ := item[AttrSK].(*types.AttributeValueMemberS)
+	if et == nil || et.Value != entityAudit || pk == nil || sk == nil || !strings.HasSuffix(pk.Value, "#AUDIT") {
+		return access.AuditEvent{}, false, nil
+	}
+	seq, ok := parseSeqSK(sk.Value)
+	if !ok {
+		return access.AuditEvent{}, false, nil
+	}
+	var e access.AuditEvent
+	if err := attributevalue.UnmarshalMap(item, &e); err != nil {
+		return access.AuditEvent{}, true, fmt.Errorf("store: decode audit event %s: %w", sk.Value, err)
+	}
+	if !ValidTenantID(e.TenantID) || pk.Value != auditPK(e.TenantID) || e.Seq != seq {
+		return access.AuditEvent{}, true, fmt.Errorf("store: audit event at %s/%s claims tenant %q, sequence %d", pk.Value, sk.Value, e.TenantID, e.Seq)
+	}
+	return e, true, nil
 }
 
 // auditHead returns the sequence number and hash of the newest event (0, ""

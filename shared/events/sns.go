@@ -1,0 +1,259 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sns/types"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
+)
+
+// Environment variables of TopicFromEnv.
+const (
+	EnvTopicARN    = "SNS_TOPIC_ARN" // required
+	EnvSNSEndpoint = "SNS_ENDPOINT"  // optional: a local stand-in (goaws)
+)
+
+// MaxMessageBytes is SNS's limit on a published message (body and
+// attributes, 256 KiB).
+const MaxMessageBytes = 256 * 1024
+
+// NewSNSClient builds an SNS client from cfg. A non-empty endpoint becomes
+// the client's BaseEndpoint (goaws locally, a VPC endpoint); then, if cfg
+// has no credentials, dummy ones are used — local stand-ins accept any
+// signature.
+func NewSNSClient(cfg aws.Config, endpoint string) *sns.Client {
+	if endpoint == "" {
+		return sns.NewFromConfig(cfg)
+	}
+	if cfg.Credentials == nil {
+		cfg.Credentials = awsenv.LocalCredentials
+	}
+	return sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(endpoint) })
+}
+
+// TopicFromEnv reads the topic to publish to (SNS_TOPIC_ARN) and the
+// optional endpoint override (SNS_ENDPOINT, for goaws).
+func TopicFromEnv() (topicARN, endpoint string, err error) {
+	topicARN = strings.TrimSpace(os.Getenv(EnvTopicARN))
+	if topicARN == "" {
+		return "", "", fmt.Errorf("events: %s is not set", EnvTopicARN)
+	}
+	return topicARN, strings.TrimSpace(os.Getenv(EnvSNSEndpoint)), nil
+}
+
+// PublisherFromEnv is the Publisher a Lambda function is configured for:
+// TopicFromEnv, with the client from the Lambda environment (awsenv; dummy
+// credentials against a local endpoint when the environment has none).
+func PublisherFromEnv() (*Publisher, error) {
+	topic, endpoint, err := TopicFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	cfg := awsenv.Config("")
+	if endpoint != "" && !awsenv.HasCredentials() {
+		cfg.Credentials = awsenv.LocalCredentials
+	}
+	return NewPublisher(NewSNSClient(cfg, endpoint), topic), nil
+}
+
+// Publisher publishes events to one SNS topic: one message per event, the
+// JSON body as Message, and the message attributes tenant_id, event_type
+// and severity (DataType String) that subscriptions filter on.
+type Publisher struct {
+	Client   *sns.Client
+	TopicARN string
+	// Subject, when set, gives the message's Subject (what email
+	// subscribers see as the subject line); it is cleaned to what SNS
+	// accepts (printable ASCII, under 100 characters). Nil: no subject.
+	Subject func(Event) string
+}
+
+// NewPublisher returns a Publisher to topicARN with DefaultSubject.
+func NewPublisher(client *sns.Client, topicARN string) *Publisher {
+	return &Publisher{Client: client, TopicARN: topicARN, Subject: DefaultSubject}
+}
+
+// DefaultSubject is "[jitsudo] <type> <request or grant id> (<tenant>)".
+func DefaultSubject(ev Event) string {
+	s := "[jitsudo] " + ev.Type
+	switch {
+	case ev.Request != nil && ev.Request.ID != "":
+		s += " " + ev.Request.ID
+	case ev.Grant != nil && ev.Grant.ID != "":
+		s += " " + ev.Grant.ID
+	}
+	return s + " (" + ev.TenantID + ")"
+}
+
+// Attributes are the SNS message attributes of ev.
+func Attributes(ev Event) map[string]types.MessageAttributeValue {
+	str := func(v string) types.MessageAttributeValue {
+		return types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+	}
+	return map[string]types.MessageAttributeValue{
+		AttrTenantID:  str(ev.TenantID),
+		AttrEventType: str(ev.Type),
+		AttrSeverity:  str(ev.Severity),
+	}
+}
+
+// Publish publishes ev. The event must have an id, a tenant, a type and a
+// severity (an attribute value may not be empty); Version 0 is set to
+// Version. Errors wrap the SNS client's.
+func (p *Publisher) Publish(ctx context.Context, ev Event) error {
+	if ev.ID == "" || ev.TenantID == "" || ev.Type == "" || ev.Severity == "" {
+		return fmt.Errorf("events: publish: event %q lacks id, tenant, type or severity", ev.ID)
+	}
+	if p == nil || p.Client == nil || p.TopicARN == "" {
+		return errors.New("events: publish: no SNS client or topic")
+	}
+	if ev.Version == 0 {
+		ev.Version = Version
+	}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("events: encode event %s: %w", ev.ID, err)
+	}
+	attrs := Attributes(ev)
+	size := len(body)
+	for k, v := range attrs {
+		size += len(k) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue))
+	}
+	if size > MaxMessageBytes {
+		return fmt.Errorf("events: event %s is %d bytes, more than SNS accepts (%d)", ev.ID, size, MaxMessageBytes)
+	}
+	in := &sns.PublishInput{
+		TopicArn:          aws.String(p.TopicARN),
+		Message:           aws.String(string(body)),
+		MessageAttributes: attrs,
+	}
+	if p.Subject != nil {
+		if s := cleanSubject(p.Subject(ev)); s != "" {
+			in.Subject = aws.String(s)
+		}
+	}
+	if _, err := p.Client.Publish(ctx, in); err != nil {
+		return fmt.Errorf("events: publish %s %s: %w", ev.Type, ev.ID, err)
+	}
+	return nil
+}
+
+// cleanSubject makes s an acceptable SNS Subject: printable ASCII (others
+// become '?'), no line breaks, trimmed, at most 99 characters.
+func cleanSubject(s string) string {
+	b := []byte(strings.TrimSpace(s))
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	s = strings.TrimSpace(string(b))
+	if len(s) > 99 {
+		s = s[:99]
+	}
+	return s
+}
+
+// FilterPolicy is the subscription filter policy of a tenant's channel:
+// {"tenant_id":[tenantID]} and, when eventTypes is not empty,
+// "event_type":[eventTypes...] (sorted, without duplicates). It matches
+// the message attributes Publish sets (FilterPolicyScope
+// MessageAttributes). tenantID is required — a subscription never
+// receives other tenants' events — and every type must be one of Types.
+func FilterPolicy(tenantID string, eventTypes []string) (string, error) {
+	if strings.TrimSpace(tenantID) == "" {
+		return "", errors.New("events: a subscription needs a tenant")
+	}
+	p := map[string][]string{AttrTenantID: {tenantID}}
+	if len(eventTypes) > 0 {
+		ts := slices.Clone(eventTypes)
+		slices.Sort(ts)
+		ts = slices.Compact(ts)
+		for _, t := range ts {
+			if !slices.Contains(Types, t) {
+				return "", fmt.Errorf("events: unknown event type %q", t)
+			}
+		}
+		p[AttrEventType] = ts
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// Subscriptions manages the topic's subscriptions (channels of type email,
+// and HTTP endpoints for tests and local development).
+type Subscriptions struct {
+	Client *sns.Client
+}
+
+// SubscribeEmail subscribes address to topicARN for tenantID's events of
+// eventTypes (all types when empty) and returns the subscription ARN. SNS
+// then mails a confirmation link; until it is followed the subscription
+// is pending and receives nothing (the ARN is returned anyway:
+// ReturnSubscriptionArn).
+func (s Subscriptions) SubscribeEmail(ctx context.Context, topicARN, address, tenantID string, eventTypes []string) (string, error) {
+	if !strings.Contains(address, "@") {
+		return "", fmt.Errorf("events: %q is not an email address", address)
+	}
+	return s.subscribe(ctx, topicARN, "email", address, tenantID, eventTypes)
+}
+
+// SubscribeHTTP subscribes an http(s) endpoint like SubscribeEmail. The
+// endpoint receives a SubscriptionConfirmation first and must visit its
+// SubscribeURL (AWS; goaws delivers without confirmation).
+func (s Subscriptions) SubscribeHTTP(ctx context.Context, topicARN, endpointURL, tenantID string, eventTypes []string) (string, error) {
+	proto := "http"
+	switch {
+	case strings.HasPrefix(endpointURL, "https://"):
+		proto = "https"
+	case strings.HasPrefix(endpointURL, "http://"):
+	default:
+		return "", fmt.Errorf("events: %q is not an http(s) URL", endpointURL)
+	}
+	return s.subscribe(ctx, topicARN, proto, endpointURL, tenantID, eventTypes)
+}
+
+func (s Subscriptions) subscribe(ctx context.Context, topicARN, protocol, endpoint, tenantID string, eventTypes []string) (string, error) {
+	fp, err := FilterPolicy(tenantID, eventTypes)
+	if err != nil {
+		return "", err
+	}
+	out, err := s.Client.Subscribe(ctx, &sns.SubscribeInput{
+		TopicArn: aws.String(topicARN),
+		Protocol: aws.String(protocol),
+		Endpoint: aws.String(endpoint),
+		Attributes: map[string]string{
+			"FilterPolicy":      fp,
+			"FilterPolicyScope": "MessageAttributes",
+		},
+		ReturnSubscriptionArn: true,
+	})
+	if err != nil {
+		return "", fmt.Errorf("events: subscribe %s endpoint to %s: %w", protocol, topicARN, err)
+	}
+	arn := aws.ToString(out.SubscriptionArn)
+	if arn == "" {
+		return "", fmt.Errorf("events: subscribe %s endpoint to %s: no subscription ARN returned", protocol, topicARN)
+	}
+	return arn, nil
+}
+
+// Unsubscribe deletes a subscription.
+func (s Subscriptions) Unsubscribe(ctx context.Context, subscriptionARN string) error {
+	if _, err := s.Client.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: aws.String(subscriptionARN)}); err != nil {
+		return fmt.Errorf("events: unsubscribe %s: %w", subscriptionARN, err)
+	}
+	return nil
+}
