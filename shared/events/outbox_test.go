@@ -18,6 +18,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/infra/goaws"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
+	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamolocal"
 )
@@ -63,20 +64,20 @@ func TestOutboxEndToEnd(t *testing.T) {
 	}))
 	relay = &events.Relay{
 		Loader: st, Rules: events.RuleChannels{Rules: st}, Links: events.NewLinks(apiBase),
-		Publisher: events.NewPublisher(client, topic), Logger: testLogger(t),
+		Publisher: snspub.NewPublisher(client, topic), Logger: testLogger(t),
 	}
 
 	inbox := goaws.NewInbox()
 	srv := httptest.NewServer(inbox)
 	t.Cleanup(srv.Close)
-	if _, err := (events.Subscriptions{Client: client}).SubscribeHTTP(ctx, topic, srv.URL, acme, nil); err != nil {
+	if _, err := (snspub.Subscriptions{Client: client}).SubscribeHTTP(ctx, topic, srv.URL, acme, nil); err != nil {
 		t.Fatal(err)
 	}
 	acmeQueue, acmeQueueARN, err := gs.CreateQueue(ctx, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp, _ := events.FilterPolicy(acme, nil)
+	fp, _ := snspub.FilterPolicy(acme, nil)
 	if _, err := client.Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("sqs"),
 		Endpoint: aws.String(acmeQueueARN), Attributes: map[string]string{"FilterPolicy": fp}}); err != nil {
 		t.Fatal(err)
@@ -227,21 +228,21 @@ func TestRelayBatchFailures(t *testing.T) {
 	inbox := goaws.NewInbox()
 	srv := httptest.NewServer(inbox)
 	t.Cleanup(srv.Close)
-	if _, err := (events.Subscriptions{Client: client}).SubscribeHTTP(ctx, topic, srv.URL, acme, nil); err != nil {
+	if _, err := (snspub.Subscriptions{Client: client}).SubscribeHTTP(ctx, topic, srv.URL, acme, nil); err != nil {
 		t.Fatal(err)
 	}
 	batch := lambdaevents.DynamoDBEvent{Records: recs}
 
 	// Publishing fails (no such topic): the first audit record is
 	// reported, nothing is published.
-	broken := &events.Relay{Loader: st, Publisher: events.NewPublisher(client, goaws.TopicARN("missing")), Logger: testLogger(t)}
+	broken := &events.Relay{Loader: st, Publisher: snspub.NewPublisher(client, goaws.TopicARN("missing")), Logger: testLogger(t)}
 	resp, err := broken.HandleStream(ctx, batch)
 	if err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != audits[0] {
 		t.Fatalf("failures %+v, %v; want the first audit record %s", resp.BatchItemFailures, err, audits[0])
 	}
 	// Reading fails (DynamoDB unreachable): same.
 	unreachable := store.New(store.NewLocalClient("http://127.0.0.1:1"), "jitsudo")
-	down := &events.Relay{Loader: unreachable, Publisher: events.NewPublisher(client, topic), Logger: testLogger(t)}
+	down := &events.Relay{Loader: unreachable, Publisher: snspub.NewPublisher(client, topic), Logger: testLogger(t)}
 	if resp, err := down.HandleStream(ctx, batch); err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != audits[0] {
 		t.Fatalf("unreachable loader: failures %+v, %v", resp.BatchItemFailures, err)
 	}
@@ -251,7 +252,7 @@ func TestRelayBatchFailures(t *testing.T) {
 
 	// Redelivery from the reported record: only non-audit records are
 	// before it, so it is the whole batch; all goes through.
-	ok := &events.Relay{Loader: st, Rules: events.RuleChannels{Rules: st}, Publisher: events.NewPublisher(client, topic), Logger: testLogger(t)}
+	ok := &events.Relay{Loader: st, Rules: events.RuleChannels{Rules: st}, Publisher: snspub.NewPublisher(client, topic), Logger: testLogger(t)}
 	resp, err = ok.HandleStream(ctx, batch)
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("failures %+v, %v", resp.BatchItemFailures, err)
@@ -287,7 +288,7 @@ func TestRelayBatchFailures(t *testing.T) {
 	}
 	// A marker event published after them: once it is in, nothing else
 	// came.
-	if err := events.NewPublisher(client, topic).Publish(ctx, sampleEvent("evt_marker", acme, events.ChannelTest)); err != nil {
+	if err := snspub.NewPublisher(client, topic).Publish(ctx, sampleEvent("evt_marker", acme, events.ChannelTest)); err != nil {
 		t.Fatal(err)
 	}
 	if ns, err := inbox.Wait(ctx, hasID("evt_marker")); err != nil || len(ns) != 3 {

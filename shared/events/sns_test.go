@@ -16,12 +16,13 @@ import (
 
 	"github.com/jitsudo/jitsudo-serverless/infra/goaws"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
+	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
 )
 
 // snsClient is the real SNS client against s, built the way the
 // functions build theirs.
 func snsClient(s *goaws.Server) *sns.Client {
-	return events.NewSNSClient(aws.Config{Region: goaws.Region}, s.Endpoint)
+	return snspub.NewSNSClient(aws.Config{Region: goaws.Region}, s.Endpoint)
 }
 
 func sampleEvent(id, tenant, typ string) events.Event {
@@ -70,7 +71,7 @@ func TestPublishToHTTPSubscriber(t *testing.T) {
 	srv := httptest.NewServer(inbox)
 	t.Cleanup(srv.Close)
 	client := snsClient(s)
-	subs := events.Subscriptions{Client: client}
+	subs := snspub.Subscriptions{Client: client}
 	arn, err := subs.SubscribeHTTP(ctx, topic, srv.URL, acme, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +80,7 @@ func TestPublishToHTTPSubscriber(t *testing.T) {
 		t.Fatalf("confirmations %d, errors %v", inbox.Confirmed(), inbox.Errors())
 	}
 
-	pub := events.NewPublisher(client, topic)
+	pub := snspub.NewPublisher(client, topic)
 	ev := sampleEvent("evt_1", acme, events.RequestPending)
 	if err := pub.Publish(ctx, ev); err != nil {
 		t.Fatal(err)
@@ -112,8 +113,8 @@ func TestPublishToHTTPSubscriber(t *testing.T) {
 	if len(n.MessageAttributes) != 3 {
 		t.Errorf("attributes %v, want exactly 3", n.MessageAttributes)
 	}
-	if n.Type != "Notification" || n.TopicARN != topic || n.SubscriptionARN != arn || n.Subject != events.DefaultSubject(ev) {
-		t.Errorf("notification %+v (subject want %q)", n, events.DefaultSubject(ev))
+	if n.Type != "Notification" || n.TopicARN != topic || n.SubscriptionARN != arn || n.Subject != snspub.DefaultSubject(ev) {
+		t.Errorf("notification %+v (subject want %q)", n, snspub.DefaultSubject(ev))
 	}
 
 	if err := subs.Unsubscribe(ctx, arn); err != nil {
@@ -142,7 +143,7 @@ func TestFilterPolicyOnSQS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fp, err := events.FilterPolicy(tenant, types)
+		fp, err := snspub.FilterPolicy(tenant, types)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +159,7 @@ func TestFilterPolicyOnSQS(t *testing.T) {
 	acmePending := queue("acme-pending", acme, []string{events.RequestPending, events.RequestBreakGlass})
 	globexAll := queue("globex-all", globex, nil)
 
-	pub := events.NewPublisher(client, topic)
+	pub := snspub.NewPublisher(client, topic)
 	for _, ev := range []events.Event{
 		sampleEvent("evt_a1", acme, events.RequestPending),
 		sampleEvent("evt_g1", globex, events.RequestPending),
@@ -217,7 +218,7 @@ func TestSubscribeEmail(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := snsClient(s)
-	subs := events.Subscriptions{Client: client}
+	subs := snspub.Subscriptions{Client: client}
 	arn, err := subs.SubscribeEmail(ctx, topic, "ops@example.com", acme, []string{events.RequestPending, events.GrantActive, events.RequestPending})
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +265,7 @@ func TestPublishErrors(t *testing.T) {
 	t.Parallel()
 	s := startGoaws(t)
 	ctx := within(t, 20*time.Second)
-	pub := events.NewPublisher(snsClient(s), goaws.TopicARN("missing"))
+	pub := snspub.NewPublisher(snsClient(s), goaws.TopicARN("missing"))
 	err := pub.Publish(ctx, sampleEvent("evt_1", acme, events.RequestPending))
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "AWS.SimpleNotificationService.NonExistentTopic" {
@@ -275,7 +276,7 @@ func TestPublishErrors(t *testing.T) {
 		t.Fatal("event without tenant published")
 	}
 	huge := sampleEvent("evt_1", acme, events.RequestPending)
-	huge.Reasoning = strings.Repeat("x", events.MaxMessageBytes)
+	huge.Reasoning = strings.Repeat("x", snspub.MaxMessageBytes)
 	if err := pub.Publish(ctx, huge); err == nil || !strings.Contains(err.Error(), "more than SNS accepts") {
 		t.Fatalf("oversized event: %v", err)
 	}
@@ -283,17 +284,17 @@ func TestPublishErrors(t *testing.T) {
 
 // TestTopicFromEnv is not parallel: it sets the environment.
 func TestTopicFromEnv(t *testing.T) {
-	t.Setenv(events.EnvTopicARN, "")
-	if _, _, err := events.TopicFromEnv(); err == nil {
+	t.Setenv(snspub.EnvTopicARN, "")
+	if _, _, err := snspub.TopicFromEnv(); err == nil {
 		t.Fatal("no topic: accepted")
 	}
-	t.Setenv(events.EnvTopicARN, " arn:aws:sns:us-east-1:000000000000:t ")
-	t.Setenv(events.EnvSNSEndpoint, "http://127.0.0.1:4100")
-	arn, endpoint, err := events.TopicFromEnv()
+	t.Setenv(snspub.EnvTopicARN, " arn:aws:sns:us-east-1:000000000000:t ")
+	t.Setenv(snspub.EnvSNSEndpoint, "http://127.0.0.1:4100")
+	arn, endpoint, err := snspub.TopicFromEnv()
 	if err != nil || arn != "arn:aws:sns:us-east-1:000000000000:t" || endpoint != "http://127.0.0.1:4100" {
 		t.Fatalf("TopicFromEnv = %q, %q, %v", arn, endpoint, err)
 	}
-	p, err := events.PublisherFromEnv()
+	p, err := snspub.PublisherFromEnv()
 	if err != nil || p.TopicARN != arn || p.Client == nil {
 		t.Fatalf("PublisherFromEnv = %+v, %v", p, err)
 	}

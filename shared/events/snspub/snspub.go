@@ -1,4 +1,7 @@
-package events
+// Package snspub publishes notification events (events.Event) to the SNS
+// topic and manages the topic's email subscriptions. It is its own package
+// so that only the functions that talk to SNS link the SNS client.
+package snspub
 
 import (
 	"context"
@@ -14,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
+	"github.com/jitsudo/jitsudo-serverless/shared/events"
 )
 
 // Environment variables of TopicFromEnv.
@@ -45,7 +49,7 @@ func NewSNSClient(cfg aws.Config, endpoint string) *sns.Client {
 func TopicFromEnv() (topicARN, endpoint string, err error) {
 	topicARN = strings.TrimSpace(os.Getenv(EnvTopicARN))
 	if topicARN == "" {
-		return "", "", fmt.Errorf("events: %s is not set", EnvTopicARN)
+		return "", "", fmt.Errorf("snspub: %s is not set", EnvTopicARN)
 	}
 	return topicARN, strings.TrimSpace(os.Getenv(EnvSNSEndpoint)), nil
 }
@@ -74,7 +78,7 @@ type Publisher struct {
 	// Subject, when set, gives the message's Subject (what email
 	// subscribers see as the subject line); it is cleaned to what SNS
 	// accepts (printable ASCII, under 100 characters). Nil: no subject.
-	Subject func(Event) string
+	Subject func(events.Event) string
 }
 
 // NewPublisher returns a Publisher to topicARN with DefaultSubject.
@@ -83,7 +87,7 @@ func NewPublisher(client *sns.Client, topicARN string) *Publisher {
 }
 
 // DefaultSubject is "[jitsudo] <type> <request or grant id> (<tenant>)".
-func DefaultSubject(ev Event) string {
+func DefaultSubject(ev events.Event) string {
 	s := "[jitsudo] " + ev.Type
 	switch {
 	case ev.Request != nil && ev.Request.ID != "":
@@ -95,33 +99,33 @@ func DefaultSubject(ev Event) string {
 }
 
 // Attributes are the SNS message attributes of ev.
-func Attributes(ev Event) map[string]types.MessageAttributeValue {
+func Attributes(ev events.Event) map[string]types.MessageAttributeValue {
 	str := func(v string) types.MessageAttributeValue {
 		return types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
 	}
 	return map[string]types.MessageAttributeValue{
-		AttrTenantID:  str(ev.TenantID),
-		AttrEventType: str(ev.Type),
-		AttrSeverity:  str(ev.Severity),
+		events.AttrTenantID:  str(ev.TenantID),
+		events.AttrEventType: str(ev.Type),
+		events.AttrSeverity:  str(ev.Severity),
 	}
 }
 
 // Publish publishes ev. The event must have an id, a tenant, a type and a
 // severity (an attribute value may not be empty); Version 0 is set to
 // Version. Errors wrap the SNS client's.
-func (p *Publisher) Publish(ctx context.Context, ev Event) error {
+func (p *Publisher) Publish(ctx context.Context, ev events.Event) error {
 	if ev.ID == "" || ev.TenantID == "" || ev.Type == "" || ev.Severity == "" {
-		return fmt.Errorf("events: publish: event %q lacks id, tenant, type or severity", ev.ID)
+		return fmt.Errorf("snspub: publish: event %q lacks id, tenant, type or severity", ev.ID)
 	}
 	if p == nil || p.Client == nil || p.TopicARN == "" {
-		return errors.New("events: publish: no SNS client or topic")
+		return errors.New("snspub: publish: no SNS client or topic")
 	}
 	if ev.Version == 0 {
-		ev.Version = Version
+		ev.Version = events.Version
 	}
 	body, err := json.Marshal(ev)
 	if err != nil {
-		return fmt.Errorf("events: encode event %s: %w", ev.ID, err)
+		return fmt.Errorf("snspub: encode event %s: %w", ev.ID, err)
 	}
 	attrs := Attributes(ev)
 	size := len(body)
@@ -129,7 +133,7 @@ func (p *Publisher) Publish(ctx context.Context, ev Event) error {
 		size += len(k) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue))
 	}
 	if size > MaxMessageBytes {
-		return fmt.Errorf("events: event %s is %d bytes, more than SNS accepts (%d)", ev.ID, size, MaxMessageBytes)
+		return fmt.Errorf("snspub: event %s is %d bytes, more than SNS accepts (%d)", ev.ID, size, MaxMessageBytes)
 	}
 	in := &sns.PublishInput{
 		TopicArn:          aws.String(p.TopicARN),
@@ -142,7 +146,7 @@ func (p *Publisher) Publish(ctx context.Context, ev Event) error {
 		}
 	}
 	if _, err := p.Client.Publish(ctx, in); err != nil {
-		return fmt.Errorf("events: publish %s %s: %w", ev.Type, ev.ID, err)
+		return fmt.Errorf("snspub: publish %s %s: %w", ev.Type, ev.ID, err)
 	}
 	return nil
 }
@@ -168,22 +172,22 @@ func cleanSubject(s string) string {
 // "event_type":[eventTypes...] (sorted, without duplicates). It matches
 // the message attributes Publish sets (FilterPolicyScope
 // MessageAttributes). tenantID is required — a subscription never
-// receives other tenants' events — and every type must be one of Types.
+// receives other tenants' events — and every type must be one of events.Types.
 func FilterPolicy(tenantID string, eventTypes []string) (string, error) {
 	if strings.TrimSpace(tenantID) == "" {
-		return "", errors.New("events: a subscription needs a tenant")
+		return "", errors.New("snspub: a subscription needs a tenant")
 	}
-	p := map[string][]string{AttrTenantID: {tenantID}}
+	p := map[string][]string{events.AttrTenantID: {tenantID}}
 	if len(eventTypes) > 0 {
 		ts := slices.Clone(eventTypes)
 		slices.Sort(ts)
 		ts = slices.Compact(ts)
 		for _, t := range ts {
-			if !slices.Contains(Types, t) {
-				return "", fmt.Errorf("events: unknown event type %q", t)
+			if !slices.Contains(events.Types, t) {
+				return "", fmt.Errorf("snspub: unknown event type %q", t)
 			}
 		}
-		p[AttrEventType] = ts
+		p[events.AttrEventType] = ts
 	}
 	b, err := json.Marshal(p)
 	if err != nil {
@@ -205,7 +209,7 @@ type Subscriptions struct {
 // ReturnSubscriptionArn).
 func (s Subscriptions) SubscribeEmail(ctx context.Context, topicARN, address, tenantID string, eventTypes []string) (string, error) {
 	if !strings.Contains(address, "@") {
-		return "", fmt.Errorf("events: %q is not an email address", address)
+		return "", fmt.Errorf("snspub: %q is not an email address", address)
 	}
 	return s.subscribe(ctx, topicARN, "email", address, tenantID, eventTypes)
 }
@@ -220,7 +224,7 @@ func (s Subscriptions) SubscribeHTTP(ctx context.Context, topicARN, endpointURL,
 		proto = "https"
 	case strings.HasPrefix(endpointURL, "http://"):
 	default:
-		return "", fmt.Errorf("events: %q is not an http(s) URL", endpointURL)
+		return "", fmt.Errorf("snspub: %q is not an http(s) URL", endpointURL)
 	}
 	return s.subscribe(ctx, topicARN, proto, endpointURL, tenantID, eventTypes)
 }
@@ -241,11 +245,11 @@ func (s Subscriptions) subscribe(ctx context.Context, topicARN, protocol, endpoi
 		ReturnSubscriptionArn: true,
 	})
 	if err != nil {
-		return "", fmt.Errorf("events: subscribe %s endpoint to %s: %w", protocol, topicARN, err)
+		return "", fmt.Errorf("snspub: subscribe %s endpoint to %s: %w", protocol, topicARN, err)
 	}
 	arn := aws.ToString(out.SubscriptionArn)
 	if arn == "" {
-		return "", fmt.Errorf("events: subscribe %s endpoint to %s: no subscription ARN returned", protocol, topicARN)
+		return "", fmt.Errorf("snspub: subscribe %s endpoint to %s: no subscription ARN returned", protocol, topicARN)
 	}
 	return arn, nil
 }
@@ -253,7 +257,7 @@ func (s Subscriptions) subscribe(ctx context.Context, topicARN, protocol, endpoi
 // Unsubscribe deletes a subscription.
 func (s Subscriptions) Unsubscribe(ctx context.Context, subscriptionARN string) error {
 	if _, err := s.Client.Unsubscribe(ctx, &sns.UnsubscribeInput{SubscriptionArn: aws.String(subscriptionARN)}); err != nil {
-		return fmt.Errorf("events: unsubscribe %s: %w", subscriptionARN, err)
+		return fmt.Errorf("snspub: unsubscribe %s: %w", subscriptionARN, err)
 	}
 	return nil
 }
