@@ -17,14 +17,14 @@ FUZZTIME     ?= 100000x
 ADDR         ?= 127.0.0.1:8080
 SFN_DIR      := infra/stepfunctions
 
-.PHONY: dev test test-go test-external-dynamodb fuzz build sizes invoke validate lint bench tools npm clean
+.PHONY: goaws dev test test-go test-external-dynamodb fuzz build sizes invoke validate lint bench tools npm clean
 
 ## dev: run the API, authorizer, embedded DynamoDB and a dev OIDC issuer on $(ADDR)
-dev: npm
+dev: npm goaws
 	$(GO) run ./infra/devstack/cmd/jitsudo-dev -addr $(ADDR)
 
 ## test: lint, unit + integration tests (incl. RIE invocations), brief fuzzing, arm64 build size check
-test: npm lint validate test-go test-external-dynamodb fuzz build
+test: npm goaws lint validate test-go test-external-dynamodb fuzz build
 
 test-go:
 	$(GO) test -count=1 ./...
@@ -45,6 +45,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzAuthenticate$$' -fuzztime=$(FUZZTIME) ./shared/auth/
 	$(GO) test -run='^$$' -fuzz='^FuzzUnmarshalStrict$$' -fuzztime=$(FUZZTIME) ./shared/httpapi/
 	$(GO) test -run='^$$' -fuzz='^FuzzNormalizeInput$$' -fuzztime=$(FUZZTIME) ./shared/access/
+	$(GO) test -run='^$$' -fuzz='^FuzzGuardCheckURL$$' -fuzztime=$(FUZZTIME) ./shared/notify/
+	$(GO) test -run='^$$' -fuzz='^FuzzChannelInput$$' -fuzztime=$(FUZZTIME) ./shared/notify/
 
 ## build: every function as a static linux bootstrap for $(ARCH) (arm64 for AWS), size-checked
 build:
@@ -86,9 +88,14 @@ lint:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./shared/policy/
 
-## tools: the pinned Lambda Runtime Interface Emulator in .bin/ (tests install it on demand too)
-tools:
+## tools: the pinned Lambda Runtime Interface Emulator and goaws (local SNS) in .bin/ (tests install them on demand too)
+tools: goaws
 	GOBIN=$(CURDIR)/.bin CGO_ENABLED=0 $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
+
+## goaws: the local SNS stand-in, github.com/Admiral-Piett/goaws at the version go.mod pins (a `tool` there)
+goaws: .bin/goaws
+.bin/goaws: go.mod go.sum
+	CGO_ENABLED=0 $(GO) build -o $@ github.com/Admiral-Piett/goaws/app/cmd
 
 clean:
 	rm -rf .build .bin .dev $(SFN_DIR)/node_modules

@@ -13,7 +13,7 @@ import (
 
 func main() {
 	log := lambdaapp.Logger("store-task-token")
-	w, err := workflow.WorkersFromEnv(context.Background(), log)
+	w, err := workflow.WorkersFromEnv(context.Background(), log, nil)
 	if err != nil {
 		lambdaapp.Fatal(log, "configuration failed", err)
 	}

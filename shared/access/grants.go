@@ -91,6 +91,12 @@ func (s *Service) ProvisionGrant(ctx context.Context, tenantID, grantID string) 
 	return Grant{}, fmt.Errorf("%w: grant %s keeps changing", ErrConflict, grantID)
 }
 
+// LoadGrant reads a grant for the workflow (no caller: the workflow acts
+// for the system).
+func (s *Service) LoadGrant(ctx context.Context, tenantID, grantID string) (Grant, error) {
+	return s.Repo.GetGrant(ctx, tenantID, grantID)
+}
+
 // FailGrant marks a grant whose provisioning failed for good:
 // provisioning → failed (audited, duplicate guard released, any partial
 // assignment revoked best-effort). Other states are returned unchanged.
@@ -372,18 +378,55 @@ func (s *Service) VerifyAudit(ctx context.Context, c Caller) (VerifyResult, erro
 
 // RecordRuleChange appends a policy-rule change to the audit log.
 func (s *Service) RecordRuleChange(ctx context.Context, c Caller, action, ruleID string, meta map[string]any) error {
-	if err := checkCaller(c); err != nil {
-		return err
-	}
 	switch action {
 	case AuditRuleCreated, AuditRuleUpdated, AuditRuleDeleted, AuditRulesImported:
 	default:
 		return &ValidationError{Fields: []FieldError{{Field: "action", Message: "must be rule.created, rule.updated, rule.deleted or rules.imported"}}}
 	}
+	return s.recordChange(ctx, c, action, auditResourcePolicyRule, ruleID, meta)
+}
+
+// Audit resource types of configuration changes (RecordConfigChange).
+const (
+	AuditResourceSettings = "settings"
+	AuditResourceChannel  = "notification_channel"
+	// AuditResourceAssignments: the tenant's provider assignments as a
+	// whole (drift.detected; resource id = the tenant id).
+	AuditResourceAssignments = "assignments"
+)
+
+// RecordConfigChange appends a change of the tenant's configuration —
+// its AWS settings or a notification channel — to the audit log.
+func (s *Service) RecordConfigChange(ctx context.Context, c Caller, action, resourceType, resourceID string, meta map[string]any) error {
+	switch action {
+	case AuditSettingsUpdated, AuditChannelCreated, AuditChannelUpdated, AuditChannelDeleted:
+	default:
+		return &ValidationError{Fields: []FieldError{{Field: "action", Message: "must be settings.updated or channel.created, channel.updated, channel.deleted"}}}
+	}
+	return s.recordChange(ctx, c, action, resourceType, resourceID, meta)
+}
+
+func (s *Service) recordChange(ctx context.Context, c Caller, action, resourceType, resourceID string, meta map[string]any) error {
+	if err := checkCaller(c); err != nil {
+		return err
+	}
 	now := s.now()
-	ev := s.event(c.TenantID, c.ID, actorType(c), action, auditResourcePolicyRule, ruleID, "", meta, now)
+	ev := s.event(c.TenantID, c.ID, actorType(c), action, resourceType, resourceID, "", meta, now)
 	if _, err := s.Repo.Commit(ctx, c.TenantID, Change{Audit: []AuditEvent{ev}}); err != nil {
-		return fmt.Errorf("access: record rule change: %w", err)
+		return fmt.Errorf("access: record %s: %w", action, err)
+	}
+	return nil
+}
+
+// RecordDrift appends what the drift reconciler found in the tenant's AWS
+// organization (drift.detected, by the system; severity warning when
+// access was repaired or removed behind jitsudo's back).
+func (s *Service) RecordDrift(ctx context.Context, tenantID string, meta map[string]any) error {
+	now := s.now()
+	ev := s.event(tenantID, ActorTypeSystem, ActorTypeSystem, AuditDriftDetected, AuditResourceAssignments, tenantID, "", meta, now)
+	ev.Severity = SeverityWarning
+	if _, err := s.Repo.Commit(ctx, tenantID, Change{Audit: []AuditEvent{ev}}); err != nil {
+		return fmt.Errorf("access: record drift: %w", err)
 	}
 	return nil
 }

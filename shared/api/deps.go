@@ -12,11 +12,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
+	"github.com/jitsudo/jitsudo-serverless/shared/notify"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
@@ -29,11 +31,17 @@ type Deps struct {
 	Access   *access.Service // requests, grants, messages, audit
 	Logger   *slog.Logger
 	Now      func() time.Time
+	Notify   NotifyDeps // notification channel routes (channels.go)
+	// TenantRoleName is the only role name the provider may assume in a
+	// tenant's account (TENANT_ROLE_NAME; "" = any): PUT /v1/settings/aws
+	// refuses other role ARNs, which would fail every grant.
+	TenantRoleName string
 }
 
 // DepsFromEnv builds Deps from the Lambda environment: the table
-// (store.FromEnv), the workflow (workflow.FromEnv: STATE_MACHINE_ARN,
-// SFN_ENDPOINT) and the provider (workflow.ProviderFromEnv: PROVIDER).
+// (store.FromEnv) and the workflow (workflow.FromEnv: STATE_MACHINE_ARN,
+// SFN_ENDPOINT). It has no access provider (workflow.NoProvider): the
+// functions that need one use FromEnv(WithProvider(...)).
 func DepsFromEnv(ctx context.Context, logger *slog.Logger) (Deps, error) {
 	s, err := store.FromEnv(ctx)
 	if err != nil {
@@ -43,11 +51,49 @@ func DepsFromEnv(ctx context.Context, logger *slog.Logger) (Deps, error) {
 	if err != nil {
 		return Deps{}, fmt.Errorf("api: %w", err)
 	}
-	prov, err := workflow.ProviderFromEnv(s)
-	if err != nil {
+	d := NewDeps(s, wf, workflow.NoProvider{}, logger)
+	if d.Notify.Mode, err = notify.ModeFromEnv(); err != nil {
 		return Deps{}, fmt.Errorf("api: %w", err)
 	}
-	return NewDeps(s, wf, prov, logger), nil
+	d.Notify.Guard.Mode = d.Notify.Mode
+	d.TenantRoleName = strings.TrimSpace(os.Getenv(EnvTenantRoleName))
+	return d, nil
+}
+
+// EnvTenantRoleName is the role name tenants' settings must use.
+const EnvTenantRoleName = "TENANT_ROLE_NAME"
+
+// Option adds what only some functions need to Deps, so that the others
+// do not link its SDK clients (the 12 MB binary budget).
+type Option func(ctx context.Context, d *Deps) error
+
+// FromEnv is DepsFromEnv plus opts, in the form lambdaapp.Run takes.
+func FromEnv(opts ...Option) func(context.Context, *slog.Logger) (Deps, error) {
+	return func(ctx context.Context, logger *slog.Logger) (Deps, error) {
+		d, err := DepsFromEnv(ctx, logger)
+		if err != nil {
+			return d, err
+		}
+		for _, o := range opts {
+			if err := o(ctx, &d); err != nil {
+				return d, fmt.Errorf("api: %w", err)
+			}
+		}
+		return d, nil
+	}
+}
+
+// WithProvider sets the access provider (providers.FromEnv) for the
+// functions that revoke.
+func WithProvider(newProvider workflow.ProviderFunc) Option {
+	return func(ctx context.Context, d *Deps) error {
+		p, err := newProvider(ctx, d.Store, d.Logger)
+		if err != nil {
+			return err
+		}
+		d.Access.Provider = p
+		return nil
+	}
 }
 
 // NewDeps returns Deps over s with a fresh policy cache (shared by the

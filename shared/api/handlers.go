@@ -34,6 +34,17 @@ var Constructors = map[string]func(Deps) http.Handler{
 	"list-grants":      ListGrants,
 	"get-grant":        GetGrant,
 	"revoke-grant":     RevokeGrant,
+	"extend-grant":     ExtendGrant,
 	"list-audit-log":   ListAuditLog,
 	"verify-audit-log": VerifyAuditLog,
+
+	"get-aws-settings": GetAWSSettings,
+	"put-aws-settings": PutAWSSettings,
+
+	"list-notification-channels":  ListChannels,
+	"create-notification-channel": CreateChannel,
+	"get-notification-channel":    GetChannel,
+	"update-notification-channel": UpdateChannel,
+	"delete-notification-channel": DeleteChannel,
+	"test-notification-channel":   TestChannel,
 }

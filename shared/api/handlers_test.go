@@ -163,8 +163,19 @@ func TestHandlersCheckScopesFirst(t *testing.T) {
 		"list-grants":      {user, admin},
 		"get-grant":        {user, admin},
 		"revoke-grant":     {user, admin},
+		"extend-grant":     {user, admin},
 		"list-audit-log":   {admin},
 		"verify-audit-log": {admin},
+
+		// tenant configuration: admin only
+		"get-aws-settings":            {admin},
+		"put-aws-settings":            {admin},
+		"list-notification-channels":  {admin},
+		"create-notification-channel": {admin},
+		"get-notification-channel":    {admin},
+		"update-notification-channel": {admin},
+		"delete-notification-channel": {admin},
+		"test-notification-channel":   {admin},
 	}
 	everyone := []*auth.Identity{user, reader, writer, noScopes, admin, platform}
 	for _, rt := range routes.Table {

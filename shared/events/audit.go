@@ -28,6 +28,11 @@ import (
 // skips such records instead of blocking the stream.
 var ErrMalformed = errors.New("events: malformed audit event")
 
+// ErrUndeliverable: a publisher can never deliver this event (e.g. larger
+// than SNS accepts); the relay logs and skips it instead of retrying it
+// into the dead-letter queue.
+var ErrUndeliverable = errors.New("events: event cannot be delivered")
+
 // Loader reads the current request and grant items an event summarizes.
 // Missing items are errors wrapping access.ErrNotFound (*store.Store
 // implements it).

@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go"
@@ -277,10 +279,25 @@ func TestPublishErrors(t *testing.T) {
 	}
 	huge := sampleEvent("evt_1", acme, events.RequestPending)
 	huge.Reasoning = strings.Repeat("x", snspub.MaxMessageBytes)
-	if err := pub.Publish(ctx, huge); err == nil || !strings.Contains(err.Error(), "more than SNS accepts") {
+	err = pub.Publish(ctx, huge)
+	if err == nil || !strings.Contains(err.Error(), "more than SNS accepts") || !errors.Is(err, events.ErrUndeliverable) {
 		t.Fatalf("oversized event: %v", err)
 	}
+	// The relay skips what can never be published instead of retrying it
+	// until the dead-letter queue.
+	recs, st := streamRecords(t)
+	relay := &events.Relay{Loader: st, Publisher: publisherFunc(func(context.Context, events.Event) error { return err }), Logger: testLogger(t)}
+	resp, herr := relay.HandleStream(ctx, lambdaevents.DynamoDBEvent{Records: recs})
+	if herr != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("undeliverable events: %+v %v", resp, herr)
+	}
 }
+
+// publisherFunc is an events.EventPublisher out of a function (the SNS
+// edge, for the relay's error handling).
+type publisherFunc func(context.Context, events.Event) error
+
+func (f publisherFunc) Publish(ctx context.Context, ev events.Event) error { return f(ctx, ev) }
 
 // TestTopicFromEnv is not parallel: it sets the environment.
 func TestTopicFromEnv(t *testing.T) {

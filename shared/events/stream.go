@@ -160,9 +160,14 @@ func (r *Relay) handle(ctx context.Context, m Mapper, rec lambdaevents.DynamoDBE
 				return errors.New("events: no Publisher")
 			}
 			if err := r.Publisher.Publish(ctx, ev); err != nil {
+				if errors.Is(err, ErrUndeliverable) { // would fail on every retry: skip, loudly
+					r.log().ErrorContext(ctx, "events: event cannot be published; skipped",
+						"tenant_id", ev.TenantID, "event_id", ev.ID, "type", ev.Type, "error", err)
+					return nil
+				}
 				return err
 			}
-			r.log().DebugContext(ctx, "events: published", "tenant_id", ev.TenantID, "event_id", ev.ID, "type", ev.Type)
+			r.log().InfoContext(ctx, "events: published", "tenant_id", ev.TenantID, "event_id", ev.ID, "type", ev.Type)
 			return nil
 		}
 	}

@@ -69,8 +69,19 @@ var Table = []Route{
 	{Method: "GET", Path: "/v1/grants", Function: "list-grants"},
 	{Method: "GET", Path: "/v1/grants/{id}", Function: "get-grant"},
 	{Method: "DELETE", Path: "/v1/grants/{id}", Function: "revoke-grant"},
+	{Method: "POST", Path: "/v1/grants/{id}/extend", Function: "extend-grant"},
 	{Method: "GET", Path: "/v1/audit-log", Function: "list-audit-log"},
 	{Method: "GET", Path: "/v1/audit-log/verify", Function: "verify-audit-log"},
+
+	{Method: "GET", Path: "/v1/settings/aws", Function: "get-aws-settings"},
+	{Method: "PUT", Path: "/v1/settings/aws", Function: "put-aws-settings"},
+
+	{Method: "GET", Path: "/v1/notification-channels", Function: "list-notification-channels"},
+	{Method: "POST", Path: "/v1/notification-channels", Function: "create-notification-channel"},
+	{Method: "GET", Path: "/v1/notification-channels/{id}", Function: "get-notification-channel"},
+	{Method: "PUT", Path: "/v1/notification-channels/{id}", Function: "update-notification-channel"},
+	{Method: "DELETE", Path: "/v1/notification-channels/{id}", Function: "delete-notification-channel"},
+	{Method: "POST", Path: "/v1/notification-channels/{id}/test", Function: "test-notification-channel"},
 }
 
 // Workers are the functions Step Functions invokes as Task states of the
@@ -82,14 +93,24 @@ var Workers = []string{
 	"provision-grant",         // provisioning → active
 	"fail-grant",              // provisioning → failed after retries
 	"expire-grant",            // the scheduled revoke at the grant's end
+	"notify-expiring",         // grant.expiring_soon, a lead time before the end
 }
 
-// Functions lists every function directory: the authorizer, each route's
-// and the workflow workers.
+// Background are the functions triggered by something other than the API
+// or the workflow: a schedule, the table's stream, the SNS topic.
+var Background = []string{
+	"reconcile-assignments", // EventBridge schedule: Identity Center drift reconciler
+	"publish-events",        // the table's stream (audit items): domain events → the SNS topic
+	"deliver-notifications", // the SNS topic: events → Slack and webhook channels
+}
+
+// Functions lists every function directory: the authorizer, each route's,
+// the workflow workers and the background functions.
 func Functions() []string {
 	out := []string{Authorizer}
 	for _, r := range Table {
 		out = append(out, r.Function)
 	}
-	return append(out, Workers...)
+	out = append(out, Workers...)
+	return append(out, Background...)
 }

@@ -46,6 +46,7 @@ var keyAttrKinds = map[string]bool{
 	AttrGSI1PK: true, AttrGSI1SK: false,
 	AttrGSI2PK: true, AttrGSI2SK: false,
 	AttrGSI3PK: true, AttrGSI3SK: false,
+	AttrGSI4PK: true, AttrGSI4SK: false,
 }
 
 // encodeCursor turns a LastEvaluatedKey into a cursor for tenant. Only string
@@ -127,7 +128,7 @@ func validateCursorKey(tenant string, k map[string]string) (map[string]types.Att
 		out[name] = &types.AttributeValueMemberS{Value: v}
 	}
 	// An index key comes as a pair or not at all.
-	for _, idx := range []string{IndexGSI1, IndexGSI2, IndexGSI3} {
+	for _, idx := range []string{IndexGSI1, IndexGSI2, IndexGSI3, IndexGSI4} {
 		a := indexKeyAttrs[idx]
 		_, hasPK := k[a[0]]
 		_, hasSK := k[a[1]]

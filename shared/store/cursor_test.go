@@ -194,12 +194,16 @@ func TestTableSchema(t *testing.T) {
 	if in.BillingMode != types.BillingModePayPerRequest {
 		t.Errorf("billing mode %s", in.BillingMode)
 	}
-	if len(in.AttributeDefinitions) != 8 || len(in.GlobalSecondaryIndexes) != 3 {
+	if len(in.AttributeDefinitions) != 10 || len(in.GlobalSecondaryIndexes) != 4 {
 		t.Fatalf("schema: %d attributes, %d GSIs", len(in.AttributeDefinitions), len(in.GlobalSecondaryIndexes))
 	}
 	for i, g := range in.GlobalSecondaryIndexes {
-		want := []string{IndexGSI1, IndexGSI2, IndexGSI3}[i]
-		if *g.IndexName != want || g.Projection.ProjectionType != types.ProjectionTypeAll ||
+		want := []string{IndexGSI1, IndexGSI2, IndexGSI3, IndexGSI4}[i]
+		proj := types.ProjectionTypeAll
+		if want == IndexGSI4 {
+			proj = types.ProjectionTypeKeysOnly // sparse, read for tenant ids only
+		}
+		if *g.IndexName != want || g.Projection.ProjectionType != proj ||
 			*g.KeySchema[0].AttributeName != want+"PK" || *g.KeySchema[1].AttributeName != want+"SK" {
 			t.Errorf("GSI %d: %+v", i, g)
 		}

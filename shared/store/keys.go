@@ -22,6 +22,7 @@ package store
 //	audit event       T#<tenant>#AUDIT            EVT#<seq, 20 digits zero-padded>  (hash chain, audit.go)
 //	assignment        T#<tenant>#ASSIGN           A#<sha256>        (provider bookkeeping: account+permission set+principal, holder grant ids; assignments.go)
 //	AWS settings      T#<tenant>                  SETTINGS#AWS      (Identity Center instance, role to assume; settings.go)
+//	drift digest      T#<tenant>                  DRIFT             (what the reconciler reported last; settings.go)
 //	notif. channel    T#<tenant>#CHANNELS         CH#<channel id>   (Slack / webhook / email channel; channels.go)
 //
 // The task token (up to ~1 KB) has its own item so that the request item
@@ -54,6 +55,11 @@ package store
 //	        GSI3PK = T#<tenant>#REQS                 GSI3SK = <request id>
 //	      grants by status, newest first:
 //	        GSI3PK = T#<tenant>#GRANTSTATUS#<status> GSI3SK = <grant id>
+//	GSI4 (GSI4PK/GSI4SK), sparse: only tenants' AWS settings items carry it
+//	      tenants with provisioning configured (the drift reconciler Scans it):
+//	        GSI4PK = T#<tenant>#SETTINGS             GSI4SK = AWS
+//	      A Scan of GSI4 reads one small item per configured tenant, never
+//	      the tenants' data; no query crosses tenants.
 //
 // Index sort keys are the item ids, which begin with their creation time
 // in milliseconds (access ids: prefix + 48-bit time + 80 random bits, in an
@@ -95,10 +101,13 @@ const (
 	AttrGSI2SK = "GSI2SK"
 	AttrGSI3PK = "GSI3PK"
 	AttrGSI3SK = "GSI3SK"
+	AttrGSI4PK = "GSI4PK"
+	AttrGSI4SK = "GSI4SK"
 
 	IndexGSI1 = "GSI1"
 	IndexGSI2 = "GSI2"
 	IndexGSI3 = "GSI3"
+	IndexGSI4 = "GSI4"
 )
 
 // Non-key attributes with a fixed meaning across entities.
@@ -181,6 +190,8 @@ const (
 	skIdem         = "IDEM"
 	skAssignPrefix = "A#"
 	skSettingsAWS  = "SETTINGS#AWS"
+	skDrift        = "DRIFT"
+	entityDrift    = "DRIFT_DIGEST"
 	skChanPrefix   = "CH#"
 	entitySettings = "SETTINGS"
 	entityChannel  = "CHANNEL"
@@ -205,14 +216,15 @@ func grantPK(tenant, id string) string   { return tenantPrefix(tenant) + "#GRANT
 func messageSK(at time.Time, id string) string {
 	return skMsgPrefix + sortTime(at) + "#" + id
 }
-func lockPK(tenant, key string) string { return tenantPrefix(tenant) + "#LOCK#" + key }
-func idemPK(tenant, key string) string { return tenantPrefix(tenant) + "#IDEM#" + key }
-func auditPK(tenant string) string     { return tenantPrefix(tenant) + "#AUDIT" }
-func auditSK(seq int64) string         { return fmt.Sprintf("%s%020d", skEventPrefix, seq) }
-func assignPK(tenant string) string    { return tenantPrefix(tenant) + "#ASSIGN" }
-func assignSK(key string) string       { return skAssignPrefix + key }
-func channelsPK(tenant string) string  { return tenantPrefix(tenant) + "#CHANNELS" }
-func channelSK(id string) string       { return skChanPrefix + id }
+func lockPK(tenant, key string) string     { return tenantPrefix(tenant) + "#LOCK#" + key }
+func idemPK(tenant, key string) string     { return tenantPrefix(tenant) + "#IDEM#" + key }
+func auditPK(tenant string) string         { return tenantPrefix(tenant) + "#AUDIT" }
+func auditSK(seq int64) string             { return fmt.Sprintf("%s%020d", skEventPrefix, seq) }
+func assignPK(tenant string) string        { return tenantPrefix(tenant) + "#ASSIGN" }
+func assignSK(key string) string           { return skAssignPrefix + key }
+func settingsIndexPK(tenant string) string { return tenantPrefix(tenant) + "#SETTINGS" }
+func channelsPK(tenant string) string      { return tenantPrefix(tenant) + "#CHANNELS" }
+func channelSK(id string) string           { return skChanPrefix + id }
 
 func reqStatusPK(tenant, status string) string { return tenantPrefix(tenant) + "#REQSTATUS#" + status }
 func requesterPK(tenant, id string) string     { return tenantPrefix(tenant) + "#REQUESTER#" + id }
@@ -237,6 +249,7 @@ var indexKeyAttrs = map[string][2]string{
 	IndexGSI1: {AttrGSI1PK, AttrGSI1SK},
 	IndexGSI2: {AttrGSI2PK, AttrGSI2SK},
 	IndexGSI3: {AttrGSI3PK, AttrGSI3SK},
+	IndexGSI4: {AttrGSI4PK, AttrGSI4SK},
 }
 
 // TableSchema is the CreateTable input of the application table: the one
@@ -254,11 +267,15 @@ func TableSchema(table string) *dynamodb.CreateTableInput {
 	}
 	gsi := func(name string) types.GlobalSecondaryIndex {
 		k := indexKeyAttrs[name]
-		return types.GlobalSecondaryIndex{
+		g := types.GlobalSecondaryIndex{
 			IndexName:  aws.String(name),
 			KeySchema:  keys(k[0], k[1]),
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 		}
+		if name == IndexGSI4 { // only the keys are read (tenant ids)
+			g.Projection.ProjectionType = types.ProjectionTypeKeysOnly
+		}
+		return g
 	}
 	return &dynamodb.CreateTableInput{
 		TableName:   aws.String(table),
@@ -268,10 +285,11 @@ func TableSchema(table string) *dynamodb.CreateTableInput {
 			str(AttrGSI1PK), str(AttrGSI1SK),
 			str(AttrGSI2PK), str(AttrGSI2SK),
 			str(AttrGSI3PK), str(AttrGSI3SK),
+			str(AttrGSI4PK), str(AttrGSI4SK),
 		},
 		KeySchema: keys(AttrPK, AttrSK),
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
-			gsi(IndexGSI1), gsi(IndexGSI2), gsi(IndexGSI3),
+			gsi(IndexGSI1), gsi(IndexGSI2), gsi(IndexGSI3), gsi(IndexGSI4),
 		},
 	}
 }

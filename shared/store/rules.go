@@ -30,7 +30,7 @@ import (
 // bookkeeping; no policy.Rule json tag may collide with them.
 var reservedRuleAttrs = map[string]bool{
 	AttrPK: true, AttrSK: true,
-	AttrGSI1PK: true, AttrGSI1SK: true, AttrGSI2PK: true, AttrGSI2SK: true, AttrGSI3PK: true, AttrGSI3SK: true,
+	AttrGSI1PK: true, AttrGSI1SK: true, AttrGSI2PK: true, AttrGSI2SK: true, AttrGSI3PK: true, AttrGSI3SK: true, AttrGSI4PK: true, AttrGSI4SK: true,
 	AttrEntityType: true, AttrTenantID: true, AttrCreatedAt: true, AttrUpdatedAt: true, AttrRevision: true,
 }
 

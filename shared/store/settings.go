@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -64,6 +66,7 @@ func (s *Store) PutAWSSettings(ctx context.Context, v AWSSettings, expectVersion
 		return AWSSettings{}, fmt.Errorf("store: put AWS settings: %w", err)
 	}
 	item[AttrPK], item[AttrSK], item[AttrEntityType] = str(tenantPK(v.TenantID)), str(skSettingsAWS), str(entitySettings)
+	item[AttrGSI4PK], item[AttrGSI4SK] = str(settingsIndexPK(v.TenantID)), str("AWS")
 	in := &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item, ExpressionAttributeNames: map[string]string{"#pk": AttrPK}}
 	if expectVersion == 0 {
 		in.ConditionExpression = aws.String("attribute_not_exists(#pk)")
@@ -80,4 +83,55 @@ func (s *Store) PutAWSSettings(ctx context.Context, v AWSSettings, expectVersion
 		return AWSSettings{}, fmt.Errorf("store: put AWS settings of %s: %w", v.TenantID, err)
 	}
 	return v, nil
+}
+
+// TenantsWithAWSSettings lists the tenants whose AWS settings are saved,
+// by a Scan of the sparse GSI4 (one small key item per configured tenant):
+// what the drift reconciler runs over.
+func (s *Store) TenantsWithAWSSettings(ctx context.Context) ([]string, error) {
+	p := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{TableName: aws.String(s.table), IndexName: aws.String(IndexGSI4)})
+	var out []string
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("store: scan configured tenants: %w", err)
+		}
+		for _, it := range page.Items {
+			pk, _ := it[AttrGSI4PK].(*types.AttributeValueMemberS)
+			if pk == nil {
+				continue
+			}
+			t, ok := strings.CutSuffix(strings.TrimPrefix(pk.Value, "T#"), "#SETTINGS")
+			if ok && ValidTenantID(t) {
+				out = append(out, t)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// SwapDriftDigest records digest as the last drift the reconciler
+// reported for the tenant (PK T#<tenant>, SK DRIFT) and reports whether it
+// differs from the one recorded before: the reconciler reports unexpected
+// assignments once, not every run. Read, then write only on a change.
+func (s *Store) SwapDriftDigest(ctx context.Context, tenantID, digest string) (changed bool, err error) {
+	if err := checkTenant(tenantID); err != nil {
+		return false, err
+	}
+	item, err := s.getItem(ctx, tenantPK(tenantID), skDrift)
+	if err != nil {
+		return false, fmt.Errorf("store: read drift digest: %w", err)
+	}
+	if v, ok := item["digest"].(*types.AttributeValueMemberS); ok && v.Value == digest {
+		return false, nil
+	}
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: map[string]types.AttributeValue{
+		AttrPK: str(tenantPK(tenantID)), AttrSK: str(skDrift), AttrEntityType: str(entityDrift),
+		"digest": str(digest), AttrUpdatedAt: str(timeString(time.Now())),
+	}})
+	if err != nil {
+		return false, fmt.Errorf("store: write drift digest: %w", err)
+	}
+	return true, nil
 }

@@ -51,6 +51,14 @@ func TestAWSSettings(t *testing.T) {
 	if _, err := s.GetAWSSettings(ctx, "globex"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("another tenant sees acme's settings: %v", err)
 	}
+	g := v
+	g.TenantID = "globex"
+	if _, err := s.PutAWSSettings(ctx, g, 0); err != nil {
+		t.Fatal(err)
+	}
+	if tenants, err := s.TenantsWithAWSSettings(ctx); err != nil || !slices.Equal(tenants, []string{"acme", "globex"}) {
+		t.Fatalf("configured tenants %v %v", tenants, err)
+	}
 }
 
 func TestAssignmentRecords(t *testing.T) {

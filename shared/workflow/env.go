@@ -9,20 +9,36 @@ import (
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
-	"github.com/jitsudo/jitsudo-serverless/shared/provider/recording"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 
-// EnvProvider selects the access provider: "recording" (the default; the
-// local stand-in that records assignments in the table).
-const EnvProvider = "PROVIDER"
+// ProviderFunc builds the access provider over the table (e.g.
+// providers.FromEnv). Functions that never provision pass none.
+type ProviderFunc func(ctx context.Context, s *store.Store, logger *slog.Logger) (access.Provider, error)
+
+// NoProvider is the provider of functions built without one: every call
+// fails (permanently). Only provision-grant, fail-grant, expire-grant,
+// revoke-grant and the reconciler are built with a real one.
+type NoProvider struct{}
+
+var errNoProvider = fmt.Errorf("no access provider is configured in this function")
+
+// Provision implements access.Provider.
+func (NoProvider) Provision(context.Context, access.Assignment) error { return errNoProvider }
+
+// Revoke implements access.Provider.
+func (NoProvider) Revoke(context.Context, access.Assignment) error { return errNoProvider }
+
+// EnvNoticeLead is the expiring-soon lead (Go duration, default 15m).
+const EnvNoticeLead = "NOTICE_LEAD"
 
 // ServiceFromEnv builds the access.Service a worker runs with: the table
 // (store.FromEnv), the tenant's compiled policies (cached per rule-set
 // version, for the life of the warm Lambda), the workflow (FromEnv) and the
-// provider (PROVIDER).
-func ServiceFromEnv(ctx context.Context, logger *slog.Logger) (*access.Service, error) {
+// provider newProvider builds (nil: NoProvider).
+func ServiceFromEnv(ctx context.Context, logger *slog.Logger, newProvider ProviderFunc) (*access.Service, error) {
 	s, err := store.FromEnv(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("workflow: %w", err)
@@ -31,12 +47,11 @@ func ServiceFromEnv(ctx context.Context, logger *slog.Logger) (*access.Service, 
 	if err != nil {
 		return nil, err
 	}
-	var prov access.Provider
-	switch p := strings.TrimSpace(os.Getenv(EnvProvider)); p {
-	case "", "recording":
-		prov = recording.New(s)
-	default:
-		return nil, fmt.Errorf("workflow: %s=%q is not supported (want recording)", EnvProvider, p)
+	var prov access.Provider = NoProvider{}
+	if newProvider != nil {
+		if prov, err = newProvider(ctx, s, logger); err != nil {
+			return nil, fmt.Errorf("workflow: %w", err)
+		}
 	}
 	return &access.Service{Repo: s, Policies: Policies(s), Workflow: wf, Provider: prov, Now: time.Now, Logger: logger}, nil
 }
@@ -57,11 +72,21 @@ func Policies(s *store.Store) access.PolicySource {
 	}
 }
 
-// WorkersFromEnv builds the workers over ServiceFromEnv.
-func WorkersFromEnv(ctx context.Context, logger *slog.Logger) (*Workers, error) {
-	svc, err := ServiceFromEnv(ctx, logger)
+// WorkersFromEnv builds the workers over ServiceFromEnv, with the notice
+// lead (NOTICE_LEAD) and the API links (events.EnvAPIBaseURL). The events
+// publisher is set by the one worker that publishes (notify-expiring).
+func WorkersFromEnv(ctx context.Context, logger *slog.Logger, newProvider ProviderFunc) (*Workers, error) {
+	svc, err := ServiceFromEnv(ctx, logger, newProvider)
 	if err != nil {
 		return nil, err
 	}
-	return &Workers{Service: svc, Workflow: svc.Workflow, Logger: logger}, nil
+	w := &Workers{Service: svc, Workflow: svc.Workflow, Logger: logger, Links: events.NewLinks(os.Getenv(events.EnvAPIBaseURL))}
+	if v := strings.TrimSpace(os.Getenv(EnvNoticeLead)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("workflow: %s=%q is not a positive duration", EnvNoticeLead, v)
+		}
+		w.NoticeLead = d
+	}
+	return w, nil
 }

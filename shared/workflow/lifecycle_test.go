@@ -16,6 +16,7 @@ import (
 
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
@@ -39,7 +40,7 @@ func newFakeService() *fakeService {
 	return &fakeService{
 		requests: map[string]*access.Request{}, grants: map[string]*access.Grant{},
 		calls: map[string][]string{}, provisionErrs: map[string][]error{},
-		grantLife: 2 * time.Second, now: time.Now,
+		grantLife: 4 * time.Second, now: time.Now,
 	}
 }
 
@@ -181,17 +182,67 @@ func (f *fakeService) ExpireGrant(_ context.Context, tenantID, grantID string) (
 	if err != nil {
 		return access.Grant{}, err
 	}
-	if g.Status == access.GrantActive {
-		now := f.now().UTC()
+	now := f.now().UTC()
+	if g.Status == access.GrantActive && !now.Before(*g.ExpiresAt) { // before the end (extended): no-op
 		g.Status, g.RevokedAt = access.GrantExpired, &now
 	}
 	return *g, nil
+}
+
+func (f *fakeService) LoadGrant(_ context.Context, tenantID, grantID string) (access.Grant, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g, err := f.grant(tenantID, grantID, "notify-expiring")
+	if err != nil {
+		return access.Grant{}, err
+	}
+	return *g, nil
+}
+
+// extend moves an active grant's end by d (what an approved extension does).
+func (f *fakeService) extend(grantID string, d time.Duration) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g := f.grants[grantID]
+	if g == nil || g.Status != access.GrantActive {
+		return false
+	}
+	end := g.ExpiresAt.Add(d)
+	g.ExpiresAt = &end
+	return true
+}
+
+// notices records the published events (the SNS edge; the real publisher
+// is tested against goaws in shared/events).
+type notices struct {
+	mu  sync.Mutex
+	evs []events.Event
+}
+
+func (n *notices) Publish(_ context.Context, ev events.Event) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.evs = append(n.evs, ev)
+	return nil
+}
+
+func (n *notices) For(grantID string) []events.Event {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []events.Event
+	for _, ev := range n.evs {
+		if ev.Grant != nil && ev.Grant.ID == grantID {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 // harness: the real ASL in the shim, the real sfn client, the workers over
 // the fake service behind LambdaInvokeHandler.
 type harness struct {
 	svc      *fakeService
+	notices  *notices
 	wf       *workflow.SFN
 	endpoint string
 	stop     func()
@@ -233,9 +284,9 @@ func startHarness(t *testing.T) *harness {
 	t.Helper()
 	harnessOnce.Do(func() {
 		svc := newFakeService()
-		h := &harness{svc: svc}
+		h := &harness{svc: svc, notices: &notices{}}
 		logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		workers := &workflow.Workers{Service: svc, Logger: logger}
+		workers := &workflow.Workers{Service: svc, Logger: logger, Events: h.notices, NoticeLead: 2 * time.Second}
 		lambdas := httptest.NewServer(stepfunctions.LambdaInvokeHandler(workers.Handlers()))
 		endpoint, stop, err := stepfunctions.Start(context.Background(), stepfunctions.Config{
 			ASLFiles:       []string{filepath.Join(repoRoot(t), "statemachines", "access-request.asl.json")},
@@ -329,8 +380,11 @@ func TestAutoProvisionsWaitsAndExpires(t *testing.T) {
 			t.Fatal(err)
 		}
 		e := h.wait(t, id, 20*time.Second)
-		checkRun(t, e, "SUCCEEDED", 4, "ChooseMode", "Provision", "WaitUntilExpiry", "ExpireGrant")
-		checkCalls(t, h, id, "provision-grant", "expire-grant")
+		checkRun(t, e, "SUCCEEDED", 8, "ChooseMode", "Provision", "WaitUntilNotice", "NotifyExpiringSoon", "WaitUntilExpiry", "ExpireGrant", "StillActive", "Done")
+		checkCalls(t, h, id, "provision-grant", "notify-expiring", "expire-grant")
+		if n := h.notices.For(in.GrantID); len(n) != 1 || n[0].Type != events.GrantExpiringSoon {
+			t.Errorf("expiring-soon notices %+v, want one", n)
+		}
 		g := h.svc.Grant(in.GrantID)
 		if g.Status != access.GrantExpired {
 			t.Errorf("grant %s, want expired", g.Status)
@@ -357,8 +411,8 @@ func TestRequireApproved(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := h.wait(t, id, 20*time.Second)
-	checkRun(t, e, "SUCCEEDED", 5, "ChooseMode", "WaitForApproval", "Provision", "WaitUntilExpiry", "ExpireGrant")
-	checkCalls(t, h, id, "store-task-token", "provision-grant", "expire-grant")
+	checkRun(t, e, "SUCCEEDED", 10, "ChooseMode", "WaitForApproval", "ApprovedMeanwhile", "Provision", "WaitUntilNotice", "NotifyExpiringSoon", "WaitUntilExpiry", "ExpireGrant", "StillActive", "Done")
+	checkCalls(t, h, id, "store-task-token", "provision-grant", "notify-expiring", "expire-grant")
 	if g := h.svc.Grant("g-" + id); g.Status != access.GrantExpired {
 		t.Errorf("grant %s, want expired", g.Status)
 	}
@@ -434,8 +488,8 @@ func TestTimeoutWorkerFindsApproved(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := h.wait(t, id, 20*time.Second)
-	checkRun(t, e, "SUCCEEDED", 7, "ChooseMode", "WaitForApproval", "ApprovalTimeout", "ApprovedMeanwhile", "Provision", "WaitUntilExpiry", "ExpireGrant")
-	checkCalls(t, h, id, "store-task-token", "approval-timeout-worker", "provision-grant", "expire-grant")
+	checkRun(t, e, "SUCCEEDED", 11, "ChooseMode", "WaitForApproval", "ApprovalTimeout", "ApprovedMeanwhile", "Provision", "WaitUntilNotice", "NotifyExpiringSoon", "WaitUntilExpiry", "ExpireGrant", "StillActive", "Done")
+	checkCalls(t, h, id, "store-task-token", "approval-timeout-worker", "provision-grant", "notify-expiring", "expire-grant")
 	if r := h.svc.Request(id); r.Status != access.StatusApproved {
 		t.Errorf("request %s, want approved (not expired)", r.Status)
 	}
@@ -460,8 +514,8 @@ func TestDecidedBeforeTokenStored(t *testing.T) {
 		}
 		e := h.wait(t, id, 20*time.Second)
 		if status == access.StatusApproved {
-			checkRun(t, e, "SUCCEEDED", 5, "ChooseMode", "WaitForApproval", "Provision", "WaitUntilExpiry", "ExpireGrant")
-			checkCalls(t, h, id, "store-task-token", "provision-grant", "expire-grant")
+			checkRun(t, e, "SUCCEEDED", 10, "ChooseMode", "WaitForApproval", "ApprovedMeanwhile", "Provision", "WaitUntilNotice", "NotifyExpiringSoon", "WaitUntilExpiry", "ExpireGrant", "StillActive", "Done")
+			checkCalls(t, h, id, "store-task-token", "provision-grant", "notify-expiring", "expire-grant")
 		} else {
 			checkRun(t, e, "SUCCEEDED", 3, "ChooseMode", "WaitForApproval", "Closed")
 			checkCalls(t, h, id, "store-task-token")
@@ -486,12 +540,12 @@ func TestProvisionRetriesRetryable(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := h.wait(t, id, 30*time.Second)
-	checkRun(t, e, "SUCCEEDED", 6, "ChooseMode", "Provision", "WaitUntilExpiry", "ExpireGrant")
+	checkRun(t, e, "SUCCEEDED", 10, "ChooseMode", "Provision", "WaitUntilNotice", "NotifyExpiringSoon", "WaitUntilExpiry", "ExpireGrant", "StillActive", "Done")
 	if e.Retries != 2 {
 		t.Errorf("%d retries, want 2", e.Retries)
 	}
-	checkCalls(t, h, id, "provision-grant", "provision-grant", "provision-grant", "expire-grant")
-	// Backoff 2s then 4s before the grant even started its 2s life.
+	checkCalls(t, h, id, "provision-grant", "provision-grant", "provision-grant", "notify-expiring", "expire-grant")
+	// Backoff 2s then 4s before the grant even started its life.
 	if d := time.Since(start); d < 6*time.Second {
 		t.Errorf("finished after %s: the retries did not back off (2s, 4s)", d)
 	}
@@ -568,5 +622,35 @@ func TestResumeErrors(t *testing.T) {
 	}
 	if err := h.wf.Start(ctx, access.WorkflowInput{TenantID: "acme"}); err == nil {
 		t.Error("start without request id accepted")
+	}
+}
+
+// A grant extended before its notice: the notice worker reschedules, the
+// expiry at the old end is a no-op, and the execution waits for the new
+// end — with one notice, for the new end.
+func TestExtendedGrantWaitsForNewEnd(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t)
+	ctx := context.Background()
+	id := uniq(t)
+	in := h.svc.add("acme", id, "auto", 0)
+	if err := h.wf.Start(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the grant to be active", 10*time.Second, func() bool { return h.svc.Grant(in.GrantID).Status == access.GrantActive })
+	if !h.svc.extend(in.GrantID, 4*time.Second) {
+		t.Fatal("extend")
+	}
+	extended := *h.svc.Grant(in.GrantID).ExpiresAt
+	e := h.wait(t, id, 20*time.Second)
+	checkRun(t, e, "SUCCEEDED", 13, "ChooseMode", "Provision", "WaitUntilNotice", "NotifyExpiringSoon", "WaitUntilExpiry", "ExpireGrant", "StillActive",
+		"WaitUntilNotice", "NotifyExpiringSoon", "WaitUntilExpiry", "ExpireGrant", "StillActive", "Done")
+	g := h.svc.Grant(in.GrantID)
+	if g.Status != access.GrantExpired || g.RevokedAt.Before(extended.Truncate(time.Second)) {
+		t.Errorf("grant %s at %v, extended end %v", g.Status, g.RevokedAt, extended)
+	}
+	n := h.notices.For(in.GrantID)
+	if len(n) != 1 || n[0].Grant.ExpiresAt == nil || !n[0].Grant.ExpiresAt.Equal(extended) {
+		t.Errorf("notices %+v, want one for the new end %v", n, extended)
 	}
 }

@@ -82,9 +82,9 @@ func (w *SFN) Resume(ctx context.Context, taskToken string, out access.WorkflowO
 	var err error
 	switch out.Status {
 	case access.OutcomeApproved:
-		if out.GrantID == "" {
-			return errors.New("workflow: resume approved: grant_id is required")
-		}
+		// grant_id is empty for an approved extension request: its
+		// approval moved the end of the grant it extends, and the
+		// execution closes (ApprovedMeanwhile).
 		output, merr := json.Marshal(Decision{Status: out.Status, GrantID: out.GrantID})
 		if merr != nil {
 			return merr

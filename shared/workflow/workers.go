@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/events"
 )
 
 // Service is what the workers need of *access.Service (the workflow-side
@@ -20,6 +21,7 @@ type Service interface {
 	ProvisionGrant(ctx context.Context, tenantID, grantID string) (access.Grant, error)
 	FailGrant(ctx context.Context, tenantID, grantID, reason string) (access.Grant, error)
 	ExpireGrant(ctx context.Context, tenantID, grantID string) (access.Grant, error)
+	LoadGrant(ctx context.Context, tenantID, grantID string) (access.Grant, error)
 }
 
 // TaskInput is what the state machine sends every worker (the Lambda
@@ -51,6 +53,10 @@ type GrantRef struct {
 	// a grant without an end (not active) gets the current time, so the
 	// execution goes straight on to the idempotent ExpireGrant.
 	ExpiresAt string `json:"expires_at"`
+	// NotifyAt (RFC 3339, UTC) is when WaitUntilNotice ends: the grant's
+	// end minus the expiring-soon lead, or ExpiresAt when the grant is
+	// not active or not longer than the lead (no notice).
+	NotifyAt string `json:"notify_at"`
 }
 
 // GrantOutput is the result of the grant workers.
@@ -101,6 +107,29 @@ type Workers struct {
 	// Now is the clock for GrantRef.ExpiresAt of grants without an end
 	// (default time.Now).
 	Now func() time.Time
+	// Events publishes grant.expiring_soon (NotifyExpiringSoon); nil: the
+	// notice is only logged.
+	Events EventPublisher
+	// Links makes the notice's API links (nil: none).
+	Links events.LinkBuilder
+	// NoticeLead is how long before a grant's end grant.expiring_soon is
+	// published (0: DefaultNoticeLead).
+	NoticeLead time.Duration
+}
+
+// EventPublisher publishes one notification event (snspub.Publisher).
+type EventPublisher interface {
+	Publish(ctx context.Context, ev events.Event) error
+}
+
+// DefaultNoticeLead is the default expiring-soon lead (env NOTICE_LEAD).
+const DefaultNoticeLead = 15 * time.Minute
+
+func (w *Workers) lead() time.Duration {
+	if w.NoticeLead > 0 {
+		return w.NoticeLead
+	}
+	return DefaultNoticeLead
 }
 
 func (w *Workers) log(in TaskInput) *slog.Logger {
@@ -197,17 +226,27 @@ func (w *Workers) ApprovalTimeout(ctx context.Context, in TaskInput) (Decision, 
 	return d, nil
 }
 
+// ceilSecond rounds t up to a whole second, in RFC 3339 UTC: what the Wait
+// states' TimestampPath reads (a wait must never end before its time).
+func ceilSecond(t time.Time) string {
+	if s := t.Truncate(time.Second); s.Before(t) {
+		t = s.Add(time.Second)
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
 func (w *Workers) grantOutput(g access.Grant) GrantOutput {
 	end := w.now()
 	if g.ExpiresAt != nil && (g.Status == access.GrantActive || g.Status == access.GrantExpired) {
 		end = *g.ExpiresAt
 	}
-	// Whole seconds for the Wait state's TimestampPath, rounded up: the
-	// wait must never end before the grant does.
-	if t := end.Truncate(time.Second); t.Before(end) {
-		end = t.Add(time.Second)
+	notify := end
+	if g.Status == access.GrantActive && g.ExpiresAt != nil && g.GrantedAt != nil {
+		if n := g.ExpiresAt.Add(-w.lead()); n.After(*g.GrantedAt) {
+			notify = n
+		}
 	}
-	return GrantOutput{Grant: GrantRef{ID: g.ID, Status: g.Status, ExpiresAt: end.UTC().Format(time.RFC3339)}}
+	return GrantOutput{Grant: GrantRef{ID: g.ID, Status: g.Status, ExpiresAt: ceilSecond(end), NotifyAt: ceilSecond(notify)}}
 }
 
 // ProvisionGrant provisions the grant (provisioning → active) and returns
@@ -267,6 +306,54 @@ func (w *Workers) ExpireGrant(ctx context.Context, in TaskInput) (GrantOutput, e
 	return w.grantOutput(g), nil
 }
 
+// noticeSkew: a notice is due this much before its time (the Wait state
+// ends on whole seconds, the clocks of Step Functions and Lambda differ).
+const noticeSkew = time.Second
+
+// NotifyExpiringSoon publishes grant.expiring_soon when the grant is active
+// and within the lead of its end (and the grant is longer than the lead).
+// It returns the grant re-read: when the grant was extended before its
+// notice was due, ExpiresAt is the new notice time, so the execution comes
+// back through ExpireGrant (a no-op before the end) to WaitUntilNotice. A
+// failed publish is Retryable; the state machine moves on to the expiry
+// wait when the retries are spent (a lost notice must not keep access).
+func (w *Workers) NotifyExpiringSoon(ctx context.Context, in TaskInput) (GrantOutput, error) {
+	log := w.log(in)
+	if err := need(map[string]string{"tenant_id": in.TenantID, "grant_id": in.GrantID}); err != nil {
+		return GrantOutput{}, err
+	}
+	g, err := w.Service.LoadGrant(ctx, in.TenantID, in.GrantID)
+	if err != nil {
+		log.ErrorContext(ctx, "load grant failed", "error", err.Error())
+		return GrantOutput{}, classify(err)
+	}
+	out := w.grantOutput(g)
+	if g.Status != access.GrantActive || g.ExpiresAt == nil {
+		return out, nil
+	}
+	now := w.now()
+	noticeAt := g.ExpiresAt.Add(-w.lead())
+	if now.Add(noticeSkew).Before(noticeAt) {
+		out.Grant.ExpiresAt = out.Grant.NotifyAt // extended: come back for the new notice
+		log.InfoContext(ctx, "grant extended; notice rescheduled", "notify_at", out.Grant.NotifyAt)
+		return out, nil
+	}
+	if g.GrantedAt != nil && !noticeAt.After(*g.GrantedAt) || !now.Before(*g.ExpiresAt) {
+		return out, nil // shorter than the lead, or over already: no notice
+	}
+	ev := events.ExpiringSoon(g, w.Links, now)
+	if w.Events == nil {
+		log.InfoContext(ctx, "grant expiring soon (no publisher configured)", "expires_at", out.Grant.ExpiresAt)
+		return out, nil
+	}
+	if err := w.Events.Publish(ctx, ev); err != nil {
+		log.ErrorContext(ctx, "publish grant.expiring_soon failed", "error", err.Error())
+		return GrantOutput{}, &Retryable{Err: err}
+	}
+	log.InfoContext(ctx, "grant.expiring_soon published", "event_id", ev.ID, "expires_at", out.Grant.ExpiresAt)
+	return out, nil
+}
+
 // maxReasonLen bounds the failure reason stored on the grant.
 const maxReasonLen = 500
 
@@ -310,6 +397,7 @@ func (w *Workers) Handlers() map[string]func(context.Context, json.RawMessage) (
 		FnProvisionGrant:  raw(w.ProvisionGrant),
 		FnFailGrant:       raw(w.FailGrant),
 		FnExpireGrant:     raw(w.ExpireGrant),
+		FnNotifyExpiring:  raw(w.NotifyExpiringSoon),
 	}
 }
 
@@ -320,6 +408,7 @@ const (
 	FnProvisionGrant  = "provision-grant"
 	FnFailGrant       = "fail-grant"
 	FnExpireGrant     = "expire-grant"
+	FnNotifyExpiring  = "notify-expiring"
 )
 
 // raw adapts a typed worker to raw JSON like lambda.Start does (the input

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
+	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 
 // Environment variables of TopicFromEnv.
@@ -133,7 +135,7 @@ func (p *Publisher) Publish(ctx context.Context, ev events.Event) error {
 		size += len(k) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue))
 	}
 	if size > MaxMessageBytes {
-		return fmt.Errorf("snspub: event %s is %d bytes, more than SNS accepts (%d)", ev.ID, size, MaxMessageBytes)
+		return fmt.Errorf("snspub: event %s is %d bytes, more than SNS accepts (%d): %w", ev.ID, size, MaxMessageBytes, events.ErrUndeliverable)
 	}
 	in := &sns.PublishInput{
 		TopicArn:          aws.String(p.TopicARN),
@@ -260,4 +262,45 @@ func (s Subscriptions) Unsubscribe(ctx context.Context, subscriptionARN string) 
 		return fmt.Errorf("snspub: unsubscribe %s: %w", subscriptionARN, err)
 	}
 	return nil
+}
+
+// SetFilter replaces a subscription's filter policy (a channel's event
+// filters changed) without a new confirmation mail.
+func (s Subscriptions) SetFilter(ctx context.Context, subscriptionARN, tenantID string, eventTypes []string) error {
+	fp, err := FilterPolicy(tenantID, eventTypes)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Client.SetSubscriptionAttributes(ctx, &sns.SetSubscriptionAttributesInput{
+		SubscriptionArn: aws.String(subscriptionARN), AttributeName: aws.String("FilterPolicy"), AttributeValue: aws.String(fp),
+	}); err != nil {
+		return fmt.Errorf("snspub: set filter of %s: %w", subscriptionARN, err)
+	}
+	return nil
+}
+
+// SubscriptionsFromEnv is Subscriptions over the client PublisherFromEnv
+// would use, and the topic (SNS_TOPIC_ARN).
+func SubscriptionsFromEnv() (Subscriptions, string, error) {
+	p, err := PublisherFromEnv()
+	if err != nil {
+		return Subscriptions{}, "", err
+	}
+	return Subscriptions{Client: p.Client}, p.TopicARN, nil
+}
+
+// RelayFromEnv is the publish-events function's relay: the table
+// (store.FromEnv) for the summaries and the deciding rules' channels, the
+// API links (API_BASE_URL) and the topic (PublisherFromEnv).
+func RelayFromEnv(ctx context.Context, logger *slog.Logger) (*events.Relay, error) {
+	st, err := store.FromEnv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := PublisherFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return &events.Relay{Loader: st, Rules: events.RuleChannels{Rules: st}, Links: events.NewLinks(os.Getenv(events.EnvAPIBaseURL)),
+		Publisher: pub, Logger: logger}, nil
 }

@@ -1,0 +1,9 @@
+// Command put-aws-settings is the Lambda function behind its route in shared/routes.
+package main
+
+import (
+	"github.com/jitsudo/jitsudo-serverless/shared/api"
+	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+)
+
+func main() { lambdaapp.Run("put-aws-settings", api.DepsFromEnv, api.PutAWSSettings) }

@@ -1,0 +1,11 @@
+// Command test-notification-channel is the Lambda function behind its route in shared/routes.
+package main
+
+import (
+	"github.com/jitsudo/jitsudo-serverless/shared/api"
+	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+)
+
+func main() {
+	lambdaapp.Run("test-notification-channel", api.FromEnv(api.WithChannelTester()), api.TestChannel)
+}

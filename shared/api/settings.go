@@ -1,0 +1,157 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/auth"
+	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
+	"github.com/jitsudo/jitsudo-serverless/shared/store"
+)
+
+// A tenant's AWS settings (GET/PUT /v1/settings/aws, admin only): where
+// its grants are provisioned. See the README's "Onboarding a tenant's AWS
+// organization".
+
+type awsSettingsInput struct {
+	InstanceARN     string `json:"instance_arn"`
+	IdentityStoreID string `json:"identity_store_id"`
+	Region          string `json:"region"`
+	RoleARN         string `json:"role_arn"`
+	UserAttribute   string `json:"user_attribute"`
+}
+
+var (
+	instanceARNRe   = regexp.MustCompile(`^arn:aws(-[a-z]+)*:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$`)
+	identityStoreRe = regexp.MustCompile(`^(d-[0-9a-f]{10}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$`)
+	regionRe        = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$`)
+	roleARNRe       = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
+)
+
+// User attributes a requester is matched on in Identity Center.
+const (
+	UserAttributeUserName = "user_name"
+	UserAttributeEmail    = "email"
+)
+
+func (in *awsSettingsInput) validate(roleName string) error {
+	var errs []httpapi.FieldError
+	add := func(f, m string) { errs = append(errs, httpapi.FieldError{Field: f, Message: m}) }
+	in.InstanceARN, in.IdentityStoreID = strings.TrimSpace(in.InstanceARN), strings.TrimSpace(in.IdentityStoreID)
+	in.Region, in.RoleARN = strings.TrimSpace(in.Region), strings.TrimSpace(in.RoleARN)
+	if !instanceARNRe.MatchString(in.InstanceARN) {
+		add("instance_arn", "must be an IAM Identity Center instance ARN (arn:aws:sso:::instance/ssoins-…)")
+	}
+	if !identityStoreRe.MatchString(in.IdentityStoreID) {
+		add("identity_store_id", "must be an identity store id (d-0123456789)")
+	}
+	if !regionRe.MatchString(in.Region) {
+		add("region", "must be an AWS region (e.g. eu-west-1)")
+	}
+	switch {
+	case !roleARNRe.MatchString(in.RoleARN):
+		add("role_arn", "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+	case roleName != "" && in.RoleARN[strings.Index(in.RoleARN, ":role/")+len(":role/"):] != roleName:
+		add("role_arn", "the role must be named "+roleName+", without a path (the name this deployment may assume; see infra/tenant-role)")
+	}
+	switch in.UserAttribute {
+	case "":
+		in.UserAttribute = UserAttributeUserName
+	case UserAttributeUserName, UserAttributeEmail:
+	default:
+		add("user_attribute", "must be user_name or email")
+	}
+	if len(errs) > 0 {
+		return httpapi.Invalid("invalid AWS settings", errs...)
+	}
+	return nil
+}
+
+// newExternalID is the sts:ExternalId of a tenant's role: generated here,
+// never chosen by the tenant (the confused-deputy guard).
+func newExternalID(tenant string) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "jitsudo-" + tenant + "-" + hex.EncodeToString(b[:])
+}
+
+// GetAWSSettings serves GET /v1/settings/aws (admin).
+func GetAWSSettings(d Deps) http.Handler {
+	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := httpapi.RequireTenant(r, auth.ScopeAdmin)
+		if err != nil {
+			return err
+		}
+		v, err := d.Store.GetAWSSettings(r.Context(), id.TenantID)
+		if errors.Is(err, store.ErrNotFound) {
+			return httpapi.Errorf(http.StatusNotFound, "not_configured", "no AWS settings yet: PUT /v1/settings/aws")
+		}
+		if err != nil {
+			return apiError(err, "AWS settings")
+		}
+		w.Header().Set("ETag", strconv.FormatInt(v.Version, 10))
+		httpapi.WriteJSON(w, http.StatusOK, v)
+		return nil
+	})
+}
+
+// PutAWSSettings serves PUT /v1/settings/aws (admin): a full replacement.
+// The external id is generated on the first PUT and kept afterwards. An
+// `If-Match: <version>` header makes the update conditional on it (409
+// when it moved); without it the update is conditional on the version
+// just read.
+func PutAWSSettings(d Deps) http.Handler {
+	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := httpapi.RequireTenant(r, auth.ScopeAdmin)
+		if err != nil {
+			return err
+		}
+		var in awsSettingsInput
+		if err := httpapi.DecodeJSON(r, 0, &in); err != nil {
+			return err
+		}
+		if err := in.validate(d.TenantRoleName); err != nil {
+			return err
+		}
+		cur, err := d.Store.GetAWSSettings(r.Context(), id.TenantID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			cur = store.AWSSettings{TenantID: id.TenantID, ExternalID: newExternalID(id.TenantID)}
+		case err != nil:
+			return apiError(err, "AWS settings")
+		}
+		expect := cur.Version
+		if m := strings.Trim(r.Header.Get("If-Match"), `" `); m != "" {
+			n, perr := strconv.ParseInt(m, 10, 64)
+			if perr != nil || n < 1 {
+				return httpapi.Invalid("invalid header", httpapi.FieldError{Field: "If-Match", Message: "must be the settings' version"})
+			}
+			if n != cur.Version {
+				return httpapi.Errorf(http.StatusConflict, "conflict", "the AWS settings are at version %d", cur.Version)
+			}
+		}
+		next := store.AWSSettings{TenantID: id.TenantID, InstanceARN: in.InstanceARN, IdentityStoreID: in.IdentityStoreID,
+			Region: in.Region, RoleARN: in.RoleARN, ExternalID: cur.ExternalID, UserAttribute: in.UserAttribute,
+			UpdatedAt: d.now(), UpdatedBy: id.PrincipalID}
+		saved, err := d.Store.PutAWSSettings(r.Context(), next, expect)
+		if err != nil {
+			return apiError(err, "AWS settings")
+		}
+		if d.Access != nil {
+			meta := map[string]any{"instance_arn": saved.InstanceARN, "role_arn": saved.RoleARN, "region": saved.Region, "version": saved.Version}
+			if err := d.Access.RecordConfigChange(r.Context(), caller(id), access.AuditSettingsUpdated, access.AuditResourceSettings, "aws", meta); err != nil {
+				httpapi.Logger(r.Context()).Error("audit of a settings change failed", "error", err.Error())
+			}
+		}
+		httpapi.Logger(r.Context()).Info("AWS settings saved", "version", saved.Version)
+		w.Header().Set("ETag", strconv.FormatInt(saved.Version, 10))
+		httpapi.WriteJSON(w, http.StatusOK, saved)
+		return nil
+	})
+}

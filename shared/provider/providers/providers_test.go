@@ -1,0 +1,140 @@
+package providers_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter"
+	"github.com/jitsudo/jitsudo-serverless/shared/provider/providers"
+	"github.com/jitsudo/jitsudo-serverless/shared/provider/recording"
+	"github.com/jitsudo/jitsudo-serverless/shared/store"
+	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamotest"
+)
+
+func TestFromEnv(t *testing.T) {
+	st, _, _ := dynamotest.New(t)
+	ctx := context.Background()
+	cases := []struct {
+		name, provider, budget, endpoint string
+		want                             string        // "recording", "identitycenter" or "" (error)
+		budgetIs                         time.Duration // identitycenter's PollBudget
+		errHas                           string
+	}{
+		{name: "unset is the recording stand-in", want: "recording"},
+		{name: "recording", provider: "recording", want: "recording"},
+		{name: "recording ignores the budget", provider: "recording", budget: "soon", want: "recording"},
+		{name: "identitycenter", provider: "identitycenter", endpoint: "http://127.0.0.1:4566", want: "identitycenter", budgetIs: providers.DefaultPollBudget},
+		{name: "identitycenter, spaces", provider: " identitycenter ", want: "identitycenter", budgetIs: providers.DefaultPollBudget},
+		{name: "identitycenter with a budget", provider: "identitycenter", budget: "60s", want: "identitycenter", budgetIs: time.Minute},
+		{name: "unknown provider", provider: "aws", errHas: providers.EnvProvider},
+		{name: "provider names are exact", provider: "IdentityCenter", errHas: providers.EnvProvider},
+		{name: "budget not a duration", provider: "identitycenter", budget: "60", errHas: providers.EnvPollBudget},
+		{name: "budget words", provider: "identitycenter", budget: "soon", errHas: providers.EnvPollBudget},
+		{name: "budget zero", provider: "identitycenter", budget: "0s", errHas: providers.EnvPollBudget},
+		{name: "budget negative", provider: "identitycenter", budget: "-5s", errHas: providers.EnvPollBudget},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv(providers.EnvProvider, c.provider)
+			t.Setenv(providers.EnvPollBudget, c.budget)
+			t.Setenv(providers.EnvEndpoint, c.endpoint)
+			p, err := providers.FromEnv(ctx, st, slog.New(slog.DiscardHandler))
+			switch c.want {
+			case "":
+				if err == nil || !strings.Contains(err.Error(), c.errHas) {
+					t.Fatalf("got %T, %v; want an error naming %s", p, err, c.errHas)
+				}
+			case "recording":
+				if _, ok := p.(*recording.Provider); err != nil || !ok {
+					t.Fatalf("got %T, %v; want *recording.Provider", p, err)
+				}
+			case "identitycenter":
+				ic, ok := p.(*identitycenter.Provider)
+				if err != nil || !ok {
+					t.Fatalf("got %T, %v; want *identitycenter.Provider", p, err)
+				}
+				if ic.PollBudget != c.budgetIs || ic.Endpoint != c.endpoint || ic.Settings == nil || ic.Records == nil {
+					t.Fatalf("provider: budget %v endpoint %q settings %v records %v", ic.PollBudget, ic.Endpoint, ic.Settings != nil, ic.Records != nil)
+				}
+			}
+		})
+	}
+}
+
+// TestIdentityCenterFromEnvProvisions: the provider FromEnv builds works
+// end to end: the tenant's settings from the table, the platform's
+// credentials from the environment used only to assume the tenant's role
+// with its external id, the assignment made with that role's session.
+func TestIdentityCenterFromEnvProvisions(t *testing.T) {
+	e := newEnv(t)
+	e.activeGrant(acme, "grt_one", "alice")
+	for _, c := range e.fake.CallsOf("") {
+		if c.Op == "AssumeRole" {
+			if c.AccessKeyID != platformKey {
+				t.Errorf("AssumeRole signed by %s, want the platform key", c.AccessKeyID)
+			}
+			continue
+		}
+		s, ok := e.fake.SessionOf(c.AccessKeyID)
+		if !ok || s.RoleARN != acme.roleARN || s.ExternalID != acme.externalID {
+			t.Errorf("%s signed by %s: not a session of acme's role with its external id (%+v)", c.Op, c.AccessKeyID, s)
+		}
+		if c.Region != region {
+			t.Errorf("%s signed for %s, want the tenant's region %s", c.Op, c.Region, region)
+		}
+	}
+	// A tenant without settings: a permanent ErrNoSettings, nothing called.
+	calls := len(e.fake.CallsOf(""))
+	a := access.AssignmentOf(access.Grant{ID: "grt_x", TenantID: "initech", GranteeID: "alice", PermissionSetARN: permissionSet,
+		Resource: access.Resource{Type: "aws_account", ID: acme.account}})
+	err := e.p.Provision(e.ctx, a)
+	if !errors.Is(err, identitycenter.ErrNoSettings) || errors.Is(err, access.ErrRetryable) {
+		t.Fatalf("provision without settings: %v, want a permanent ErrNoSettings", err)
+	}
+	if len(e.fake.CallsOf("")) != calls {
+		t.Fatal("provisioning without settings called AWS")
+	}
+}
+
+func TestSettings(t *testing.T) {
+	st, _, _ := dynamotest.New(t)
+	ctx := context.Background()
+	v := acme.settings()
+	v.UserAttribute = "email"
+	saved, err := st.PutAWSSettings(ctx, v, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := providers.Settings(st)(ctx, acme.tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := identitycenter.Settings{InstanceARN: acme.instanceARN, IdentityStoreID: acme.storeID, Region: region,
+		RoleARN: acme.roleARN, ExternalID: acme.externalID, UserAttribute: identitycenter.UserAttributeEmail}
+	if got != want {
+		t.Fatalf("settings %+v, want %+v", got, want)
+	}
+
+	// A later version is read, not a cached one.
+	saved.RoleARN = "arn:aws:iam::111122223333:role/jitsudo-provisioner-2"
+	if _, err := st.PutAWSSettings(ctx, saved, saved.Version); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := providers.Settings(st)(ctx, acme.tenant); err != nil || got.RoleARN != saved.RoleARN {
+		t.Fatalf("after an update: %+v, %v", got, err)
+	}
+
+	_, err = providers.Settings(st)(ctx, "globex")
+	if !errors.Is(err, identitycenter.ErrNoSettings) || !strings.Contains(err.Error(), "/v1/settings/aws") {
+		t.Fatalf("missing settings: %v, want ErrNoSettings pointing at PUT /v1/settings/aws", err)
+	}
+	if _, err := providers.Settings(st)(ctx, "Not A Tenant"); err == nil || errors.Is(err, identitycenter.ErrNoSettings) {
+		t.Fatalf("invalid tenant id: %v, want the store's error", err)
+	}
+	var _ store.AWSSettings = saved
+}
