@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/goaws"
 	"github.com/jitsudo/jitsudo-serverless/infra/invoke"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamotest"
@@ -68,6 +69,53 @@ var expected = map[string]want{
 	"list-audit-log.json":        {200, `"data":[`},
 	"verify-audit-log.json":      {200, `"valid":true`},
 	"expire-grant.json":          {body: `"status":"expired"`},
+
+	// Grant extension: at once (policy auto), held for review (starts the
+	// workflow; Verify checks the approval wait began), denied.
+	"extend-grant.json":        {200, `"extension_request":{"id":"req_`},
+	"extend-grant-review.json": {202, `"status":"pending"`},
+	"extend-grant-denied.json": {403, `"code":"policy_denied"`},
+
+	// AWS settings: read the seeded ones; replace them (the external id is
+	// kept); a bad ARN is refused.
+	"get-aws-settings.json":         {200, `"external_id":"` + invoke.EventExternalID + `"`},
+	"put-aws-settings.json":         {200, `"role_arn":"arn:aws:iam::210987654321:role/jitsudo-provisioner","external_id":"` + invoke.EventExternalID + `","user_attribute":"email"`},
+	"put-aws-settings-invalid.json": {400, `"field":"instance_arn"`},
+
+	// The expiring-soon notice of the active grant, published to goaws
+	// (Verify reads it from a subscribed queue).
+	"notify-expiring.json": {body: `{"grant":{"id":"grt_eventactive","status":"active"`},
+
+	// The scheduled drift reconciler against awsfake: the active grant's
+	// missing assignment is repaired, nothing else found.
+	"reconcile-assignments.json": {body: `{"tenants":{"acme":{"repaired":["account ` + invoke.EventActiveAccount + `, permission set ` +
+		invoke.EventPermissionSet + `, principal alice (user ` + invoke.EventAliceUserID + `)"],"removed":null,"unexpected":null,"errors":null}}}`},
+
+	// Notification channels (admin) over the seeded webhook and email
+	// channels, with goaws as SNS; Verify checks the store and goaws.
+	// Secrets stay redacted; the email channel's subscriptions are real.
+	"list-notification-channels.json": {200, `"url":"https://hooks.acme.example/…"`},
+	"get-notification-channel.json":   {200, `"subscription_arns":{"oncall@acme.example":"` + goaws.TopicARN(invoke.EventTopic) + `:`},
+	// A webhook to the example receiver (NOTIFY_MODE=local), an email
+	// channel subscribed on goaws, and the instance metadata refused.
+	"create-notification-channel.json":         {201, `"signing_secret":"whsec_`},
+	"create-notification-channel-email.json":   {201, `"subscription_arns":{"oncall@acme.example":"` + goaws.TopicARN(invoke.EventTopic) + `:`},
+	"create-notification-channel-invalid.json": {400, `"field":"config.url"`},
+	// The email channel's addresses and filters change (subscribe,
+	// unsubscribe, set filter), then it is deleted (unsubscribe all).
+	"update-notification-channel.json": {200, `"version":2`},
+	"delete-notification-channel.json": {204, ``},
+	// channel.test to the webhook on a local receiver (signed; Verify);
+	// email channels are SNS's to deliver.
+	"test-notification-channel.json":       {200, `"delivered":true,"event_id":"evt_test_`},
+	"test-notification-channel-email.json": {422, `"code":"not_testable"`},
+
+	// The outbox relay publishes the seeded audit item's event to goaws
+	// (no batch item failure; Verify reads it from a subscribed queue).
+	"publish-events.json": {body: `{"batchItemFailures":null}`},
+	// The deliverer sends the event to the one matching webhook channel
+	// (the handler returns nothing; Verify checks the receiver).
+	"deliver-notifications.json": {body: `null`},
 }
 
 // TestFunctionsUnderRIE builds every function's bootstrap, runs it under the
@@ -131,13 +179,13 @@ func runFunction(ctx context.Context, t *testing.T, rie, bootstrap, fn string, e
 		t.Errorf("%s: %v", fn, err)
 		return
 	}
-	env, stop, err := invoke.Environment(ctx, fn, dynamotest.Endpoint(t), table, s)
+	fx, err := invoke.Environment(ctx, fn, dynamotest.Endpoint(t), table, s)
 	if err != nil {
 		t.Errorf("%s: %v", fn, err)
 		return
 	}
-	defer stop()
-	r, err := invoke.Start(ctx, rie, bootstrap, env)
+	defer fx.Close()
+	r, err := invoke.Start(ctx, rie, bootstrap, fx.Env)
 	if err != nil {
 		t.Errorf("%s: %v", fn, err)
 		return
@@ -158,6 +206,13 @@ func runFunction(ctx context.Context, t *testing.T, rie, bootstrap, fn string, e
 		}
 		check(t, fn, name, payload, r.WaitLogs(2*time.Second, expectedLogs(fn, payload)...))
 	}
+	if fx.Verify != nil {
+		vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := fx.Verify(vctx); err != nil {
+			t.Errorf("%s: after its events: %v\nlogs:\n%s", fn, err, r.Logs())
+		}
+	}
 }
 
 // expectedLogs are the strings the function's logs must come to hold for
@@ -165,6 +220,9 @@ func runFunction(ctx context.Context, t *testing.T, rie, bootstrap, fn string, e
 func expectedLogs(fn string, payload []byte) []string {
 	if slices.Contains(routes.Workers, fn) {
 		return []string{`"tenant_id":"acme"`, `"request_id":"req_event`}
+	}
+	if slices.Contains(routes.Background, fn) {
+		return []string{`"tenant_id":"acme"`}
 	}
 	var resp events.APIGatewayV2HTTPResponse
 	if fn != routes.Authorizer && json.Unmarshal(payload, &resp) == nil && resp.StatusCode >= 300 {
@@ -187,12 +245,14 @@ func check(t *testing.T, fn, name string, payload []byte, logs string) {
 		}
 		return
 	}
-	if slices.Contains(routes.Workers, fn) {
+	if slices.Contains(routes.Workers, fn) || slices.Contains(routes.Background, fn) {
 		if !json.Valid(payload) || !strings.Contains(string(payload), w.body) {
 			t.Errorf("%s: got %s, want it to contain %s\nlogs:\n%s", name, payload, w.body, logs)
 		}
-		if !strings.Contains(logs, `"tenant_id":"acme"`) || !strings.Contains(logs, `"request_id":"req_event`) {
-			t.Errorf("%s: worker logs carry no tenant and request ids:\n%s", name, logs)
+		for _, want := range expectedLogs(fn, payload) {
+			if !strings.Contains(logs, want) {
+				t.Errorf("%s: logs lack %s:\n%s", name, want, logs)
+			}
 		}
 		return
 	}

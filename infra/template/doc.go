@@ -16,10 +16,46 @@
 //   - every Ref, GetAtt, ${...} in Sub and condition name resolves;
 //   - the DynamoDB table's keys, attributes and GSIs equal store.TableSchema;
 //   - Globals and per-function settings (runtime, arm64, bootstrap, env,
-//     least-privilege table policies, authorizer env vars);
+//     least-privilege table policies: read only where declared, CRUD
+//     everywhere else; authorizer env vars); which functions may hold
+//     which other policy (StepFunctionsExecutionPolicy: the routes that
+//     start executions; SNSPublishMessagePolicy on the events topic:
+//     publishingFunctions; an inline statement allowing only
+//     sts:AssumeRole on arn:…:iam::*:role/${TenantRoleName}:
+//     providerFunctions; an inline statement allowing only email
+//     sns:Subscribe on the events topic and sns:Unsubscribe,
+//     sns:SetSubscriptionAttributes on its subscriptions:
+//     subscribingFunctions; SQSSendMessagePolicy on a dead-letter queue:
+//     its own function, deadLetterQueues), and nothing else; the table
+//     streams NEW_IMAGE;
+//   - the access providers (aws_test.go): PROVIDER, PROVIDER_POLL_BUDGET
+//     and Timeout of exactly the functions whose main.go imports
+//     shared/provider/providers (the budget fits the timeout, routes stay
+//     under API Gateway's 30 s), the ProviderMode and TenantRoleName
+//     parameters, and no STS action anywhere else;
+//   - the events topic: KMS-encrypted, its output, SNS_TOPIC_ARN and SNS
+//     permissions on publishingFunctions and subscribingFunctions only
+//     (exactly the functions calling snspub.PublisherFromEnv or
+//     RelayFromEnv, and SubscriptionsFromEnv), one NOTICE_LEAD for every
+//     worker, API_BASE_URL for linkingFunctions only;
+//   - every routes.Background function's trigger (backgroundFunctions:
+//     the reconciler's enabled schedule from ReconcileSchedule; the
+//     relay's stream event source mapping — audit inserts only
+//     (FilterCriteria), ReportBatchItemFailures, finite retries, its own
+//     on-failure queue —; the deliverer's unfiltered subscription to the
+//     events topic, its dead-letter queue and retries);
+//   - the notification path (notifications_test.go): NOTIFY_MODE aws
+//     everywhere, the dead-letter queues (SSE-SQS, 14 days, URL
+//     outputs), the Timeout of the functions that deliver to channels
+//     covers one delivery (notify's attempts, timeout and backoff); the
+//     stream filter lets the sample audit record through and nothing
+//     else; the channel sample bodies are what their names say;
+//   - no dependency cycle among the resources as SAM transforms them
+//     (CloudFormation would refuse one only at deploy time);
 //   - every function has sample events in events/ and every event file
 //     belongs to a function; events decode strictly into the aws-lambda-go
-//     types and match their route.
+//     types (or the workflow's task input) and match their route or
+//     trigger.
 //
 // The checks are plain functions returning problems, so the tests also run
 // them against deliberately broken copies of the template to prove they fail.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -36,8 +37,9 @@ const (
 	eventsDir    = repoRoot + "/events"
 )
 
-// readOnlyFunctions are non-GET routes that must not write the table.
-var readOnlyFunctions = map[string]bool{"evaluate-policy": true}
+// readOnlyFunctions are functions other than GET routes (and the
+// authorizer) that must not write the table.
+var readOnlyFunctions = map[string]bool{"evaluate-policy": true, "notify-expiring": true, "publish-events": true}
 
 // ---------------------------------------------------------------- parsing
 
@@ -545,6 +547,11 @@ func checkTable(tp *tmpl) []string {
 	if tb.TableName != nil {
 		fail("%s: do not set TableName (a fixed name blocks replacement and second stacks)", id)
 	}
+	// The audit items are the notification outbox: publish-events reads
+	// them from the stream, as new images (events.AuditFromStreamImage).
+	if ss := tb.StreamSpecification; ss == nil || ss.StreamViewType != "NEW_IMAGE" {
+		fail("%s: StreamSpecification.StreamViewType must be NEW_IMAGE (the audit outbox feeds publish-events)", id)
+	}
 
 	var wantAttrs, gotAttrs []string
 	for _, a := range want.AttributeDefinitions {
@@ -683,17 +690,18 @@ func checkSettings(tp *tmpl) []string {
 			fail("%s: use Policies (least privilege per function), not a shared Role", id)
 		}
 		fn := ids[id]
-		read, crud, other := tablePolicies(f, tableRef)
-		starts := 0
+		read, crud, extras, other := tablePolicies(f, tableRef)
 		for _, o := range other {
-			if o == startExecutionPolicy {
-				starts++
-				continue
-			}
 			fail("%s: unexpected policy %s", id, o)
 		}
-		if want := slices.Contains(startingRoutes, fn); want != (starts == 1) || starts > 1 {
-			fail("%s: StepFunctionsExecutionPolicy on the access-request state machine: has %d, want %v", id, starts, want)
+		for _, k := range extraPolicyKinds {
+			want := 0
+			if slices.Contains(extraPolicyHolders(k), fn) {
+				want = 1
+			}
+			if got := count(extras, k); got != want {
+				fail("%s: %s: has %d, want %d (only %v may)", id, k, got, want, extraPolicyHolders(k))
+			}
 		}
 		r, isRoute := byFn[fn]
 		switch {
@@ -701,13 +709,16 @@ func checkSettings(tp *tmpl) []string {
 			if read+crud > 0 {
 				fail("%s: public route %s must have no table access", id, r.Key())
 			}
-		case id == authzID, isRoute && (r.Method == "GET" || readOnlyFunctions[fn]):
+		case id == authzID, isRoute && r.Method == "GET", readOnlyFunctions[fn]:
 			if read != 1 || crud != 0 {
 				fail("%s: must have exactly DynamoDBReadPolicy on the table (has read %d, crud %d)", id, read, crud)
 			}
 		default:
-			if read+crud != 1 {
-				fail("%s: must have exactly one table policy (DynamoDBReadPolicy or DynamoDBCrudPolicy on !Ref table), has read %d, crud %d", id, read, crud)
+			// Everything else writes (list a function that only reads in
+			// readOnlyFunctions): with a read policy its writes would be
+			// refused at run time.
+			if read != 0 || crud != 1 {
+				fail("%s: must have exactly DynamoDBCrudPolicy on !Ref table (it writes; or list it in readOnlyFunctions), has read %d, crud %d", id, read, crud)
 			}
 		}
 	}
@@ -787,7 +798,7 @@ func checkSettings(tp *tmpl) []string {
 		}
 	}
 
-	for _, o := range []string{"ApiUrl", "TableName", "StateMachineArn"} {
+	for _, o := range []string{"ApiUrl", "TableName", "StateMachineArn", "EventsTopicArn"} {
 		if _, ok := tp.cfn.Outputs[o]; !ok {
 			fail("output %s is missing", o)
 		}
@@ -795,21 +806,84 @@ func checkSettings(tp *tmpl) []string {
 	return probs
 }
 
-// startExecutionPolicy is how tablePolicies reports the SAM template that
-// lets a function start the access-request workflow.
-const startExecutionPolicy = `#1 {"StepFunctionsExecutionPolicy":{"StateMachineName":"Sub:${AWS::StackName}-access-request"}}`
+// The policies a function may hold besides its one table policy; which
+// functions hold each is data (extraPolicyHolders), everything else is
+// refused.
+const (
+	policyStartExecution     = "StepFunctionsExecutionPolicy on the access-request state machine"
+	policyPublishEvents      = "SNSPublishMessagePolicy on " + eventsTopicID
+	policyAssumeTenantRole   = "an inline statement allowing only sts:AssumeRole on the tenants' provisioning roles"
+	policyEmailSubscriptions = "an inline statement allowing only sns:Subscribe (protocol email) on " + eventsTopicID +
+		" and sns:Unsubscribe, sns:SetSubscriptionAttributes on its subscriptions"
+)
+
+// policySendToQueue is the kind of an SQSSendMessagePolicy on queue (a
+// dead-letter queue, deadLetterQueues).
+func policySendToQueue(queue string) string { return "SQSSendMessagePolicy on " + queue }
+
+var extraPolicyKinds = func() []string {
+	kinds := []string{policyStartExecution, policyPublishEvents, policyAssumeTenantRole, policyEmailSubscriptions}
+	for _, fn := range slices.Sorted(maps.Keys(deadLetterQueues)) {
+		kinds = append(kinds, policySendToQueue(deadLetterQueues[fn]))
+	}
+	return kinds
+}()
+
+// extraPolicyHolders are the functions that must hold policy kind k (and
+// the only ones that may).
+func extraPolicyHolders(k string) []string {
+	switch k {
+	case policyStartExecution:
+		return startingRoutes
+	case policyPublishEvents:
+		return publishingFunctions
+	case policyAssumeTenantRole:
+		return slices.Sorted(maps.Keys(providerFunctions))
+	case policyEmailSubscriptions:
+		return subscribingFunctions
+	}
+	for fn, q := range deadLetterQueues {
+		if k == policySendToQueue(q) {
+			return []string{fn} // its own queue only
+		}
+	}
+	return nil
+}
+
+// The SAM policy templates of the extra kinds, as tablePolicies sees them
+// (intrinsics as markers).
+const (
+	startExecutionTemplate = `{"StepFunctionsExecutionPolicy":{"StateMachineName":"Sub:${AWS::StackName}-access-request"}}`
+	publishEventsTemplate  = `{"SNSPublishMessagePolicy":{"TopicName":"GetAtt:` + eventsTopicID + `.TopicName"}}`
+)
+
+// tenantRoleResource is the only resource sts:AssumeRole is allowed on: a
+// role named by the TenantRoleName parameter, in any (tenant) account.
+const tenantRoleResource = "Sub:arn:${AWS::Partition}:iam::*:role/${" + tenantRoleParam + "}"
+
+func count(list []string, v string) int {
+	n := 0
+	for _, s := range list {
+		if s == v {
+			n++
+		}
+	}
+	return n
+}
 
 // tablePolicies counts the function's DynamoDB read and CRUD policy
-// templates on the table; other lists anything else found.
-func tablePolicies(f *serverless.Function, tableRef string) (read, crud int, other []string) {
+// templates on the table, lists the extra kinds it holds (one entry per
+// policy) and, in other, anything else found.
+func tablePolicies(f *serverless.Function, tableRef string) (read, crud int, extras, other []string) {
 	if f.Policies == nil {
-		return 0, 0, nil
+		return 0, 0, nil, nil
 	}
 	// goformation's Policies union is lossy: a list decodes into every list
 	// member it can. A list of policy templates is SAMPolicyTemplateArray;
 	// anything else in the list (a managed policy name, an inline
 	// statement) shows up there as an empty template or as a non-empty
-	// string in StringArray.
+	// string in StringArray; an inline document's statements are at the
+	// same index of IAMPolicyDocumentArray.
 	if f.Policies.String != nil || f.Policies.IAMPolicyDocument != nil {
 		other = append(other, "(single managed policy or inline document)")
 	}
@@ -821,7 +895,11 @@ func tablePolicies(f *serverless.Function, tableRef string) (read, crud int, oth
 		}
 	}
 	if f.Policies.SAMPolicyTemplateArray == nil {
-		return read, crud, other
+		return read, crud, extras, other
+	}
+	var docs []serverless.Function_IAMPolicyDocument
+	if f.Policies.IAMPolicyDocumentArray != nil {
+		docs = *f.Policies.IAMPolicyDocumentArray
 	}
 	for i, p := range *f.Policies.SAMPolicyTemplateArray {
 		raw, _ := json.Marshal(p)
@@ -830,11 +908,102 @@ func tablePolicies(f *serverless.Function, tableRef string) (read, crud int, oth
 			read++
 		case p.DynamoDBCrudPolicy != nil && string(raw) == fmt.Sprintf(`{"DynamoDBCrudPolicy":{"TableName":%q}}`, tableRef):
 			crud++
+		case string(raw) == startExecutionTemplate:
+			extras = append(extras, policyStartExecution)
+		case string(raw) == publishEventsTemplate:
+			extras = append(extras, policyPublishEvents)
+		case p.SQSSendMessagePolicy != nil && sendToQueue(string(raw)) != "":
+			extras = append(extras, policySendToQueue(sendToQueue(string(raw))))
+		case string(raw) == "{}" && i < len(docs) && docs[i].Statement != nil:
+			doc, _ := json.Marshal(docs[i])
+			switch {
+			case isAssumeTenantRoleDoc(docs[i]):
+				extras = append(extras, policyAssumeTenantRole)
+			case isEmailSubscriptionsDoc(docs[i]):
+				extras = append(extras, policyEmailSubscriptions)
+			default:
+				other = append(other, fmt.Sprintf("#%d inline %s", i, doc))
+			}
 		default:
 			other = append(other, fmt.Sprintf("#%d %s", i, raw))
 		}
 	}
-	return read, crud, other
+	return read, crud, extras, other
+}
+
+// sendToQueue is the dead-letter queue an SQSSendMessagePolicy template
+// (as tablePolicies sees it) names by !GetAtt <queue>.QueueName, "" if it
+// names anything else.
+func sendToQueue(raw string) string {
+	for _, q := range deadLetterQueues {
+		if raw == `{"SQSSendMessagePolicy":{"QueueName":"GetAtt:`+q+`.QueueName"}}` {
+			return q
+		}
+	}
+	return ""
+}
+
+// isEmailSubscriptionsDoc: an inline document of exactly two statements
+// (Sid free): Allow sns:Subscribe on exactly !Ref EventsTopic, only for
+// the email protocol (Condition StringEquals sns:Protocol email), and
+// Allow sns:Unsubscribe and sns:SetSubscriptionAttributes on exactly the
+// topic's subscriptions, !Sub "${EventsTopic}:*" (both actions are
+// requested on the subscription ARN, <topic ARN>:<id>). Nothing else: no
+// Not*, no other action, resource or condition.
+func isEmailSubscriptionsDoc(d serverless.Function_IAMPolicyDocument) bool {
+	if len(d.Statement) != 2 {
+		return false
+	}
+	var subscribe, manage int
+	for _, st := range d.Statement {
+		m, ok := st.(map[string]any)
+		if !ok || m["Effect"] != "Allow" {
+			return false
+		}
+		for k := range m {
+			if !slices.Contains([]string{"Sid", "Effect", "Action", "Resource", "Condition"}, k) {
+				return false
+			}
+		}
+		actions := slices.Sorted(slices.Values(strs(m["Action"])))
+		cond, _ := json.Marshal(m["Condition"])
+		switch {
+		case slices.Equal(actions, []string{"sns:Subscribe"}) &&
+			slices.Equal(strs(m["Resource"]), []string{"Ref:" + eventsTopicID}) &&
+			string(cond) == `{"StringEquals":{"sns:Protocol":"email"}}`:
+			subscribe++
+		case slices.Equal(actions, []string{"sns:SetSubscriptionAttributes", "sns:Unsubscribe"}) &&
+			slices.Equal(strs(m["Resource"]), []string{"Sub:${" + eventsTopicID + "}:*"}) && m["Condition"] == nil:
+			manage++
+		default:
+			return false
+		}
+	}
+	return subscribe == 1 && manage == 1
+}
+
+// isAssumeTenantRoleDoc: an inline document of statements that each allow
+// exactly sts:AssumeRole on exactly tenantRoleResource (no Not*, no other
+// keys but Sid and a Condition).
+func isAssumeTenantRoleDoc(d serverless.Function_IAMPolicyDocument) bool {
+	if len(d.Statement) == 0 {
+		return false
+	}
+	for _, st := range d.Statement {
+		m, ok := st.(map[string]any)
+		if !ok || m["Effect"] != "Allow" {
+			return false
+		}
+		for k := range m {
+			if !slices.Contains([]string{"Sid", "Effect", "Action", "Resource", "Condition"}, k) {
+				return false
+			}
+		}
+		if !slices.Equal(strs(m["Action"]), []string{"sts:AssumeRole"}) || !slices.Equal(strs(m["Resource"]), []string{tenantRoleResource}) {
+			return false
+		}
+	}
+	return true
 }
 
 // ---------------------------------------------------------------- events
@@ -917,11 +1086,18 @@ func checkEvents(dir string) []string {
 			continue
 		}
 		var p []string
-		if fn == routes.Authorizer {
+		switch {
+		case fn == routes.Authorizer:
 			p = checkAuthorizerEvent(data)
-		} else if slices.Contains(routes.Workers, fn) {
+		case slices.Contains(routes.Workers, fn):
 			p = checkWorkerEvent(data, fn)
-		} else {
+		case slices.Contains(routes.Background, fn):
+			if spec, ok := backgroundFunctions[fn]; ok {
+				p = spec.sample(data)
+			} else {
+				p = []string{"no sample-event check for background function " + fn + " (add it to backgroundFunctions)"}
+			}
+		default:
 			p = checkRouteEvent(data, byFn[fn])
 		}
 		for _, s := range p {

@@ -282,7 +282,7 @@ func checkWorkerEvent(data []byte, fn string) []string {
 // (SendTaskSuccess/SendTaskFailure); startingRoutes start executions.
 var (
 	resumingRoutes = []string{"approve-request", "deny-request", "cancel-request"}
-	startingRoutes = []string{"create-request"}
+	startingRoutes = []string{"create-request", "extend-grant"}
 )
 
 func TestWorkflow(t *testing.T) {
@@ -291,7 +291,7 @@ func TestWorkflow(t *testing.T) {
 
 // TestWorkerNames: the workflow package's function names are routes.Workers.
 func TestWorkerNames(t *testing.T) {
-	names := []string{workflow.FnStoreTaskToken, workflow.FnApprovalTimeout, workflow.FnProvisionGrant, workflow.FnFailGrant, workflow.FnExpireGrant}
+	names := []string{workflow.FnStoreTaskToken, workflow.FnApprovalTimeout, workflow.FnProvisionGrant, workflow.FnFailGrant, workflow.FnExpireGrant, workflow.FnNotifyExpiring}
 	if !slices.Equal(names, routes.Workers) {
 		t.Errorf("workflow worker names %v, routes.Workers %v", names, routes.Workers)
 	}
@@ -331,7 +331,7 @@ func TestWorkflowChecksDetectBreakage(t *testing.T) {
 		{"dangling generated role", "        - !Ref StoreTaskTokenFunctionRole\n", "        - !Ref StoreTaskTokenRole\n", refs},
 		{"start execution on another route", "      CodeUri: functions/get-request/\n      Description: GET /v1/requests/{id} (read an access request)\n      Policies:\n", "      CodeUri: functions/get-request/\n      Description: GET /v1/requests/{id} (read an access request)\n      Policies:\n        - StepFunctionsExecutionPolicy: {StateMachineName: !Sub \"${AWS::StackName}-access-request\"}\n", checkSettings},
 		{"create-request cannot start", "        - StepFunctionsExecutionPolicy: {StateMachineName: !Sub \"${AWS::StackName}-access-request\"}\n", "", checkSettings},
-		{"worker without table policy", "      CodeUri: functions/fail-grant/\n      Description: \"workflow: marks a grant failed after provisioning gave up\"\n      Timeout: 30\n      Policies:\n        - DynamoDBCrudPolicy: {TableName: !Ref Table}\n", "      CodeUri: functions/fail-grant/\n      Description: \"workflow: marks a grant failed after provisioning gave up\"\n      Timeout: 30\n", checkSettings},
+		{"worker without table policy", "          PROVIDER_POLL_BUDGET: 60s\n      Policies:\n        - DynamoDBCrudPolicy: {TableName: !Ref Table}\n", "          PROVIDER_POLL_BUDGET: 60s\n      Policies:\n", checkSettings},
 		{"worker not deployed", "  ApprovalTimeoutWorkerFunction:\n", "  ApprovalTimeoutFunction:\n", checkFunctionSet},
 	}
 	for _, c := range cases {

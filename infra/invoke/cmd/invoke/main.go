@@ -64,12 +64,12 @@ func run(fn, eventFile string) error {
 	if err := invoke.SeedEventFixtures(ctx, s); err != nil {
 		return err
 	}
-	env, stopWorkflow, err := invoke.Environment(ctx, fn, endpoint, table, s)
+	fx, err := invoke.Environment(ctx, fn, endpoint, table, s)
 	if err != nil {
 		return err
 	}
-	defer stopWorkflow()
-	r, err := invoke.Start(ctx, rie, out+"/"+fn+"/bootstrap", env)
+	defer fx.Close()
+	r, err := invoke.Start(ctx, rie, out+"/"+fn+"/bootstrap", fx.Env)
 	if err != nil {
 		return err
 	}
