@@ -111,6 +111,34 @@ func TestHostileInput(t *testing.T) {
 		{"dry run with no groups", "POST", "/v1/policies/evaluate", alice, map[string]any{"groups": []string{}, "resource": account(devstack.DevAccount)}, 403, "forbidden", nil},
 		{"admin key: empty group name", "POST", "/v1/policies/evaluate", admin, map[string]any{"principal": "bob", "groups": []string{""}, "resource": account(devstack.DevAccount)}, 400, "validation_failed", []string{"groups[0]"}},
 
+		// AWS settings.
+		{"settings: bad ARNs", "PUT", "/v1/settings/aws", admin, map[string]any{"instance_arn": "arn:aws:sso:::instance/x", "identity_store_id": "d-1", "region": "mars-1", "role_arn": "arn:aws:iam::1:user/x"}, 400, "validation_failed", []string{"instance_arn", "identity_store_id", "region", "role_arn"}},
+		{"settings: external id is not the tenant's to choose", "PUT", "/v1/settings/aws", admin, map[string]any{"external_id": "mine"}, 400, "validation_failed", []string{"external_id"}},
+		{"settings: bad user attribute", "PUT", "/v1/settings/aws", admin, map[string]any{"instance_arn": "arn:aws:sso:::instance/ssoins-1234567890abcdef", "identity_store_id": "d-1234567890", "region": "eu-west-1", "role_arn": "arn:aws:iam::123456789012:role/jitsudo-provisioner", "user_attribute": "sub"}, 400, "validation_failed", []string{"user_attribute"}},
+		{"settings: not for requesters", "PUT", "/v1/settings/aws", alice, map[string]any{}, 403, "forbidden", nil},
+
+		// Notification channels.
+		{"channel: unknown type", "POST", "/v1/notification-channels", admin, map[string]any{"name": "x", "type": "pager", "config": map[string]any{}}, 400, "validation_failed", []string{"type"}},
+		{"channel: ftp url", "POST", "/v1/notification-channels", admin, map[string]any{"name": "x", "type": "generic_webhook", "config": map[string]any{"url": "ftp://example.com/x"}}, 400, "validation_failed", []string{"config.url"}},
+		{"channel: userinfo in url", "POST", "/v1/notification-channels", admin, map[string]any{"name": "x", "type": "generic_webhook", "config": map[string]any{"url": "https://user:pw@example.com/x"}}, 400, "validation_failed", []string{"config.url"}},
+		{"channel: metadata service", "POST", "/v1/notification-channels", admin, map[string]any{"name": "x", "type": "generic_webhook", "config": map[string]any{"url": "http://169.254.169.254/latest/meta-data/"}}, 400, "validation_failed", []string{"config.url"}},
+		{"channel: decimal loopback is not loopback's spelling", "POST", "/v1/notification-channels", admin, map[string]any{"name": "x", "type": "generic_webhook", "config": map[string]any{"url": "http://2852039166/"}}, 400, "validation_failed", []string{"config.url"}},
+		{"channel: header injection", "POST", "/v1/notification-channels", admin, map[string]any{"name": "x", "type": "generic_webhook", "config": map[string]any{"url": "https://example.com/x", "headers": map[string]string{"X-A": "1\r\nHost: evil"}}}, 400, "validation_failed", nil},
+		{"channel: signature header override", "POST", "/v1/notification-channels", admin, map[string]any{"name": "x", "type": "generic_webhook", "config": map[string]any{"url": "https://example.com/x", "headers": map[string]string{"X-Jitsudo-Signature": "v1=0"}}}, 400, "validation_failed", nil},
+		{"channel: bad address", "POST", "/v1/notification-channels", admin, map[string]any{"name": "x", "type": "email", "config": map[string]any{"addresses": []string{"Bob <bob@example.com>"}}}, 400, "validation_failed", nil},
+		{"channel: unknown filter", "POST", "/v1/notification-channels", admin, map[string]any{"name": "x", "type": "email", "event_filters": []string{"everything"}, "config": map[string]any{"addresses": []string{"a@example.com"}}}, 400, "validation_failed", nil},
+		{"channel: unknown field", "POST", "/v1/notification-channels", admin, jsonBody(`{"name":"x","type":"email","secret":"y"}`), 400, "validation_failed", []string{"secret"}},
+		{"channel: not for requesters", "POST", "/v1/notification-channels", alice, map[string]any{"name": "x"}, 403, "forbidden", nil},
+		{"channel: long id", "GET", "/v1/notification-channels/" + strings.Repeat("c", 2000), admin, nil, 0, "", nil},
+		{"channel: test a missing channel", "POST", "/v1/notification-channels/nope/test", admin, nil, 404, "not_found", nil},
+
+		// Grant extension.
+		{"extend: missing grant", "POST", "/v1/grants/grt_nope/extend", alice, map[string]any{"duration_seconds": 600, "justification": "x"}, 404, "not_found", nil},
+		{"extend: bad duration", "POST", "/v1/grants/grt_nope/extend", alice, map[string]any{"duration_seconds": -5, "justification": "x"}, 400, "validation_failed", []string{"duration_seconds"}},
+		{"extend: huge duration", "POST", "/v1/grants/grt_nope/extend", alice, map[string]any{"duration_seconds": int64(1) << 62, "justification": "x"}, 400, "validation_failed", []string{"duration_seconds"}},
+		{"extend: no justification", "POST", "/v1/grants/grt_nope/extend", alice, map[string]any{"duration_seconds": 600}, 400, "validation_failed", []string{"justification"}},
+		{"extend: unknown field", "POST", "/v1/grants/grt_nope/extend", alice, jsonBody(`{"duration_seconds":600,"justification":"x","until":"forever"}`), 400, "validation_failed", []string{"until"}},
+
 		// Paths.
 		{"long rule id", "GET", "/v1/policy-rules/" + strings.Repeat("r", 2000), admin, nil, 0, "", nil},
 		{"escaped slash in id", "GET", "/v1/policy-rules/a%2Fb", admin, nil, 404, "not_found", nil},
@@ -129,6 +157,10 @@ func TestHostileInput(t *testing.T) {
 	if d := e.eval(alice, devstack.DevAccount, 3600, false); !d.Permitted {
 		t.Errorf("dev-auto damaged by refused input: %+v", d)
 	}
+	if chs := decodeAs[page[channelOut]](t, e.want(http.StatusOK, "GET", "/v1/notification-channels", admin, nil)); len(chs.Data) != 0 {
+		t.Errorf("a refused channel was stored: %+v", chs.Data)
+	}
+	e.wantErr(http.StatusNotFound, "not_configured", "GET", "/v1/settings/aws", admin, nil)
 }
 
 // TestEntityIDsAreEscaped: an entity id that tries to close the scope and

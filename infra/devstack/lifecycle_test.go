@@ -79,7 +79,7 @@ func TestLifecycleAutoExpires(t *testing.T) {
 		t.Fatalf("assignment holders after expiry: %v", h)
 	}
 	x := e.waitExecution(r.ID, quick)
-	if x.Status != "SUCCEEDED" || x.Error != "" || !slices.Equal(x.States, []string{"ChooseMode", "Provision", "WaitUntilExpiry", "ExpireGrant"}) {
+	if x.Status != "SUCCEEDED" || x.Error != "" || !slices.Equal(x.States, autoStates) {
 		t.Errorf("execution: %+v", x)
 	}
 	if got := e.request(alice, r.ID); got.Status != access.StatusApproved {
@@ -102,6 +102,10 @@ func TestLifecycleAutoExpires(t *testing.T) {
 	// The duplicate guard is released with the grant.
 	e.create(alice, accessRequest(devstack.DevAccount, 60, "again"))
 }
+
+// autoStates are the states of an auto (or break-glass) execution whose
+// grant ends (shorter than the notice lead: no notice is published).
+var autoStates = []string{"ChooseMode", "Provision", "WaitUntilNotice", "NotifyExpiringSoon", "WaitUntilExpiry", "ExpireGrant", "StillActive", "Done"}
 
 // TestLifecycleRequireApproved: require → bob approves → grant active; the
 // request shows the review, the conversation an "approved by" message.
@@ -144,8 +148,9 @@ func TestLifecycleRequireApproved(t *testing.T) {
 	if sys := systemMessages(msgs); len(sys) != 1 || sys[0] != "approved by bob: CHG-42 checked" {
 		t.Fatalf("system messages: %q", sys)
 	}
-	if x := e.waitState(r.ID, "WaitUntilExpiry", quick); x.Status != "RUNNING" ||
-		!slices.Equal(x.States, []string{"ChooseMode", "WaitForApproval", "Provision", "WaitUntilExpiry"}) {
+	// A 1h grant waits for its expiring-soon notice (15 min before the end).
+	if x := e.waitState(r.ID, "WaitUntilNotice", quick); x.Status != "RUNNING" ||
+		!slices.Equal(x.States, []string{"ChooseMode", "WaitForApproval", "ApprovedMeanwhile", "Provision", "WaitUntilNotice"}) {
 		t.Fatalf("execution: %+v", x)
 	}
 	evs := e.audit(admin, url.Values{"resource_id": {r.ID}})
@@ -380,7 +385,7 @@ func TestLifecycleEarlyRevoke(t *testing.T) {
 
 	x := e.waitExecution(r.ID, time.Until(*g.ExpiresAt)+quick)
 	if x.Status != "SUCCEEDED" || x.Error != "" || x.Retries != 0 ||
-		!slices.Equal(x.States, []string{"ChooseMode", "Provision", "WaitUntilExpiry", "ExpireGrant"}) {
+		!slices.Equal(x.States, autoStates) {
 		t.Fatalf("execution: %+v", x)
 	}
 	after := e.grant(alice, g.ID)

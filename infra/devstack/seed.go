@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/notify"
 )
 
 // Demo tenants, people and accounts seeded by Seed.
@@ -85,6 +87,20 @@ var DemoRules = []map[string]any{
 		"action_scope_type": "eq", "action_ids": []string{"request_access"},
 		"resource_scope_type": "any", "approval_mode": "break_glass",
 		"notice": "Break-glass access is audited and announced to the security channel.",
+	},
+	{
+		"id": "dev-extend-auto", "name": "Dev account: engineers extend their grants by up to 1h at once", "priority": 100,
+		"effect": "permit", "principal_scope_type": "in", "principal_entity_type": "Group", "principal_entity_id": "engineering",
+		"action_scope_type": "eq", "action_ids": []string{"extend_grant"},
+		"resource_scope_type": "in", "resource_entity_type": "AwsAccount", "resource_entity_id": DevAccount,
+		"conditions": "when { context.duration_seconds <= 3600 }", "approval_mode": "auto",
+	},
+	{
+		"id": "prod-extend-review", "name": "Production: extensions need a reviewer", "priority": 100,
+		"effect": "permit", "principal_scope_type": "in", "principal_entity_type": "Group", "principal_entity_id": "engineering",
+		"action_scope_type": "eq", "action_ids": []string{"extend_grant"},
+		"resource_scope_type": "in", "resource_entity_type": "AwsAccount", "resource_entity_id": ProdAccount,
+		"conditions": "when { context.duration_seconds <= 14400 }", "approval_mode": "require", "approval_timeout": "30m",
 	},
 	{
 		"id": "sre-leads-review", "name": "sre-leads review requests", "priority": 100,
@@ -284,6 +300,29 @@ curl -s -X POST "$JITSUDO_URL/v1/requests" -H "X-Tenant-ID: $JITSUDO_TENANT_ID" 
   -H "Content-Type: application/json" -d '{"resource":{"type":"aws_account","id":"%[5]s"},"reason":"try a sandbox change","duration_seconds":600}'
 #    ...then a minute later: curl -s "$JITSUDO_URL/v1/requests?status=expired" -H "Authorization: Bearer $JITSUDO_REQUESTER_TOKEN" -H "X-Tenant-ID: $JITSUDO_TENANT_ID"
 
+# 7. Notifications: every event above was printed to this console ([event] lines). Send them to a
+#    webhook that checks the signature: create the channel, then run the example receiver with its secret
+curl -s -X POST "$JITSUDO_URL/v1/notification-channels" -H "X-Tenant-ID: $JITSUDO_TENANT_ID" -H "X-API-Key: $JITSUDO_ADMIN_KEY" \
+  -H "Content-Type: application/json" -d '{"name":"local receiver","type":"generic_webhook","config":{"url":"http://127.0.0.1:9099/hook"}}'
+#    go run ./infra/webhook-receiver -addr 127.0.0.1:9099 -secret <signing_secret from the answer>
+#    Slack: restart with JITSUDO_DEV_SLACK_WEBHOOK_URL=https://hooks.slack.com/services/... make dev
+
 # More (grant expiry, early revoke, the audit log and its verification): README.md, "Walkthrough".
 `, d.URL, envFile, DevAccount, ProdAccount, SandboxAccount)
+}
+
+// SeedSlackChannel adds a Slack channel for the demo tenant's events to
+// url (`make dev` with JITSUDO_DEV_SLACK_WEBHOOK_URL set: a real Slack
+// incoming-webhook URL works).
+func SeedSlackChannel(ctx context.Context, st *Stack, d Demo, url string) (notify.Channel, error) {
+	now := time.Now()
+	ch, err := notify.NewChannel(notify.ModeLocal, d.TenantID, notify.NewChannelID(now),
+		notify.ChannelInput{Name: "demo slack", Type: notify.TypeSlackWebhook, Config: notify.ChannelConfig{URL: url}}, now)
+	if err != nil {
+		return notify.Channel{}, fmt.Errorf("devstack: slack channel: %w", err)
+	}
+	if err := st.Store.PutChannel(ctx, ch, true, 0); err != nil {
+		return notify.Channel{}, fmt.Errorf("devstack: slack channel: %w", err)
+	}
+	return ch, nil
 }

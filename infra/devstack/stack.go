@@ -8,16 +8,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth/devissuer"
+	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/notify"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamolocal"
@@ -32,6 +36,7 @@ type Config struct {
 	Audience         string // default "jitsudo-dev"
 	Logger           *slog.Logger
 	ShimLog          io.Writer // the local Step Functions' stderr (nil: discarded)
+	Console          io.Writer // every notification event, one line each (nil: not printed)
 }
 
 // Stack is a running local system.
@@ -40,6 +45,7 @@ type Stack struct {
 	Issuer           *devissuer.Issuer
 	Store            *store.Store
 	Workflow         *Workflow
+	Notifications    *Notifications
 	PlatformAdminKey string
 	Audience         string
 	srv              *http.Server
@@ -76,14 +82,29 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 	}()
 
-	var client *dynamodb.Client
+	// The table's DynamoDB API goes through the streams emulator, which
+	// feeds the notification relay (see Notifications).
+	notifs, err := StartNotifications(ctx, cfg.Console, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	st.Notifications = notifs
+	st.stops = append(st.stops, notifs.Close)
+	var ddb http.Handler
 	if cfg.DynamoDBEndpoint == "" {
-		endpoint, stop := dynamolocal.Start()
-		st.stops = append(st.stops, stop)
-		client = store.NewLocalClient(endpoint)
+		ddb = dynamolocal.Handler()
 	} else {
-		var err error
-		if client, err = store.NewClient(ctx, cfg.DynamoDBEndpoint, ""); err != nil {
+		target, err := url.Parse(cfg.DynamoDBEndpoint)
+		if err != nil {
+			return nil, fmt.Errorf("devstack: DynamoDB endpoint: %w", err)
+		}
+		ddb = httputil.NewSingleHostReverseProxy(target)
+	}
+	ddbSrv := httptest.NewServer(notifs.Tap(ddb))
+	st.stops = append(st.stops, ddbSrv.Close)
+	client := store.NewLocalClient(ddbSrv.URL)
+	if cfg.DynamoDBEndpoint != "" {
+		if client, err = store.NewClient(ctx, ddbSrv.URL, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -97,6 +118,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, fmt.Errorf("devstack: listen on %s: %w", cfg.Addr, err)
 	}
 	st.URL = "http://" + ln.Addr().String()
+	notifs.Bind(st.Store, st.URL)
 	st.Issuer, err = devissuer.New(st.URL + "/dev-idp")
 	if err != nil {
 		ln.Close()
@@ -116,7 +138,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	st.stops = append(st.stops, st.Workflow.Close)
-	gw, err := NewGateway(authz, Functions(st.Store, st.Workflow, cfg.Logger), cfg.Logger.With("component", "gateway"))
+	st.Workflow.Workers.Events, st.Workflow.Workers.Links = notifs.Publisher, events.NewLinks(st.URL)
+	gw, err := NewGateway(authz, FunctionsWith(st.Store, st.Workflow, notifs, cfg.Logger), cfg.Logger.With("component", "gateway"))
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -124,6 +147,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/lambda/", http.StripPrefix("/lambda", st.Workflow.Lambda))
 	mux.Handle("/dev-idp/", st.Issuer.Handler())
+	mux.Handle("/sns", notifs.Handler())
 	mux.Handle("/", gw)
 	st.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -131,6 +155,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 			cfg.Logger.Error("dev server stopped", "error", err.Error())
 		}
 	}()
+	if err := notifs.Subscribe(ctx, st.URL+"/sns"); err != nil {
+		return nil, err
+	}
 	ok = true
 	return st, nil
 }
@@ -138,9 +165,19 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 // Functions builds every function's Lambda handler over s, each as its own
 // main.go would (its own Deps, its own route mux), sharing only the store.
 func Functions(s *store.Store, wf *Workflow, logger *slog.Logger) map[string]LambdaHandler {
+	return FunctionsWith(s, wf, nil, logger)
+}
+
+// FunctionsWith is Functions with the local notification path for the
+// channel routes (nil: email channels refused, no channel tests).
+func FunctionsWith(s *store.Store, wf *Workflow, n *Notifications, logger *slog.Logger) map[string]LambdaHandler {
 	fns := map[string]LambdaHandler{}
 	for name, ctor := range api.Constructors {
 		deps := api.NewDeps(s, wf.SFN, wf.Provider, logger.With("function", name))
+		deps.Notify.Mode, deps.Notify.Guard.Mode = notify.ModeLocal, notify.ModeLocal
+		if n != nil {
+			deps.Notify.Subscriptions, deps.Notify.TopicARN, deps.Notify.Tester = n.Subscriptions, n.TopicARN, n.Dispatcher
+		}
 		mux, err := lambdaapp.Mux(name, ctor(deps))
 		if err != nil {
 			continue // not a route function; NewGateway reports missing ones

@@ -27,12 +27,20 @@ type Workflow struct {
 	SFN      *workflow.SFN
 	Provider access.Provider
 	Lambda   http.Handler // mount at /lambda/ (StripPrefix'd)
+	Workers  *workflow.Workers
 	stop     func()
 }
 
 // StartWorkflow starts the shim for the state machine with its Lambda tasks
-// pointing at lambdaBase (e.g. <URL>/lambda), and builds the workers over s.
+// pointing at lambdaBase (e.g. <URL>/lambda), and builds the workers over s
+// with the recording provider.
 func StartWorkflow(ctx context.Context, s *store.Store, lambdaBase string, logger *slog.Logger, shimLog io.Writer) (*Workflow, error) {
+	return StartWorkflowWith(ctx, s, recording.New(s), lambdaBase, logger, shimLog)
+}
+
+// StartWorkflowWith is StartWorkflow with the workers' provider prov (the
+// Identity Center provider against a stand-in, in tests).
+func StartWorkflowWith(ctx context.Context, s *store.Store, prov access.Provider, lambdaBase string, logger *slog.Logger, shimLog io.Writer) (*Workflow, error) {
 	dir, err := stepfunctions.Dir()
 	if err != nil {
 		return nil, err
@@ -50,12 +58,12 @@ func StartWorkflow(ctx context.Context, s *store.Store, lambdaBase string, logge
 	if err != nil {
 		return nil, fmt.Errorf("devstack: local Step Functions: %w", err)
 	}
-	wf := &Workflow{Endpoint: endpoint, stop: stop, Provider: recording.New(s),
+	wf := &Workflow{Endpoint: endpoint, stop: stop, Provider: prov,
 		SFN: workflow.New(workflow.NewClient(endpoint, stepfunctions.Region), stepfunctions.StateMachineARN(StateMachine))}
 	svc := &access.Service{Repo: s, Policies: workflow.Policies(s), Workflow: wf.SFN, Provider: wf.Provider,
 		Logger: logger.With("function", "workers")}
-	workers := &workflow.Workers{Service: svc, Workflow: wf.SFN, Logger: logger.With("function", "workers")}
-	wf.Lambda = stepfunctions.LambdaInvokeHandler(workers.Handlers())
+	wf.Workers = &workflow.Workers{Service: svc, Workflow: wf.SFN, Logger: logger.With("function", "workers")}
+	wf.Lambda = stepfunctions.LambdaInvokeHandler(wf.Workers.Handlers())
 	return wf, nil
 }
 

@@ -73,7 +73,7 @@ func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n.SubscriptionARN = r.Header.Get("x-amz-sns-subscription-arn")
 	switch n.Type {
 	case "SubscriptionConfirmation":
-		err := confirm(r.Context(), n.SubscribeURL)
+		err := Confirm(r.Context(), n.SubscribeURL)
 		in.note(func() {
 			if err != nil {
 				in.errs = append(in.errs, err)
@@ -89,7 +89,9 @@ func (in *Inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-func confirm(ctx context.Context, subscribeURL string) error {
+// Confirm confirms a subscription the way a subscriber must: GET its
+// SubscribeURL.
+func Confirm(ctx context.Context, subscribeURL string) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, subscribeURL, nil)

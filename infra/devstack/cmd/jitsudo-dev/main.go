@@ -20,13 +20,15 @@ func main() {
 	addr := flag.String("addr", envOr("JITSUDO_DEV_ADDR", "127.0.0.1:8080"), "listen address")
 	envFile := flag.String("env-file", envOr("JITSUDO_DEV_ENV_FILE", ".dev/demo.env"), "where to write the demo credentials")
 	dynamo := flag.String("dynamodb-endpoint", os.Getenv("JITSUDO_DEV_DYNAMODB_ENDPOINT"), "external DynamoDB-API endpoint (default: embedded)")
+	flag.String("slack-webhook-url", os.Getenv("JITSUDO_DEV_SLACK_WEBHOOK_URL"), "a Slack incoming-webhook URL: the demo tenant's events are posted there")
 	flag.Parse()
 
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	st, err := devstack.Start(ctx, devstack.Config{Addr: *addr, DynamoDBEndpoint: *dynamo, Logger: logger})
+	slackURL := flag.Lookup("slack-webhook-url").Value.String()
+	st, err := devstack.Start(ctx, devstack.Config{Addr: *addr, DynamoDBEndpoint: *dynamo, Logger: logger, Console: os.Stdout})
 	if err != nil {
 		logger.Error("dev stack failed to start", "error", err.Error())
 		os.Exit(1)
@@ -37,6 +39,11 @@ func main() {
 		logger.Error("seeding the demo tenants failed", "error", err.Error())
 		st.Close()
 		os.Exit(1)
+	}
+	if slackURL != "" {
+		if _, err := devstack.SeedSlackChannel(ctx, st, demo, slackURL); err != nil {
+			logger.Error("the Slack channel was refused", "error", err.Error())
+		}
 	}
 	if err := demo.WriteEnvFile(*envFile); err != nil {
 		logger.Error("writing the env file failed", "error", err.Error())

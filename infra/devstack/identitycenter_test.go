@@ -1,0 +1,161 @@
+package devstack_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/policy"
+	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter"
+	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter/awsfake"
+	"github.com/jitsudo/jitsudo-serverless/shared/provider/providers"
+	"github.com/jitsudo/jitsudo-serverless/shared/store"
+	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamotest"
+)
+
+const (
+	icInstance = "arn:aws:sso:::instance/ssoins-1234567890abcdef"
+	icStore    = "d-1234567890"
+	icRole     = "arn:aws:iam::123456789012:role/jitsudo-provisioner"
+	icPS       = "arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-1234567890abcdef"
+)
+
+// icUser is the Identity Center user id of a demo person (the format
+// Identity Center uses: <store prefix>-<uuid>).
+func icUser(name string) string {
+	return "906753c5b4-" + map[string]string{"alice": "11111111", "bob": "22222222", "dave": "44444444"}[name] + "-1111-2222-3333-444444444444"
+}
+
+// TestIdentityCenterWorkflow runs the real state machine (local Step
+// Functions) with the workers on the Identity Center provider — the real
+// STS, SSO Admin and Identity Store clients against awsfake — under the
+// faults Identity Center is known for, and proves that every grant ends
+// active or failed (with its reason), never stuck in provisioning, with
+// exactly the assignments it should have.
+func TestIdentityCenterWorkflow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _, _ := dynamotest.New(t)
+
+	fake := awsfake.New()
+	fake.AddPlatformKey("AKIAPLATFORMKEY00001", "platform-secret")
+	fake.AddRole(icRole, "jitsudo-acme-ext")
+	fake.AddInstance(icInstance, icStore, icRole)
+	for _, u := range []string{"alice", "bob", "dave"} {
+		fake.AddUser(icStore, icUser(u), u, u+"@acme.example")
+	}
+	fakeSrv := httptest.NewServer(fake)
+	t.Cleanup(fakeSrv.Close)
+	if _, err := st.PutAWSSettings(ctx, store.AWSSettings{TenantID: "acme", InstanceARN: icInstance, IdentityStoreID: icStore,
+		Region: "eu-west-1", RoleARN: icRole, ExternalID: "jitsudo-acme-ext", UserAttribute: "user_name"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	prov := identitycenter.New(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIAPLATFORMKEY00001", "platform-secret", "")},
+		providers.Settings(st), st)
+	prov.Endpoint = fakeSrv.URL
+	prov.PollBudget = 5 * time.Second
+	prov.Logger = slog.New(slog.DiscardHandler)
+
+	var lambda atomic.Pointer[http.Handler]
+	lambdas := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*lambda.Load()).ServeHTTP(w, r) }))
+	t.Cleanup(lambdas.Close)
+	wf, err := devstack.StartWorkflowWith(ctx, st, prov, lambdas.URL, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(wf.Close)
+	lambda.Store(&wf.Lambda)
+
+	rule, err := policy.Normalize(policy.Rule{ID: "auto", Name: "auto", Enabled: true, Effect: policy.EffectPermit,
+		PrincipalScopeType: policy.ScopeAny, ActionScopeType: policy.ScopeEq, ActionIDs: []string{policy.ActionRequestAccess},
+		ResourceScopeType: policy.ScopeAny, ApprovalMode: policy.ModeAuto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := policy.Compile([]policy.Rule{rule})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &access.Service{Repo: st, Workflow: wf.SFN, Provider: prov, Logger: slog.New(slog.DiscardHandler),
+		Policies: func(context.Context, string) (*policy.PolicySet, error) { return ps, nil }}
+
+	request := func(user, account string) access.Grant {
+		t.Helper()
+		res, err := svc.Create(ctx, access.Caller{TenantID: "acme", ID: user, Type: "user", Email: user + "@acme.example"},
+			access.CreateInput{Resource: access.Resource{Type: "aws_account", ID: account}, PermissionSetARN: icPS,
+				Reason: "identity center test", DurationSeconds: 3600}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *res.Grant
+	}
+	settle := func(g access.Grant, within time.Duration) access.Grant {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for {
+			cur, err := st.GetGrant(ctx, "acme", g.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cur.Status != access.GrantProvisioning {
+				return cur
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("grant %s still provisioning after %s", g.ID, within)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	assigned := func(user, account string) bool {
+		return fake.HasAssignment(awsfake.Assignment{InstanceARN: icInstance, AccountID: account, PermissionSetARN: icPS, PrincipalType: "USER", PrincipalID: icUser(user)})
+	}
+
+	// 1. The plain case: active, and assigned in the tenant's instance.
+	if g := settle(request("alice", "111111111111"), 20*time.Second); g.Status != access.GrantActive || !assigned("alice", "111111111111") {
+		t.Fatalf("alice: %+v assigned=%v", g, assigned("alice", "111111111111"))
+	}
+
+	// 2. Identity Center accepts the creation, then reports it FAILED:
+	// the grant fails with the reason; nothing stays assigned or held.
+	fake.DelayNextCreation(2, "permission set is not provisioned to the account")
+	g := settle(request("bob", "222222222222"), 30*time.Second)
+	if g.Status != access.GrantFailed || !strings.Contains(g.FailureReason, "permission set is not provisioned") {
+		t.Fatalf("bob: %+v", g)
+	}
+	if assigned("bob", "222222222222") {
+		t.Fatal("bob's failed grant left an assignment")
+	}
+	if h, err := st.AssignmentHolders(ctx, store.AssignmentTarget{TenantID: "acme", AccountID: "222222222222", PermissionSetARN: icPS, PrincipalID: "bob"}); err != nil || len(h) != 0 {
+		t.Fatalf("bob's failed grant still holds the assignment: %v %v", h, err)
+	}
+
+	// 3. A requester Identity Center does not know fails with a clear reason.
+	if g := settle(request("carol", "333333333333"), 30*time.Second); g.Status != access.GrantFailed || !strings.Contains(g.FailureReason, "not a user in Identity Center") {
+		t.Fatalf("carol: %+v", g)
+	}
+
+	// 4. A throttling burst longer than the provider's own retries: the
+	// state machine retries the task, and the grant becomes active with
+	// exactly one assignment.
+	before := fake.Calls(awsfake.OpCreateAccountAssignment)
+	fake.Throttle(awsfake.OpCreateAccountAssignment, identitycenter.DefaultRetryAttempts+2)
+	if g := settle(request("dave", "444444444444"), 40*time.Second); g.Status != access.GrantActive || !assigned("dave", "444444444444") {
+		t.Fatalf("dave: %+v", g)
+	}
+	if n := len(fake.Assignments()); n != 2 {
+		t.Fatalf("%d assignments, want alice's and dave's: %+v", n, fake.Assignments())
+	}
+	if calls := fake.Calls(awsfake.OpCreateAccountAssignment) - before; calls <= identitycenter.DefaultRetryAttempts {
+		t.Fatalf("%d creation calls: the throttling burst was not retried by the state machine", calls)
+	}
+}
