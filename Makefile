@@ -87,6 +87,8 @@ lint:
 ## bench: the benchmarks reported in the README
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./shared/policy/
+	$(GO) test -run='^$$' -bench=BenchmarkCreateRequest -benchmem -benchtime=200x ./shared/api/
+	$(GO) test -run='^$$' -bench=BenchmarkNotificationLatency -benchtime=200x ./infra/devstack/
 
 ## tools: the pinned Lambda Runtime Interface Emulator and goaws (local SNS) in .bin/ (tests install them on demand too)
 tools: goaws

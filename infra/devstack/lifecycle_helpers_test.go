@@ -117,7 +117,7 @@ type page[T any] struct {
 	HasMore    bool   `json:"has_more"`
 }
 
-func decodeAs[T any](t *testing.T, r resp) T {
+func decodeAs[T any](t testing.TB, r resp) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal(r.Body, &v); err != nil {
@@ -127,7 +127,7 @@ func decodeAs[T any](t *testing.T, r resp) T {
 }
 
 // errDetails is the details object of an error response.
-func errDetails(t *testing.T, r resp) map[string]any {
+func errDetails(t testing.TB, r resp) map[string]any {
 	t.Helper()
 	var v struct {
 		Details map[string]any `json:"details"`
@@ -216,7 +216,7 @@ func actions(evs []access.AuditEvent) []string {
 }
 
 // findEvent returns the first event with action, or fails.
-func findEvent(t *testing.T, evs []access.AuditEvent, action string) access.AuditEvent {
+func findEvent(t testing.TB, evs []access.AuditEvent, action string) access.AuditEvent {
 	t.Helper()
 	for _, ev := range evs {
 		if ev.Action == action {

@@ -18,7 +18,7 @@ import (
 // env is one running, seeded local stack: every test gets its own, so tests
 // can run in parallel and count rule_set_version bumps exactly.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	st   *devstack.Stack
 	demo devstack.Demo
 }
@@ -65,7 +65,7 @@ type resp struct {
 func (r resp) String() string { return fmt.Sprintf("%d %s", r.Status, r.Body) }
 
 // json decodes the body into a generic map.
-func (r resp) obj(t *testing.T) map[string]any {
+func (r resp) obj(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Body, &m); err != nil {
@@ -226,7 +226,7 @@ type ruleView struct {
 	PrincipalEntityID string `json:"principal_entity_id"`
 }
 
-func decodeRule(t *testing.T, r resp) ruleView {
+func decodeRule(t testing.TB, r resp) ruleView {
 	t.Helper()
 	var v ruleView
 	if err := json.Unmarshal(r.Body, &v); err != nil {
