@@ -152,15 +152,7 @@ func (s *Service) ExtendGrant(ctx context.Context, c Caller, grantID string, in 
 			r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusDenied, DecidedByPolicy, dec.Reason, &now
 			ch.Audit = []AuditEvent{s.event(c.TenantID, DecidedByPolicy, ActorTypePolicy, AuditRequestDenied, auditResourceRequest, r.ID, dec.Reason, requestMeta(r), now)}
 		case dec.Mode == policy.ModeRequire:
-			r.Status, r.ApprovalMode = StatusPending, policy.ModeRequire
-			timeout := dec.ApprovalTimeout
-			if timeout <= 0 {
-				timeout = policy.DefaultApprovalTimeout
-			}
-			r.ApprovalTimeout = int64(timeout / time.Second)
-			deadline := now.Add(timeout)
-			r.ApprovalDeadline = &deadline
-			r.ApprovalsRequired = max(1, dec.ApprovalsRequired)
+			holdForReview(&r, dec, now)
 			ch.LockAcquire = &TargetLock{Key: ExtensionLockKey(g.ID), RequestID: r.ID, GrantID: g.ID, CreatedAt: now}
 			ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestCreated, auditResourceRequest, r.ID, r.Reason, requestMeta(r), now)}
 			start = true

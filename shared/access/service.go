@@ -433,15 +433,7 @@ func (s *Service) Create(ctx context.Context, c Caller, in CreateInput, idempote
 			ch.Audit = []AuditEvent{ev}
 			lock = nil
 		case dec.Mode == policy.ModeRequire:
-			r.Status, r.ApprovalMode = StatusPending, policy.ModeRequire
-			timeout := dec.ApprovalTimeout
-			if timeout <= 0 {
-				timeout = policy.DefaultApprovalTimeout
-			}
-			r.ApprovalTimeout = int64(timeout / time.Second)
-			deadline := now.Add(timeout)
-			r.ApprovalDeadline = &deadline
-			r.ApprovalsRequired = max(1, dec.ApprovalsRequired)
+			holdForReview(&r, dec, now)
 			// decision_reasoning is set when decided (it also keeps the
 			// request item small: its size drives write cost).
 			ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestCreated, auditResourceRequest, r.ID, r.Reason, requestMeta(r), now)}
@@ -551,6 +543,20 @@ func decisionOf(r Request) policy.Decision {
 		d.Mode = ""
 	}
 	return d
+}
+
+// holdForReview makes r pending under dec's require mode: its approval
+// timeout (the rule's, or the default), deadline and approvals required.
+func holdForReview(r *Request, dec policy.Decision, now time.Time) {
+	r.Status, r.ApprovalMode = StatusPending, policy.ModeRequire
+	timeout := dec.ApprovalTimeout
+	if timeout <= 0 {
+		timeout = policy.DefaultApprovalTimeout
+	}
+	r.ApprovalTimeout = int64(timeout / time.Second)
+	deadline := now.Add(timeout)
+	r.ApprovalDeadline = &deadline
+	r.ApprovalsRequired = max(1, dec.ApprovalsRequired)
 }
 
 func newGrant(r Request, now time.Time) Grant {
