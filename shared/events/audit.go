@@ -119,6 +119,8 @@ func TypeOf(a access.AuditEvent) (typ string, ok bool, err error) {
 		return GrantRevoked, true, nil
 	case access.AuditGrantExtended:
 		return GrantExtended, true, nil
+	case access.AuditDriftDetected:
+		return DriftDetected, true, nil
 	}
 	return "", false, nil
 }
@@ -132,7 +134,7 @@ func SeverityOf(a access.AuditEvent, typ string) string {
 	switch {
 	case a.Severity == access.SeverityCritical, typ == RequestBreakGlass, metaBool(a.Metadata, "break_glass"):
 		return SeverityCritical
-	case typ == GrantFailed, typ == RequestExpired:
+	case typ == GrantFailed, typ == RequestExpired, typ == DriftDetected:
 		return SeverityWarning
 	}
 	return SeverityInfo
@@ -165,6 +167,13 @@ func (m Mapper) Event(ctx context.Context, a access.AuditEvent) (Event, bool, er
 	var requestID, grantID string
 	pending := false // approve/deny links apply
 	switch {
+	case typ == DriftDetected:
+		// What the reconciler found, from the audit metadata
+		// (providers.Reconcile): counts, and the assignments it names.
+		ev.Drift = &Drift{
+			Repaired: int(metaInt(a.Metadata, "repaired_count")), Removed: int(metaInt(a.Metadata, "removed_count")),
+			Unexpected: metaStrings(a.Metadata, "unexpected"),
+		}
 	case typ == RequestMessage:
 		requestID = a.ResourceID
 		r, cur, err := m.request(ctx, a, requestID, false)

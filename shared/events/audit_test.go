@@ -460,3 +460,21 @@ func TestAuditFromStreamImageRejects(t *testing.T) {
 		t.Fatalf("undecodable seq: %v", err)
 	}
 }
+
+// TestDriftEvent: the reconciler's drift.detected (access.RecordDrift) is
+// notified as a warning with what it found.
+func TestDriftEvent(t *testing.T) {
+	t.Parallel()
+	st, _, _ := dynamotest.New(t)
+	svc := setupTenant(t, st, acme)
+	ctx := context.Background()
+	if err := svc.RecordDrift(ctx, acme, map[string]any{"repaired_count": 1, "removed_count": 2, "unexpected_count": 1,
+		"unexpected": []string{"account 111122223333, permission set ps, principal root"}}); err != nil {
+		t.Fatal(err)
+	}
+	ev := mustEvent(t, mapper(st), auditOf(t, st, acme, access.AuditDriftDetected, acme))
+	if ev.Type != events.DriftDetected || ev.Severity != events.SeverityWarning || ev.Drift == nil ||
+		ev.Drift.Repaired != 1 || ev.Drift.Removed != 2 || len(ev.Drift.Unexpected) != 1 || ev.Request != nil || ev.Grant != nil {
+		t.Fatalf("drift event: %+v %+v", ev, ev.Drift)
+	}
+}
