@@ -67,11 +67,39 @@ func (p *Provider) resolveUser(ctx context.Context, tc *tenantClients, a access.
 	return userID, nil
 }
 
-func creationStatus(s *ssotypes.AccountAssignmentOperationStatus) opStatus {
+func opStatusOf(s *ssotypes.AccountAssignmentOperationStatus) opStatus {
 	if s == nil {
 		return opStatus{}
 	}
 	return opStatus{status: string(s.Status), requestID: aws.ToString(s.RequestId), reason: aws.ToString(s.FailureReason)}
+}
+
+// assignmentOp is one asynchronous assignment request: start it (op, with
+// the retries of call), then poll its status (pollOp) until it ends (wait).
+// start may report that there is nothing to do (done).
+func (p *Provider) assignmentOp(ctx context.Context, tc *tenantClients, op, pollOp, what string,
+	start func(ctx context.Context) (status *ssotypes.AccountAssignmentOperationStatus, done bool, err error),
+	poll func(ctx context.Context, requestID string) (*ssotypes.AccountAssignmentOperationStatus, error),
+	failed func(reason string) error) error {
+	var st opStatus
+	done := false
+	err := p.call(ctx, tc, op, func(ctx context.Context) error {
+		out, d, err := start(ctx)
+		st, done = opStatusOf(out), d
+		return err
+	})
+	if err != nil || done {
+		return err
+	}
+	return p.wait(ctx, what, st, func(ctx context.Context, id string) (opStatus, error) {
+		var next opStatus
+		err := p.call(ctx, tc, pollOp, func(ctx context.Context) error {
+			out, err := poll(ctx, id)
+			next = opStatusOf(out)
+			return err
+		})
+		return next, err
+	}, failed)
 }
 
 // createAssignment creates the assignment of t for its Identity Center
@@ -79,42 +107,31 @@ func creationStatus(s *ssotypes.AccountAssignmentOperationStatus) opStatus {
 // succeeds, so a retry after a lost response cannot duplicate it. FAILED
 // is permanent (ErrAssignmentFailed with the reason AWS gives).
 func (p *Provider) createAssignment(ctx context.Context, tc *tenantClients, t store.AssignmentTarget) error {
-	var st opStatus
-	err := p.call(ctx, tc, "CreateAccountAssignment", func(ctx context.Context) error {
-		out, err := tc.sso.CreateAccountAssignment(ctx, &ssoadmin.CreateAccountAssignmentInput{
-			InstanceArn:      aws.String(tc.settings.InstanceARN),
-			TargetId:         aws.String(t.AccountID),
-			TargetType:       ssotypes.TargetTypeAwsAccount,
-			PermissionSetArn: aws.String(t.PermissionSetARN),
-			PrincipalType:    ssotypes.PrincipalTypeUser,
-			PrincipalId:      aws.String(t.ExternalPrincipalID),
-		})
-		if err != nil {
-			return err
-		}
-		st = creationStatus(out.AccountAssignmentCreationStatus)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	poll := func(ctx context.Context, id string) (opStatus, error) {
-		var next opStatus
-		err := p.call(ctx, tc, "DescribeAccountAssignmentCreationStatus", func(ctx context.Context) error {
-			out, err := tc.sso.DescribeAccountAssignmentCreationStatus(ctx, &ssoadmin.DescribeAccountAssignmentCreationStatusInput{
-				InstanceArn: aws.String(tc.settings.InstanceARN), AccountAssignmentCreationRequestId: aws.String(id),
+	instance := aws.String(tc.settings.InstanceARN)
+	return p.assignmentOp(ctx, tc, "CreateAccountAssignment", "DescribeAccountAssignmentCreationStatus", "account assignment creation",
+		func(ctx context.Context) (*ssotypes.AccountAssignmentOperationStatus, bool, error) {
+			out, err := tc.sso.CreateAccountAssignment(ctx, &ssoadmin.CreateAccountAssignmentInput{
+				InstanceArn: instance, TargetId: aws.String(t.AccountID), TargetType: ssotypes.TargetTypeAwsAccount,
+				PermissionSetArn: aws.String(t.PermissionSetARN), PrincipalType: ssotypes.PrincipalTypeUser,
+				PrincipalId: aws.String(t.ExternalPrincipalID),
 			})
 			if err != nil {
-				return err
+				return nil, false, err
 			}
-			next = creationStatus(out.AccountAssignmentCreationStatus)
-			return nil
+			return out.AccountAssignmentCreationStatus, false, nil
+		},
+		func(ctx context.Context, id string) (*ssotypes.AccountAssignmentOperationStatus, error) {
+			out, err := tc.sso.DescribeAccountAssignmentCreationStatus(ctx, &ssoadmin.DescribeAccountAssignmentCreationStatusInput{
+				InstanceArn: instance, AccountAssignmentCreationRequestId: aws.String(id),
+			})
+			if err != nil {
+				return nil, err
+			}
+			return out.AccountAssignmentCreationStatus, nil
+		},
+		func(reason string) error {
+			return fmt.Errorf("%w: creating %s: %s", ErrAssignmentFailed, describe(t), reason)
 		})
-		return next, err
-	}
-	return p.wait(ctx, "account assignment creation", st, poll, func(reason string) error {
-		return fmt.Errorf("%w: creating %s: %s", ErrAssignmentFailed, describe(t), reason)
-	})
 }
 
 // deleteAssignment deletes the assignment of t and waits for the request
@@ -124,46 +141,35 @@ func (p *Provider) createAssignment(ctx context.Context, tc *tenantClients, t st
 // given up on after one try; the state machine retries, and the drift
 // reconciler finishes what stays unheld.
 func (p *Provider) deleteAssignment(ctx context.Context, tc *tenantClients, t store.AssignmentTarget) error {
-	var st opStatus
-	err := p.call(ctx, tc, "DeleteAccountAssignment", func(ctx context.Context) error {
-		out, err := tc.sso.DeleteAccountAssignment(ctx, &ssoadmin.DeleteAccountAssignmentInput{
-			InstanceArn:      aws.String(tc.settings.InstanceARN),
-			TargetId:         aws.String(t.AccountID),
-			TargetType:       ssotypes.TargetTypeAwsAccount,
-			PermissionSetArn: aws.String(t.PermissionSetARN),
-			PrincipalType:    ssotypes.PrincipalTypeUser,
-			PrincipalId:      aws.String(t.ExternalPrincipalID),
-		})
-		if err != nil {
-			return err
-		}
-		st = creationStatus(out.AccountAssignmentDeletionStatus)
-		return nil
-	})
-	var nf *ssotypes.ResourceNotFoundException
-	if errors.As(err, &nf) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	poll := func(ctx context.Context, id string) (opStatus, error) {
-		var next opStatus
-		err := p.call(ctx, tc, "DescribeAccountAssignmentDeletionStatus", func(ctx context.Context) error {
+	instance := aws.String(tc.settings.InstanceARN)
+	return p.assignmentOp(ctx, tc, "DeleteAccountAssignment", "DescribeAccountAssignmentDeletionStatus", "account assignment deletion",
+		func(ctx context.Context) (*ssotypes.AccountAssignmentOperationStatus, bool, error) {
+			out, err := tc.sso.DeleteAccountAssignment(ctx, &ssoadmin.DeleteAccountAssignmentInput{
+				InstanceArn: instance, TargetId: aws.String(t.AccountID), TargetType: ssotypes.TargetTypeAwsAccount,
+				PermissionSetArn: aws.String(t.PermissionSetARN), PrincipalType: ssotypes.PrincipalTypeUser,
+				PrincipalId: aws.String(t.ExternalPrincipalID),
+			})
+			var nf *ssotypes.ResourceNotFoundException
+			if errors.As(err, &nf) {
+				return nil, true, nil // gone already
+			}
+			if err != nil {
+				return nil, false, err
+			}
+			return out.AccountAssignmentDeletionStatus, false, nil
+		},
+		func(ctx context.Context, id string) (*ssotypes.AccountAssignmentOperationStatus, error) {
 			out, err := tc.sso.DescribeAccountAssignmentDeletionStatus(ctx, &ssoadmin.DescribeAccountAssignmentDeletionStatusInput{
-				InstanceArn: aws.String(tc.settings.InstanceARN), AccountAssignmentDeletionRequestId: aws.String(id),
+				InstanceArn: instance, AccountAssignmentDeletionRequestId: aws.String(id),
 			})
 			if err != nil {
-				return err
+				return nil, err
 			}
-			next = creationStatus(out.AccountAssignmentDeletionStatus)
-			return nil
+			return out.AccountAssignmentDeletionStatus, nil
+		},
+		func(reason string) error {
+			return fmt.Errorf("%w: %w: deleting %s: %s", access.ErrRetryable, ErrAssignmentFailed, describe(t), reason)
 		})
-		return next, err
-	}
-	return p.wait(ctx, "account assignment deletion", st, poll, func(reason string) error {
-		return fmt.Errorf("%w: %w: deleting %s: %s", access.ErrRetryable, ErrAssignmentFailed, describe(t), reason)
-	})
 }
 
 // assignedUsers lists the users (not groups) assigned the permission set
