@@ -34,12 +34,6 @@ var (
 	roleARNRe       = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
 )
 
-// User attributes a requester is matched on in Identity Center.
-const (
-	UserAttributeUserName = "user_name"
-	UserAttributeEmail    = "email"
-)
-
 func (in *awsSettingsInput) validate(roleName string) error {
 	var errs []httpapi.FieldError
 	add := func(f, m string) { errs = append(errs, httpapi.FieldError{Field: f, Message: m}) }
@@ -62,8 +56,8 @@ func (in *awsSettingsInput) validate(roleName string) error {
 	}
 	switch in.UserAttribute {
 	case "":
-		in.UserAttribute = UserAttributeUserName
-	case UserAttributeUserName, UserAttributeEmail:
+		in.UserAttribute = store.UserAttributeUserName
+	case store.UserAttributeUserName, store.UserAttributeEmail:
 	default:
 		add("user_attribute", "must be user_name or email")
 	}

@@ -32,6 +32,14 @@ type AWSSettings struct {
 	Version         int64     `json:"version" dynamodbav:"version"`
 }
 
+// How a requester is matched to an Identity Center user
+// (AWSSettings.UserAttribute): by user name (the requester's principal id)
+// or by email.
+const (
+	UserAttributeUserName = "user_name"
+	UserAttributeEmail    = "email"
+)
+
 // GetAWSSettings reads the tenant's AWS settings (consistent); ErrNotFound
 // if none were saved.
 func (s *Store) GetAWSSettings(ctx context.Context, tenantID string) (AWSSettings, error) {

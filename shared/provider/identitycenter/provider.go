@@ -48,10 +48,10 @@ import (
 const (
 	// UserAttributeUserName matches Assignment.PrincipalID against the
 	// Identity Center user name (the default).
-	UserAttributeUserName = "user_name"
+	UserAttributeUserName = store.UserAttributeUserName
 	// UserAttributeEmail matches Assignment.PrincipalEmail against the
 	// user's email addresses.
-	UserAttributeEmail = "email"
+	UserAttributeEmail = store.UserAttributeEmail
 )
 
 // Settings are one tenant's Identity Center coordinates.
