@@ -130,6 +130,8 @@ func TestHostileInput(t *testing.T) {
 		{"channel: unknown field", "POST", "/v1/notification-channels", admin, jsonBody(`{"name":"x","type":"email","secret":"y"}`), 400, "validation_failed", []string{"secret"}},
 		{"channel: not for requesters", "POST", "/v1/notification-channels", alice, map[string]any{"name": "x"}, 403, "forbidden", nil},
 		{"channel: long id", "GET", "/v1/notification-channels/" + strings.Repeat("c", 2000), admin, nil, 0, "", nil},
+		{"channel: bad If-Match", "PUT", "/v1/notification-channels/nope", merge(admin, map[string]string{"If-Match": "v2"}), map[string]any{"name": "x"}, 400, "validation_failed", []string{"If-Match"}},
+		{"settings: bad If-Match", "PUT", "/v1/settings/aws", merge(admin, map[string]string{"If-Match": "-1"}), map[string]any{}, 400, "validation_failed", []string{"If-Match"}},
 		{"channel: test a missing channel", "POST", "/v1/notification-channels/nope/test", admin, nil, 404, "not_found", nil},
 
 		// Grant extension.

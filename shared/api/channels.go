@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aws/smithy-go"
+
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
@@ -133,6 +135,10 @@ func (d Deps) subscribe(ctx context.Context, ch notify.Channel, subs map[string]
 		arn, err := d.Notify.Subscriptions.SubscribeEmail(ctx, d.Notify.TopicARN, addr, ch.TenantID, ch.EventFilters)
 		if err != nil {
 			undo()
+			var ae smithy.APIError
+			if errors.As(err, &ae) && ae.ErrorCode() == "InvalidParameter" { // an address SNS will not take
+				return nil, httpapi.Invalid("invalid notification channel", httpapi.FieldError{Field: "config.addresses", Message: "SNS refused " + addr + ": " + ae.ErrorMessage()})
+			}
 			return nil, fmt.Errorf("subscribe email address: %w", err)
 		}
 		created = append(created, arn)
@@ -168,11 +174,17 @@ func (d Deps) adminChannel(r *http.Request) (auth.Identity, notify.Channel, erro
 	if err != nil {
 		return id, notify.Channel{}, err
 	}
+	ch, err := d.channelOf(r, id)
+	return id, ch, err
+}
+
+// channelOf reads the caller's tenant's channel {id} of the path.
+func (d Deps) channelOf(r *http.Request, id auth.Identity) (notify.Channel, error) {
 	ch, err := d.Store.GetChannel(r.Context(), id.TenantID, r.PathValue("id"))
 	if err != nil {
-		return id, notify.Channel{}, channelError(err)
+		return notify.Channel{}, channelError(err)
 	}
-	return id, ch, nil
+	return ch, nil
 }
 
 // ListChannels serves GET /v1/notification-channels (admin).
@@ -258,18 +270,23 @@ func CreateChannel(d Deps) http.Handler {
 // makes it conditional on the version read before (409 when it moved).
 func UpdateChannel(d Deps) http.Handler {
 	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
-		if _, err := httpapi.RequireTenant(r, auth.ScopeAdmin); err != nil {
+		id, err := httpapi.RequireTenant(r, auth.ScopeAdmin)
+		if err != nil {
+			return err
+		}
+		expect, err := ifMatch(r, "the channel's version")
+		if err != nil {
 			return err
 		}
 		var in notify.ChannelInput
 		if err := httpapi.DecodeJSON(r, 0, &in); err != nil {
 			return err
 		}
-		id, cur, err := d.adminChannel(r)
+		cur, err := d.channelOf(r, id)
 		if err != nil {
 			return err
 		}
-		if m := strings.Trim(r.Header.Get("If-Match"), `" `); m != "" && m != strconv.FormatInt(cur.Version, 10) {
+		if expect != 0 && expect != cur.Version {
 			return httpapi.Errorf(http.StatusConflict, "conflict", "the channel is at version %d", cur.Version)
 		}
 		next, err := notify.UpdateChannel(d.Notify.Mode, cur, in, d.now())

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -125,6 +126,21 @@ func (d Deps) policySet(ctx context.Context, tenant string) (*policy.PolicySet, 
 		return nil, 0, fmt.Errorf("compile rule set: %w", err)
 	}
 	return ps, version, nil
+}
+
+// ifMatch reads an optional `If-Match: <n>` header (quotes allowed; absent
+// or "*": 0), n being the version or revision the caller read; anything
+// else than a positive integer is a 400 naming what it must be.
+func ifMatch(r *http.Request, what string) (int64, error) {
+	m := strings.Trim(strings.TrimSpace(r.Header.Get("If-Match")), `"`)
+	if m == "" || m == "*" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(m, 10, 64)
+	if err != nil || n < 1 {
+		return 0, httpapi.Invalid("invalid header", httpapi.FieldError{Field: "If-Match", Message: "must be " + what + " (a positive integer)"})
+	}
+	return n, nil
 }
 
 // newID returns prefix + 16 random lowercase base32 characters.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
@@ -151,12 +150,9 @@ func UpdateRule(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		var expected int64
-		if m := strings.Trim(strings.TrimSpace(r.Header.Get("If-Match")), `"`); m != "" && m != "*" {
-			expected, err = strconv.ParseInt(m, 10, 64)
-			if err != nil || expected < 1 {
-				return httpapi.Invalid("invalid header", httpapi.FieldError{Field: "If-Match", Message: "must be a rule revision (a positive integer)"})
-			}
+		expected, err := ifMatch(r, "a rule revision")
+		if err != nil {
+			return err
 		}
 		var in ruleInput
 		if err := httpapi.DecodeJSON(r, 0, &in); err != nil {

@@ -106,6 +106,10 @@ func PutAWSSettings(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
+		n, err := ifMatch(r, "the settings' version")
+		if err != nil {
+			return err
+		}
 		var in awsSettingsInput
 		if err := httpapi.DecodeJSON(r, 0, &in); err != nil {
 			return err
@@ -121,14 +125,8 @@ func PutAWSSettings(d Deps) http.Handler {
 			return apiError(err, "AWS settings")
 		}
 		expect := cur.Version
-		if m := strings.Trim(r.Header.Get("If-Match"), `" `); m != "" {
-			n, perr := strconv.ParseInt(m, 10, 64)
-			if perr != nil || n < 1 {
-				return httpapi.Invalid("invalid header", httpapi.FieldError{Field: "If-Match", Message: "must be the settings' version"})
-			}
-			if n != cur.Version {
-				return httpapi.Errorf(http.StatusConflict, "conflict", "the AWS settings are at version %d", cur.Version)
-			}
+		if n != 0 && n != cur.Version {
+			return httpapi.Errorf(http.StatusConflict, "conflict", "the AWS settings are at version %d", cur.Version)
 		}
 		next := store.AWSSettings{TenantID: id.TenantID, InstanceARN: in.InstanceARN, IdentityStoreID: in.IdentityStoreID,
 			Region: in.Region, RoleARN: in.RoleARN, ExternalID: cur.ExternalID, UserAttribute: in.UserAttribute,

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -23,7 +24,7 @@ type ProviderFunc func(ctx context.Context, s *store.Store, logger *slog.Logger)
 // revoke-grant and the reconciler are built with a real one.
 type NoProvider struct{}
 
-var errNoProvider = fmt.Errorf("no access provider is configured in this function")
+var errNoProvider = errors.New("no access provider is configured in this function")
 
 // Provision implements access.Provider.
 func (NoProvider) Provision(context.Context, access.Assignment) error { return errNoProvider }
