@@ -65,22 +65,10 @@ type Mapper struct {
 	Links  LinkBuilder
 }
 
-// FromAudit maps one audit event to its notification event with l and
-// links (see Mapper.Event). If l also implements Rules, the deciding rules'
-// channels are filled too.
-func FromAudit(ctx context.Context, a access.AuditEvent, l Loader, links LinkBuilder) (ev Event, ok bool, err error) {
-	m := Mapper{Loader: l, Links: links}
-	if r, isRules := l.(Rules); isRules {
-		m.Rules = r
-	}
-	return m.Event(ctx, a)
-}
-
 // TypeOf is the event type an audit event is notified as; ok is false for
 // actions that are not notified (request.reviewed — one approval of
 // several —, rule.*, rules.*, settings and channel changes, and actions
-// this version does not know — drift.detected among them, until its
-// metadata is settled).
+// this version does not know).
 // request.created is request.pending, request.approved (automatic
 // approval) or request.denied (denied by policy) by the status it
 // recorded.

@@ -102,14 +102,14 @@ func TestRequestLifecycle(t *testing.T) {
 		t.Fatalf("pending event mapped after the approval\n%+v\nwas\n%+v", again.Request, pending.Request)
 	}
 
-	// FromAudit with the store alone: no Rules (the store is not one).
-	ev, ok, err := events.FromAudit(ctx, created, st, events.NewLinks(apiBase))
+	// Without Rules: no channels, the rest alike.
+	ev, ok, err := events.Mapper{Loader: st, Links: events.NewLinks(apiBase)}.Event(ctx, created)
 	if err != nil || !ok || ev.Channels != nil || !reflect.DeepEqual(ev.Request, pending.Request) || ev.Links != pending.Links {
-		t.Fatalf("FromAudit = %+v, %v, %v", ev, ok, err)
+		t.Fatalf("without Rules: %+v, %v, %v", ev, ok, err)
 	}
 	// No LinkBuilder, empty base: no links.
 	for _, lb := range []events.LinkBuilder{nil, events.NewLinks("")} {
-		ev, _, err := events.FromAudit(ctx, created, st, lb)
+		ev, _, err := events.Mapper{Loader: st, Links: lb}.Event(ctx, created)
 		if err != nil || ev.Links != (events.Links{}) {
 			t.Fatalf("links without a base: %+v, %v", ev.Links, err)
 		}
