@@ -41,6 +41,7 @@ test-external-dynamodb:
 ## fuzz: run every fuzz target briefly beyond its seed corpus
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzNormalize$$' -fuzztime=$(FUZZTIME) ./shared/policy/
+	$(GO) test -run='^$$' -fuzz='^FuzzPermissionSetNeverSidesteps$$' -fuzztime=2000x ./shared/policy/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeCursor$$' -fuzztime=$(FUZZTIME) ./shared/store/
 	$(GO) test -run='^$$' -fuzz='^FuzzAuthenticate$$' -fuzztime=$(FUZZTIME) ./shared/auth/
 	$(GO) test -run='^$$' -fuzz='^FuzzUnmarshalStrict$$' -fuzztime=$(FUZZTIME) ./shared/httpapi/

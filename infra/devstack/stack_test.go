@@ -513,3 +513,30 @@ func TestDryRunSeesEveryChange(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountForbidCoversPermissionSets is the reproduction from the policy
+// correctness issue: a priority-500 forbid written as `resource ==
+// AwsAccount::"222222222222"` used to deny the bare account but permit the
+// same request once it named a permission set (201 pending, decided by the
+// lower-priority prod-require). The rule's view says how it is evaluated.
+func TestAccountForbidCoversPermissionSets(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	admin, alice := e.admin(), e.alice()
+	r := e.want(http.StatusCreated, "POST", "/v1/policy-rules", admin, map[string]any{
+		"id": "prod-freeze", "name": "Production freeze", "priority": 500, "effect": "forbid",
+		"principal_scope_type": "any", "action_scope_type": "eq", "action_ids": []string{"request_access"},
+		"resource_scope_type": "eq", "resource_entity_type": "AwsAccount", "resource_entity_id": devstack.ProdAccount,
+	})
+	if !strings.Contains(string(r.Body), `"scope_note":"governs every request for account 222222222222`) {
+		t.Errorf("the rule's view does not say it covers the account's permission sets: %s", r.Body)
+	}
+	const ps = "arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-abcdef1234567890"
+	for _, body := range []map[string]any{
+		{"resource": account(devstack.ProdAccount), "duration_seconds": 3600, "justification": "rotate the payments DB secret"},
+		{"resource": account(devstack.ProdAccount), "permission_set_arn": ps, "duration_seconds": 3600, "justification": "rotate the payments DB secret"},
+		{"resource_type": "aws_account", "resource_id": devstack.ProdAccount, "permission_set_arn": ps, "duration_seconds": 3600, "justification": "rotate the payments DB secret"},
+	} {
+		e.wantErr(http.StatusForbidden, "policy_denied", "POST", "/v1/requests", alice, body)
+	}
+}

@@ -33,6 +33,10 @@ func (in ruleInput) rule() policy.Rule {
 type ruleView struct {
 	store.RuleRecord
 	CedarText string `json:"cedar_text"`
+	// ScopeNote says how a resource scope that names an account is
+	// evaluated (policy.AccountScopeNote), so that the widening of
+	// `== AwsAccount` and `is AwsAccount` is visible on every such rule.
+	ScopeNote string `json:"scope_note,omitempty"`
 }
 
 // A stored rule was normalized when written, so a failure here means a
@@ -42,7 +46,7 @@ func viewRule(rec store.RuleRecord) (ruleView, error) {
 	if err != nil {
 		return ruleView{}, fmt.Errorf("stored rule %q does not assemble: %w", rec.ID, err)
 	}
-	return ruleView{RuleRecord: rec, CedarText: text}, nil
+	return ruleView{RuleRecord: rec, CedarText: text, ScopeNote: policy.AccountScopeNote(rec.Rule)}, nil
 }
 
 // writeRule answers with one rule and its Cedar text.

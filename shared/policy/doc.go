@@ -49,7 +49,13 @@
 // when OUID is set), the account (parent: AwsOrganizationalUnit when OUID is
 // set). Context: duration_seconds, justification, break_glass, now
 // (datetime; time.Now() when Request.Now is zero), mode, requester {id,
-// groups, entity, <attributes>}, metadata (see metadataValue).
+// groups, entity, <attributes>}, metadata (see metadataValue), account
+// (the AwsAccount the resource is or is in, when there is one).
+//
+// A rule whose resource scope names an account (== AwsAccount, is AwsAccount,
+// is AwsAccount in …) is evaluated as covering everything inside the account,
+// so it governs a request for a permission set on that account exactly as it
+// governs a request for the bare account (see account.go).
 //
 // # Speed
 //

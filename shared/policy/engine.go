@@ -137,6 +137,7 @@ func Compile(rules []Rule) (*PolicySet, error) {
 		if !n.Enabled {
 			continue
 		}
+		p = widenAccountScope(p)
 		cr := compiledRule{
 			id:         n.ID,
 			pid:        cedar.PolicyID(n.ID),

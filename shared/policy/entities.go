@@ -153,13 +153,15 @@ func newRequestEntities(p Principal, res Resource) *requestEntities {
 //	duration_seconds Long, justification String, break_glass Bool,
 //	now datetime, mode String ("" unless set, e.g. for approve_request),
 //	requester { id String, groups Set<String>, entity User, <attributes> },
-//	metadata Record (converted by metadataValue).
+//	metadata Record (converted by metadataValue),
+//	account AwsAccount (the account the resource is, or is in; absent
+//	when none — see account.go).
 func buildContext(req Request, now time.Time) types.Record {
 	requester := &req.Principal
 	if req.Requester != nil {
 		requester = req.Requester
 	}
-	return types.NewRecord(types.RecordMap{
+	m := types.RecordMap{
 		"duration_seconds": types.Long(req.DurationSeconds),
 		"justification":    types.String(req.Justification),
 		"break_glass":      types.Boolean(req.BreakGlass),
@@ -167,7 +169,11 @@ func buildContext(req Request, now time.Time) types.Record {
 		"mode":             types.String(req.Mode),
 		"requester":        principalRecord(requester),
 		"metadata":         metadataRecord(req.Metadata, 0),
-	})
+	}
+	if a := accountOf(req.Resource); a != "" {
+		m[contextAccount] = types.NewEntityUID(EntityAwsAccount, types.String(a))
+	}
+	return types.NewRecord(m)
 }
 
 func principalRecord(p *Principal) types.Record {

@@ -216,6 +216,10 @@ func (u *universe) randomRequest(rng *rand.Rand) Request {
 		r.Resource = Resource{Type: EntityAwsAccount, ID: r.Resource.AccountID, OUID: r.Resource.OUID}
 	case 1:
 		r.Resource = Resource{Type: EntityAwsS3Bucket, ID: "bucket-1", AccountID: r.Resource.AccountID}
+	case 2:
+		// Outside every account: rules that name accounts (== / is
+		// AwsAccount are widened to everything in an account) do not apply.
+		r.Resource = Resource{Type: EntityAwsOrganizationalUnit, ID: r.Resource.OUID}
 	}
 	r.Action = []string{ActionRequestAccess, ActionRequestAccess, ActionExtendGrant, ActionApproveRequest}[rng.IntN(4)]
 	r.BreakGlass = rng.IntN(3) == 0
