@@ -28,6 +28,7 @@ test: npm goaws lint validate test-go test-external-dynamodb fuzz build
 
 test-go:
 	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -tags jitsudo_local -run '^TestFromEnvLocal$$' ./shared/provider/providers/
 
 ## test-external-dynamodb: the DynamoDB suites against an endpoint outside the test process
 ## (a standalone stand-in here; point JITSUDO_TEST_DYNAMODB_ENDPOINT at DynamoDB Local or AWS to run them there)

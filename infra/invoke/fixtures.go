@@ -184,7 +184,8 @@ const EventStateMachineARN = "arn:aws:states:us-east-1:000000000000:stateMachine
 
 // FunctionEnv is the environment a function runs with locally: the table
 // on a local endpoint, dummy credentials (so the SDK never probes EC2
-// metadata), and the authorizer's settings for the sample events.
+// metadata), the authorizer's settings for the sample events and
+// PROVIDER=recording (selection fails closed when unset).
 func FunctionEnv(endpoint, table string) []string {
 	return []string{
 		"TABLE_NAME=" + table, "DYNAMODB_ENDPOINT=" + endpoint, "AWS_REGION=us-east-1",
@@ -192,6 +193,9 @@ func FunctionEnv(endpoint, table string) []string {
 		"PLATFORM_ADMIN_KEY=" + EventPlatformKey, "API_KEY_CACHE_TTL=0",
 		"STATE_MACHINE_ARN=" + EventStateMachineARN, "SFN_ENDPOINT=http://127.0.0.1:9",
 		notify.EnvMode + "=" + string(notify.ModeAWS), // as template.yaml's Globals
+		// The local stand-in provider (built in by LocalTags); a fixture
+		// that runs Identity Center overrides it.
+		providers.EnvProvider + "=" + providers.Recording,
 	}
 }
 

@@ -58,12 +58,18 @@ func EnsureRIE(ctx context.Context, root string) (string, error) {
 	return path, nil
 }
 
+// LocalTags are the build tags of local Lambda runs: production's
+// lambda.norpc, and jitsudo_local.
+const LocalTags = "lambda.norpc,jitsudo_local"
+
 // Build compiles every named function as <outDir>/<fn>/bootstrap for the
-// host (the RIE runs host binaries), with the same flags as `make build`.
+// host (the RIE runs host binaries), with the flags of `make build` plus
+// the jitsudo_local tag (LocalTags), which links the local stand-ins a
+// local run may select (PROVIDER=recording) and nothing else.
 func Build(ctx context.Context, root, outDir string, functions ...string) error {
 	for _, fn := range functions {
 		dst := filepath.Join(outDir, fn, "bootstrap")
-		cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w",
+		cmd := exec.CommandContext(ctx, "go", "build", "-tags", LocalTags, "-trimpath", "-ldflags=-s -w",
 			"-o", dst, "./functions/"+fn)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)

@@ -338,7 +338,7 @@ func checkReadme(readme string) []string {
 			probs = append(probs, fmt.Sprintf("README %q does not list `%s`", readmeSection, a))
 		}
 	}
-	for _, s := range []string{"infra/tenant-role/template.yaml", "aws cloudformation deploy", "/v1/settings/aws", "external_id", "ProviderMode", "PROVIDER=recording", "ReconcileSchedule", "TenantRoleName"} {
+	for _, s := range []string{"infra/tenant-role/template.yaml", "aws cloudformation deploy", "/v1/settings/aws", "external_id", "ProviderMode", "-tags jitsudo_local", "ReconcileSchedule", "TenantRoleName"} {
 		if !strings.Contains(sec, s) {
 			probs = append(probs, fmt.Sprintf("README %q does not mention %s", readmeSection, s))
 		}

@@ -3,10 +3,18 @@
 // (provision-grant, fail-grant, expire-grant, revoke-grant and the drift
 // reconciler), so the others do not link the Identity Center clients.
 //
-//	PROVIDER=recording       the local stand-in (the default; make dev)
 //	PROVIDER=identitycenter  AWS IAM Identity Center, in each tenant's own
 //	                         organization, through the role its AWS settings
 //	                         name (GET/PUT /v1/settings/aws)
+//	PROVIDER=recording       the local stand-in: records assignments in the
+//	                         table and grants nothing. Only in binaries built
+//	                         with -tags jitsudo_local (the local Lambda runs);
+//	                         the binaries built for AWS do not link it.
+//
+// Selection fails closed: PROVIDER unset, unknown, or naming a provider this
+// binary was not built with is an error at init, so a misconfigured
+// deployment stops instead of approving access it never provisions.
+//
 //	PROVIDER_POLL_BUDGET     how long one call waits for Identity Center's
 //	                         asynchronous status (Go duration; default 20s,
 //	                         within the API's 30 s and the workers' timeout)
@@ -26,7 +34,6 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter"
-	"github.com/jitsudo/jitsudo-serverless/shared/provider/recording"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 
@@ -46,23 +53,30 @@ const (
 // DefaultPollBudget bounds one call's wait for Identity Center.
 const DefaultPollBudget = 20 * time.Second
 
-// Name is the provider PROVIDER selects ("" → Recording).
-func Name() string {
-	if p := strings.TrimSpace(os.Getenv(EnvProvider)); p != "" {
-		return p
-	}
-	return Recording
-}
+// Name is the provider PROVIDER selects ("" when unset).
+func Name() string { return strings.TrimSpace(os.Getenv(EnvProvider)) }
+
+// local builds the recording provider; nil unless the binary was built with
+// -tags jitsudo_local (local.go).
+var local func(*store.Store) access.Provider
+
+// ErrNotConfigured: PROVIDER is unset, unknown or not in this binary.
+var ErrNotConfigured = errors.New("providers: no usable provider")
 
 // FromEnv returns the provider PROVIDER selects, over the table s.
 func FromEnv(_ context.Context, s *store.Store, logger *slog.Logger) (access.Provider, error) {
 	switch p := Name(); p {
-	case Recording:
-		return recording.New(s), nil
 	case IdentityCenter:
 		return IdentityCenterFromEnv(s, logger)
+	case Recording:
+		if local == nil {
+			return nil, fmt.Errorf("%w: %s=%s is the local stand-in, not built into this binary (build with -tags jitsudo_local for the local stack)", ErrNotConfigured, EnvProvider, Recording)
+		}
+		return local(s), nil
+	case "":
+		return nil, fmt.Errorf("%w: %s is not set (want %s)", ErrNotConfigured, EnvProvider, IdentityCenter)
 	default:
-		return nil, fmt.Errorf("providers: %s=%q is not supported (want %s or %s)", EnvProvider, p, Recording, IdentityCenter)
+		return nil, fmt.Errorf("%w: %s=%q is not supported (want %s)", ErrNotConfigured, EnvProvider, p, IdentityCenter)
 	}
 }
 

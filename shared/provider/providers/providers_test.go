@@ -11,7 +11,6 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/providers"
-	"github.com/jitsudo/jitsudo-serverless/shared/provider/recording"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamotest"
 )
@@ -21,13 +20,17 @@ func TestFromEnv(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
 		name, provider, budget, endpoint string
-		want                             string        // "recording", "identitycenter" or "" (error)
+		want                             string        // "identitycenter" or "" (error)
 		budgetIs                         time.Duration // identitycenter's PollBudget
 		errHas                           string
 	}{
-		{name: "unset is the recording stand-in", want: "recording"},
-		{name: "recording", provider: "recording", want: "recording"},
-		{name: "recording ignores the budget", provider: "recording", budget: "soon", want: "recording"},
+		// Fail closed: no PROVIDER is no provider, never the no-op stand-in.
+		{name: "unset is refused", errHas: providers.EnvProvider + " is not set"},
+		{name: "spaces only is unset", provider: "  ", errHas: providers.EnvProvider + " is not set"},
+		// This test binary is built like the AWS functions (no jitsudo_local
+		// tag): the recording stand-in is not in it (local_test.go has the
+		// tagged build).
+		{name: "recording is not in an AWS build", provider: "recording", errHas: "not built into this binary"},
 		{name: "identitycenter", provider: "identitycenter", endpoint: "http://127.0.0.1:4566", want: "identitycenter", budgetIs: providers.DefaultPollBudget},
 		{name: "identitycenter, spaces", provider: " identitycenter ", want: "identitycenter", budgetIs: providers.DefaultPollBudget},
 		{name: "identitycenter with a budget", provider: "identitycenter", budget: "60s", want: "identitycenter", budgetIs: time.Minute},
@@ -46,12 +49,8 @@ func TestFromEnv(t *testing.T) {
 			p, err := providers.FromEnv(ctx, st, slog.New(slog.DiscardHandler))
 			switch c.want {
 			case "":
-				if err == nil || !strings.Contains(err.Error(), c.errHas) {
+				if err == nil || !strings.Contains(err.Error(), c.errHas) || (c.errHas != providers.EnvPollBudget && !errors.Is(err, providers.ErrNotConfigured)) {
 					t.Fatalf("got %T, %v; want an error naming %s", p, err, c.errHas)
-				}
-			case "recording":
-				if _, ok := p.(*recording.Provider); err != nil || !ok {
-					t.Fatalf("got %T, %v; want *recording.Provider", p, err)
 				}
 			case "identitycenter":
 				ic, ok := p.(*identitycenter.Provider)
