@@ -52,15 +52,22 @@ type Review struct {
 	Decision   string    `json:"decision" dynamodbav:"decision"` // approved | denied
 	Reasoning  string    `json:"reasoning,omitempty" dynamodbav:"reasoning,omitempty"`
 	At         time.Time `json:"at" dynamodbav:"at"`
+	// Person is the reviewer's identity keys (person.go); nil on reviews
+	// stored before it was recorded.
+	Person *Person `json:"-" dynamodbav:"person,omitempty"`
 }
 
 // Request is an access request (the original's field names).
 type Request struct {
-	ID                string         `json:"id" dynamodbav:"id"`
-	TenantID          string         `json:"tenant_id" dynamodbav:"tenant_id"`
-	RequesterID       string         `json:"requester_id" dynamodbav:"requester_id"`
-	RequesterGroups   []string       `json:"requester_groups,omitempty" dynamodbav:"requester_groups,omitempty"`
-	RequesterEmail    string         `json:"requester_email,omitempty" dynamodbav:"requester_email,omitempty"`
+	ID              string   `json:"id" dynamodbav:"id"`
+	TenantID        string   `json:"tenant_id" dynamodbav:"tenant_id"`
+	RequesterID     string   `json:"requester_id" dynamodbav:"requester_id"`
+	RequesterGroups []string `json:"requester_groups,omitempty" dynamodbav:"requester_groups,omitempty"`
+	RequesterEmail  string   `json:"requester_email,omitempty" dynamodbav:"requester_email,omitempty"`
+	// Requester is the requester's identity keys (person.go): what
+	// self-approval is checked against. Nil on requests stored before it
+	// was recorded. Not part of the API.
+	Requester         *Person        `json:"-" dynamodbav:"requester,omitempty"`
 	Resource          Resource       `json:"resource" dynamodbav:"resource"`
 	PermissionSetARN  string         `json:"permission_set_arn,omitempty" dynamodbav:"permission_set_arn,omitempty"`
 	Action            string         `json:"action" dynamodbav:"action"`
@@ -153,7 +160,10 @@ type Caller struct {
 	Type     string // user | api_key
 	Groups   []string
 	Email    string
-	Admin    bool
+	// EmailVerified: the token marked Email verified. Only a verified
+	// email identifies a person (person.go).
+	EmailVerified bool
+	Admin         bool
 }
 
 // CreateInput is a validated request for access.
