@@ -25,13 +25,13 @@ type Service struct {
 	Policies PolicySource
 	Workflow Workflow
 	Provider Provider
+	Now      func() time.Time
+	Logger   *slog.Logger
 	// UsersByEmail reports whether the tenant's provider maps a person to
 	// its user by email (AWS settings user_attribute "email"); then only
 	// callers with a verified email may request and review. Nil: never
 	// by email.
 	UsersByEmail func(ctx context.Context, tenantID string) (bool, error)
-	Now          func() time.Time
-	Logger       *slog.Logger
 }
 
 // Filters of the list calls.

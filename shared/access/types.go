@@ -59,15 +59,11 @@ type Review struct {
 
 // Request is an access request (the original's field names).
 type Request struct {
-	ID              string   `json:"id" dynamodbav:"id"`
-	TenantID        string   `json:"tenant_id" dynamodbav:"tenant_id"`
-	RequesterID     string   `json:"requester_id" dynamodbav:"requester_id"`
-	RequesterGroups []string `json:"requester_groups,omitempty" dynamodbav:"requester_groups,omitempty"`
-	RequesterEmail  string   `json:"requester_email,omitempty" dynamodbav:"requester_email,omitempty"`
-	// Requester is the requester's identity keys (person.go): what
-	// self-approval is checked against. Nil on requests stored before it
-	// was recorded. Not part of the API.
-	Requester         *Person        `json:"-" dynamodbav:"requester,omitempty"`
+	ID                string         `json:"id" dynamodbav:"id"`
+	TenantID          string         `json:"tenant_id" dynamodbav:"tenant_id"`
+	RequesterID       string         `json:"requester_id" dynamodbav:"requester_id"`
+	RequesterGroups   []string       `json:"requester_groups,omitempty" dynamodbav:"requester_groups,omitempty"`
+	RequesterEmail    string         `json:"requester_email,omitempty" dynamodbav:"requester_email,omitempty"`
 	Resource          Resource       `json:"resource" dynamodbav:"resource"`
 	PermissionSetARN  string         `json:"permission_set_arn,omitempty" dynamodbav:"permission_set_arn,omitempty"`
 	Action            string         `json:"action" dynamodbav:"action"`
@@ -93,6 +89,10 @@ type Request struct {
 	CreatedAt      time.Time  `json:"created_at" dynamodbav:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at" dynamodbav:"updated_at"`
 	DecidedAt      *time.Time `json:"decided_at,omitempty" dynamodbav:"decided_at,omitempty"`
+	// Requester is the requester's identity keys (person.go): what
+	// self-approval is checked against. Nil on requests stored before it
+	// was recorded. Not part of the API.
+	Requester *Person `json:"-" dynamodbav:"requester,omitempty"`
 	// TaskToken is the Step Functions callback token of the pending-approval
 	// wait; never returned by the API. It is stored in its own item, not in
 	// the request's (Repo.SetTaskToken), and filled only where a decision
@@ -160,10 +160,10 @@ type Caller struct {
 	Type     string // user | api_key
 	Groups   []string
 	Email    string
+	Admin    bool
 	// EmailVerified: the token marked Email verified. Only a verified
 	// email identifies a person (person.go).
 	EmailVerified bool
-	Admin         bool
 }
 
 // CreateInput is a validated request for access.
