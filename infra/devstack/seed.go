@@ -141,7 +141,7 @@ func Seed(ctx context.Context, st *Stack) (Demo, error) {
 	for _, x := range people {
 		tok, err := st.Issuer.Mint(map[string]any{
 			"sub": x.id, "aud": st.Audience, "tenant_id": x.tenant, "groups": x.groups,
-			"email": x.id + "@" + x.tenant + ".example", "name": strings.ToUpper(x.id[:1]) + x.id[1:],
+			"email": x.id + "@" + x.tenant + ".example", "email_verified": true, "name": strings.ToUpper(x.id[:1]) + x.id[1:],
 		}, TokenTTL)
 		if err != nil {
 			return d, err

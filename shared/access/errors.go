@@ -15,10 +15,15 @@ var (
 	ErrConflict = errors.New("access: conflict")
 	// ErrForbidden: the caller may not do this (policy or role). An API 403.
 	ErrForbidden = errors.New("access: forbidden")
-	// ErrSelfApproval: a requester tried to review their own request.
+	// ErrSelfApproval: a requester tried to review their own request (by
+	// any of their identity keys, person.go).
 	ErrSelfApproval = errors.New("access: self-approval is not allowed")
-	// ErrAlreadyReviewed: the same reviewer reviewed this request already.
+	// ErrAlreadyReviewed: the same reviewer (the same person, person.go)
+	// reviewed this request already.
 	ErrAlreadyReviewed = errors.New("access: already reviewed by this reviewer")
+	// ErrEmailUnverified: the tenant maps people to their provider user by
+	// email and the caller's token has no verified email. An API 403.
+	ErrEmailUnverified = errors.New("access: this tenant maps people to Identity Center users by email, and the caller's email is not verified")
 	// ErrIdempotencyMismatch: an Idempotency-Key reused with another body.
 	ErrIdempotencyMismatch = errors.New("access: idempotency key reused with a different request")
 	// ErrRetryable: a transient failure (throttling, the workflow could not

@@ -108,6 +108,9 @@ func (s *Service) ExtendGrant(ctx context.Context, c Caller, grantID string, in 
 	if err != nil {
 		return ExtendResult{}, err
 	}
+	if err := s.checkProviderIdentity(ctx, c); err != nil {
+		return ExtendResult{}, err
+	}
 	ps, err := s.policySet(ctx, c.TenantID)
 	if err != nil {
 		return ExtendResult{}, err
@@ -134,7 +137,7 @@ func (s *Service) ExtendGrant(ctx context.Context, c Caller, grantID string, in 
 		now := s.now()
 		r := Request{
 			ID: newID("req_", now), TenantID: c.TenantID, RequesterID: c.ID, RequesterGroups: c.Groups,
-			RequesterEmail: c.Email, Resource: g.Resource, PermissionSetARN: g.PermissionSetARN,
+			RequesterEmail: c.Email, Requester: new(PersonOf(c)), Resource: g.Resource, PermissionSetARN: g.PermissionSetARN,
 			Action: policy.ActionExtendGrant, Reason: in.Justification, DurationSeconds: in.DurationSeconds,
 			BreakGlass: g.BreakGlass, ExtendsGrantID: g.ID, CreatedAt: now, UpdatedAt: now, Version: 1,
 		}

@@ -18,8 +18,8 @@ import (
 )
 
 // Service is the business logic of requests, reviews, grants, messages and
-// the audit log. All fields are required except Now (time.Now) and Logger
-// (slog.Default).
+// the audit log. All fields are required except Now (time.Now), Logger
+// (slog.Default) and UsersByEmail.
 type Service struct {
 	Repo     Repo
 	Policies PolicySource
@@ -27,6 +27,11 @@ type Service struct {
 	Provider Provider
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// UsersByEmail reports whether the tenant's provider maps a person to
+	// its user by email (AWS settings user_attribute "email"); then only
+	// callers with a verified email may request and review. Nil: never
+	// by email.
+	UsersByEmail func(ctx context.Context, tenantID string) (bool, error)
 }
 
 // Filters of the list calls.
@@ -186,9 +191,10 @@ func (l *lazyPolicies) get(ctx context.Context) (*policy.PolicySet, error) {
 	return ps, err
 }
 
-// mayApprove: c is not the requester and policy lets c approve r.
+// mayApprove: c is not the requester (the same person, person.go) and
+// policy lets c approve r.
 func (s *Service) mayApprove(ctx context.Context, lp *lazyPolicies, c Caller, r Request) (bool, error) {
-	if c.ID == r.RequesterID {
+	if isRequester(c, r) {
 		return false, nil
 	}
 	ps, err := lp.get(ctx)
@@ -397,6 +403,9 @@ func (s *Service) Create(ctx context.Context, c Caller, in CreateInput, idempote
 	if verr != nil {
 		return CreateResult{}, verr
 	}
+	if err := s.checkProviderIdentity(ctx, c); err != nil {
+		return CreateResult{}, err
+	}
 	ps, err := s.policySet(ctx, c.TenantID)
 	if err != nil {
 		return CreateResult{}, err
@@ -411,7 +420,7 @@ func (s *Service) Create(ctx context.Context, c Caller, in CreateInput, idempote
 		now := s.now()
 		r := Request{
 			ID: newID("req_", now), TenantID: c.TenantID, RequesterID: c.ID, RequesterGroups: c.Groups,
-			RequesterEmail: c.Email, Resource: in.Resource, PermissionSetARN: in.PermissionSetARN,
+			RequesterEmail: c.Email, Requester: new(PersonOf(c)), Resource: in.Resource, PermissionSetARN: in.PermissionSetARN,
 			Action: in.Action, Reason: in.Reason, DurationSeconds: in.DurationSeconds,
 			BreakGlass: in.BreakGlass, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now, Version: 1,
 		}
@@ -652,9 +661,12 @@ func (s *Service) List(ctx context.Context, c Caller, f ListFilter, p Page) ([]R
 // ---------------------------------------------------------------- reviews
 
 // Approve records c's approval of a pending request. The requester can
-// never approve (ErrSelfApproval, checked before policy); others need
-// policy's approve_request permission (ErrForbidden). When the required
-// number of distinct reviewers approved, the request becomes approved and
+// never approve (ErrSelfApproval, checked before policy), under any
+// spelling of their subject or with another token carrying their verified
+// email (person.go); others need policy's approve_request permission
+// (ErrForbidden). A person approves once (ErrAlreadyReviewed), whatever
+// token they use. When the required number of distinct persons approved,
+// the request becomes approved and
 // its grant (provisioning) is created in the same transaction, and the
 // waiting workflow is resumed.
 func (s *Service) Approve(ctx context.Context, c Caller, id, reasoning string) (Request, error) {
@@ -686,13 +698,16 @@ func (s *Service) review(ctx context.Context, c Caller, id, reasoning string, ap
 	if err != nil {
 		return Request{}, err
 	}
+	if err := s.checkProviderIdentity(ctx, c); err != nil {
+		return Request{}, err
+	}
 	lp := &lazyPolicies{s: s, tenant: c.TenantID}
 	for attempt := 0; attempt < maxStateAttempts; attempt++ {
 		r, err := s.Repo.GetRequestWithToken(ctx, c.TenantID, id)
 		if err != nil {
 			return Request{}, err
 		}
-		if c.ID == r.RequesterID {
+		if isRequester(c, r) {
 			return Request{}, ErrSelfApproval
 		}
 		ok, err := s.mayApprove(ctx, lp, c, r)
@@ -705,10 +720,8 @@ func (s *Service) review(ctx context.Context, c Caller, id, reasoning string, ap
 		if r.Status != StatusPending {
 			return Request{}, fmt.Errorf("%w: request is %s", ErrConflict, r.Status)
 		}
-		for _, rv := range r.Reviews {
-			if rv.ReviewerID == c.ID {
-				return Request{}, ErrAlreadyReviewed
-			}
+		if _, ok := reviewedBy(r, c); ok {
+			return Request{}, ErrAlreadyReviewed
 		}
 		now := s.now()
 		old := r.Version
@@ -716,17 +729,12 @@ func (s *Service) review(ctx context.Context, c Caller, id, reasoning string, ap
 		if !approve {
 			decision = StatusDenied
 		}
-		r.Reviews = append(r.Reviews, Review{ReviewerID: c.ID, Decision: decision, Reasoning: reasoning, At: now})
+		r.Reviews = append(r.Reviews, Review{ReviewerID: c.ID, Decision: decision, Reasoning: reasoning, At: now, Person: new(PersonOf(c))})
 		r.Version, r.UpdatedAt = old+1, now
 		ch := Change{Request: &RequestWrite{Request: r, ExpectStatus: StatusPending, ExpectVersion: old}}
 		var outcome *WorkflowOutcome
 		if approve {
-			approvals := 0
-			for _, rv := range r.Reviews {
-				if rv.Decision == StatusApproved {
-					approvals++
-				}
-			}
+			approvals := distinctApprovals(r)
 			need := max(1, r.ApprovalsRequired)
 			if approvals >= need {
 				r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusApproved, c.ID, reasoning, &now

@@ -52,6 +52,9 @@ type Review struct {
 	Decision   string    `json:"decision" dynamodbav:"decision"` // approved | denied
 	Reasoning  string    `json:"reasoning,omitempty" dynamodbav:"reasoning,omitempty"`
 	At         time.Time `json:"at" dynamodbav:"at"`
+	// Person is the reviewer's identity keys (person.go); nil on reviews
+	// stored before it was recorded.
+	Person *Person `json:"-" dynamodbav:"person,omitempty"`
 }
 
 // Request is an access request (the original's field names).
@@ -86,6 +89,10 @@ type Request struct {
 	CreatedAt      time.Time  `json:"created_at" dynamodbav:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at" dynamodbav:"updated_at"`
 	DecidedAt      *time.Time `json:"decided_at,omitempty" dynamodbav:"decided_at,omitempty"`
+	// Requester is the requester's identity keys (person.go): what
+	// self-approval is checked against. Nil on requests stored before it
+	// was recorded. Not part of the API.
+	Requester *Person `json:"-" dynamodbav:"requester,omitempty"`
 	// TaskToken is the Step Functions callback token of the pending-approval
 	// wait; never returned by the API. It is stored in its own item, not in
 	// the request's (Repo.SetTaskToken), and filled only where a decision
@@ -154,6 +161,9 @@ type Caller struct {
 	Groups   []string
 	Email    string
 	Admin    bool
+	// EmailVerified: the token marked Email verified. Only a verified
+	// email identifies a person (person.go).
+	EmailVerified bool
 }
 
 // CreateInput is a validated request for access.

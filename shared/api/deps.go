@@ -102,6 +102,7 @@ func WithProvider(newProvider workflow.ProviderFunc) Option {
 func NewDeps(s *store.Store, wf access.Workflow, prov access.Provider, logger *slog.Logger) Deps {
 	d := Deps{Store: s, Policies: policy.NewCache(), Logger: logger, Now: time.Now}
 	d.Access = &access.Service{Repo: s, Workflow: wf, Provider: prov, Now: time.Now, Logger: logger,
+		UsersByEmail: s.UsersByEmail,
 		Policies: func(ctx context.Context, tenant string) (*policy.PolicySet, error) {
 			ps, _, err := d.policySet(ctx, tenant)
 			return ps, err

@@ -18,7 +18,7 @@ import (
 // caller turns the authorizer's identity into the access service's caller.
 func caller(id auth.Identity) access.Caller {
 	return access.Caller{TenantID: id.TenantID, ID: id.PrincipalID, Type: id.PrincipalType,
-		Groups: id.Groups, Email: id.Email, Admin: id.HasScope(auth.ScopeAdmin)}
+		Groups: id.Groups, Email: id.Email, EmailVerified: id.EmailVerified, Admin: id.HasScope(auth.ScopeAdmin)}
 }
 
 // createRequestInput accepts both spellings the original documents: the
@@ -101,11 +101,13 @@ func accessError(err error, what string) error {
 	case errors.Is(err, access.ErrNotFound):
 		return httpapi.Errorf(http.StatusNotFound, "not_found", "%s not found", what)
 	case errors.Is(err, access.ErrSelfApproval):
-		return httpapi.Errorf(http.StatusForbidden, "self_approval", "requesters cannot review their own requests")
+		return httpapi.Errorf(http.StatusForbidden, "self_approval", "requesters cannot review their own requests (under any spelling of their subject or with another token carrying their verified email)")
+	case errors.Is(err, access.ErrEmailUnverified):
+		return httpapi.Errorf(http.StatusForbidden, "email_unverified", "this tenant maps people to Identity Center users by email, and your token's email is missing or not verified (email_verified is not true)")
 	case errors.Is(err, access.ErrForbidden):
 		return httpapi.Errorf(http.StatusForbidden, "forbidden", "policy does not allow you to do this to the %s", what)
 	case errors.Is(err, access.ErrAlreadyReviewed):
-		return httpapi.Errorf(http.StatusConflict, "already_reviewed", "you have already approved this request")
+		return httpapi.Errorf(http.StatusConflict, "already_reviewed", "you have already reviewed this request (possibly with another token)")
 	case errors.Is(err, access.ErrConflict):
 		return httpapi.Errorf(http.StatusConflict, "conflict", "the %s has moved on (decided, expired or changed meanwhile)", what)
 	case errors.Is(err, access.ErrIdempotencyMismatch):

@@ -308,6 +308,57 @@ func TestBearerCustomClaims(t *testing.T) {
 	}
 }
 
+// An email is verified only when the token says so with email_verified
+// true (or "true"); the email itself is passed on either way, and the
+// flag survives the authorizer context.
+func TestBearerEmailVerified(t *testing.T) {
+	e := newEnv(t, nil)
+	cases := []struct {
+		name  string
+		claim any // nil: absent
+		email string
+		want  bool
+	}{
+		{"absent", nil, "alice@acme.example", false},
+		{"true", true, "alice@acme.example", true},
+		{"false", false, "alice@acme.example", false},
+		{"string true", "true", "alice@acme.example", true},
+		{"string TRUE", "TRUE", "alice@acme.example", true},
+		{"string false", "false", "alice@acme.example", false},
+		{"number 1", 1, "alice@acme.example", false},
+		{"string yes", "yes", "alice@acme.example", false},
+		{"object", map[string]any{"value": true}, "alice@acme.example", false},
+		{"verified but no email", true, "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := e.mint(func(c map[string]any) {
+				if tc.claim != nil {
+					c["email_verified"] = tc.claim
+				}
+				if tc.email == "" {
+					delete(c, "email")
+				}
+			})
+			id, err := e.a.Authenticate(context.Background(), bearer(tok, tenantA))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id.EmailVerified != tc.want || id.Email != tc.email {
+				t.Fatalf("email %q verified %v, want %q %v", id.Email, id.EmailVerified, tc.email, tc.want)
+			}
+			m := id.AuthorizerContext()
+			if v, ok := m[auth.CtxEmailVerified]; ok != tc.want || (ok && v != true) {
+				t.Fatalf("context email_verified = %v (present %v), want present %v", v, ok, tc.want)
+			}
+			back, err := auth.IdentityFromAuthorizerContext(m)
+			if err != nil || !reflect.DeepEqual(back, id) {
+				t.Fatalf("round trip\n got %+v %v\nwant %+v", back, err, id)
+			}
+		})
+	}
+}
+
 func TestBearerClockSkew(t *testing.T) {
 	e := newEnv(t, nil)
 	now := e.clock.Now()
@@ -909,6 +960,7 @@ func TestHandleRequest(t *testing.T) {
 func TestAuthorizerContextRoundTrip(t *testing.T) {
 	ids := []auth.Identity{
 		{TenantID: tenantA, PrincipalID: "u1", PrincipalType: auth.PrincipalUser, Groups: []string{"a", "b \"quoted\""}, Scopes: []string{"requests:read"}, Email: "u@x", Name: "U"},
+		{TenantID: tenantA, PrincipalID: "u2", PrincipalType: auth.PrincipalUser, Email: "v@x", EmailVerified: true},
 		{TenantID: tenantA, PrincipalID: "k1", PrincipalType: auth.PrincipalAPIKey, Scopes: []string{"admin"}, Name: "ci"},
 		{PrincipalID: "platform", PrincipalType: auth.PrincipalPlatform, Scopes: []string{"platform"}},
 	}
@@ -937,6 +989,8 @@ func TestAuthorizerContextRoundTrip(t *testing.T) {
 		{"tenant_id": tenantA, "principal_id": "u", "principal_type": "user", "scopes": "admin"},
 		{"tenant_id": tenantA, "principal_id": "u", "principal_type": "user", "groups": 7},
 		{"tenant_id": tenantA, "principal_id": 7, "principal_type": "user"},
+		{"tenant_id": tenantA, "principal_id": "u", "principal_type": "user", "email": "u@x", "email_verified": 1},
+		{"tenant_id": tenantA, "principal_id": "u", "principal_type": "user", "email": "u@x", "email_verified": "yes"},
 	}
 	for _, m := range bad {
 		if id, err := auth.IdentityFromAuthorizerContext(m); err == nil {
@@ -949,6 +1003,15 @@ func TestAuthorizerContextRoundTrip(t *testing.T) {
 	id, err := auth.IdentityFromAuthorizerContext(map[string]any{"tenant_id": tenantA, "principal_id": "u", "principal_type": "user", "scopes": []any{"requests:read"}})
 	if err != nil || !id.HasScope(auth.ScopeRequestsRead) {
 		t.Fatalf("%+v %v", id, err)
+	}
+	// email_verified as a string (a string-only hop), and never without an email.
+	id, err = auth.IdentityFromAuthorizerContext(map[string]any{"tenant_id": tenantA, "principal_id": "u", "principal_type": "user", "email": "u@x", "email_verified": "true"})
+	if err != nil || !id.EmailVerified {
+		t.Fatalf("%+v %v", id, err)
+	}
+	id, err = auth.IdentityFromAuthorizerContext(map[string]any{"tenant_id": tenantA, "principal_id": "u", "principal_type": "user", "email_verified": true})
+	if err != nil || id.EmailVerified {
+		t.Fatalf("verified without an email: %+v %v", id, err)
 	}
 }
 

@@ -40,7 +40,10 @@
 //     "POST /v1/tenants"), and the platform identity may call nothing else
 //     (403 forbidden). It then passes the identity to the route as the
 //     simple-response context: tenant_id, principal_id, principal_type,
-//     groups and scopes (JSON array strings), email and name when present.
+//     groups and scopes (JSON array strings), email and name when present,
+//     and email_verified (boolean true) only when the token's
+//     `email_verified` claim is true: an unverified email is passed on
+//     for display but never identifies the person (shared/access).
 //  2. Each handler rebuilds the identity with IdentityFromAuthorizerContext
 //     from event.RequestContext.Authorizer.Lambda (never from headers) and
 //     calls RequireScope(id, scope) with its route's scope; a missing scope

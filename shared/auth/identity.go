@@ -92,6 +92,12 @@ type Identity struct {
 	Groups        []string
 	Scopes        []string
 	Email, Name   string
+	// EmailVerified is true only when the token's `email_verified` claim
+	// is true (JSON true, or the string "true" some issuers send) and
+	// Email is set. An unverified email is still passed on (for display
+	// and notifications) but must never identify the person: see
+	// shared/access (the same-person rule and email-mapped tenants).
+	EmailVerified bool
 }
 
 // HasScope reports whether the identity holds scope s. The platform identity
@@ -125,10 +131,11 @@ const (
 	CtxTenantID      = "tenant_id"
 	CtxPrincipalID   = "principal_id"
 	CtxPrincipalType = "principal_type"
-	CtxGroups        = "groups" // JSON array, encoded as a string
-	CtxScopes        = "scopes" // JSON array, encoded as a string
-	CtxEmail         = "email"  // only when present
-	CtxName          = "name"   // only when present
+	CtxGroups        = "groups"         // JSON array, encoded as a string
+	CtxScopes        = "scopes"         // JSON array, encoded as a string
+	CtxEmail         = "email"          // only when present
+	CtxEmailVerified = "email_verified" // boolean true, only when the email is present and verified
+	CtxName          = "name"           // only when present
 )
 
 // AuthorizerContext encodes the identity for an API Gateway HTTP API simple
@@ -144,6 +151,9 @@ func (id Identity) AuthorizerContext() map[string]any {
 	}
 	if id.Email != "" {
 		m[CtxEmail] = id.Email
+		if id.EmailVerified {
+			m[CtxEmailVerified] = true
+		}
 	}
 	if id.Name != "" {
 		m[CtxName] = id.Name
@@ -181,6 +191,10 @@ func IdentityFromAuthorizerContext(m map[string]any) (Identity, error) {
 	if id.Email, err = ctxString(m, CtxEmail, false); err != nil {
 		return Identity{}, err
 	}
+	if id.EmailVerified, err = ctxBool(m, CtxEmailVerified); err != nil {
+		return Identity{}, err
+	}
+	id.EmailVerified = id.EmailVerified && id.Email != ""
 	if id.Name, err = ctxString(m, CtxName, false); err != nil {
 		return Identity{}, err
 	}
@@ -221,6 +235,26 @@ func ctxString(m map[string]any, k string, required bool) (string, error) {
 		return "", unauthorized("authorizer context: empty "+k, nil)
 	}
 	return s, nil
+}
+
+// ctxBool reads an optional boolean: JSON true/false, or the strings
+// "true"/"false" (a context that went through a string-only hop). Absent
+// is false; any other value is an inconsistent context (401).
+func ctxBool(m map[string]any, k string) (bool, error) {
+	switch v := m[k].(type) {
+	case nil:
+		return false, nil
+	case bool:
+		return v, nil
+	case string:
+		switch v {
+		case "true":
+			return true, nil
+		case "false", "":
+			return false, nil
+		}
+	}
+	return false, unauthorized("authorizer context: "+k+" is not a boolean", nil)
 }
 
 // ctxList accepts the JSON array string the authorizer writes, and also a

@@ -118,8 +118,23 @@ func (a *Authorizer) authenticateBearer(ctx context.Context, tenant, header stri
 		Groups:        groups,
 		Scopes:        scopes,
 		Email:         email,
+		EmailVerified: email != "" && emailVerified(claims),
 		Name:          name,
 	}, nil
+}
+
+// emailVerified reads the OIDC `email_verified` claim: JSON true, or the
+// string "true" (some issuers send strings). Anything else (absent, null,
+// false, another type) is not verified: the email then never identifies
+// the person.
+func emailVerified(claims map[string]any) bool {
+	switch v := claims["email_verified"].(type) {
+	case bool:
+		return v
+	case string:
+		return strings.EqualFold(strings.TrimSpace(v), "true")
+	}
+	return false
 }
 
 func decodeClaims(raw []byte) (map[string]any, error) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -58,6 +59,21 @@ func (s *Store) GetAWSSettings(ctx context.Context, tenantID string) (AWSSetting
 		return AWSSettings{}, fmt.Errorf("store: decode AWS settings of %s: %w", tenantID, err)
 	}
 	return out, nil
+}
+
+// UsersByEmail reports whether the tenant's AWS settings map a person to
+// the Identity Center user by email (user_attribute "email"); no settings
+// is false (user name, the default). What access.Service.UsersByEmail
+// asks.
+func (s *Store) UsersByEmail(ctx context.Context, tenantID string) (bool, error) {
+	v, err := s.GetAWSSettings(ctx, tenantID)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return v.UserAttribute == UserAttributeEmail, nil
 }
 
 // PutAWSSettings writes the tenant's AWS settings conditionally: with
