@@ -188,3 +188,103 @@ func TestTenantMaxGrantDuration(t *testing.T) {
 		t.Fatalf("grant lasts %v after parallel extensions, want exactly the tenant's maximum of 2h", total)
 	}
 }
+
+// A reviewed extension is checked again when its final approval commits:
+// the grant may have grown meanwhile (here by automatic short extensions)
+// so far that it no longer fits the tenant's maximum or the policy's
+// bound on the total. It is then denied by policy, with the reason, the
+// grant untouched and the extension guard released.
+func TestExtendReviewedAfterGrantGrew(t *testing.T) {
+	// On prod, extensions up to 30 minutes are automatic (tier 30); longer
+	// ones need a reviewer (tier 20), within total.
+	rules := func(t *testing.T, requireWhen string) []policy.Rule {
+		return []policy.Rule{
+			extendRule(t, "ext-prod-short", 30, acctProd, policy.ModeAuto, "when { context.duration_seconds <= 1800 }"),
+			extendRule(t, "ext-prod-review", 20, acctProd, policy.ModeRequire, requireWhen),
+		}
+	}
+	// grow: a pending 1h extension of a 1h grant, then two automatic 30m
+	// extensions: the grant lasts 2h, the pending one would make it 3h.
+	grow := func(t *testing.T, e *env) (access.Grant, access.Request) {
+		t.Helper()
+		ctx := context.Background()
+		g := activeGrant(t, e, alice, acctProd)
+		res, err := e.svc.ExtendGrant(ctx, alice, g.ID, access.ExtendInput{DurationSeconds: 3600, Justification: "incident still open"})
+		if err != nil || res.Request.Status != access.StatusPending {
+			t.Fatalf("pending extension: %+v %v", res.Request, err)
+		}
+		for range 2 {
+			if r, err := e.svc.ExtendGrant(ctx, alice, g.ID, access.ExtendInput{DurationSeconds: 1800, Justification: "a bit longer"}); err != nil || r.Request.Status != access.StatusApproved {
+				t.Fatalf("automatic extension meanwhile: %+v %v", r.Request, err)
+			}
+		}
+		if got := totalOf(t, e, g.ID); got != 2*time.Hour {
+			t.Fatalf("grant lasts %v", got)
+		}
+		return g, res.Request
+	}
+	// denied: the approval was refused; the request is denied by policy
+	// with reason, the grant still lasts 2h, a new extension may be asked.
+	denied := func(t *testing.T, e *env, g access.Grant, r access.Request, reason string) {
+		t.Helper()
+		ctx := context.Background()
+		got, err := e.store.GetRequest(ctx, tenantA, r.ID)
+		if err != nil || got.Status != access.StatusDenied || got.DecidedBy != access.DecidedByPolicy || !strings.Contains(got.DecisionReasoning, reason) ||
+			len(got.Reviews) != 1 || got.Reviews[0].ReviewerID != "bob" {
+			t.Fatalf("refused extension request: %+v %v", got, err)
+		}
+		if total := totalOf(t, e, g.ID); total != 2*time.Hour {
+			t.Fatalf("refused extension moved the grant: it lasts %v", total)
+		}
+		if _, err := e.svc.Approve(ctx, carol, r.ID, ""); !errors.Is(err, access.ErrConflict) {
+			t.Fatalf("approve the denied extension again: %v", err)
+		}
+		res, err := e.svc.ExtendGrant(ctx, alice, g.ID, access.ExtendInput{DurationSeconds: 600, Justification: "ten more minutes"})
+		if err != nil || res.Request.Status != access.StatusApproved {
+			t.Fatalf("the guard of the refused extension must be released: %+v %v", res.Request, err)
+		}
+		msgs, _, err := e.svc.ListMessages(ctx, alice, r.ID, access.Page{})
+		if err != nil || len(msgs) == 0 || !strings.Contains(msgs[len(msgs)-1].Body, reason) {
+			t.Fatalf("messages of the refused extension: %+v %v", msgs, err)
+		}
+		if v := verify(t, e, tenantA); !v.Valid {
+			t.Fatalf("audit chain: %+v", v)
+		}
+	}
+
+	t.Run("tenant maximum", func(t *testing.T) {
+		e := newEnv(t)
+		withRules(t, e, rules(t, "")...)
+		setMaxGrantDuration(t, e, 150*60) // 2h30m: the pending extension fitted when asked
+		g, r := grow(t, e)
+		_, err := e.svc.Approve(context.Background(), bob, r.ID, "ok")
+		var lim *access.DurationLimitError
+		if !errors.As(err, &lim) || lim.RequestID != r.ID || lim.TotalSeconds != 3*3600 || lim.MaxSeconds != 9000 {
+			t.Fatalf("approval beyond the tenant's maximum: %v", err)
+		}
+		denied(t, e, g, r, "maximum grant duration of 2h30m0s")
+	})
+	t.Run("policy total", func(t *testing.T) {
+		e := newEnv(t)
+		withRules(t, e, rules(t, "when { context.total_duration_seconds <= 9000 }")...)
+		g, r := grow(t, e)
+		_, err := e.svc.Approve(context.Background(), bob, r.ID, "ok")
+		var pd *access.PolicyDeniedError
+		if !errors.As(err, &pd) || pd.Request.ID != r.ID || pd.Request.Status != access.StatusDenied {
+			t.Fatalf("approval beyond the policy's total: %v", err)
+		}
+		denied(t, e, g, r, "policy no longer permits this extension")
+	})
+	t.Run("still fits", func(t *testing.T) {
+		e := newEnv(t)
+		withRules(t, e, rules(t, "when { context.total_duration_seconds <= 10800 }")...)
+		setMaxGrantDuration(t, e, 3*3600)
+		g, r := grow(t, e)
+		if ap, err := e.svc.Approve(context.Background(), bob, r.ID, "ok"); err != nil || ap.Status != access.StatusApproved {
+			t.Fatalf("approval within both bounds: %+v %v", ap, err)
+		}
+		if total := totalOf(t, e, g.ID); total != 3*time.Hour {
+			t.Fatalf("grant lasts %v, want 3h", total)
+		}
+	})
+}
