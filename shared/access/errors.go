@@ -2,7 +2,9 @@ package access
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 )
@@ -41,6 +43,26 @@ type PolicyDeniedError struct {
 
 func (e *PolicyDeniedError) Error() string {
 	return "access: denied by policy: " + e.Decision.Reason
+}
+
+// DurationLimitError: the grant would last longer in total (its end minus
+// its start) than the tenant allows: max_grant_duration_seconds of its
+// settings, MaxDurationSeconds (7 days) when unset. Nothing was granted or
+// extended. RequestID is set when a pending extension was denied for it at
+// its final approval (the grant was extended meanwhile). An API 403
+// duration_limit.
+type DurationLimitError struct {
+	TotalSeconds int64 // the grant's total duration had it gone through
+	MaxSeconds   int64 // the tenant's maximum
+	RequestID    string
+}
+
+func (e *DurationLimitError) Error() string { return "access: " + e.Reason() }
+
+// Reason says what was refused, for people.
+func (e *DurationLimitError) Reason() string {
+	return fmt.Sprintf("the grant would last %s (%d seconds) in total, beyond the tenant's maximum grant duration of %s (%d seconds)",
+		time.Duration(e.TotalSeconds)*time.Second, e.TotalSeconds, time.Duration(e.MaxSeconds)*time.Second, e.MaxSeconds)
 }
 
 // DuplicateError: the requester already has a pending request (RequestID)

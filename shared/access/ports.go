@@ -202,6 +202,9 @@ type Repo interface {
 	GetGrant(ctx context.Context, tenantID, id string) (Grant, error)
 	GetLock(ctx context.Context, tenantID, key string) (TargetLock, error)
 	GetIdempotency(ctx context.Context, tenantID, key string) (IdempotencyRecord, error)
+	// MaxGrantDurationSeconds reads the tenant's ceiling on a grant's total
+	// duration (its settings' max_grant_duration_seconds); 0 when unset.
+	MaxGrantDurationSeconds(ctx context.Context, tenantID string) (int64, error)
 	// SetTaskToken stores token for the request (beside the request item,
 	// which it does not change), THEN reads the request consistently. A
 	// pending request is returned with TaskToken set (stored=true); a

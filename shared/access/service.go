@@ -410,6 +410,18 @@ func (s *Service) Create(ctx context.Context, c Caller, in CreateInput, idempote
 	if err != nil {
 		return CreateResult{}, err
 	}
+	// The tenant's maximum grant duration bounds a new grant as it bounds
+	// an extended one (extend.go); it is never below an hour, so shorter
+	// requests need not read it.
+	if in.DurationSeconds > MinMaxGrantDurationSeconds {
+		ceiling, err := s.maxGrantDuration(ctx, c.TenantID)
+		if err != nil {
+			return CreateResult{}, err
+		}
+		if in.DurationSeconds > ceiling {
+			return CreateResult{}, &DurationLimitError{TotalSeconds: in.DurationSeconds, MaxSeconds: ceiling}
+		}
+	}
 	var idem *IdempotencyRecord
 	hash := inputHash(in)
 	if idempotencyKey != "" {
@@ -733,6 +745,7 @@ func (s *Service) review(ctx context.Context, c Caller, id, reasoning string, ap
 		r.Version, r.UpdatedAt = old+1, now
 		ch := Change{Request: &RequestWrite{Request: r, ExpectStatus: StatusPending, ExpectVersion: old}}
 		var outcome *WorkflowOutcome
+		var refused error // an extension denied at its final approval
 		if approve {
 			approvals := distinctApprovals(r)
 			need := max(1, r.ApprovalsRequired)
@@ -744,11 +757,15 @@ func (s *Service) review(ctx context.Context, c Caller, id, reasoning string, ap
 				ch.Audit = []AuditEvent{ev}
 				if r.ExtendsGrantID != "" {
 					// An extension: the grant's end moves; the workflow
-					// of this request ends (no grant of its own).
-					if err := s.approveExtension(ctx, c, r, &ch, reasoning, now); err != nil {
+					// of this request ends (no grant of its own). Unless
+					// it no longer fits: then it is denied instead.
+					if refused, err = s.approveExtension(ctx, c, lp, &r, &ch, reasoning, now); err != nil {
 						return Request{}, err
 					}
 					outcome = &WorkflowOutcome{Status: OutcomeApproved}
+					if refused != nil {
+						outcome = &WorkflowOutcome{Status: OutcomeDenied}
+					}
 				} else {
 					r.GrantID = GrantIDFor(r.ID)
 					g := newGrant(r, now)
@@ -779,7 +796,7 @@ func (s *Service) review(ctx context.Context, c Caller, id, reasoning string, ap
 		if outcome != nil {
 			s.resume(ctx, r, *outcome)
 		}
-		return r, nil
+		return r, refused
 	}
 	return Request{}, fmt.Errorf("%w: request %s keeps changing", ErrConflict, id)
 }

@@ -16,12 +16,16 @@ const (
 	MinDurationSeconds     = 60
 	MaxDurationSeconds     = 7 * 24 * 3600
 	DefaultDurationSeconds = 3600
-	MaxReasonChars         = 2000
-	MinBreakGlassReason    = 20
-	MaxMetadataBytes       = 4096
-	MaxMessageChars        = 4000
-	MaxReasoningChars      = 2000
-	MaxIdempotencyKeyLen   = 128
+	// MinMaxGrantDurationSeconds is the lowest a tenant's maximum grant
+	// duration can be (an hour, the default request): a request within it
+	// needs no read of the setting.
+	MinMaxGrantDurationSeconds = 3600
+	MaxReasonChars             = 2000
+	MinBreakGlassReason        = 20
+	MaxMetadataBytes           = 4096
+	MaxMessageChars            = 4000
+	MaxReasoningChars          = 2000
+	MaxIdempotencyKeyLen       = 128
 )
 
 // Resource id formats (moved here from shared/api so the API and the

@@ -51,9 +51,13 @@ type evaluateInput struct {
 	Resource        *ResourceInput `json:"resource"`
 	Action          string         `json:"action"`
 	DurationSeconds *int64         `json:"duration_seconds"`
-	Justification   string         `json:"justification"`
-	BreakGlass      bool           `json:"break_glass"`
-	Context         map[string]any `json:"context"`
+	// TotalDurationSeconds: context.total_duration_seconds (for
+	// extend_grant the grant's total after the extension); default
+	// duration_seconds.
+	TotalDurationSeconds *int64         `json:"total_duration_seconds"`
+	Justification        string         `json:"justification"`
+	BreakGlass           bool           `json:"break_glass"`
+	Context              map[string]any `json:"context"`
 	// For action approve_request: whose request, in which mode.
 	Requester       string   `json:"requester"`
 	RequesterGroups []string `json:"requester_groups"`
@@ -200,11 +204,18 @@ func buildEvaluation(caller auth.Identity, in evaluateInput) (policy.Request, er
 			add("duration_seconds", "must be from 60 to 2592000 (30 days)")
 		}
 	}
+	var total int64
+	if in.TotalDurationSeconds != nil {
+		total = *in.TotalDurationSeconds
+		if total < 60 || total > maxDurationSeconds {
+			add("total_duration_seconds", "must be from 60 to 2592000 (30 days)")
+		}
+	}
 	if len(in.Justification) > maxJustification || !utf8.ValidString(in.Justification) {
 		add("justification", "must be valid UTF-8 of at most 2000 bytes")
 	}
 	req := policy.Request{
-		Principal: principal, Action: action, Resource: res, DurationSeconds: duration,
+		Principal: principal, Action: action, Resource: res, DurationSeconds: duration, TotalDurationSeconds: total,
 		Justification: in.Justification, BreakGlass: in.BreakGlass, Metadata: in.Context,
 	}
 	if action == policy.ActionApproveRequest {

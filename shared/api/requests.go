@@ -77,9 +77,16 @@ func accessError(err error, what string) error {
 	var denied *access.PolicyDeniedError
 	var dup *access.DuplicateError
 	var ve *access.ValidationError
+	var limit *access.DurationLimitError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &limit):
+		details := map[string]any{"total_duration_seconds": limit.TotalSeconds, "max_grant_duration_seconds": limit.MaxSeconds}
+		if limit.RequestID != "" {
+			details["request_id"] = limit.RequestID
+		}
+		return (&httpapi.Error{Status: http.StatusForbidden, Code: "duration_limit", Message: limit.Reason()}).WithDetails(details)
 	case errors.As(err, &denied):
 		return (&httpapi.Error{Status: http.StatusForbidden, Code: "policy_denied", Message: denied.Decision.Reason}).
 			WithDetails(map[string]any{"request_id": denied.Request.ID, "reason": denied.Decision.Reason,

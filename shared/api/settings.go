@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -16,8 +17,10 @@ import (
 )
 
 // A tenant's AWS settings (GET/PUT /v1/settings/aws, admin only): where
-// its grants are provisioned. See the README's "Onboarding a tenant's AWS
-// organization".
+// its grants are provisioned, and its maximum grant duration
+// (max_grant_duration_seconds, which bounds every grant with its
+// extensions; see shared/access/extend.go). See the README's "Onboarding a
+// tenant's AWS organization".
 
 type awsSettingsInput struct {
 	InstanceARN     string `json:"instance_arn"`
@@ -25,6 +28,10 @@ type awsSettingsInput struct {
 	Region          string `json:"region"`
 	RoleARN         string `json:"role_arn"`
 	UserAttribute   string `json:"user_attribute"`
+	// MaxGrantDurationSeconds: the tenant's maximum grant duration (a
+	// grant's end minus its start, extensions included). Absent or null
+	// keeps the saved value; 0 clears it (the default, 7 days).
+	MaxGrantDurationSeconds *int64 `json:"max_grant_duration_seconds"`
 }
 
 var (
@@ -60,6 +67,9 @@ func (in *awsSettingsInput) validate(roleName string) error {
 	case store.UserAttributeUserName, store.UserAttributeEmail:
 	default:
 		add("user_attribute", "must be user_name or email")
+	}
+	if n := in.MaxGrantDurationSeconds; n != nil && *n != 0 && (*n < access.MinMaxGrantDurationSeconds || *n > access.MaxDurationSeconds) {
+		add("max_grant_duration_seconds", fmt.Sprintf("must be from %d to %d (1 hour to 7 days), or 0 for the default (7 days)", access.MinMaxGrantDurationSeconds, access.MaxDurationSeconds))
 	}
 	if len(errs) > 0 {
 		return httpapi.Invalid("invalid AWS settings", errs...)
@@ -130,13 +140,17 @@ func PutAWSSettings(d Deps) http.Handler {
 		}
 		next := store.AWSSettings{TenantID: id.TenantID, InstanceARN: in.InstanceARN, IdentityStoreID: in.IdentityStoreID,
 			Region: in.Region, RoleARN: in.RoleARN, ExternalID: cur.ExternalID, UserAttribute: in.UserAttribute,
-			UpdatedAt: d.now(), UpdatedBy: id.PrincipalID}
+			MaxGrantDurationSeconds: cur.MaxGrantDurationSeconds, UpdatedAt: d.now(), UpdatedBy: id.PrincipalID}
+		if in.MaxGrantDurationSeconds != nil {
+			next.MaxGrantDurationSeconds = *in.MaxGrantDurationSeconds
+		}
 		saved, err := d.Store.PutAWSSettings(r.Context(), next, expect)
 		if err != nil {
 			return apiError(err, "AWS settings")
 		}
 		if d.Access != nil {
-			meta := map[string]any{"instance_arn": saved.InstanceARN, "role_arn": saved.RoleARN, "region": saved.Region, "version": saved.Version}
+			meta := map[string]any{"instance_arn": saved.InstanceARN, "role_arn": saved.RoleARN, "region": saved.Region, "version": saved.Version,
+				"max_grant_duration_seconds": saved.MaxGrantDurationSeconds}
 			if err := d.Access.RecordConfigChange(r.Context(), caller(id), access.AuditSettingsUpdated, access.AuditResourceSettings, "aws", meta); err != nil {
 				httpapi.Logger(r.Context()).Error("audit of a settings change failed", "error", err.Error())
 			}

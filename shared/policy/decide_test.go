@@ -86,6 +86,17 @@ func TestDecideSemantics(t *testing.T) {
 			want{ids: []string{"alpha", "mid", "zeta"}, tier: tier(1), reason: `denied by rules "alpha", "mid", "zeta"`}},
 		{"conditions on context: duration", []Rule{with(auto("short", 10), func(r *Rule) { r.Conditions = "when { context.duration_seconds <= 1800 }" }), req("long", 5, "", 0)}, nil,
 			want{allowed: true, mode: ModeRequire, ids: []string{"long"}, tier: tier(5), approvals: 1, timeout: DefaultApprovalTimeout}},
+		{"conditions on context: total duration defaults to the duration asked for", []Rule{with(auto("short", 10), func(r *Rule) {
+			r.Conditions = "when { context.total_duration_seconds == context.duration_seconds }"
+		})}, nil, want{allowed: true, mode: ModeAuto, ids: []string{"short"}, tier: tier(10)}},
+		{"conditions on context: total duration, apart from the increment", []Rule{with(auto("cap", 10), func(r *Rule) {
+			r.Conditions = "when { context.duration_seconds <= 1800 && context.total_duration_seconds <= 14400 }"
+		})}, func(r Request) Request { r.DurationSeconds, r.TotalDurationSeconds = 1800, 14401; return r },
+			want{ids: []string{}, reason: "no applicable policy"}},
+		{"conditions on context: total duration within the bound", []Rule{with(auto("cap", 10), func(r *Rule) {
+			r.Conditions = "when { context.duration_seconds <= 1800 && context.total_duration_seconds <= 14400 }"
+		})}, func(r Request) Request { r.DurationSeconds, r.TotalDurationSeconds = 1800, 14400; return r },
+			want{allowed: true, mode: ModeAuto, ids: []string{"cap"}, tier: tier(10)}},
 		{"conditions on context: now (datetime) and justification", []Rule{with(auto("a", 10), func(r *Rule) {
 			r.Conditions = `when { context.now >= datetime("2026-03-10T00:00:00Z") && context.justification like "*JIRA-*" }`
 		})}, nil, want{allowed: true, mode: ModeAuto, ids: []string{"a"}, tier: tier(10)}},

@@ -47,10 +47,13 @@
 // Entities are derived from the request: User (parents: its Groups),
 // Group, the resource (parent: AwsAccount when AccountID is set, else the OU
 // when OUID is set), the account (parent: AwsOrganizationalUnit when OUID is
-// set). Context: duration_seconds, justification, break_glass, now
-// (datetime; time.Now() when Request.Now is zero), mode, requester {id,
-// groups, entity, <attributes>}, metadata (see metadataValue), account
-// (the AwsAccount the resource is or is in, when there is one).
+// set). Context: duration_seconds (the time asked for; for extend_grant
+// the increment), total_duration_seconds (the grant's total if the request
+// succeeds: for extend_grant its end after the extension minus its start,
+// otherwise duration_seconds), justification, break_glass, now (datetime;
+// time.Now() when Request.Now is zero), mode, requester {id, groups,
+// entity, <attributes>}, metadata (see metadataValue), account (the
+// AwsAccount the resource is or is in, when there is one).
 //
 // A rule whose resource scope names an account (== AwsAccount, is AwsAccount,
 // is AwsAccount in …) is evaluated as covering everything inside the account,

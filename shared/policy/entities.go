@@ -150,7 +150,8 @@ func newRequestEntities(p Principal, res Resource) *requestEntities {
 
 // buildContext is the Cedar context of a request:
 //
-//	duration_seconds Long, justification String, break_glass Bool,
+//	duration_seconds Long, total_duration_seconds Long (TotalDurationSeconds,
+//	else duration_seconds), justification String, break_glass Bool,
 //	now datetime, mode String ("" unless set, e.g. for approve_request),
 //	requester { id String, groups Set<String>, entity User, <attributes> },
 //	metadata Record (converted by metadataValue),
@@ -161,14 +162,19 @@ func buildContext(req Request, now time.Time) types.Record {
 	if req.Requester != nil {
 		requester = req.Requester
 	}
+	total := req.TotalDurationSeconds
+	if total == 0 {
+		total = req.DurationSeconds
+	}
 	m := types.RecordMap{
-		"duration_seconds": types.Long(req.DurationSeconds),
-		"justification":    types.String(req.Justification),
-		"break_glass":      types.Boolean(req.BreakGlass),
-		"now":              types.NewDatetime(now),
-		"mode":             types.String(req.Mode),
-		"requester":        principalRecord(requester),
-		"metadata":         metadataRecord(req.Metadata, 0),
+		"duration_seconds":       types.Long(req.DurationSeconds),
+		"total_duration_seconds": types.Long(total),
+		"justification":          types.String(req.Justification),
+		"break_glass":            types.Boolean(req.BreakGlass),
+		"now":                    types.NewDatetime(now),
+		"mode":                   types.String(req.Mode),
+		"requester":              principalRecord(requester),
+		"metadata":               metadataRecord(req.Metadata, 0),
 	}
 	if a := accountOf(req.Resource); a != "" {
 		m[contextAccount] = types.NewEntityUID(EntityAwsAccount, types.String(a))

@@ -77,13 +77,20 @@ type Resource struct {
 
 // Request is one question put to a compiled policy set.
 type Request struct {
-	Principal       Principal
-	Action          string // request_access, approve_request, extend_grant
-	Resource        Resource
+	Principal Principal
+	Action    string // request_access, approve_request, extend_grant
+	Resource  Resource
+	// DurationSeconds is the time asked for: a request's duration, or for
+	// extend_grant the increment (context.duration_seconds).
 	DurationSeconds int64
-	Justification   string
-	BreakGlass      bool
-	Now             time.Time
+	// TotalDurationSeconds is the grant's total duration if the request
+	// succeeds (context.total_duration_seconds): for extend_grant the
+	// grant's end after the extension minus its start. 0 means "the same
+	// as DurationSeconds" (a new request: its grant lasts what it asks).
+	TotalDurationSeconds int64
+	Justification        string
+	BreakGlass           bool
+	Now                  time.Time
 	// Requester is set for approve_request: the person whose request is
 	// being reviewed. Exposed as context.requester.
 	Requester *Principal

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,16 +22,21 @@ import (
 // tenant (the confused-deputy guard of the role's trust policy); the API
 // validates the other fields (shared/api).
 type AWSSettings struct {
-	TenantID        string    `json:"tenant_id" dynamodbav:"tenant_id"`
-	InstanceARN     string    `json:"instance_arn" dynamodbav:"instance_arn"`
-	IdentityStoreID string    `json:"identity_store_id" dynamodbav:"identity_store_id"`
-	Region          string    `json:"region" dynamodbav:"region"`
-	RoleARN         string    `json:"role_arn" dynamodbav:"role_arn"`
-	ExternalID      string    `json:"external_id" dynamodbav:"external_id"`
-	UserAttribute   string    `json:"user_attribute" dynamodbav:"user_attribute"` // user_name | email
-	UpdatedAt       time.Time `json:"updated_at" dynamodbav:"updated_at"`
-	UpdatedBy       string    `json:"updated_by" dynamodbav:"updated_by"`
-	Version         int64     `json:"version" dynamodbav:"version"`
+	TenantID        string `json:"tenant_id" dynamodbav:"tenant_id"`
+	InstanceARN     string `json:"instance_arn" dynamodbav:"instance_arn"`
+	IdentityStoreID string `json:"identity_store_id" dynamodbav:"identity_store_id"`
+	Region          string `json:"region" dynamodbav:"region"`
+	RoleARN         string `json:"role_arn" dynamodbav:"role_arn"`
+	ExternalID      string `json:"external_id" dynamodbav:"external_id"`
+	UserAttribute   string `json:"user_attribute" dynamodbav:"user_attribute"` // user_name | email
+	// MaxGrantDurationSeconds is the tenant's ceiling on a grant's total
+	// duration (expires_at − granted_at): no request nor extension goes
+	// beyond it. 0 = unset: the platform's 7 days (access.MaxDurationSeconds),
+	// which is also the most it can be.
+	MaxGrantDurationSeconds int64     `json:"max_grant_duration_seconds,omitempty" dynamodbav:"max_grant_duration_seconds,omitempty"`
+	UpdatedAt               time.Time `json:"updated_at" dynamodbav:"updated_at"`
+	UpdatedBy               string    `json:"updated_by" dynamodbav:"updated_by"`
+	Version                 int64     `json:"version" dynamodbav:"version"`
 }
 
 // How a requester is matched to an Identity Center user
@@ -75,6 +81,36 @@ func (s *Store) UsersByEmail(ctx context.Context, tenantID string) (bool, error)
 	}
 	return v.UserAttribute == UserAttributeEmail, nil
 }
+
+// MaxGrantDurationSeconds reads the tenant's ceiling on a grant's total
+// duration (AWSSettings.MaxGrantDurationSeconds) with one consistent,
+// projected GetItem: 0 when unset or when the tenant has no settings.
+func (s *Store) MaxGrantDurationSeconds(ctx context.Context, tenantID string) (int64, error) {
+	if err := checkTenant(tenantID); err != nil {
+		return 0, err
+	}
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      keyOf(tenantPK(tenantID), skSettingsAWS),
+		ConsistentRead:           aws.Bool(true),
+		ProjectionExpression:     aws.String("#m"),
+		ExpressionAttributeNames: map[string]string{"#m": attrMaxGrantDuration},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: max grant duration of %s: %w", tenantID, err)
+	}
+	n, ok := out.Item[attrMaxGrantDuration].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("store: max grant duration of %s: %w", tenantID, err)
+	}
+	return v, nil
+}
+
+const attrMaxGrantDuration = "max_grant_duration_seconds"
 
 // PutAWSSettings writes the tenant's AWS settings conditionally: with
 // expectVersion 0 they must not exist yet, otherwise the stored version

@@ -110,3 +110,33 @@ func TestAssignmentRecords(t *testing.T) {
 		t.Fatalf("after delete: %+v", recs)
 	}
 }
+
+func TestMaxGrantDuration(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := dynamotest.New(t)
+	if n, err := s.MaxGrantDurationSeconds(ctx, "acme"); err != nil || n != 0 {
+		t.Fatalf("no settings: %d %v", n, err)
+	}
+	v := store.AWSSettings{TenantID: "acme", InstanceARN: "arn:aws:sso:::instance/ssoins-1111111111111111",
+		IdentityStoreID: "d-1234567890", Region: "eu-west-1", RoleARN: "arn:aws:iam::111111111111:role/jitsudo",
+		ExternalID: "ext-1", UserAttribute: "email", UpdatedAt: time.Now().UTC(), UpdatedBy: "root"}
+	if _, err := s.PutAWSSettings(ctx, v, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.MaxGrantDurationSeconds(ctx, "acme"); err != nil || n != 0 {
+		t.Fatalf("settings without a limit: %d %v", n, err)
+	}
+	v.MaxGrantDurationSeconds = 4 * 3600
+	if _, err := s.PutAWSSettings(ctx, v, 1); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.MaxGrantDurationSeconds(ctx, "acme"); err != nil || n != 4*3600 {
+		t.Fatalf("limit: %d %v", n, err)
+	}
+	if back, err := s.GetAWSSettings(ctx, "acme"); err != nil || back.MaxGrantDurationSeconds != 4*3600 {
+		t.Fatalf("read back: %+v %v", back, err)
+	}
+	if n, err := s.MaxGrantDurationSeconds(ctx, "globex"); err != nil || n != 0 {
+		t.Fatalf("another tenant: %d %v", n, err)
+	}
+}
