@@ -15,6 +15,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
 	"github.com/jitsudo/jitsudo-serverless/infra/goaws"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/api"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify"
@@ -192,6 +193,7 @@ func FunctionEnv(endpoint, table string) []string {
 		"PLATFORM_ADMIN_KEY=" + EventPlatformKey, "API_KEY_CACHE_TTL=0",
 		"STATE_MACHINE_ARN=" + EventStateMachineARN, "SFN_ENDPOINT=http://127.0.0.1:9",
 		notify.EnvMode + "=" + string(notify.ModeAWS), // as template.yaml's Globals
+		api.EnvProviderMode + "=identitycenter",       // ProviderMode's default
 	}
 }
 
