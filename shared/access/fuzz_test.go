@@ -3,7 +3,8 @@ package access
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -92,7 +93,8 @@ func checkBody(t *testing.T, in CreateInput) {
 		flat.Resource, flat.ResourceType, flat.ResourceID = nil, in.Resource.Type, in.Resource.ID
 		flat.Reason, flat.Justification = "", in.Reason
 		fgot, ferr := plain.ValidateBody(flat)
-		if fmt.Sprint(ferr) != fmt.Sprint(err) || err == nil && inputHash(fgot) != inputHash(got) {
+		if (ferr == nil) != (err == nil) || err == nil && inputHash(fgot) != inputHash(got) ||
+			!slices.Equal(coarseFields(ferr), coarseFields(err)) {
 			t.Fatalf("the flat spelling is answered differently: %v / %v", ferr, err)
 		}
 	}
@@ -111,4 +113,27 @@ func checkBody(t *testing.T, in CreateInput) {
 	if a.AccountID == "" || !ValidPermissionSetARN(a.PermissionSetARN) {
 		t.Fatalf("Identity Center's rule accepted %+v (permission set %q): assignment %+v", icOut.Resource, icOut.PermissionSetARN, a)
 	}
+}
+
+// coarseFields are the fields err names, spelling-independent: the
+// justification is the reason, and resource.* is resource (a flat body
+// without a resource lacks it whole).
+func coarseFields(err error) []string {
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		return nil
+	}
+	var out []string
+	for _, f := range ve.Fields {
+		name := f.Field
+		if name == "justification" {
+			name = "reason"
+		}
+		if strings.HasPrefix(name, "resource.") {
+			name = "resource"
+		}
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

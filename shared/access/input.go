@@ -28,7 +28,7 @@ type RequestBody struct {
 }
 
 // input maps the body onto a CreateInput. Its errors are the body's own:
-// two spellings of one field that disagree, and an explicit
+// no resource, two spellings of one field that disagree, and an explicit
 // duration_seconds of 0 (only an absent or null one is the default). All
 // other checks are normalizeInput's.
 func (b RequestBody) input() (CreateInput, []FieldError) {
@@ -40,6 +40,8 @@ func (b RequestBody) input() (CreateInput, []FieldError) {
 		errs = append(errs, FieldError{Field: "resource", Message: "give either resource {type, id} or resource_type/resource_id, not both"})
 	case b.Resource != nil:
 		out.Resource = *b.Resource
+	case b.ResourceType == "" && b.ResourceID == "":
+		errs = append(errs, FieldError{Field: "resource", Message: "is required: resource {type, id} or resource_type/resource_id"})
 	default:
 		out.Resource = Resource{Type: b.ResourceType, ID: b.ResourceID}
 	}
@@ -146,26 +148,39 @@ func (s *Service) Validate(in CreateInput) (CreateInput, error) {
 	return out, nil
 }
 
-// ValidateBody is Validate of a request body: the body's own errors (both
-// spellings of one field, an explicit duration of 0) and Validate's, in
-// one *ValidationError. POST /v1/requests and POST /v1/policies/evaluate
-// both call it.
+// ValidateBody is Validate of a request body: the body's own errors (no
+// resource, both spellings of one field, an explicit duration of 0) and
+// Validate's, in one *ValidationError; an error of a field the body's own
+// errors already name (or one below it) is left out. Whichever spelling
+// the body used, the fields are named as in CreateInput's JSON (reason,
+// resource.id, …). POST /v1/requests and POST /v1/policies/evaluate both
+// call it.
 func (s *Service) ValidateBody(b RequestBody) (CreateInput, error) {
 	in, bodyErrs := b.input()
 	out, err := s.Validate(in)
-	if len(bodyErrs) == 0 {
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		if len(bodyErrs) > 0 {
+			return out, &ValidationError{Fields: bodyErrs}
+		}
 		return out, err
 	}
 	fields := bodyErrs
-	var ve *ValidationError
-	if errors.As(err, &ve) {
-		for _, f := range ve.Fields {
-			if !hasFieldPrefix(bodyErrs, f.Field) {
-				fields = append(fields, f)
-			}
+	for _, f := range ve.Fields {
+		if hasFieldPrefix([]FieldError{f}, fieldNames(bodyErrs)...) {
+			continue
 		}
+		fields = append(fields, f)
 	}
 	return out, &ValidationError{Fields: fields}
+}
+
+func fieldNames(errs []FieldError) []string {
+	out := make([]string, len(errs))
+	for i, e := range errs {
+		out[i] = e.Field
+	}
+	return out
 }
 
 // hasFieldPrefix: some error's field is one of prefixes or below it
