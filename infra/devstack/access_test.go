@@ -100,7 +100,7 @@ func TestGatewayAuth(t *testing.T) {
 		t.Errorf("healthz: %s", r.Body)
 	}
 	// A person may dry-run their own requests.
-	e.want(http.StatusOK, "POST", "/v1/policies/evaluate", e.alice(), map[string]any{"resource": account(devstack.DevAccount)})
+	e.want(http.StatusOK, "POST", "/v1/policies/evaluate", e.alice(), map[string]any{"resource": account(devstack.DevAccount), "reason": "debug a deploy"})
 	// Users in the admin group get admin.
 	adminTok, err := e.st.Issuer.Mint(map[string]any{"sub": "dana", "aud": e.st.Audience, "tenant_id": acme, "groups": []string{"jitsudo-admins"}}, time.Hour)
 	if err != nil {
@@ -221,7 +221,7 @@ func TestAPIKeys(t *testing.T) {
 	e.want(http.StatusOK, "GET", "/v1/policy-rules/dev-auto", reader, nil)
 	e.want(http.StatusOK, "GET", "/v1/policy-rules/export", reader, nil)
 	// policies:read may dry-run for anyone.
-	e.want(http.StatusOK, "POST", "/v1/policies/evaluate", reader, map[string]any{"principal": "bob", "groups": []string{"engineering"}, "resource": account(devstack.DevAccount)})
+	e.want(http.StatusOK, "POST", "/v1/policies/evaluate", reader, map[string]any{"principal": "bob", "groups": []string{"engineering"}, "resource": account(devstack.DevAccount), "reason": "debug a deploy"})
 	e.wantErr(http.StatusForbidden, "forbidden", "POST", "/v1/policy-rules", reader, stagingRule("nope", 600))
 	e.wantErr(http.StatusForbidden, "forbidden", "PUT", "/v1/policy-rules/dev-auto", reader, stagingRule("dev-auto", 600))
 	e.wantErr(http.StatusForbidden, "forbidden", "DELETE", "/v1/policy-rules/dev-auto", reader, nil)

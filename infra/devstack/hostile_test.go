@@ -105,7 +105,7 @@ func TestHostileInput(t *testing.T) {
 		{"huge duration", "POST", "/v1/policies/evaluate", alice, map[string]any{"resource": account(devstack.DevAccount), "duration_seconds": int64(1) << 62}, 400, "validation_failed", []string{"duration_seconds"}},
 		{"bad action", "POST", "/v1/policies/evaluate", alice, map[string]any{"resource": account(devstack.DevAccount), "action": "root"}, 400, "validation_failed", []string{"action"}},
 		{"approve without requester", "POST", "/v1/policies/evaluate", alice, map[string]any{"resource": account(devstack.DevAccount), "action": "approve_request"}, 400, "validation_failed", []string{"requester", "mode"}},
-		{"long justification", "POST", "/v1/policies/evaluate", alice, map[string]any{"resource": account(devstack.DevAccount), "justification": strings.Repeat("j", 2001)}, 400, "validation_failed", []string{"justification"}},
+		{"long justification", "POST", "/v1/policies/evaluate", alice, map[string]any{"resource": account(devstack.DevAccount), "justification": strings.Repeat("j", 2001)}, 400, "validation_failed", []string{"reason"}},
 		{"dry run as another user", "POST", "/v1/policies/evaluate", alice, map[string]any{"principal": "bob", "resource": account(devstack.DevAccount)}, 403, "forbidden", nil},
 		{"dry run with other groups", "POST", "/v1/policies/evaluate", alice, map[string]any{"groups": []string{"sre-leads"}, "resource": account(devstack.DevAccount)}, 403, "forbidden", nil},
 		{"dry run with no groups", "POST", "/v1/policies/evaluate", alice, map[string]any{"groups": []string{}, "resource": account(devstack.DevAccount)}, 403, "forbidden", nil},
@@ -182,7 +182,7 @@ func TestEntityIDsAreEscaped(t *testing.T) {
 		t.Fatalf("the odd group id widened the rule: %+v", d)
 	}
 	// A member of the odd group gets exactly what the rule says.
-	asWeird := map[string]any{"principal": "zed", "groups": []string{weird}, "resource": account(stagingAccount), "duration_seconds": 300}
+	asWeird := map[string]any{"principal": "zed", "groups": []string{weird}, "resource": account(stagingAccount), "duration_seconds": 300, "reason": "odd group test"}
 	if r := e.want(http.StatusOK, "POST", "/v1/policies/evaluate", admin, asWeird); !strings.Contains(string(r.Body), `"permitted":true`) {
 		t.Fatalf("member of the odd group: %s", r.Body)
 	}

@@ -196,7 +196,7 @@ func account(id string) map[string]any { return map[string]any{"type": "aws_acco
 func (e *env) eval(headers map[string]string, acct string, duration int, breakGlass bool) evalOut {
 	e.t.Helper()
 	r := e.want(http.StatusOK, "POST", "/v1/policies/evaluate", headers, map[string]any{
-		"resource": account(acct), "duration_seconds": duration, "break_glass": breakGlass, "justification": "test",
+		"resource": account(acct), "duration_seconds": duration, "break_glass": breakGlass, "justification": "devstack test: a dry run",
 	})
 	var out evalOut
 	if err := json.Unmarshal(r.Body, &out); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
 	"github.com/jitsudo/jitsudo-serverless/infra/goaws"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/api"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify"
@@ -196,6 +197,7 @@ func FunctionEnv(endpoint, table string) []string {
 		// The local stand-in provider (built in by LocalTags); a fixture
 		// that runs Identity Center overrides it.
 		providers.EnvProvider + "=" + providers.Recording,
+		api.EnvProviderMode + "=identitycenter",       // ProviderMode's default
 	}
 }
 

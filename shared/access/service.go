@@ -18,15 +18,19 @@ import (
 )
 
 // Service is the business logic of requests, reviews, grants, messages and
-// the audit log. All fields are required except Now (time.Now), Logger
-// (slog.Default) and UsersByEmail.
+// the audit log. All fields are required except Targets, Now (time.Now),
+// Logger (slog.Default) and UsersByEmail.
 type Service struct {
 	Repo     Repo
 	Policies PolicySource
 	Workflow Workflow
 	Provider Provider
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Targets, if set, is what Create checks requests against instead of
+	// the provider's own TargetChecker: the API functions run without a
+	// provider (input.go).
+	Targets TargetChecker
+	Now     func() time.Time
+	Logger  *slog.Logger
 	// UsersByEmail reports whether the tenant's provider maps a person to
 	// its user by email (AWS settings user_attribute "email"); then only
 	// callers with a verified email may request and review. Nil: never
@@ -390,7 +394,7 @@ func (s *Service) Create(ctx context.Context, c Caller, in CreateInput, idempote
 	if err := checkCaller(c); err != nil {
 		return CreateResult{}, err
 	}
-	in, verr := normalizeInput(in)
+	in, verr := s.Validate(in)
 	if idempotencyKey != "" && !validIdempotencyKey(idempotencyKey) {
 		fe := FieldError{Field: "idempotency_key", Message: fmt.Sprintf("must be 1..%d printable ASCII characters", MaxIdempotencyKeyLen)}
 		var ve *ValidationError
@@ -436,12 +440,7 @@ func (s *Service) Create(ctx context.Context, c Caller, in CreateInput, idempote
 			Action: in.Action, Reason: in.Reason, DurationSeconds: in.DurationSeconds,
 			BreakGlass: in.BreakGlass, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now, Version: 1,
 		}
-		dec := ps.Decide(policy.Request{
-			Principal: principalOf(c), Action: in.Action,
-			Resource:        PolicyResource(in.Resource, in.PermissionSetARN),
-			DurationSeconds: in.DurationSeconds, Justification: in.Reason, BreakGlass: in.BreakGlass,
-			Now: now, Metadata: in.Metadata,
-		})
+		dec := ps.Decide(PolicyRequest(principalOf(c), in, now))
 		r.DecidingRuleIDs, r.Notices = dec.DecidingRuleIDs, dec.Notices
 		lock := &TargetLock{Key: LockKey(c.ID, in.Resource, in.PermissionSetARN), RequestID: r.ID, CreatedAt: now}
 		ch := Change{}

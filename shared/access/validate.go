@@ -28,6 +28,9 @@ const (
 	MaxIdempotencyKeyLen       = 128
 )
 
+// durationMessage says what duration_seconds must be.
+var durationMessage = fmt.Sprintf("must be from %d to %d (7 days)", MinDurationSeconds, MaxDurationSeconds)
+
 // Resource id formats (moved here from shared/api so the API and the
 // service validate alike).
 var (
@@ -143,7 +146,7 @@ func normalizeInput(in CreateInput) (CreateInput, error) {
 		in.DurationSeconds = DefaultDurationSeconds
 	}
 	if in.DurationSeconds < MinDurationSeconds || in.DurationSeconds > MaxDurationSeconds {
-		add("duration_seconds", fmt.Sprintf("must be from %d to %d (7 days)", MinDurationSeconds, MaxDurationSeconds))
+		add("duration_seconds", durationMessage)
 	}
 
 	if len(in.Metadata) > 0 {

@@ -58,7 +58,33 @@ func DepsFromEnv(ctx context.Context, logger *slog.Logger) (Deps, error) {
 	}
 	d.Notify.Guard.Mode = d.Notify.Mode
 	d.TenantRoleName = strings.TrimSpace(os.Getenv(EnvTenantRoleName))
+	if d.Access.Targets, err = TargetsFromEnv(); err != nil {
+		return Deps{}, fmt.Errorf("api: %w", err)
+	}
 	return d, nil
+}
+
+// EnvProviderMode names the deployment's access provider to the functions
+// built without one (template.yaml's Globals, from the ProviderMode
+// parameter), so that create-request and evaluate-policy refuse targets it
+// cannot provision.
+const EnvProviderMode = "PROVIDER_MODE"
+
+// TargetsFromEnv is the access.TargetChecker of PROVIDER_MODE:
+// identitycenter → access.AccountAssignmentTargets (an account and a
+// permission set); recording, or unset (the local stack and tests, which
+// wire their provider itself), → nil: any target. Unset does not default
+// to Identity Center's rule: it is no safety control (a grant Identity
+// Center cannot make fails anyway), only an earlier, clearer answer.
+func TargetsFromEnv() (access.TargetChecker, error) {
+	switch m := strings.TrimSpace(os.Getenv(EnvProviderMode)); m {
+	case "identitycenter":
+		return access.AccountAssignmentTargets{}, nil
+	case "", "recording":
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("%s=%q is not supported (want identitycenter or recording)", EnvProviderMode, m)
+	}
 }
 
 // EnvTenantRoleName is the role name tenants' settings must use.

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -13,51 +15,25 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 )
 
-// ResourceInput names a target: type is the API name (aws_account,
-// aws_permission_set, aws_organizational_unit, aws_s3_bucket,
-// aws_rds_instance, aws_ec2_instance) or the Cedar entity type (AwsAccount, …).
-// account_id / ou_id place it in its account and OU for `in` rules.
-type ResourceInput struct {
-	Type      string `json:"type"`
-	ID        string `json:"id"`
-	AccountID string `json:"account_id,omitempty"`
-	OUID      string `json:"ou_id,omitempty"`
-}
-
-// Resource validates the input (access.ValidateResource, field names
-// prefixed with field instead of "resource") and returns the policy
-// resource.
-func (in ResourceInput) Resource(field string) (policy.Resource, []httpapi.FieldError) {
-	r := access.Resource{Type: in.Type, ID: in.ID, AccountID: in.AccountID, OUID: in.OUID}
-	verrs := access.ValidateResource(r)
-	if len(verrs) > 0 {
-		errs := make([]httpapi.FieldError, len(verrs))
-		for i, e := range verrs {
-			errs[i] = httpapi.FieldError{Field: field + strings.TrimPrefix(e.Field, "resource"), Message: e.Message}
-		}
-		return policy.Resource{}, errs
-	}
-	typ := in.Type
-	if et, ok := policy.EntityTypeForResourceType(typ); ok {
-		typ = et
-	}
-	return policy.Resource{Type: typ, ID: in.ID, AccountID: in.AccountID, OUID: in.OUID}, nil
-}
-
-// evaluateInput is the body of POST /v1/policies/evaluate.
+// evaluateInput is the body of POST /v1/policies/evaluate: exactly the
+// body of POST /v1/requests (access.RequestBody, validated by the same
+// access.Service.ValidateBody), plus what only a dry run asks:
+//   - principal, groups: whom to evaluate for (default: the caller; someone
+//     else needs policies:read or policies:write);
+//   - action: request_access (the default), extend_grant, or
+//     approve_request with requester, requester_groups and mode (may the
+//     principal approve this request of requester's?);
+//   - context: the request's metadata under its older name (give one of
+//     metadata and context).
 type evaluateInput struct {
-	Principal       string         `json:"principal"`
-	Groups          []string       `json:"groups"`
-	Resource        *ResourceInput `json:"resource"`
-	Action          string         `json:"action"`
-	DurationSeconds *int64         `json:"duration_seconds"`
+	access.RequestBody
+	Principal string         `json:"principal"`
+	Groups    []string       `json:"groups"`
+	Context   map[string]any `json:"context"`
 	// TotalDurationSeconds: context.total_duration_seconds (for
 	// extend_grant the grant's total after the extension); default
 	// duration_seconds.
-	TotalDurationSeconds *int64         `json:"total_duration_seconds"`
-	Justification        string         `json:"justification"`
-	BreakGlass           bool           `json:"break_glass"`
-	Context              map[string]any `json:"context"`
+	TotalDurationSeconds *int64 `json:"total_duration_seconds"`
 	// For action approve_request: whose request, in which mode.
 	Requester       string   `json:"requester"`
 	RequesterGroups []string `json:"requester_groups"`
@@ -79,13 +55,12 @@ type evaluateOutput struct {
 	RuleSetVersion    int64    `json:"rule_set_version"`
 }
 
-// Limits on dry-run input.
+// Limits on the dry run's own fields (the request's are access's).
 const (
-	maxGroups          = 256
-	maxNameLen         = 256
-	maxJustification   = 2000
-	maxDurationSeconds = 30 * 24 * 3600
-	defaultDuration    = 3600
+	maxGroups  = 256
+	maxNameLen = 256
+	// maxTotalDurationSeconds bounds a dry run's total_duration_seconds.
+	maxTotalDurationSeconds = 30 * 24 * 3600
 )
 
 // validName: printable, no control characters, bounded.
@@ -97,9 +72,13 @@ func validName(s string) bool {
 }
 
 // Evaluate serves POST /v1/policies/evaluate: what would the tenant's
-// policies decide for this request, and which rules decided. A person may
-// dry-run their own requests (principal and groups default to theirs);
-// asking about someone else needs policies:read or policies:write.
+// policies decide for this request, and which rules decided. The request
+// is validated exactly as POST /v1/requests validates it (limits,
+// break-glass justification, what the provider can provision), so a body
+// create refuses with a 400 is refused here with the same 400, and one it
+// accepts gets the decision create would make. A person may dry-run their
+// own requests (principal and groups default to theirs); asking about
+// someone else needs policies:read or policies:write.
 func Evaluate(d Deps) http.Handler {
 	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
 		caller, err := httpapi.RequireTenant(r, auth.ScopeRequestsRead, auth.ScopePoliciesRead, auth.ScopePoliciesWrite)
@@ -110,11 +89,10 @@ func Evaluate(d Deps) http.Handler {
 		if err := httpapi.DecodeJSON(r, 0, &in); err != nil {
 			return err
 		}
-		req, err := buildEvaluation(caller, in)
+		req, err := buildEvaluation(d.Access, caller, in, d.now())
 		if err != nil {
 			return err
 		}
-		req.Now = d.now()
 		ps, version, err := d.policySet(r.Context(), caller.TenantID)
 		if err != nil {
 			return apiError(err, "policy rules")
@@ -150,16 +128,17 @@ func Evaluate(d Deps) http.Handler {
 	})
 }
 
-// buildEvaluation validates the dry-run input against the caller's rights.
-func buildEvaluation(caller auth.Identity, in evaluateInput) (policy.Request, error) {
+// buildEvaluation validates the dry-run input against the caller's rights
+// and returns the policy request: the one access.Service.Create would ask
+// about (access.PolicyRequest of ValidateBody's input), with the dry run's
+// principal, action and approval fields.
+func buildEvaluation(svc *access.Service, caller auth.Identity, in evaluateInput, now time.Time) (policy.Request, error) {
 	var errs []httpapi.FieldError
 	add := func(f, msg string) { errs = append(errs, httpapi.FieldError{Field: f, Message: msg}) }
 	mayImpersonate := caller.HasScope(auth.ScopePoliciesRead) || caller.HasScope(auth.ScopePoliciesWrite)
 
-	principal := policy.Principal{ID: caller.PrincipalID, Groups: caller.Groups}
-	if caller.Email != "" {
-		principal.Attributes = map[string]string{"email": caller.Email}
-	}
+	// The principal create would use: the caller (access.PrincipalOf).
+	principal := access.PrincipalOf(access.Caller{ID: caller.PrincipalID, Groups: caller.Groups, Email: caller.Email})
 	if in.Principal != "" && in.Principal != caller.PrincipalID || in.Groups != nil {
 		if !mayImpersonate {
 			return policy.Request{}, httpapi.Errorf(http.StatusForbidden, "forbidden",
@@ -182,42 +161,47 @@ func buildEvaluation(caller auth.Identity, in evaluateInput) (policy.Request, er
 		}
 	}
 
-	action := in.Action
+	// The body create takes, with the dry run's own action and context.
+	body := in.RequestBody
+	action := body.Action
 	if action == "" {
 		action = policy.ActionRequestAccess
 	}
 	if !slices.Contains([]string{policy.ActionRequestAccess, policy.ActionApproveRequest, policy.ActionExtendGrant}, action) {
 		add("action", "must be request_access, approve_request or extend_grant")
 	}
-	var res policy.Resource
-	if in.Resource == nil {
-		add("resource", "is required: {type, id}")
-	} else {
-		var rerrs []httpapi.FieldError
-		res, rerrs = in.Resource.Resource("resource")
-		errs = append(errs, rerrs...)
-	}
-	duration := int64(defaultDuration)
-	if in.DurationSeconds != nil {
-		duration = *in.DurationSeconds
-		if duration < 60 || duration > maxDurationSeconds {
-			add("duration_seconds", "must be from 60 to 2592000 (30 days)")
+	body.Action = "" // validated here: create's validation knows request_access only
+	metadataField := "metadata"
+	if in.Context != nil {
+		if body.Metadata != nil {
+			add("context", "give either metadata or context, not both")
 		}
+		body.Metadata, metadataField = in.Context, "context"
+	}
+	ci, err := svc.ValidateBody(body)
+	var ve *access.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		for _, f := range ve.Fields {
+			if f.Field == "metadata" {
+				f.Field = metadataField
+			}
+			add(f.Field, f.Message)
+		}
+	case err != nil:
+		return policy.Request{}, err
 	}
 	var total int64
 	if in.TotalDurationSeconds != nil {
 		total = *in.TotalDurationSeconds
-		if total < 60 || total > maxDurationSeconds {
+		if total < 60 || total > maxTotalDurationSeconds {
 			add("total_duration_seconds", "must be from 60 to 2592000 (30 days)")
 		}
 	}
-	if len(in.Justification) > maxJustification || !utf8.ValidString(in.Justification) {
-		add("justification", "must be valid UTF-8 of at most 2000 bytes")
-	}
-	req := policy.Request{
-		Principal: principal, Action: action, Resource: res, DurationSeconds: duration, TotalDurationSeconds: total,
-		Justification: in.Justification, BreakGlass: in.BreakGlass, Metadata: in.Context,
-	}
+
+	req := access.PolicyRequest(principal, ci, now)
+	req.Action = action
+	req.TotalDurationSeconds = total
 	if action == policy.ActionApproveRequest {
 		if !validName(in.Requester) {
 			add("requester", "is required for approve_request: the requester's id")

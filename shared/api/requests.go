@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -19,57 +18,6 @@ import (
 func caller(id auth.Identity) access.Caller {
 	return access.Caller{TenantID: id.TenantID, ID: id.PrincipalID, Type: id.PrincipalType,
 		Groups: id.Groups, Email: id.Email, EmailVerified: id.EmailVerified, Admin: id.HasScope(auth.ScopeAdmin)}
-}
-
-// createRequestInput accepts both spellings the original documents: the
-// guide's flat resource_type/resource_id/justification and the reference's
-// nested resource {type, id}/reason.
-type createRequestInput struct {
-	ResourceType     string           `json:"resource_type"`
-	ResourceID       string           `json:"resource_id"`
-	Resource         *access.Resource `json:"resource"`
-	PermissionSetARN string           `json:"permission_set_arn"`
-	Action           string           `json:"action"`
-	Justification    string           `json:"justification"`
-	Reason           string           `json:"reason"`
-	DurationSeconds  *int64           `json:"duration_seconds"`
-	BreakGlass       bool             `json:"break_glass"`
-	Metadata         map[string]any   `json:"metadata"`
-}
-
-func (in createRequestInput) toCreate() (access.CreateInput, error) {
-	var errs []httpapi.FieldError
-	out := access.CreateInput{PermissionSetARN: in.PermissionSetARN, Action: in.Action,
-		BreakGlass: in.BreakGlass, Metadata: in.Metadata, DurationSeconds: access.DefaultDurationSeconds}
-	switch {
-	case in.Resource != nil && (in.ResourceType != "" || in.ResourceID != ""):
-		errs = append(errs, httpapi.FieldError{Field: "resource", Message: "give either resource {type, id} or resource_type/resource_id, not both"})
-	case in.Resource != nil:
-		out.Resource = *in.Resource
-	default:
-		out.Resource = access.Resource{Type: in.ResourceType, ID: in.ResourceID}
-	}
-	switch {
-	case in.Justification != "" && in.Reason != "" && in.Justification != in.Reason:
-		errs = append(errs, httpapi.FieldError{Field: "reason", Message: "give either reason or justification, not two different ones"})
-	case in.Reason != "":
-		out.Reason = in.Reason
-	default:
-		out.Reason = in.Justification
-	}
-	if in.DurationSeconds != nil {
-		// An explicit value is taken as given (0 is not "the default":
-		// only an absent or null duration_seconds is).
-		out.DurationSeconds = *in.DurationSeconds
-		if out.DurationSeconds < access.MinDurationSeconds || out.DurationSeconds > access.MaxDurationSeconds {
-			errs = append(errs, httpapi.FieldError{Field: "duration_seconds",
-				Message: fmt.Sprintf("must be from %d to %d (7 days); omit it for the default %d", access.MinDurationSeconds, access.MaxDurationSeconds, access.DefaultDurationSeconds)})
-		}
-	}
-	if len(errs) > 0 {
-		return out, httpapi.Invalid("invalid access request", errs...)
-	}
-	return out, nil
 }
 
 // accessError maps the access service's errors onto API errors.
@@ -150,13 +98,13 @@ func CreateRequest(d Deps) http.Handler {
 		if len(key) > maxIdempotencyKey || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
 			return httpapi.Invalid("invalid header", httpapi.FieldError{Field: "Idempotency-Key", Message: "at most 128 printable ASCII characters"})
 		}
-		var in createRequestInput
+		var in access.RequestBody
 		if err := httpapi.DecodeJSON(r, 0, &in); err != nil {
 			return err
 		}
-		ci, err := in.toCreate()
+		ci, err := d.Access.ValidateBody(in)
 		if err != nil {
-			return err
+			return accessError(err, "access request")
 		}
 		res, err := d.Access.Create(r.Context(), caller(id), ci, key)
 		if err != nil && errors.Is(err, access.ErrRetryable) && res.Request.ID != "" {

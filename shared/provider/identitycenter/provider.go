@@ -148,6 +148,19 @@ func (p *Provider) log() *slog.Logger {
 	return slog.Default()
 }
 
+var _ access.TargetChecker = (*Provider)(nil)
+
+// CheckTarget implements access.TargetChecker: Identity Center grants a
+// permission set on an account, so a request must name both (an
+// aws_account with a permission_set_arn, or an aws_permission_set with its
+// account_id); anything else would be approved and then fail to provision
+// (checkAssignment). Create and the dry run refuse it with a 400 instead.
+// The rule is access.AccountAssignmentTargets, which the API functions
+// built without a provider apply too.
+func (p *Provider) CheckTarget(r access.Resource, permissionSetARN string) []access.FieldError {
+	return access.AccountAssignmentTargets{}.CheckTarget(r, permissionSetARN)
+}
+
 // checkAssignment: what an Identity Center assignment needs.
 func checkAssignment(a access.Assignment) error {
 	if a.TenantID == "" || a.GrantID == "" || a.PrincipalID == "" {
