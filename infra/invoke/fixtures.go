@@ -197,7 +197,7 @@ func FunctionEnv(endpoint, table string) []string {
 		// The local stand-in provider (built in by LocalTags); a fixture
 		// that runs Identity Center overrides it.
 		providers.EnvProvider + "=" + providers.Recording,
-		api.EnvProviderMode + "=identitycenter",       // ProviderMode's default
+		api.EnvProviderMode + "=identitycenter", // ProviderMode's default
 	}
 }
 
