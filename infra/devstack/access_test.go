@@ -3,6 +3,7 @@ package devstack_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
+	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth/devissuer"
 )
@@ -461,4 +464,69 @@ func TestListAPIKeys(t *testing.T) {
 	e.wantErr(http.StatusForbidden, "forbidden", "GET", "/v1/api-keys", e.alice(), nil)
 	e.wantErr(http.StatusUnauthorized, "unauthorized", "GET", "/v1/api-keys", devstack.AdminHeaders(e.demo.TenantID, made[2].raw), nil)
 	e.wantErr(http.StatusForbidden, "forbidden", "GET", "/v1/api-keys", e.platform(), nil)
+}
+
+// TestLambdaEndpointGuarded: the workers' Lambda endpoint (which expires
+// requests, provisions and revokes with no credentials) is not on the API
+// listener, and its own loopback listener answers only the local Step
+// Functions: no secret, a wrong one, or a browser's request are refused,
+// and the pending request stays pending.
+func TestLambdaEndpointGuarded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	alice, admin := e.alice(), e.admin()
+	e.want(http.StatusCreated, "POST", "/v1/policy-rules", admin, requireRule("slow-review", "777788889999", "1h", 1))
+	r := e.create(alice, accessRequest("777788889999", 3600, "needs a review"))
+	if r.Status != access.StatusPending {
+		t.Fatalf("created: %+v", r.Request)
+	}
+	e.waitToken(r.ID)
+	payload := fmt.Sprintf(`{"tenant_id":%q,"request_id":%q}`, e.demo.TenantID, r.ID)
+	const path = "/2015-03-31/functions/approval-timeout-worker/invocations"
+	post := func(url string, headers map[string]string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, strings.NewReader(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if e.st.LambdaURL == "" || strings.HasPrefix(e.st.LambdaURL, e.st.URL) || !strings.HasPrefix(e.st.LambdaURL, "http://127.0.0.1:") {
+		t.Fatalf("Lambda endpoint %q, API %q", e.st.LambdaURL, e.st.URL)
+	}
+	for _, c := range []struct {
+		name, url string
+		headers   map[string]string
+		status    int
+	}{
+		// The API listener has no Lambda endpoint, under any prefix.
+		{"API listener /lambda", e.st.URL + "/lambda" + path, nil, http.StatusNotFound},
+		{"API listener", e.st.URL + path, nil, http.StatusNotFound},
+		{"API listener with an admin key", e.st.URL + "/lambda" + path, admin, http.StatusNotFound},
+		// The loopback listener wants the secret, and no browser.
+		{"no secret", e.st.LambdaURL + path, nil, http.StatusForbidden},
+		{"wrong secret", e.st.LambdaURL + path, map[string]string{stepfunctions.LambdaSecretHeader: strings.Repeat("0", 64)}, http.StatusForbidden},
+		{"a web page", e.st.LambdaURL + path, map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+	} {
+		if status, body := post(c.url, c.headers); status != c.status {
+			t.Errorf("%s: %d %s, want %d", c.name, status, body, c.status)
+		}
+	}
+	if got := e.request(alice, r.ID); got.Status != access.StatusPending || got.DecidedBy != "" {
+		t.Fatalf("after the refused invokes: %+v", got.Request)
+	}
+	// The real local Step Functions still invokes the workers: a decision
+	// provisions the grant.
+	e.review(e.bob(), r.ID, "approve", nil)
+	e.waitGrant(alice, access.GrantIDFor(r.ID), access.GrantActive, 30*time.Second)
 }
