@@ -2,13 +2,19 @@ package devstack_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
+	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth/devissuer"
 )
 
@@ -342,4 +348,185 @@ func TestCreateTenant(t *testing.T) {
 	e.wantErr(http.StatusBadRequest, "validation_failed", "POST", "/v1/tenants", e.platform(), map[string]any{"id": "okay", "name": "x", "admin": true}, "admin")
 	// None of the refused ids became a tenant.
 	e.want(http.StatusCreated, "POST", "/v1/tenants", e.platform(), map[string]string{"id": "okay", "name": "Okay"})
+}
+
+// listedKey is an entry of GET /v1/api-keys.
+type listedKey struct {
+	keyOut
+	CreatedBy  string  `json:"created_by"`
+	CreatedAt  string  `json:"created_at"`
+	LastUsedAt *string `json:"last_used_at"`
+	Revoked    bool    `json:"revoked"`
+}
+
+// TestListAPIKeys: an admin lists the tenant's keys — ids, names, scopes,
+// dates, last use, revoked — never a raw key or hash, page by page, and
+// never another tenant's.
+func TestListAPIKeys(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	admin := e.admin()
+	type created struct{ id, raw string }
+	var made []created
+	for i := range 5 {
+		body := map[string]any{"name": fmt.Sprintf("ci %d", i), "scopes": []string{"policies:read"}}
+		if i == 0 {
+			body["expires_in_seconds"] = 3600
+		}
+		var k keyOut
+		if err := json.Unmarshal(e.want(http.StatusCreated, "POST", "/v1/api-keys", admin, body).Body, &k); err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, created{k.ID, k.Key})
+	}
+	// globex's key never shows in acme's list.
+	var other keyOut
+	if err := json.Unmarshal(e.want(http.StatusCreated, "POST", "/v1/api-keys", e.otherAdmin(), map[string]any{"name": "globex ci", "scopes": []string{"admin"}}).Body, &other); err != nil {
+		t.Fatal(err)
+	}
+	// Key 1 is used, key 2 revoked.
+	e.want(http.StatusOK, "GET", "/v1/policy-rules", devstack.AdminHeaders(e.demo.TenantID, made[1].raw), nil)
+	e.want(http.StatusOK, "DELETE", "/v1/api-keys/"+made[2].id, admin, nil)
+
+	r := e.want(http.StatusOK, "GET", "/v1/api-keys?limit=250", admin, nil)
+	for _, raw := range append([]string{e.demo.AdminKey, other.Key}, func() []string {
+		var rs []string
+		for _, c := range made {
+			rs = append(rs, c.raw)
+		}
+		return rs
+	}()...) {
+		if strings.Contains(string(r.Body), raw) || strings.Contains(string(r.Body), auth.HashKey(raw)) {
+			t.Fatalf("the list leaks a raw key or its hash: %s", r.Body)
+		}
+	}
+	for _, forbidden := range []string{`"key"`, `"hash"`, `"key_hash"`} {
+		if strings.Contains(string(r.Body), forbidden) {
+			t.Fatalf("the list has a %s field: %s", forbidden, r.Body)
+		}
+	}
+	all := decodeAs[page[listedKey]](t, r).Data
+	byID := map[string]listedKey{}
+	for _, k := range all {
+		if k.TenantID != e.demo.TenantID || k.ID == other.ID {
+			t.Fatalf("acme's list has %+v", k)
+		}
+		byID[k.ID] = k
+	}
+	// The seeded admin key plus the five made here (the seed may add more).
+	if len(all) < 6 {
+		t.Fatalf("listed %d keys: %s", len(all), r.Body)
+	}
+	for i, c := range made {
+		k, ok := byID[c.id]
+		if !ok {
+			t.Fatalf("key %s not listed: %s", c.id, r.Body)
+		}
+		if k.Name != fmt.Sprintf("ci %d", i) || !slices.Equal(k.Scopes, []string{"policies:read"}) || k.CreatedAt == "" ||
+			k.CreatedBy == "" || k.Prefix == "" || !strings.HasPrefix(c.raw, k.Prefix) {
+			t.Errorf("key %d listed as %+v", i, k)
+		}
+		if (k.ExpiresAt != nil) != (i == 0) {
+			t.Errorf("key %d expires_at %v", i, k.ExpiresAt)
+		}
+		if k.Revoked != (i == 2) || (k.RevokedAt != nil) != (i == 2) {
+			t.Errorf("key %d revoked %v at %v", i, k.Revoked, k.RevokedAt)
+		}
+		if (k.LastUsedAt != nil) != (i == 1) {
+			t.Errorf("key %d last_used_at %v", i, k.LastUsedAt)
+		}
+	}
+	// The admin key listing them was used too.
+	if i := slices.IndexFunc(all, func(k listedKey) bool { return strings.HasPrefix(e.demo.AdminKey, k.Prefix) }); i < 0 || all[i].LastUsedAt == nil {
+		t.Errorf("the admin key in use is not listed as used: %s", r.Body)
+	}
+
+	// Pages of 2 add up to the same list.
+	if paged := listAll[listedKey](e, admin, "/v1/api-keys", 2); !slices.Equal(ids(paged, func(k listedKey) string { return k.ID }), ids(all, func(k listedKey) string { return k.ID })) {
+		t.Errorf("paged list %v, want %v", ids(paged, func(k listedKey) string { return k.ID }), ids(all, func(k listedKey) string { return k.ID }))
+	}
+	e.wantErr(http.StatusBadRequest, "validation_failed", "GET", "/v1/api-keys?limit=251", admin, nil, "limit")
+	e.wantErr(http.StatusBadRequest, "validation_failed", "GET", "/v1/api-keys?cursor=garbage", admin, nil, "cursor")
+	// A cursor of acme's list is not globex's.
+	p := decodeAs[page[listedKey]](t, e.want(http.StatusOK, "GET", "/v1/api-keys?limit=1", admin, nil))
+	if !p.HasMore || p.NextCursor == "" {
+		t.Fatalf("first page of 1: %+v", p)
+	}
+	e.wantErr(http.StatusBadRequest, "validation_failed", "GET", "/v1/api-keys?cursor="+url.QueryEscape(p.NextCursor), e.otherAdmin(), nil, "cursor")
+	globex := listAll[listedKey](e, e.otherAdmin(), "/v1/api-keys", 50)
+	if slices.ContainsFunc(globex, func(k listedKey) bool { return k.TenantID != e.demo.OtherTenantID || byID[k.ID].ID != "" }) ||
+		!slices.ContainsFunc(globex, func(k listedKey) bool { return k.ID == other.ID }) {
+		t.Errorf("globex's list: %+v", globex)
+	}
+
+	// Admin only: a non-admin key, a person, and a revoked key are refused.
+	e.wantErr(http.StatusForbidden, "forbidden", "GET", "/v1/api-keys", devstack.AdminHeaders(e.demo.TenantID, made[0].raw), nil)
+	e.wantErr(http.StatusForbidden, "forbidden", "GET", "/v1/api-keys", e.alice(), nil)
+	e.wantErr(http.StatusUnauthorized, "unauthorized", "GET", "/v1/api-keys", devstack.AdminHeaders(e.demo.TenantID, made[2].raw), nil)
+	e.wantErr(http.StatusForbidden, "forbidden", "GET", "/v1/api-keys", e.platform(), nil)
+}
+
+// TestLambdaEndpointGuarded: the workers' Lambda endpoint (which expires
+// requests, provisions and revokes with no credentials) is not on the API
+// listener, and its own loopback listener answers only the local Step
+// Functions: no secret, a wrong one, or a browser's request are refused,
+// and the pending request stays pending.
+func TestLambdaEndpointGuarded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	alice, admin := e.alice(), e.admin()
+	e.want(http.StatusCreated, "POST", "/v1/policy-rules", admin, requireRule("slow-review", "777788889999", "1h", 1))
+	r := e.create(alice, accessRequest("777788889999", 3600, "needs a review"))
+	if r.Status != access.StatusPending {
+		t.Fatalf("created: %+v", r.Request)
+	}
+	e.waitToken(r.ID)
+	payload := fmt.Sprintf(`{"tenant_id":%q,"request_id":%q}`, e.demo.TenantID, r.ID)
+	const path = "/2015-03-31/functions/approval-timeout-worker/invocations"
+	post := func(url string, headers map[string]string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, strings.NewReader(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if e.st.LambdaURL == "" || strings.HasPrefix(e.st.LambdaURL, e.st.URL) || !strings.HasPrefix(e.st.LambdaURL, "http://127.0.0.1:") {
+		t.Fatalf("Lambda endpoint %q, API %q", e.st.LambdaURL, e.st.URL)
+	}
+	for _, c := range []struct {
+		name, url string
+		headers   map[string]string
+		status    int
+	}{
+		// The API listener has no Lambda endpoint, under any prefix.
+		{"API listener /lambda", e.st.URL + "/lambda" + path, nil, http.StatusNotFound},
+		{"API listener", e.st.URL + path, nil, http.StatusNotFound},
+		{"API listener with an admin key", e.st.URL + "/lambda" + path, admin, http.StatusNotFound},
+		// The loopback listener wants the secret, and no browser.
+		{"no secret", e.st.LambdaURL + path, nil, http.StatusForbidden},
+		{"wrong secret", e.st.LambdaURL + path, map[string]string{stepfunctions.LambdaSecretHeader: strings.Repeat("0", 64)}, http.StatusForbidden},
+		{"a web page", e.st.LambdaURL + path, map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+	} {
+		if status, body := post(c.url, c.headers); status != c.status {
+			t.Errorf("%s: %d %s, want %d", c.name, status, body, c.status)
+		}
+	}
+	if got := e.request(alice, r.ID); got.Status != access.StatusPending || got.DecidedBy != "" {
+		t.Fatalf("after the refused invokes: %+v", got.Request)
+	}
+	// The real local Step Functions still invokes the workers: a decision
+	// provisions the grant.
+	e.review(e.bob(), r.ID, "approve", nil)
+	e.waitGrant(alice, access.GrantIDFor(r.ID), access.GrantActive, 30*time.Second)
 }

@@ -41,14 +41,18 @@ type Config struct {
 
 // Stack is a running local system.
 type Stack struct {
-	URL              string // e.g. http://127.0.0.1:8080
+	URL string // e.g. http://127.0.0.1:8080
+	// LambdaURL is the workers' Lambda Invoke endpoint, on a loopback
+	// port of its own; only the local Step Functions can call it
+	// (Workflow).
+	LambdaURL        string
 	Issuer           *devissuer.Issuer
 	Store            *store.Store
 	Workflow         *Workflow
 	Notifications    *Notifications
 	PlatformAdminKey string
 	Audience         string
-	srv              *http.Server
+	srv, lambdaSrv   *http.Server
 	stops            []func()
 }
 
@@ -132,11 +136,26 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		ln.Close()
 		return nil, err
 	}
-	st.Workflow, err = StartWorkflow(ctx, st.Store, st.URL+"/lambda", cfg.Logger, cfg.ShimLog)
+	// The workers' Lambda endpoint is never on the API listener (which
+	// may be reachable from elsewhere): loopback, an ephemeral port.
+	lambdaLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		ln.Close()
+		return nil, fmt.Errorf("devstack: Lambda listener: %w", err)
+	}
+	st.LambdaURL = "http://" + lambdaLn.Addr().String()
+	st.Workflow, err = StartWorkflow(ctx, st.Store, st.LambdaURL, cfg.Logger, cfg.ShimLog)
+	if err != nil {
+		ln.Close()
+		lambdaLn.Close()
 		return nil, err
 	}
+	st.lambdaSrv = &http.Server{Handler: st.Workflow.Lambda, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := st.lambdaSrv.Serve(lambdaLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			cfg.Logger.Error("Lambda endpoint stopped", "error", err.Error())
+		}
+	}()
 	st.stops = append(st.stops, st.Workflow.Close)
 	st.Workflow.Workers.Events, st.Workflow.Workers.Links = notifs.Publisher, events.NewLinks(st.URL)
 	gw, err := NewGateway(authz, FunctionsWith(st.Store, st.Workflow, notifs, cfg.Logger), cfg.Logger.With("component", "gateway"))
@@ -145,7 +164,6 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/lambda/", http.StripPrefix("/lambda", st.Workflow.Lambda))
 	mux.Handle("/dev-idp/", st.Issuer.Handler())
 	mux.Handle("/sns", notifs.Handler())
 	mux.Handle("/", gw)
@@ -189,10 +207,12 @@ func FunctionsWith(s *store.Store, wf *Workflow, n *Notifications, logger *slog.
 
 // Close stops everything the stack started.
 func (st *Stack) Close() {
-	if st.srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = st.srv.Shutdown(ctx)
-		cancel()
+	for _, srv := range []*http.Server{st.srv, st.lambdaSrv} {
+		if srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = srv.Shutdown(ctx)
+			cancel()
+		}
 	}
 	for i := len(st.stops) - 1; i >= 0; i-- {
 		st.stops[i]()

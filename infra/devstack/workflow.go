@@ -21,19 +21,24 @@ const StateMachine = "access-request"
 
 // Workflow is the local Step Functions side of a stack: the shim running
 // the real ASL file, and the worker Lambdas it invokes over a Lambda
-// Invoke-compatible endpoint served by the dev server at /lambda/.
+// Invoke-compatible endpoint. The workers run with no caller credentials
+// (they expire requests, provision and revoke access), so Lambda only
+// answers the shim: it requires a random secret made for this start and
+// given to the shim alone, and refuses browser requests
+// (stepfunctions.RequireLambdaSecret). The dev server serves it on a
+// loopback listener of its own, never on the API's.
 type Workflow struct {
 	Endpoint string // the shim: the sfn client's BaseEndpoint
 	SFN      *workflow.SFN
 	Provider access.Provider
-	Lambda   http.Handler // mount at /lambda/ (StripPrefix'd)
+	Lambda   http.Handler // serve at the lambdaBase given to StartWorkflow
 	Workers  *workflow.Workers
 	stop     func()
 }
 
 // StartWorkflow starts the shim for the state machine with its Lambda tasks
-// pointing at lambdaBase (e.g. <URL>/lambda), and builds the workers over s
-// with the recording provider.
+// pointing at lambdaBase (where the caller serves Workflow.Lambda), and
+// builds the workers over s with the recording provider.
 func StartWorkflow(ctx context.Context, s *store.Store, lambdaBase string, logger *slog.Logger, shimLog io.Writer) (*Workflow, error) {
 	return StartWorkflowWith(ctx, s, recording.New(s), lambdaBase, logger, shimLog)
 }
@@ -49,10 +54,15 @@ func StartWorkflowWith(ctx context.Context, s *store.Store, prov access.Provider
 	for _, w := range routes.Workers {
 		subs[routes.LogicalID(w)+"Arn"] = stepfunctions.FunctionARN(w)
 	}
+	secret, err := stepfunctions.NewLambdaSecret()
+	if err != nil {
+		return nil, err
+	}
 	endpoint, stop, err := stepfunctions.Start(ctx, stepfunctions.Config{
 		ASLFiles:       []string{filepath.Join(dir, "..", "..", "statemachines", StateMachine+".asl.json")},
 		Substitutions:  subs,
 		LambdaEndpoint: lambdaBase,
+		LambdaSecret:   secret,
 		Log:            shimLog,
 	})
 	if err != nil {
@@ -63,7 +73,7 @@ func StartWorkflowWith(ctx context.Context, s *store.Store, prov access.Provider
 	svc := &access.Service{Repo: s, Policies: workflow.Policies(s), Workflow: wf.SFN, Provider: wf.Provider,
 		Logger: logger.With("function", "workers")}
 	wf.Workers = &workflow.Workers{Service: svc, Workflow: wf.SFN, Logger: logger.With("function", "workers")}
-	wf.Lambda = stepfunctions.LambdaInvokeHandler(wf.Workers.Handlers())
+	wf.Lambda = stepfunctions.RequireLambdaSecret(secret, stepfunctions.LambdaInvokeHandler(wf.Workers.Handlers()))
 	return wf, nil
 }
 

@@ -34,6 +34,7 @@ var expected = map[string]want{
 	"create-tenant.json":                  {201, `"key":"jit_`},
 	"create-api-key.json":                 {201, `"key":"jit_`},
 	"delete-api-key.json":                 {200, `"revoked_at"`},
+	"list-api-keys.json":                  {200, `"id":"key-ci"`},
 	"list-policy-rules.json":              {200, `"id":"prod-require"`},
 	"create-policy-rule.json":             {201, `"id":"staging-auto"`},
 	"create-policy-rule-invalid.json":     {400, `"code":"validation_failed"`},

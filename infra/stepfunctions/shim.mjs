@@ -8,7 +8,11 @@
 // Lambda function ARNs) call a Lambda Invoke-compatible HTTP endpoint
 // (POST <lambda-endpoint>/2015-03-31/functions/<name>/invocations).
 // aws-local-stepfunctions has no callback-token service, so this shim keeps
-// the task tokens.
+// the task tokens. When the environment sets JITSUDO_LAMBDA_SECRET, every
+// invoke carries it in the X-Jitsudo-Lambda-Secret header (the endpoint's
+// proof that the call comes from this process; see RequireLambdaSecret in
+// stepfunctions.go). It is read from the environment, not the command line,
+// so `ps` does not show it.
 //
 // Usage:
 //   node --require ./polyfill.cjs shim.mjs --port 0 --lambda-endpoint URL \
@@ -52,6 +56,8 @@ const LAMBDA_WAIT = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
 const TIMEOUT_KEY = '__shim_timeout_seconds';
 const MAX_TIMER_SECONDS = 2147483; // setTimeout's limit, in seconds
 const lambdaEndpoint = opts['lambda-endpoint'].replace(/\/+$/, '');
+const lambdaSecret = process.env.JITSUDO_LAMBDA_SECRET ?? '';
+delete process.env.JITSUDO_LAMBDA_SECRET;
 
 function log(msg, fields = {}) {
   if (opts.verbose || fields.level === 'error') {
@@ -160,7 +166,7 @@ async function invokeLambda(nameOrArn, payload) {
   try {
     resp = await fetch(`${lambdaEndpoint}/2015-03-31/functions/${encodeURIComponent(fn)}/invocations`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...(lambdaSecret ? { 'x-jitsudo-lambda-secret': lambdaSecret } : {}) },
       body: JSON.stringify(payload ?? null),
     });
     body = await resp.text();

@@ -15,12 +15,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"os"
 	"os/exec"
@@ -103,8 +106,12 @@ type Config struct {
 	Substitutions map[string]string
 	// LambdaEndpoint is the base URL of a Lambda Invoke-compatible API
 	// (e.g. an httptest server around LambdaInvokeHandler, or the dev
-	// stack's /lambda prefix).
+	// stack's loopback Lambda listener).
 	LambdaEndpoint string
+	// LambdaSecret, when set, is sent with every invoke in the
+	// LambdaSecretHeader header, for an endpoint guarded by
+	// RequireLambdaSecret. It reaches the shim through its environment.
+	LambdaSecret string
 	// Dir is where shim.mjs and node_modules are; default: this package's
 	// directory.
 	Dir string
@@ -149,6 +156,9 @@ func Start(ctx context.Context, cfg Config) (endpoint string, stop func(), err e
 	// Not CommandContext: the shim outlives Start's ctx, until stop.
 	cmd := exec.Command("node", args...)
 	cmd.Dir = cfg.Dir
+	if cfg.LambdaSecret != "" {
+		cmd.Env = append(os.Environ(), envLambdaSecret+"="+cfg.LambdaSecret)
+	}
 	// Own process group (stop kills the whole group); and the shim dies with
 	// its parent even when the parent is killed outright (Linux).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -262,6 +272,67 @@ func DebugExecution(ctx context.Context, endpoint, nameOrARN string) (Execution,
 		return e, fmt.Errorf("stepfunctions: debug %s: %d %s", nameOrARN, resp.StatusCode, body)
 	}
 	return e, json.Unmarshal(body, &e)
+}
+
+// LambdaSecretHeader carries the shared secret on the shim's invokes.
+const LambdaSecretHeader = "X-Jitsudo-Lambda-Secret"
+
+// envLambdaSecret hands Config.LambdaSecret to the shim (shim.mjs).
+const envLambdaSecret = "JITSUDO_LAMBDA_SECRET"
+
+// NewLambdaSecret returns a fresh random secret (256 bits, hex) for
+// Config.LambdaSecret and RequireLambdaSecret: one per start.
+func NewLambdaSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("stepfunctions: lambda secret: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// RequireLambdaSecret guards a Lambda Invoke endpoint (LambdaInvokeHandler)
+// whose handlers run with no credentials of their own — the workers that
+// expire requests and provision or revoke access — so that only the local
+// Step Functions given the same secret (Config.LambdaSecret) can call it:
+//
+//   - the LambdaSecretHeader header must equal secret (an empty secret
+//     refuses everything); a custom header is something a cross-site page
+//     cannot send without a CORS preflight, which this endpoint never
+//     answers;
+//   - any browser marker is refused even with the secret: an Origin header,
+//     or Sec-Fetch-Site other than none or same-origin;
+//   - the body must be declared application/json (a cross-site form cannot
+//     send that type).
+//
+// Refusals are 403 AccessDeniedException (415 for the content type), in
+// the Lambda API's error shape; the handler is not reached.
+func RequireLambdaSecret(secret string, h http.Handler) http.Handler {
+	want := []byte(secret)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		deny := func(msg string) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"Type": "User", "message": msg}, "AccessDeniedException")
+		}
+		if len(r.Header.Values("Origin")) > 0 { // even "Origin: null" or empty
+			deny("browser requests are refused")
+			return
+		}
+		switch r.Header.Get("Sec-Fetch-Site") {
+		case "", "none", "same-origin":
+		default:
+			deny("browser requests are refused")
+			return
+		}
+		got := r.Header.Values(LambdaSecretHeader)
+		if len(want) == 0 || len(got) != 1 || subtle.ConstantTimeCompare([]byte(got[0]), want) != 1 {
+			deny("missing or wrong " + LambdaSecretHeader)
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"Type": "User", "message": "the payload must be sent as application/json"}, "UnsupportedMediaTypeException")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // LambdaFunc is a Lambda handler over raw JSON.

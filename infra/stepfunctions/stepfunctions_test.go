@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,6 +149,70 @@ func TestLambdaInvokeHandler(t *testing.T) {
 	}
 }
 
+// TestRequireLambdaSecret: the guarded endpoint answers only a request
+// with the secret, no browser markers and a JSON body; everything else is
+// refused before the function runs.
+func TestRequireLambdaSecret(t *testing.T) {
+	secret, err := stepfunctions.NewLambdaSecret()
+	if err != nil || len(secret) != 64 {
+		t.Fatalf("secret %q, %v", secret, err)
+	}
+	if other, _ := stepfunctions.NewLambdaSecret(); other == secret {
+		t.Fatal("two secrets are equal")
+	}
+	var calls atomic.Int32
+	fns := map[string]stepfunctions.LambdaFunc{
+		"expire": func(_ context.Context, p json.RawMessage) (json.RawMessage, error) { calls.Add(1); return p, nil },
+	}
+	guarded := httptest.NewServer(stepfunctions.RequireLambdaSecret(secret, stepfunctions.LambdaInvokeHandler(fns)))
+	defer guarded.Close()
+	unset := httptest.NewServer(stepfunctions.RequireLambdaSecret("", stepfunctions.LambdaInvokeHandler(fns)))
+	defer unset.Close()
+	cases := []struct {
+		name    string
+		srv     *httptest.Server
+		headers map[string]string
+		status  int
+	}{
+		{"the shim", guarded, map[string]string{stepfunctions.LambdaSecretHeader: secret}, 200},
+		{"with charset", guarded, map[string]string{stepfunctions.LambdaSecretHeader: secret, "Content-Type": "application/json; charset=utf-8"}, 200},
+		{"no secret", guarded, nil, 403},
+		{"wrong secret", guarded, map[string]string{stepfunctions.LambdaSecretHeader: secret[:63] + "x"}, 403},
+		{"secret prefix", guarded, map[string]string{stepfunctions.LambdaSecretHeader: secret[:32]}, 403},
+		{"empty secret configured", unset, map[string]string{stepfunctions.LambdaSecretHeader: ""}, 403},
+		{"Origin", guarded, map[string]string{stepfunctions.LambdaSecretHeader: secret, "Origin": "https://evil.example"}, 403},
+		{"Origin null", guarded, map[string]string{stepfunctions.LambdaSecretHeader: secret, "Origin": "null"}, 403},
+		{"cross-site fetch", guarded, map[string]string{stepfunctions.LambdaSecretHeader: secret, "Sec-Fetch-Site": "cross-site"}, 403},
+		{"same-site fetch", guarded, map[string]string{stepfunctions.LambdaSecretHeader: secret, "Sec-Fetch-Site": "same-site"}, 403},
+		{"form post", guarded, map[string]string{stepfunctions.LambdaSecretHeader: secret, "Content-Type": "application/x-www-form-urlencoded"}, 415},
+		{"text/plain", guarded, map[string]string{stepfunctions.LambdaSecretHeader: secret, "Content-Type": "text/plain"}, 415},
+		{"browser form without secret", guarded, map[string]string{"Content-Type": "text/plain", "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, 403},
+	}
+	want := int32(0)
+	for _, c := range cases {
+		req, err := http.NewRequest(http.MethodPost, c.srv.URL+"/2015-03-31/functions/expire/invocations", strings.NewReader(`{"request_id":"r1"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range c.headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if c.status == 200 {
+			want++
+		}
+		if resp.StatusCode != c.status || calls.Load() != want {
+			t.Errorf("%s: %d %s (function ran %d times, want %d), want %d", c.name, resp.StatusCode, body, calls.Load(), want, c.status)
+		}
+	}
+}
+
 // TestShimAPI drives the shim with the real sfn client: name idempotency,
 // the SDK's typed errors, StopExecution closing the wait, and lambda
 // errors surfacing under their errorType.
@@ -155,7 +220,13 @@ func TestShimAPI(t *testing.T) {
 	install(t)
 	var mu sync.Mutex
 	tokens := map[string]string{}
-	lambdas := httptest.NewServer(stepfunctions.LambdaInvokeHandler(map[string]stepfunctions.LambdaFunc{
+	// The workers are guarded as the dev stack guards them: the shim
+	// must send the secret it was given.
+	secret, err := stepfunctions.NewLambdaSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lambdas := httptest.NewServer(stepfunctions.RequireLambdaSecret(secret, stepfunctions.LambdaInvokeHandler(map[string]stepfunctions.LambdaFunc{
 		"store-task-token": func(_ context.Context, p json.RawMessage) (json.RawMessage, error) {
 			var in struct {
 				RequestID string `json:"request_id"`
@@ -175,7 +246,7 @@ func TestShimAPI(t *testing.T) {
 		"fail-grant": func(context.Context, json.RawMessage) (json.RawMessage, error) {
 			return nil, &Retryable{"table busy"} // retried, then the execution fails with it
 		},
-	}))
+	})))
 	defer lambdas.Close()
 	subs := map[string]string{}
 	for _, w := range routes.Workers {
@@ -186,6 +257,7 @@ func TestShimAPI(t *testing.T) {
 		ASLFiles:       []string{filepath.Join(repoRoot, "statemachines", "access-request.asl.json")},
 		Substitutions:  subs,
 		LambdaEndpoint: lambdas.URL,
+		LambdaSecret:   secret,
 	})
 	if err != nil {
 		t.Fatal(err)

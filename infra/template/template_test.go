@@ -815,6 +815,8 @@ const (
 	policyAssumeTenantRole   = "an inline statement allowing only sts:AssumeRole on the tenants' provisioning roles"
 	policyEmailSubscriptions = "an inline statement allowing only sns:Subscribe (protocol email) on " + eventsTopicID +
 		" and sns:Unsubscribe, sns:SetSubscriptionAttributes on its subscriptions"
+	policyTouchAPIKeys = "an inline statement allowing only dynamodb:UpdateItem of " + store.AttrLastUsedAt +
+		" on the API keys' id items"
 )
 
 // policySendToQueue is the kind of an SQSSendMessagePolicy on queue (a
@@ -822,7 +824,7 @@ const (
 func policySendToQueue(queue string) string { return "SQSSendMessagePolicy on " + queue }
 
 var extraPolicyKinds = func() []string {
-	kinds := []string{policyStartExecution, policyPublishEvents, policyAssumeTenantRole, policyEmailSubscriptions}
+	kinds := []string{policyStartExecution, policyPublishEvents, policyAssumeTenantRole, policyEmailSubscriptions, policyTouchAPIKeys}
 	for _, fn := range slices.Sorted(maps.Keys(deadLetterQueues)) {
 		kinds = append(kinds, policySendToQueue(deadLetterQueues[fn]))
 	}
@@ -841,6 +843,8 @@ func extraPolicyHolders(k string) []string {
 		return slices.Sorted(maps.Keys(providerFunctions))
 	case policyEmailSubscriptions:
 		return subscribingFunctions
+	case policyTouchAPIKeys:
+		return []string{routes.Authorizer}
 	}
 	for fn, q := range deadLetterQueues {
 		if k == policySendToQueue(q) {
@@ -921,6 +925,8 @@ func tablePolicies(f *serverless.Function, tableRef string) (read, crud int, ext
 				extras = append(extras, policyAssumeTenantRole)
 			case isEmailSubscriptionsDoc(docs[i]):
 				extras = append(extras, policyEmailSubscriptions)
+			case isTouchAPIKeysDoc(docs[i], strings.TrimPrefix(tableRef, "Ref:")):
+				extras = append(extras, policyTouchAPIKeys)
 			default:
 				other = append(other, fmt.Sprintf("#%d inline %s", i, doc))
 			}
@@ -980,6 +986,31 @@ func isEmailSubscriptionsDoc(d serverless.Function_IAMPolicyDocument) bool {
 		}
 	}
 	return subscribe == 1 && manage == 1
+}
+
+// isTouchAPIKeysDoc: an inline document of exactly one statement allowing
+// exactly dynamodb:UpdateItem on exactly !GetAtt <table>.Arn (no index),
+// conditioned on every leading key being an API keys' id partition
+// (T#*#KEYS), the attributes touched being only the key attributes and
+// last_used_at, and no returned values. Nothing else.
+func isTouchAPIKeysDoc(d serverless.Function_IAMPolicyDocument, table string) bool {
+	if len(d.Statement) != 1 || table == "" {
+		return false
+	}
+	m, ok := d.Statement[0].(map[string]any)
+	if !ok || m["Effect"] != "Allow" {
+		return false
+	}
+	for k := range m {
+		if !slices.Contains([]string{"Sid", "Effect", "Action", "Resource", "Condition"}, k) {
+			return false
+		}
+	}
+	cond, _ := json.Marshal(m["Condition"])
+	want := fmt.Sprintf(`{"ForAllValues:StringEquals":{"dynamodb:Attributes":[%q,%q,%q]},"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["T#*#KEYS"]},"StringEqualsIfExists":{"dynamodb:ReturnValues":"NONE"}}`,
+		store.AttrPK, store.AttrSK, store.AttrLastUsedAt)
+	return slices.Equal(strs(m["Action"]), []string{"dynamodb:UpdateItem"}) &&
+		slices.Equal(strs(m["Resource"]), []string{"GetAtt:" + table + ".Arn"}) && string(cond) == want
 }
 
 // isAssumeTenantRoleDoc: an inline document of statements that each allow
@@ -1377,6 +1408,9 @@ func TestChecksDetectBreakage(t *testing.T) {
 		{"reader gets CRUD", "CodeUri: functions/get-policy-rule/\n      Description: GET /v1/policy-rules/{id}\n      Policies:\n        - DynamoDBReadPolicy", "CodeUri: functions/get-policy-rule/\n      Description: GET /v1/policy-rules/{id}\n      Policies:\n        - DynamoDBCrudPolicy", checkSettings},
 		{"writer without policy", "CodeUri: functions/create-tenant/\n      Description: POST /v1/tenants (platform admin only)\n      Policies:\n        - DynamoDBCrudPolicy: {TableName: !Ref Table}\n", "CodeUri: functions/create-tenant/\n      Description: POST /v1/tenants (platform admin only)\n", checkSettings},
 		{"authorizer env missing", "          OIDC_AUDIENCE: !Ref OidcAudience\n", "", checkSettings},
+		{"authorizer updates any item", `dynamodb:LeadingKeys: ["T#*#KEYS"]`, `dynamodb:LeadingKeys: ["T#*"]`, checkSettings},
+		{"authorizer updates any attribute", "                ForAllValues:StringEquals:\n                  dynamodb:Attributes: [PK, SK, last_used_at]\n", "", checkSettings},
+		{"authorizer without the touch policy", "        - Statement:\n            - Sid: TouchApiKeyLastUsed\n", "        - Statement:\n            - Sid: TouchApiKeyLastUsed\n              NotAction: dynamodb:DeleteItem\n", checkSettings},
 		{"identity source", "            Identity:\n              ReauthorizeEvery: 0\n", "            Identity:\n              Headers: [Authorization]\n              ReauthorizeEvery: 300\n", checkSettings},
 		{"payload 1.0", `AuthorizerPayloadFormatVersion: "2.0"`, `AuthorizerPayloadFormatVersion: "1.0"`, checkSettings},
 		{"stage prefix", "StageName: $default", "StageName: prod", checkSettings},

@@ -13,6 +13,7 @@ var Constructors = map[string]func(Deps) http.Handler{
 	"healthz":             func(Deps) http.Handler { return lambdaapp.Health() },
 	"create-tenant":       CreateTenant,
 	"create-api-key":      CreateAPIKey,
+	"list-api-keys":       ListAPIKeys,
 	"delete-api-key":      DeleteAPIKey,
 	"list-policy-rules":   ListRules,
 	"create-policy-rule":  CreateRule,

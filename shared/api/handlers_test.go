@@ -142,6 +142,7 @@ func TestHandlersCheckScopesFirst(t *testing.T) {
 		"create-tenant":       {platform},
 		"create-api-key":      {admin},
 		"delete-api-key":      {admin},
+		"list-api-keys":       {admin},
 		"list-policy-rules":   {reader, writer, admin},
 		"get-policy-rule":     {reader, writer, admin},
 		"export-policy-rules": {reader, writer, admin},

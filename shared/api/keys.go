@@ -19,11 +19,17 @@ type createKeyInput struct {
 	ExpiresInSeconds *int64   `json:"expires_in_seconds"`
 }
 
-// keyView is an API key as returned; Key (the raw secret) is set only in
-// the response that creates it.
+// keyView is an API key as returned: never its hash (store.APIKey's Hash
+// is not serialised); Key (the raw secret) is set only in the response that
+// creates it.
 type keyView struct {
 	store.APIKey
-	Key string `json:"key,omitempty"`
+	Revoked bool   `json:"revoked"`
+	Key     string `json:"key,omitempty"`
+}
+
+func viewKey(k store.APIKey, raw string) keyView {
+	return keyView{APIKey: k, Revoked: k.RevokedAt != nil, Key: raw}
 }
 
 const maxKeyLifetime = 2 * 365 * 24 * time.Hour
@@ -99,7 +105,7 @@ func CreateAPIKey(d Deps) http.Handler {
 			return apiError(err, "API key")
 		}
 		httpapi.Logger(r.Context()).Info("API key created", "key_id", key.ID, "scopes", key.Scopes)
-		httpapi.WriteJSON(w, http.StatusCreated, keyView{APIKey: key, Key: raw})
+		httpapi.WriteJSON(w, http.StatusCreated, viewKey(key, raw))
 		return nil
 	})
 }
@@ -118,7 +124,33 @@ func DeleteAPIKey(d Deps) http.Handler {
 			return apiError(err, "API key "+strconv.Quote(keyID))
 		}
 		httpapi.Logger(r.Context()).Info("API key revoked", "key_id", key.ID)
-		httpapi.WriteJSON(w, http.StatusOK, keyView{APIKey: key})
+		httpapi.WriteJSON(w, http.StatusOK, viewKey(key, ""))
+		return nil
+	})
+}
+
+// ListAPIKeys serves GET /v1/api-keys (admin): the tenant's keys, revoked
+// and expired ones included, ordered by id, so a lost key id can be found
+// by name, prefix or scopes. Never the raw key or its hash.
+func ListAPIKeys(d Deps) http.Handler {
+	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
+		id, err := httpapi.RequireTenant(r, auth.ScopeAdmin)
+		if err != nil {
+			return err
+		}
+		limit, cursor, err := httpapi.PageParams(r)
+		if err != nil {
+			return err
+		}
+		keys, next, err := d.Store.ListAPIKeys(r.Context(), id.TenantID, store.Page{Limit: limit, Cursor: cursor})
+		if err != nil {
+			return apiError(err, "API keys")
+		}
+		views := make([]keyView, len(keys))
+		for i, k := range keys {
+			views[i] = viewKey(k, "")
+		}
+		httpapi.WriteJSON(w, http.StatusOK, httpapi.NewList(views, next))
 		return nil
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1161,4 +1162,101 @@ func headerHasPrefix(h map[string]string, name string) bool {
 		}
 	}
 	return false
+}
+
+// touchingKeys is memKeys that also records TouchAPIKey calls.
+type touchingKeys struct {
+	*memKeys
+	mu      sync.Mutex
+	touches []string // "tenant/key@time"
+	err     error
+}
+
+func (k *touchingKeys) TouchAPIKey(_ context.Context, tenantID, keyID string, at time.Time, every time.Duration) (bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.touches = append(k.touches, fmt.Sprintf("%s/%s@%s/%s", tenantID, keyID, at.Format(time.TimeOnly), every))
+	return k.err == nil, k.err
+}
+
+func (k *touchingKeys) got() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.touches)
+}
+
+// TestAPIKeyLastUsed: a successful API-key call records the key's use, at
+// most once per KeyTouchEvery per key (cache hits included); refused
+// calls, JWTs and a failing write never change the outcome.
+func TestAPIKeyLastUsed(t *testing.T) {
+	e := newEnv(t, nil)
+	tk := &touchingKeys{memKeys: e.keys}
+	a, err := auth.New(context.Background(), e.cfg, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	raw, k := e.addKey(tenantA, []string{auth.ScopeAdmin}, nil)
+	raw2, k2 := e.addKey(tenantA, []string{auth.ScopeAdmin}, nil)
+	call := func(raw string) {
+		t.Helper()
+		if _, err := a.Authenticate(ctx, apiKey(raw, tenantA)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call(raw) // 12:00:00
+	e.clock.Add(time.Minute)
+	call(raw) // cached, and within the interval
+	call(raw2)
+	e.clock.Add(4*time.Minute + time.Second)
+	call(raw) // 12:05:01: due again
+	want := []string{
+		tenantA + "/" + k.ID + "@12:00:00/5m0s",
+		tenantA + "/" + k2.ID + "@12:01:00/5m0s",
+		tenantA + "/" + k.ID + "@12:05:01/5m0s",
+	}
+	if got := tk.got(); !slices.Equal(got, want) {
+		t.Fatalf("touches\n got %q\nwant %q", got, want)
+	}
+
+	// Refused calls and bearer tokens touch nothing.
+	revoked := e.clock.Now()
+	rawRevoked, _ := e.addKey(tenantA, []string{auth.ScopeAdmin}, func(k *store.APIKey) { k.RevokedAt = &revoked })
+	if _, err := a.Authenticate(ctx, apiKey(rawRevoked, tenantA)); err == nil {
+		t.Fatal("revoked key accepted")
+	}
+	if _, err := a.Authenticate(ctx, apiKey(raw, tenantB)); err == nil {
+		t.Fatal("key accepted for another tenant")
+	}
+	if _, err := a.Authenticate(ctx, bearer(e.mint(nil), tenantA)); err != nil {
+		t.Fatal(err)
+	}
+	if got := tk.got(); len(got) != len(want) {
+		t.Fatalf("touches after refused calls and a JWT: %q", got)
+	}
+
+	// A failing write is logged, and the call still succeeds.
+	tk.mu.Lock()
+	tk.err = errors.New("throttled")
+	tk.mu.Unlock()
+	e.clock.Add(10 * time.Minute)
+	call(raw)
+	if !strings.Contains(e.logs.String(), "API key last-used not recorded") {
+		t.Fatalf("failed touch not logged: %s", e.logs)
+	}
+
+	// Negative KeyTouchEvery disables it.
+	cfg := e.cfg
+	cfg.KeyTouchEvery = -1
+	off, err := auth.New(context.Background(), cfg, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(tk.got())
+	if _, err := off.Authenticate(ctx, apiKey(raw2, tenantA)); err != nil {
+		t.Fatal(err)
+	}
+	if len(tk.got()) != n {
+		t.Fatal("touched with tracking disabled")
+	}
 }

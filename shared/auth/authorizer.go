@@ -40,6 +40,8 @@ type Authorizer struct {
 	cfg            Config
 	keys           KeyLookup
 	cache          *keyCache
+	toucher        KeyToucher // nil: last use not recorded
+	touched        touched
 	platformDigest []byte // sha256 of the platform admin key; nil = disabled
 	platformRoutes map[string]bool
 
@@ -73,6 +75,7 @@ func New(ctx context.Context, cfg Config, keys KeyLookup) (*Authorizer, error) {
 		cache:          newKeyCache(cfg.KeyCacheTTL),
 		platformRoutes: make(map[string]bool, len(cfg.PlatformRoutes)),
 	}
+	a.toucher, _ = keys.(KeyToucher)
 	for _, r := range cfg.PlatformRoutes {
 		a.platformRoutes[r] = true
 	}
@@ -282,6 +285,7 @@ func (a *Authorizer) authenticateKey(ctx context.Context, tenant, raw string) (I
 	if key.ExpiresAt != nil && !now.Before(*key.ExpiresAt) {
 		return Identity{}, unauthorized("API key expired", nil)
 	}
+	a.touch(ctx, tenant, key.ID, now)
 	var scopes []string
 	for _, s := range key.Scopes {
 		if ValidTenantScope(s) && !slices.Contains(scopes, s) {

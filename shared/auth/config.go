@@ -14,6 +14,8 @@ import (
 const (
 	DefaultClockSkew   = 60 * time.Second
 	DefaultKeyCacheTTL = 30 * time.Second
+	// DefaultKeyTouchEvery is how stale an API key's last_used_at may be.
+	DefaultKeyTouchEvery = 5 * time.Minute
 	// MinPlatformKeyLen is the shortest platform admin key New accepts.
 	MinPlatformKeyLen = 16
 )
@@ -57,6 +59,11 @@ type Config struct {
 	// in authorizers that looked it up just before. Expiry is checked on
 	// every call regardless. 0 disables the cache.
 	KeyCacheTTL time.Duration
+	// KeyTouchEvery is how often a key's last_used_at is rewritten while
+	// it is in use (when the KeyLookup is also a KeyToucher): at most one
+	// table write per key per interval. 0 means DefaultKeyTouchEvery;
+	// negative disables the tracking.
+	KeyTouchEvery time.Duration
 	// Now is the clock (tests). Default time.Now.
 	Now func() time.Time
 	// HTTPClient fetches the discovery document and the JWKS. Default: a
@@ -140,6 +147,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PlatformRoutes == nil {
 		c.PlatformRoutes = DefaultPlatformRoutes
+	}
+	if c.KeyTouchEvery == 0 {
+		c.KeyTouchEvery = DefaultKeyTouchEvery
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -20,6 +20,13 @@ type KeyLookup interface {
 	GetAPIKeyByHash(ctx context.Context, tenantID, hash string) (store.APIKey, error)
 }
 
+// KeyToucher records an API key's use (*store.Store satisfies it). When
+// the KeyLookup given to New also implements it, the authorizer keeps each
+// key's last_used_at current to within Config.KeyTouchEvery.
+type KeyToucher interface {
+	TouchAPIKey(ctx context.Context, tenantID, keyID string, at time.Time, every time.Duration) (bool, error)
+}
+
 // KeyPrefix starts every generated tenant API key.
 const KeyPrefix = "jit_"
 
@@ -116,4 +123,45 @@ func (c *keyCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.m)
+}
+
+// touchTimeout bounds the best-effort last-used write on the
+// authorization path.
+const touchTimeout = 500 * time.Millisecond
+
+// touched remembers when this authorizer last recorded each key's use, so
+// a warm authorizer asks the table at most once per interval per key; the
+// store's condition makes that once per interval across authorizers.
+type touched struct {
+	mu sync.Mutex
+	m  map[touchKey]time.Time // last attempt
+}
+
+type touchKey struct{ tenant, keyID string }
+
+// due reports whether k's use should be recorded at now, and if so marks it.
+func (t *touched) due(k touchKey, now time.Time, every time.Duration) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if last, ok := t.m[k]; ok && now.Sub(last) < every && !now.Before(last) {
+		return false
+	}
+	if t.m == nil || len(t.m) >= defaultCacheMax {
+		t.m = make(map[touchKey]time.Time)
+	}
+	t.m[k] = now
+	return true
+}
+
+// touch records key keyID's use at now, best effort: a failure is logged
+// and never fails the call.
+func (a *Authorizer) touch(ctx context.Context, tenant, keyID string, now time.Time) {
+	if a.toucher == nil || a.cfg.KeyTouchEvery < 0 || !a.touched.due(touchKey{tenant, keyID}, now, a.cfg.KeyTouchEvery) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), touchTimeout)
+	defer cancel()
+	if _, err := a.toucher.TouchAPIKey(ctx, tenant, keyID, now, a.cfg.KeyTouchEvery); err != nil {
+		a.cfg.Logger.WarnContext(ctx, "API key last-used not recorded", "tenant_id", tenant, "key_id", keyID, "error", err.Error())
+	}
 }

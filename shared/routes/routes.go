@@ -46,6 +46,7 @@ var Table = []Route{
 	{Method: "GET", Path: "/healthz", Function: "healthz", Public: true},
 
 	{Method: "POST", Path: "/v1/tenants", Function: "create-tenant"},
+	{Method: "GET", Path: "/v1/api-keys", Function: "list-api-keys"},
 	{Method: "POST", Path: "/v1/api-keys", Function: "create-api-key"},
 	{Method: "DELETE", Path: "/v1/api-keys/{id}", Function: "delete-api-key"},
 

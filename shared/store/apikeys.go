@@ -221,3 +221,41 @@ func (s *Store) ListAPIKeys(ctx context.Context, tenantID string, p Page) ([]API
 	}
 	return keys, next, nil
 }
+
+// TouchAPIKey records that key keyID authenticated a call at at: it sets
+// the id item's last_used_at (what ListAPIKeys shows) to at, truncated to
+// the second, unless the stored value is newer than at-every, so a busy key
+// costs at most one write per interval however many authorizers see it.
+// It never creates an item. It reports whether it wrote; a key that does
+// not exist, or was touched recently, is (false, nil).
+func (s *Store) TouchAPIKey(ctx context.Context, tenantID, keyID string, at time.Time, every time.Duration) (bool, error) {
+	if err := checkTenant(tenantID); err != nil {
+		return false, err
+	}
+	if !validKeyID(keyID) {
+		return false, fmt.Errorf("%w: API key id", ErrInvalidInput)
+	}
+	// Whole seconds in UTC: fixed-width RFC 3339, so the string comparison
+	// in the condition is a time comparison.
+	at = at.UTC().Truncate(time.Second)
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.table),
+		Key:                 keyOf(apiKeysPK(tenantID), apiKeyIDSK(keyID)),
+		UpdateExpression:    aws.String("SET #lu = :at"),
+		ConditionExpression: aws.String("attribute_exists(#pk) AND (attribute_not_exists(#lu) OR #lu < :cutoff)"),
+		ExpressionAttributeNames: map[string]string{
+			"#pk": AttrPK, "#lu": AttrLastUsedAt,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":at":     str(at.Format(time.RFC3339)),
+			":cutoff": str(at.Add(-every).Format(time.RFC3339)),
+		},
+	})
+	if err != nil {
+		if failedAt(err) == 0 {
+			return false, nil
+		}
+		return false, fmt.Errorf("store: touch API key %s: %w", keyID, err)
+	}
+	return true, nil
+}

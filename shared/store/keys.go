@@ -119,6 +119,7 @@ const (
 	AttrCreatedAt      = "created_at"
 	AttrUpdatedAt      = "updated_at"
 	AttrRevokedAt      = "revoked_at"
+	AttrLastUsedAt     = "last_used_at"
 	// AttrTTL is the table's TTL attribute (epoch seconds): idempotency
 	// records and task-token items expire through it. template.yaml's
 	// TimeToLiveSpecification must name it.

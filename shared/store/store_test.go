@@ -762,3 +762,56 @@ func TestDynamotestHelpers(t *testing.T) {
 		t.Fatalf("tables share data: %v", err)
 	}
 }
+
+// TestTouchAPIKey: last_used_at is written at most once per interval, only
+// onto an existing key of the right tenant, and shows in the list.
+func TestTouchAPIKey(t *testing.T) {
+	t.Parallel()
+	s := newTenant(t, "acme", "beta")
+	ctx := t.Context()
+	lastUsed := func(tenant string) *time.Time {
+		t.Helper()
+		keys, _, err := s.ListAPIKeys(ctx, tenant, store.Page{})
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("ListAPIKeys(%s) = %+v, %v", tenant, keys, err)
+		}
+		return keys[0].LastUsedAt
+	}
+	if lu := lastUsed("acme"); lu != nil {
+		t.Fatalf("a new key has last_used_at %v", lu)
+	}
+	at := t0.Add(time.Hour + 500*time.Millisecond)
+	if wrote, err := s.TouchAPIKey(ctx, "acme", "first", at, 5*time.Minute); err != nil || !wrote {
+		t.Fatalf("first touch: %v %v", wrote, err)
+	}
+	if lu := lastUsed("acme"); lu == nil || !lu.Equal(at.Truncate(time.Second)) {
+		t.Fatalf("last_used_at = %v, want %v", lu, at.Truncate(time.Second))
+	}
+	// Within the interval: no write.
+	if wrote, err := s.TouchAPIKey(ctx, "acme", "first", at.Add(4*time.Minute), 5*time.Minute); err != nil || wrote {
+		t.Fatalf("touch within the interval: %v %v", wrote, err)
+	}
+	if lu := lastUsed("acme"); !lu.Equal(at.Truncate(time.Second)) {
+		t.Fatalf("last_used_at moved to %v", lu)
+	}
+	// Past it: written.
+	later := at.Add(6 * time.Minute)
+	if wrote, err := s.TouchAPIKey(ctx, "acme", "first", later, 5*time.Minute); err != nil || !wrote {
+		t.Fatalf("touch after the interval: %v %v", wrote, err)
+	}
+	if lu := lastUsed("acme"); !lu.Equal(later.Truncate(time.Second)) {
+		t.Fatalf("last_used_at = %v, want %v", lu, later)
+	}
+	// A key that does not exist is not created; another tenant's key is untouched.
+	if wrote, err := s.TouchAPIKey(ctx, "acme", "ghost", later, 0); err != nil || wrote {
+		t.Fatalf("touch of a missing key: %v %v", wrote, err)
+	}
+	if keys, _, _ := s.ListAPIKeys(ctx, "acme", store.Page{}); len(keys) != 1 {
+		t.Fatalf("touch created a key: %+v", keys)
+	}
+	if lu := lastUsed("beta"); lu != nil {
+		t.Fatalf("beta's key was touched: %v", lu)
+	}
+	_, err := s.TouchAPIKey(ctx, "acme", "", later, 0)
+	wantErr(t, err, store.ErrInvalidInput)
+}

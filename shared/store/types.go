@@ -46,6 +46,10 @@ type APIKey struct {
 	CreatedAt time.Time  `json:"created_at" dynamodbav:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty" dynamodbav:"expires_at,omitempty"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty" dynamodbav:"revoked_at,omitempty"`
+	// LastUsedAt is when the key last authenticated a call, to within
+	// the authorizer's touch interval (auth.Config.KeyTouchEvery); nil
+	// if never (or not since tracking began). Kept on the id item only.
+	LastUsedAt *time.Time `json:"last_used_at,omitempty" dynamodbav:"last_used_at,omitempty"`
 }
 
 // RuleRecord is a stored policy rule with its bookkeeping.
