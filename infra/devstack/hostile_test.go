@@ -39,7 +39,11 @@ func TestHostileInput(t *testing.T) {
 	cases := []hostileCase{
 		// Strict JSON.
 		{"unknown field", "POST", "/v1/policy-rules", admin, jsonBody(`{"id":"x","bogus":1}`), 400, "validation_failed", []string{"bogus"}},
-		{"unknown field in evaluate", "POST", "/v1/policies/evaluate", alice, jsonBody(`{"resource":{"type":"aws_account","id":"111111111111","extra":1}}`), 400, "validation_failed", []string{"extra"}},
+		{"unknown field in evaluate", "POST", "/v1/policies/evaluate", alice, jsonBody(`{"resource":{"type":"aws_account","id":"111111111111","extra":1}}`), 400, "validation_failed", []string{"resource.extra"}},
+		{"field name in another case", "POST", "/v1/policy-rules", admin, jsonBody(`{"ID":"x"}`), 400, "validation_failed", []string{"ID"}},
+		{"field name in upper case in evaluate", "POST", "/v1/policies/evaluate", alice, jsonBody(`{"resource":{"TYPE":"aws_account","id":"111111111111"}}`), 400, "validation_failed", []string{"resource.TYPE"}},
+		{"duplicate key", "POST", "/v1/policy-rules", admin, jsonBody(`{"id":"x","effect":"forbid","effect":"permit"}`), 400, "validation_failed", []string{"effect"}},
+		{"duplicate nested key", "POST", "/v1/policies/evaluate", alice, jsonBody(`{"resource":{"type":"aws_account","id":"111111111111","id":"222222222222"}}`), 400, "validation_failed", []string{"resource.id"}},
 		{"wrong type", "POST", "/v1/policy-rules", admin, withField("priority", "high"), 400, "validation_failed", []string{"priority"}},
 		{"wrong type: float priority", "POST", "/v1/policy-rules", admin, jsonBody(`{"id":"x","priority":1.5}`), 400, "validation_failed", []string{"priority"}},
 		{"wrong type: huge priority", "POST", "/v1/policy-rules", admin, jsonBody(`{"id":"x","priority":1e300}`), 400, "validation_failed", []string{"priority"}},
