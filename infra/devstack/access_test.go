@@ -275,6 +275,7 @@ func TestAPIKeys(t *testing.T) {
 		{"missing scopes", map[string]any{"name": "x"}, []string{"scopes"}},
 		{"empty name", map[string]any{"name": "", "scopes": []string{"admin"}}, []string{"name"}},
 		{"control characters in name", map[string]any{"name": "a\x00b", "scopes": []string{"admin"}}, []string{"name"}},
+		{"bidi override in name", map[string]any{"name": "ci\u202Egnp", "scopes": []string{"admin"}}, []string{"name"}},
 		{"long name", map[string]any{"name": strings.Repeat("n", 257), "scopes": []string{"admin"}}, []string{"name"}},
 		{"expiry too short", map[string]any{"name": "x", "scopes": []string{"admin"}, "expires_in_seconds": 5}, []string{"expires_in_seconds"}},
 		{"negative expiry", map[string]any{"name": "x", "scopes": []string{"admin"}, "expires_in_seconds": -100}, []string{"expires_in_seconds"}},

@@ -78,6 +78,7 @@ func TestHostileInput(t *testing.T) {
 		{"bad account id in scope", "POST", "/v1/policy-rules", admin, withField("resource_entity_id", "12345"), 400, "validation_failed", []string{"resource_entity_id"}},
 		{"bad action", "POST", "/v1/policy-rules", admin, withField("action_ids", []string{"delete_everything"}), 400, "validation_failed", []string{"action_ids"}},
 		{"control character in name", "POST", "/v1/policy-rules", admin, withField("name", "a\x07b"), 400, "validation_failed", []string{"name"}},
+		{"bidi override in name", "POST", "/v1/policy-rules", admin, withField("name", "prod\u202E"), 400, "validation_failed", []string{"name"}},
 		{"bad rule id", "POST", "/v1/policy-rules", admin, withField("id", "a b\n"), 400, "validation_failed", []string{"id"}},
 		{"PUT id differs from path", "PUT", "/v1/policy-rules/dev-auto", admin, withField("id", "other"), 400, "validation_failed", []string{"id"}},
 		{"PUT bad If-Match", "PUT", "/v1/policy-rules/dev-auto", merge(admin, map[string]string{"If-Match": "abc"}), stagingRule("dev-auto", 60), 400, "validation_failed", []string{"If-Match"}},
@@ -122,6 +123,7 @@ func TestHostileInput(t *testing.T) {
 		{"settings: not for requesters", "PUT", "/v1/settings/aws", alice, map[string]any{}, 403, "forbidden", nil},
 
 		// Notification channels.
+		{"channel: bidi override in name", "POST", "/v1/notification-channels", admin, map[string]any{"name": "ops\u202E", "type": "email", "config": map[string]any{"addresses": []string{"ops@example.com"}}}, 400, "validation_failed", []string{"name"}},
 		{"channel: unknown type", "POST", "/v1/notification-channels", admin, map[string]any{"name": "x", "type": "pager", "config": map[string]any{}}, 400, "validation_failed", []string{"type"}},
 		{"channel: ftp url", "POST", "/v1/notification-channels", admin, map[string]any{"name": "x", "type": "generic_webhook", "config": map[string]any{"url": "ftp://example.com/x"}}, 400, "validation_failed", []string{"config.url"}},
 		{"channel: userinfo in url", "POST", "/v1/notification-channels", admin, map[string]any{"name": "x", "type": "generic_webhook", "config": map[string]any{"url": "https://user:pw@example.com/x"}}, 400, "validation_failed", []string{"config.url"}},

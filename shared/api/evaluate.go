@@ -4,11 +4,10 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
+	"github.com/jitsudo/jitsudo-serverless/shared/freetext"
 	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 )
@@ -84,12 +83,19 @@ const (
 	defaultDuration    = 3600
 )
 
-// validName: printable, no control characters, bounded.
-func validName(s string) bool {
-	if s == "" || len(s) > maxNameLen || !utf8.ValidString(s) {
-		return false
+// validName: 1..256 bytes of one-line free text (package freetext: no
+// control or format characters such as bidi overrides).
+func validName(s string) bool { return nameProblem(s) == "" }
+
+// nameProblem says why s is not a valid name ("" when it is).
+func nameProblem(s string) string {
+	if s == "" || len(s) > maxNameLen {
+		return "must be a non-empty name of at most 256 bytes"
 	}
-	return !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) })
+	if p := freetext.Problem(s, false); p != "" {
+		return "must be a printable name: " + p
+	}
+	return ""
 }
 
 // Evaluate serves POST /v1/policies/evaluate: what would the tenant's
@@ -200,8 +206,10 @@ func buildEvaluation(caller auth.Identity, in evaluateInput) (policy.Request, er
 			add("duration_seconds", "must be from 60 to 2592000 (30 days)")
 		}
 	}
-	if len(in.Justification) > maxJustification || !utf8.ValidString(in.Justification) {
-		add("justification", "must be valid UTF-8 of at most 2000 bytes")
+	if len(in.Justification) > maxJustification {
+		add("justification", "must be at most 2000 bytes")
+	} else if p := freetext.Problem(in.Justification, true); p != "" {
+		add("justification", p)
 	}
 	req := policy.Request{
 		Principal: principal, Action: action, Resource: res, DurationSeconds: duration,

@@ -8,13 +8,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	cedar "github.com/cedar-policy/cedar-go"
 	publicast "github.com/cedar-policy/cedar-go/ast"
 	"github.com/cedar-policy/cedar-go/types"
 	ast "github.com/cedar-policy/cedar-go/x/exp/ast"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/freetext"
 )
 
 // Input bounds enforced by Normalize.
@@ -727,23 +728,14 @@ func checkText(field, s string, max int, multiline bool, errs *errList) {
 	}
 }
 
-// printable reports why s is not acceptable text ("" when it is): valid
-// UTF-8, at most max bytes, only printable characters (plus \n and \t when
-// multiline). Format characters such as bidi overrides are rejected too.
+// printable reports why s is not acceptable text ("" when it is): at most
+// max bytes of free text (freetext.Problem: no control or format
+// characters such as bidi overrides; \n, \t and \r\n only when multiline).
 func printable(s string, max int, multiline bool) string {
 	if len(s) > max {
 		return fmt.Sprintf("too long (max %d bytes)", max)
 	}
-	if !utf8.ValidString(s) {
-		return "not valid UTF-8"
-	}
-	for _, c := range s {
-		if unicode.IsPrint(c) || multiline && (c == '\n' || c == '\t') {
-			continue
-		}
-		return fmt.Sprintf("contains a control or format character (%U)", c)
-	}
-	return ""
+	return freetext.Problem(s, multiline)
 }
 
 var allScopePrefix = func() string {
