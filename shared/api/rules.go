@@ -226,16 +226,29 @@ const MaxImportBytes = 1 << 20
 // ImportRules serves POST /v1/policy-rules/import: the body is a Cedar
 // document as exported (text/plain). Every rule in it is created or replaced
 // by id; with ?replace=true rules not in the document are deleted. The
-// document is validated whole before anything is written.
+// document is validated whole before anything is written. A document
+// without a single rule (an empty body is what `curl --data-binary
+// @missing-file` sends) is a 400: there is nothing to import, and with
+// replace=true it would delete every rule, which takes ?confirm=all.
 func ImportRules(d Deps) http.Handler {
 	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
 		id, err := httpapi.RequireTenant(r, auth.ScopePoliciesWrite)
 		if err != nil {
 			return err
 		}
-		replace, err := boolParam(r.URL.Query(), "replace")
+		q := r.URL.Query()
+		replace, err := boolParam(q, "replace")
 		if err != nil {
 			return err
+		}
+		confirmAll := false
+		switch c := q.Get("confirm"); {
+		case c == "all" && replace:
+			confirmAll = true
+		case c == "all":
+			return httpapi.Invalid("invalid query parameter", httpapi.FieldError{Field: "confirm", Message: "confirm=all only goes with replace=true"})
+		case c != "" || q.Has("confirm"):
+			return httpapi.Invalid("invalid query parameter", httpapi.FieldError{Field: "confirm", Message: "must be all"})
 		}
 		body, err := httpapi.ReadBody(r, MaxImportBytes)
 		if err != nil {
@@ -244,6 +257,15 @@ func ImportRules(d Deps) http.Handler {
 		rules, err := policy.Import(string(body))
 		if err != nil {
 			return apiError(err, "policy document")
+		}
+		switch {
+		case len(rules) > 0 || confirmAll:
+		case replace:
+			return httpapi.Invalid("the document holds no rule: replacing with it would delete every rule; add confirm=all if that is what you want",
+				httpapi.FieldError{Field: "document", Message: "holds no rule (confirm=all deletes every rule)"})
+		default:
+			return httpapi.Invalid("the document holds no rule: nothing to import",
+				httpapi.FieldError{Field: "document", Message: "holds no rule"})
 		}
 		version, err := d.Store.ImportRules(r.Context(), id.TenantID, rules, replace, d.now())
 		if err != nil {
