@@ -19,7 +19,8 @@ import "slices"
 //     User; AwsAccount: the resource types; AwsOrganizationalUnit: those,
 //     accounts and OUs; AwsPermissionSet: anything; User, AwsS3Bucket,
 //     AwsRdsInstance, AwsEc2Instance: nothing, so `in` is `==`), and two
-//     `in` scopes always overlap; otherwise (eq, is, is_in) both scopes pin
+//     `in` scopes overlap unless they name two accounts (a resource
+//     belongs to one account); otherwise (eq, is, is_in) both scopes pin
 //     an entity type, which must be the same, and two eq scopes must name
 //     the same entity;
 //   - action: `any` overlaps everything, otherwise the action sets must
@@ -71,8 +72,11 @@ func scopesMayOverlap(ak, at, aid, bk, bt, bid string) bool {
 		bk = ScopeEq
 	}
 	switch {
-	case ak == ScopeAny || bk == ScopeAny || ak == ScopeIn && bk == ScopeIn:
+	case ak == ScopeAny || bk == ScopeAny:
 		return true
+	case ak == ScopeIn && bk == ScopeIn:
+		// A resource belongs to one account; anything else may be in both.
+		return at != EntityAwsAccount || bt != EntityAwsAccount || aid == bid
 	case ak == ScopeIn:
 		return inMayMatch(at, aid, bk, bt, bid)
 	case bk == ScopeIn:
