@@ -157,7 +157,15 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	// Replacing globex's whole rule set leaves acme's alone.
 	acmeBefore := e.allRules(acme, 50)
-	e.want(http.StatusOK, "POST", "/v1/policy-rules/import?replace=true", globex, "")
+	globexBefore := len(e.allRules(globex, 50))
+	// An empty body (curl --data-binary @missing-file) deletes nothing
+	// unless confirm=all says "every rule".
+	e.wantErr(http.StatusBadRequest, "validation_failed", "POST", "/v1/policy-rules/import?replace=true", globex, "", "document")
+	e.wantErr(http.StatusBadRequest, "validation_failed", "POST", "/v1/policy-rules/import", globex, "", "document")
+	if n := len(e.allRules(globex, 50)); n != globexBefore || n == 0 {
+		t.Fatalf("globex has %d rules after a refused empty import, had %d", n, globexBefore)
+	}
+	e.want(http.StatusOK, "POST", "/v1/policy-rules/import?replace=true&confirm=all", globex, "")
 	if n := len(e.allRules(globex, 50)); n != 0 {
 		t.Fatalf("globex has %d rules after replacing with an empty document", n)
 	}
@@ -281,6 +289,7 @@ func TestAPIKeys(t *testing.T) {
 		{"missing scopes", map[string]any{"name": "x"}, []string{"scopes"}},
 		{"empty name", map[string]any{"name": "", "scopes": []string{"admin"}}, []string{"name"}},
 		{"control characters in name", map[string]any{"name": "a\x00b", "scopes": []string{"admin"}}, []string{"name"}},
+		{"bidi override in name", map[string]any{"name": "ci\u202Egnp", "scopes": []string{"admin"}}, []string{"name"}},
 		{"long name", map[string]any{"name": strings.Repeat("n", 257), "scopes": []string{"admin"}}, []string{"name"}},
 		{"expiry too short", map[string]any{"name": "x", "scopes": []string{"admin"}, "expires_in_seconds": 5}, []string{"expires_in_seconds"}},
 		{"negative expiry", map[string]any{"name": "x", "scopes": []string{"admin"}, "expires_in_seconds": -100}, []string{"expires_in_seconds"}},

@@ -39,7 +39,11 @@ func TestHostileInput(t *testing.T) {
 	cases := []hostileCase{
 		// Strict JSON.
 		{"unknown field", "POST", "/v1/policy-rules", admin, jsonBody(`{"id":"x","bogus":1}`), 400, "validation_failed", []string{"bogus"}},
-		{"unknown field in evaluate", "POST", "/v1/policies/evaluate", alice, jsonBody(`{"resource":{"type":"aws_account","id":"111111111111","extra":1}}`), 400, "validation_failed", []string{"extra"}},
+		{"unknown field in evaluate", "POST", "/v1/policies/evaluate", alice, jsonBody(`{"resource":{"type":"aws_account","id":"111111111111","extra":1}}`), 400, "validation_failed", []string{"resource.extra"}},
+		{"field name in another case", "POST", "/v1/policy-rules", admin, jsonBody(`{"ID":"x"}`), 400, "validation_failed", []string{"ID"}},
+		{"field name in upper case in evaluate", "POST", "/v1/policies/evaluate", alice, jsonBody(`{"resource":{"TYPE":"aws_account","id":"111111111111"}}`), 400, "validation_failed", []string{"resource.TYPE"}},
+		{"duplicate key", "POST", "/v1/policy-rules", admin, jsonBody(`{"id":"x","effect":"forbid","effect":"permit"}`), 400, "validation_failed", []string{"effect"}},
+		{"duplicate nested key", "POST", "/v1/policies/evaluate", alice, jsonBody(`{"resource":{"type":"aws_account","id":"111111111111","id":"222222222222"}}`), 400, "validation_failed", []string{"resource.id"}},
 		{"wrong type", "POST", "/v1/policy-rules", admin, withField("priority", "high"), 400, "validation_failed", []string{"priority"}},
 		{"wrong type: float priority", "POST", "/v1/policy-rules", admin, jsonBody(`{"id":"x","priority":1.5}`), 400, "validation_failed", []string{"priority"}},
 		{"wrong type: huge priority", "POST", "/v1/policy-rules", admin, jsonBody(`{"id":"x","priority":1e300}`), 400, "validation_failed", []string{"priority"}},
@@ -74,6 +78,7 @@ func TestHostileInput(t *testing.T) {
 		{"bad account id in scope", "POST", "/v1/policy-rules", admin, withField("resource_entity_id", "12345"), 400, "validation_failed", []string{"resource_entity_id"}},
 		{"bad action", "POST", "/v1/policy-rules", admin, withField("action_ids", []string{"delete_everything"}), 400, "validation_failed", []string{"action_ids"}},
 		{"control character in name", "POST", "/v1/policy-rules", admin, withField("name", "a\x07b"), 400, "validation_failed", []string{"name"}},
+		{"bidi override in name", "POST", "/v1/policy-rules", admin, withField("name", "prod\u202E"), 400, "validation_failed", []string{"name"}},
 		{"bad rule id", "POST", "/v1/policy-rules", admin, withField("id", "a b\n"), 400, "validation_failed", []string{"id"}},
 		{"PUT id differs from path", "PUT", "/v1/policy-rules/dev-auto", admin, withField("id", "other"), 400, "validation_failed", []string{"id"}},
 		{"PUT bad If-Match", "PUT", "/v1/policy-rules/dev-auto", merge(admin, map[string]string{"If-Match": "abc"}), stagingRule("dev-auto", 60), 400, "validation_failed", []string{"If-Match"}},
@@ -118,6 +123,7 @@ func TestHostileInput(t *testing.T) {
 		{"settings: not for requesters", "PUT", "/v1/settings/aws", alice, map[string]any{}, 403, "forbidden", nil},
 
 		// Notification channels.
+		{"channel: bidi override in name", "POST", "/v1/notification-channels", admin, map[string]any{"name": "ops\u202E", "type": "email", "config": map[string]any{"addresses": []string{"ops@example.com"}}}, 400, "validation_failed", []string{"name"}},
 		{"channel: unknown type", "POST", "/v1/notification-channels", admin, map[string]any{"name": "x", "type": "pager", "config": map[string]any{}}, 400, "validation_failed", []string{"type"}},
 		{"channel: ftp url", "POST", "/v1/notification-channels", admin, map[string]any{"name": "x", "type": "generic_webhook", "config": map[string]any{"url": "ftp://example.com/x"}}, 400, "validation_failed", []string{"config.url"}},
 		{"channel: userinfo in url", "POST", "/v1/notification-channels", admin, map[string]any{"name": "x", "type": "generic_webhook", "config": map[string]any{"url": "https://user:pw@example.com/x"}}, 400, "validation_failed", []string{"config.url"}},

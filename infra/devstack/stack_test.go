@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -213,17 +214,18 @@ func (e *env) version(headers map[string]string) int64 {
 
 // ruleView is the part of a returned rule the tests look at.
 type ruleView struct {
-	ID                string `json:"id"`
-	Name              string `json:"name"`
-	Priority          int    `json:"priority"`
-	Enabled           bool   `json:"enabled"`
-	Conditions        string `json:"conditions"`
-	ApprovalMode      string `json:"approval_mode"`
-	Revision          int64  `json:"revision"`
-	CedarText         string `json:"cedar_text"`
-	CreatedAt         string `json:"created_at"`
-	ResourceEntityID  string `json:"resource_entity_id"`
-	PrincipalEntityID string `json:"principal_entity_id"`
+	ID                string   `json:"id"`
+	Name              string   `json:"name"`
+	Priority          int      `json:"priority"`
+	Enabled           bool     `json:"enabled"`
+	Conditions        string   `json:"conditions"`
+	ApprovalMode      string   `json:"approval_mode"`
+	Revision          int64    `json:"revision"`
+	CedarText         string   `json:"cedar_text"`
+	ShadowedBy        []string `json:"shadowed_by"`
+	CreatedAt         string   `json:"created_at"`
+	ResourceEntityID  string   `json:"resource_entity_id"`
+	PrincipalEntityID string   `json:"principal_entity_id"`
 }
 
 func decodeRule(t testing.TB, r resp) ruleView {
@@ -360,7 +362,7 @@ func TestAcceptanceFlow(t *testing.T) {
 		t.Errorf("Location %q", loc)
 	}
 	got := decodeRule(t, e.want(http.StatusOK, "GET", "/v1/policy-rules/staging-auto", admin, nil))
-	if got != created {
+	if !reflect.DeepEqual(got, created) {
 		t.Errorf("GET after create:\n got %+v\nwant %+v", got, created)
 	}
 	if _, ok := e.allRules(admin, 50)["staging-auto"]; !ok {

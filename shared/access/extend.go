@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
@@ -78,15 +77,9 @@ func requestLockKey(r Request) string {
 
 func normalizeExtend(in ExtendInput) (ExtendInput, error) {
 	var errs []FieldError
-	in.Justification = strings.TrimSpace(in.Justification)
-	j, ok := cleanText(in.Justification, MaxReasonChars)
-	switch {
-	case in.Justification == "":
-		errs = append(errs, FieldError{Field: "justification", Message: "is required"})
-	case !ok:
-		errs = append(errs, FieldError{Field: "justification", Message: fmt.Sprintf("must be at most %d characters of text", MaxReasonChars)})
-	default:
-		in.Justification = j
+	var msg string
+	if in.Justification, msg = cleanText(in.Justification, MaxReasonChars); msg != "" {
+		errs = append(errs, FieldError{Field: "justification", Message: msg})
 	}
 	if in.DurationSeconds < MinDurationSeconds || in.DurationSeconds > MaxDurationSeconds {
 		errs = append(errs, FieldError{Field: "duration_seconds", Message: fmt.Sprintf("must be from %d to %d (7 days)", MinDurationSeconds, MaxDurationSeconds)})

@@ -300,9 +300,9 @@ func (s *Service) PostMessage(ctx context.Context, c Caller, requestID, body str
 	if err := checkCaller(c); err != nil {
 		return Message{}, err
 	}
-	body, ok := cleanText(body, MaxMessageChars)
-	if !ok {
-		return Message{}, &ValidationError{Fields: []FieldError{{Field: "body", Message: fmt.Sprintf("must be 1..%d characters of text", MaxMessageChars)}}}
+	body, msg := cleanText(body, MaxMessageChars)
+	if msg != "" {
+		return Message{}, &ValidationError{Fields: []FieldError{{Field: "body", Message: msg}}}
 	}
 	r, err := s.Repo.GetRequest(ctx, c.TenantID, requestID)
 	if err != nil {

@@ -694,9 +694,9 @@ func cleanReasoning(reasoning string) (string, error) {
 	if reasoning == "" {
 		return "", nil
 	}
-	r, ok := cleanText(reasoning, MaxReasoningChars)
-	if !ok {
-		return "", &ValidationError{Fields: []FieldError{{Field: "reasoning", Message: fmt.Sprintf("must be at most %d characters of text", MaxReasoningChars)}}}
+	r, msg := cleanText(reasoning, MaxReasoningChars)
+	if msg != "" {
+		return "", &ValidationError{Fields: []FieldError{{Field: "reasoning", Message: msg}}}
 	}
 	return r, nil
 }

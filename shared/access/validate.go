@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
+	"github.com/jitsudo/jitsudo-serverless/shared/freetext"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 )
 
@@ -127,18 +127,12 @@ func normalizeInput(in CreateInput) (CreateInput, error) {
 		add("action", "must be request_access")
 	}
 
-	in.Reason = strings.TrimSpace(in.Reason)
-	n := utf8.RuneCountInString(in.Reason)
+	var msg string
+	in.Reason, msg = cleanText(in.Reason, MaxReasonChars)
 	switch {
-	case !utf8.ValidString(in.Reason):
-		add("reason", "must be valid UTF-8")
-	case n == 0:
-		add("reason", "is required")
-	case n > MaxReasonChars:
-		add("reason", fmt.Sprintf("must be at most %d characters", MaxReasonChars))
-	case !printableText(in.Reason):
-		add("reason", "must not contain control characters (other than line breaks and tabs)")
-	case in.BreakGlass && n < MinBreakGlassReason:
+	case msg != "":
+		add("reason", msg)
+	case in.BreakGlass && utf8.RuneCountInString(in.Reason) < MinBreakGlassReason:
 		add("reason", fmt.Sprintf("must be at least %d characters for a break-glass request", MinBreakGlassReason))
 	}
 
@@ -181,24 +175,24 @@ func validIdempotencyKey(k string) bool {
 	return true
 }
 
-// cleanText trims s and checks it is 1..max characters of valid UTF-8
-// without control characters other than newline and tab.
-func cleanText(s string, max int) (string, bool) {
+// cleanText trims s and says what is wrong with it as 1..max characters
+// of multi-line free text ("" when nothing is): see package freetext.
+func cleanText(s string, max int) (string, string) {
 	s = strings.TrimSpace(s)
-	if !utf8.ValidString(s) {
-		return s, false
+	if p := freetext.Problem(s, true); p != "" {
+		return s, p
 	}
-	n := utf8.RuneCountInString(s)
-	if n == 0 || n > max {
-		return s, false
+	switch n := utf8.RuneCountInString(s); {
+	case n == 0:
+		return s, "is required"
+	case n > max:
+		return s, fmt.Sprintf("must be at most %d characters", max)
 	}
-	return s, printableText(s)
+	return s, ""
 }
 
-// printableText: no control characters other than line breaks and tabs.
-func printableText(s string) bool {
-	return !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' })
-}
+// printableText: free text (package freetext), line breaks and tabs allowed.
+func printableText(s string) bool { return freetext.OK(s, true) }
 
 // NormalizeMetadata returns md as JSON would decode it (numbers float64),
 // so it survives a DynamoDB round trip unchanged and hashes the same.

@@ -4,13 +4,11 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
+	"github.com/jitsudo/jitsudo-serverless/shared/freetext"
 	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 )
@@ -63,12 +61,19 @@ const (
 	maxTotalDurationSeconds = 30 * 24 * 3600
 )
 
-// validName: printable, no control characters, bounded.
-func validName(s string) bool {
-	if s == "" || len(s) > maxNameLen || !utf8.ValidString(s) {
-		return false
+// validName: 1..256 bytes of one-line free text (package freetext: no
+// control or format characters such as bidi overrides).
+func validName(s string) bool { return nameProblem(s) == "" }
+
+// nameProblem says why s is not a valid name ("" when it is).
+func nameProblem(s string) string {
+	if s == "" || len(s) > maxNameLen {
+		return "must be a non-empty name of at most 256 bytes"
 	}
-	return !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) })
+	if p := freetext.Problem(s, false); p != "" {
+		return "must be a printable name: " + p
+	}
+	return ""
 }
 
 // Evaluate serves POST /v1/policies/evaluate: what would the tenant's

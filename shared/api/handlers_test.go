@@ -205,6 +205,7 @@ func TestHandlersCheckScopesFirst(t *testing.T) {
 func TestHandlersValidateBeforeStore(t *testing.T) {
 	admin := &auth.Identity{TenantID: "acme", PrincipalID: "key-a", PrincipalType: auth.PrincipalAPIKey, Scopes: []string{auth.ScopeAdmin}}
 	user := &auth.Identity{TenantID: "acme", PrincipalID: "alice", PrincipalType: auth.PrincipalUser, Scopes: []string{auth.ScopeRequestsRead}}
+	requester := &auth.Identity{TenantID: "acme", PrincipalID: "alice", PrincipalType: auth.PrincipalUser, Scopes: []string{auth.ScopeRequestsWrite}}
 	platform := &auth.Identity{PrincipalID: auth.PrincipalPlatform, PrincipalType: auth.PrincipalPlatform, Scopes: []string{auth.ScopePlatform}}
 	route := func(fn string) routes.Route {
 		for _, r := range routes.Table {
@@ -227,11 +228,26 @@ func TestHandlersValidateBeforeStore(t *testing.T) {
 		{"create-tenant", "/v1/tenants", platform, js, `{"id":"acme"`, 400},
 		{"create-api-key", "/v1/api-keys", admin, js, `{"name":"x","scopes":["root"]}`, 400},
 		{"create-api-key", "/v1/api-keys", admin, map[string]string{"content-type": "text/plain"}, `{}`, 415},
+		{"create-api-key", "/v1/api-keys", admin, js, `{"name":"ci\u202Egnp.exe","scopes":["admin"]}`, 400},
+		{"create-api-key", "/v1/api-keys", admin, js, `{"name":"ci\u200b","scopes":["admin"]}`, 400},
+		{"create-api-key", "/v1/api-keys", admin, js, `{"NAME":"ci","scopes":["admin"]}`, 400},
+		{"create-api-key", "/v1/api-keys", admin, js, `{"name":"ci","name":"cd","scopes":["admin"]}`, 400},
+		{"create-tenant", "/v1/tenants", platform, js, `{"id":"acme","name":"Acme\u2066"}`, 400},
+		{"evaluate-policy", "/v1/policies/evaluate", user, js, `{"resource":{"type":"aws_account","id":"111111111111"},"justification":"x\u202E"}`, 400},
+		{"evaluate-policy", "/v1/policies/evaluate", admin, js, `{"resource":{"type":"aws_account","id":"111111111111"},"groups":["eng\u202E"]}`, 400},
+		{"create-request", "/v1/requests", requester, js, `{"RESOURCE_TYPE":"aws_account","resource_id":"111111111111","justification":"x"}`, 400},
+		{"create-request", "/v1/requests", requester, js, `{"resource_type":"aws_account","resource_id":"111111111111","resource_id":"222222222222","justification":"x"}`, 400},
 		{"create-policy-rule", "/v1/policy-rules", admin, js, `{"id":"r","effect":"allow"}`, 400},
 		{"update-policy-rule", "/v1/policy-rules/r", admin, map[string]string{"content-type": "application/json", "if-match": "x"}, `{}`, 400},
 		{"update-policy-rule", "/v1/policy-rules/r", admin, js, `{"id":"other","name":"n","priority":1,"effect":"permit","principal_scope_type":"any","action_scope_type":"any","resource_scope_type":"any"}`, 400},
 		{"import-policy-rules", "/v1/policy-rules/import?replace=yes", admin, nil, ``, 400},
 		{"import-policy-rules", "/v1/policy-rules/import", admin, nil, `permit(`, 400},
+		{"import-policy-rules", "/v1/policy-rules/import?replace=true", admin, nil, ``, 400},
+		{"import-policy-rules", "/v1/policy-rules/import?replace=true", admin, nil, " \n// no rules here\n", 400},
+		{"import-policy-rules", "/v1/policy-rules/import", admin, nil, ``, 400},
+		{"import-policy-rules", "/v1/policy-rules/import?confirm=all", admin, nil, ``, 400},
+		{"import-policy-rules", "/v1/policy-rules/import?replace=true&confirm=yes", admin, nil, ``, 400},
+		{"import-policy-rules", "/v1/policy-rules/import?replace=true&confirm=", admin, nil, ``, 400},
 		{"list-policy-rules", "/v1/policy-rules?limit=0", admin, nil, ``, 400},
 		{"evaluate-policy", "/v1/policies/evaluate", user, js, `{"principal":"bob","resource":{"type":"aws_account","id":"111111111111"}}`, 403},
 		{"evaluate-policy", "/v1/policies/evaluate", user, js, `{"resource":{"type":"aws_account","id":"1"}}`, 400},

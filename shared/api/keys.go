@@ -38,8 +38,8 @@ const maxKeyLifetime = 2 * 365 * 24 * time.Hour
 // record to store and its raw secret.
 func newAPIKey(tenant, createdBy string, in createKeyInput, now time.Time) (store.APIKey, string, error) {
 	var errs []httpapi.FieldError
-	if !validName(in.Name) {
-		errs = append(errs, httpapi.FieldError{Field: "name", Message: "must be a non-empty printable name of at most 256 bytes"})
+	if msg := nameProblem(in.Name); msg != "" {
+		errs = append(errs, httpapi.FieldError{Field: "name", Message: msg})
 	}
 	if len(in.Scopes) == 0 {
 		errs = append(errs, httpapi.FieldError{Field: "scopes", Message: "at least one of " + joinScopes()})

@@ -2,8 +2,11 @@ package api
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
@@ -13,49 +16,111 @@ import (
 )
 
 // ruleInput is a rule as API callers send it: `enabled` defaults to true
-// when absent; `id` is generated when absent on create.
+// when absent; `id` is generated when absent on create; a forbid without
+// `priority` gets policy.DefaultForbidPriority (a permit 0).
 type ruleInput struct {
 	policy.Rule
-	Enabled *bool `json:"enabled"`
+	Enabled  *bool `json:"enabled"`
+	Priority *int  `json:"priority"`
 }
 
-func (in ruleInput) rule() policy.Rule {
+// rule returns the rule and whether its priority was given.
+func (in ruleInput) rule() (policy.Rule, bool) {
 	r := in.Rule
 	r.Enabled = in.Enabled == nil || *in.Enabled
 	if in.PolicyText != "" && in.Enabled == nil {
 		// policy_text carries @enabled itself; Normalize reads it there.
 		r.Enabled = false
 	}
-	return r
+	if in.Priority != nil {
+		r.Priority = *in.Priority
+	}
+	return r, in.Priority != nil
 }
 
-// ruleView is a stored rule as the API returns it, with its Cedar text.
+// ruleView is a stored rule as the API returns it, with its Cedar text and
+// (when it is an enabled forbid that some enabled permit of higher priority
+// may pre-empt, see policy.Shadowed) the ids of those permits.
 type ruleView struct {
 	store.RuleRecord
-	CedarText string `json:"cedar_text"`
+	CedarText  string   `json:"cedar_text"`
+	ShadowedBy []string `json:"shadowed_by"`
 	// ScopeNote says how a resource scope that names an account is
 	// evaluated (policy.AccountScopeNote), so that the widening of
 	// `== AwsAccount` and `is AwsAccount` is visible on every such rule.
 	ScopeNote string `json:"scope_note,omitempty"`
 }
 
+// ruleWarning is a warning about the rule set a change left behind.
+type ruleWarning struct {
+	Code       string   `json:"code"` // shadowed_forbid
+	RuleID     string   `json:"rule_id"`
+	ShadowedBy []string `json:"shadowed_by"`
+	Message    string   `json:"message"`
+}
+
+// ruleChangeView answers a create or an update: the rule and warnings.
+type ruleChangeView struct {
+	ruleView
+	Warnings []ruleWarning `json:"warnings"`
+}
+
 // A stored rule was normalized when written, so a failure here means a
 // corrupt item: it surfaces as a logged 500, never as a rule without text.
-func viewRule(rec store.RuleRecord) (ruleView, error) {
+func viewRule(rec store.RuleRecord, shadows map[string][]string) (ruleView, error) {
 	text, err := policy.CedarText(rec.Rule)
 	if err != nil {
 		return ruleView{}, fmt.Errorf("stored rule %q does not assemble: %w", rec.ID, err)
 	}
-	return ruleView{RuleRecord: rec, CedarText: text, ScopeNote: policy.AccountScopeNote(rec.Rule)}, nil
+	by := shadows[rec.ID]
+	if by == nil {
+		by = []string{}
+	}
+	return ruleView{RuleRecord: rec, CedarText: text, ShadowedBy: by, ScopeNote: policy.AccountScopeNote(rec.Rule)}, nil
 }
 
-// writeRule answers with one rule and its Cedar text.
-func writeRule(w http.ResponseWriter, status int, rec store.RuleRecord) error {
-	v, err := viewRule(rec)
+// shadows computes policy.Shadowed over the tenant's whole rule set.
+func (d Deps) shadows(r *http.Request, tenant string) (map[string][]string, error) {
+	rules, _, err := d.Store.LoadRuleSet(r.Context(), tenant)
+	if err != nil {
+		return nil, err
+	}
+	return policy.Shadowed(rules), nil
+}
+
+// shadowWarnings lists the shadowed forbids that concern a change: those
+// whose id or shadowing permits include one of ids, ordered by forbid id.
+func shadowWarnings(shadows map[string][]string, ids ...string) []ruleWarning {
+	concerned := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		concerned[id] = true
+	}
+	out := []ruleWarning{}
+	for _, f := range slices.Sorted(maps.Keys(shadows)) {
+		by := shadows[f]
+		if !concerned[f] && !slices.ContainsFunc(by, func(p string) bool { return concerned[p] }) {
+			continue
+		}
+		out = append(out, ruleWarning{Code: "shadowed_forbid", RuleID: f, ShadowedBy: by,
+			Message: fmt.Sprintf("forbid %q never decides against the higher-priority permit(s) %s where their scopes overlap: give it a priority above theirs", f, strings.Join(by, ", "))})
+	}
+	return out
+}
+
+// writeRuleChange answers a committed create or update with the rule, its
+// shadowed_by and the warnings about it. The change is committed: if the
+// rule set cannot be read back for the warnings, that is logged and the
+// answer carries none rather than failing a change that happened.
+func (d Deps) writeRuleChange(w http.ResponseWriter, r *http.Request, tenant string, status int, rec store.RuleRecord) error {
+	shadows, err := d.shadows(r, tenant)
+	if err != nil {
+		httpapi.Logger(r.Context()).Error("reading the rule set for shadow warnings failed", "rule_id", rec.ID, "error", err.Error())
+	}
+	v, err := viewRule(rec, shadows)
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, status, v)
+	httpapi.WriteJSON(w, status, ruleChangeView{ruleView: v, Warnings: shadowWarnings(shadows, rec.ID)})
 	return nil
 }
 
@@ -89,9 +154,13 @@ func ListRules(d Deps) http.Handler {
 		if err != nil {
 			return apiError(err, "policy rules")
 		}
+		shadows, err := d.shadows(r, id.TenantID)
+		if err != nil {
+			return apiError(err, "policy rules")
+		}
 		views := make([]ruleView, len(recs))
 		for i, rec := range recs {
-			if views[i], err = viewRule(rec); err != nil {
+			if views[i], err = viewRule(rec, shadows); err != nil {
 				return err
 			}
 		}
@@ -111,7 +180,16 @@ func GetRule(d Deps) http.Handler {
 		if err != nil {
 			return apiError(err, "policy rule")
 		}
-		return writeRule(w, http.StatusOK, rec)
+		shadows, err := d.shadows(r, id.TenantID)
+		if err != nil {
+			return apiError(err, "policy rules")
+		}
+		v, err := viewRule(rec, shadows)
+		if err != nil {
+			return err
+		}
+		httpapi.WriteJSON(w, http.StatusOK, v)
+		return nil
 	})
 }
 
@@ -126,11 +204,11 @@ func CreateRule(d Deps) http.Handler {
 		if err := httpapi.DecodeJSON(r, 0, &in); err != nil {
 			return err
 		}
-		rule := in.rule()
+		rule, priorityGiven := in.rule()
 		if rule.ID == "" && rule.PolicyText == "" {
 			rule.ID = newID("rule-")
 		}
-		rule, err = policy.Normalize(rule)
+		rule, err = policy.NormalizeInput(rule, priorityGiven)
 		if err != nil {
 			return apiError(err, "policy rule")
 		}
@@ -141,7 +219,7 @@ func CreateRule(d Deps) http.Handler {
 		httpapi.Logger(r.Context()).Info("policy rule created", "rule_id", rule.ID)
 		d.auditRuleChange(r, id, access.AuditRuleCreated, rule.ID, map[string]any{"revision": rec.Revision})
 		w.Header().Set("Location", "/v1/policy-rules/"+rule.ID)
-		return writeRule(w, http.StatusCreated, rec)
+		return d.writeRuleChange(w, r, id.TenantID, http.StatusCreated, rec)
 	})
 }
 
@@ -163,11 +241,11 @@ func UpdateRule(d Deps) http.Handler {
 			return err
 		}
 		pathID := r.PathValue("id")
-		rule := in.rule()
+		rule, priorityGiven := in.rule()
 		if rule.PolicyText == "" && rule.ID == "" {
 			rule.ID = pathID
 		}
-		rule, err = policy.Normalize(rule)
+		rule, err = policy.NormalizeInput(rule, priorityGiven)
 		if err != nil {
 			return apiError(err, "policy rule")
 		}
@@ -181,7 +259,7 @@ func UpdateRule(d Deps) http.Handler {
 		}
 		httpapi.Logger(r.Context()).Info("policy rule updated", "rule_id", rule.ID, "revision", rec.Revision)
 		d.auditRuleChange(r, id, access.AuditRuleUpdated, rule.ID, map[string]any{"revision": rec.Revision})
-		return writeRule(w, http.StatusOK, rec)
+		return d.writeRuleChange(w, r, id.TenantID, http.StatusOK, rec)
 	})
 }
 
@@ -230,16 +308,29 @@ const MaxImportBytes = 1 << 20
 // ImportRules serves POST /v1/policy-rules/import: the body is a Cedar
 // document as exported (text/plain). Every rule in it is created or replaced
 // by id; with ?replace=true rules not in the document are deleted. The
-// document is validated whole before anything is written.
+// document is validated whole before anything is written. A document
+// without a single rule (an empty body is what `curl --data-binary
+// @missing-file` sends) is a 400: there is nothing to import, and with
+// replace=true it would delete every rule, which takes ?confirm=all.
 func ImportRules(d Deps) http.Handler {
 	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
 		id, err := httpapi.RequireTenant(r, auth.ScopePoliciesWrite)
 		if err != nil {
 			return err
 		}
-		replace, err := boolParam(r.URL.Query(), "replace")
+		q := r.URL.Query()
+		replace, err := boolParam(q, "replace")
 		if err != nil {
 			return err
+		}
+		confirmAll := false
+		switch c := q.Get("confirm"); {
+		case c == "all" && replace:
+			confirmAll = true
+		case c == "all":
+			return httpapi.Invalid("invalid query parameter", httpapi.FieldError{Field: "confirm", Message: "confirm=all only goes with replace=true"})
+		case c != "" || q.Has("confirm"):
+			return httpapi.Invalid("invalid query parameter", httpapi.FieldError{Field: "confirm", Message: "must be all"})
 		}
 		body, err := httpapi.ReadBody(r, MaxImportBytes)
 		if err != nil {
@@ -249,13 +340,31 @@ func ImportRules(d Deps) http.Handler {
 		if err != nil {
 			return apiError(err, "policy document")
 		}
+		switch {
+		case len(rules) > 0 || confirmAll:
+		case replace:
+			return httpapi.Invalid("the document holds no rule: replacing with it would delete every rule; add confirm=all if that is what you want",
+				httpapi.FieldError{Field: "document", Message: "holds no rule (confirm=all deletes every rule)"})
+		default:
+			return httpapi.Invalid("the document holds no rule: nothing to import",
+				httpapi.FieldError{Field: "document", Message: "holds no rule"})
+		}
 		version, err := d.Store.ImportRules(r.Context(), id.TenantID, rules, replace, d.now())
 		if err != nil {
 			return apiError(err, "policy rules")
 		}
 		httpapi.Logger(r.Context()).Info("policy rules imported", "count", len(rules), "replace", replace, "rule_set_version", version)
 		d.auditRuleChange(r, id, access.AuditRulesImported, "*", map[string]any{"count": len(rules), "replace": replace, "rule_set_version": version})
-		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"imported": len(rules), "replace": replace, "rule_set_version": version})
+		ids := make([]string, len(rules)) // warnings concern the document's rules
+		for i, rule := range rules {
+			ids[i] = rule.ID
+		}
+		shadows, err := d.shadows(r, id.TenantID)
+		if err != nil {
+			httpapi.Logger(r.Context()).Error("reading the rule set for shadow warnings failed", "error", err.Error())
+		}
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"imported": len(rules), "replace": replace, "rule_set_version": version,
+			"warnings": shadowWarnings(shadows, ids...)})
 		return nil
 	})
 }

@@ -34,8 +34,8 @@ func CreateTenant(d Deps) http.Handler {
 		if !store.ValidTenantID(in.ID) {
 			errs = append(errs, httpapi.FieldError{Field: "id", Message: "must match ^[a-z0-9][a-z0-9-]{1,62}$"})
 		}
-		if !validName(in.Name) {
-			errs = append(errs, httpapi.FieldError{Field: "name", Message: "must be a non-empty printable name of at most 256 bytes"})
+		if msg := nameProblem(in.Name); msg != "" {
+			errs = append(errs, httpapi.FieldError{Field: "name", Message: msg})
 		}
 		if len(errs) > 0 {
 			return httpapi.Invalid("invalid tenant", errs...)

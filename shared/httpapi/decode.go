@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 )
 
@@ -62,13 +63,19 @@ func ReadBody(r *http.Request, maxBytes int64) ([]byte, error) {
 }
 
 // UnmarshalStrict decodes exactly one JSON object from body into v,
-// refusing unknown fields and trailing data.
+// refusing trailing data, keys that are not exactly one of v's JSON field
+// names (encoding/json alone would match "NAME" to `json:"name"`), and any
+// object, at any depth, that repeats a key (encoding/json alone would keep
+// the last one). Every request body of the API goes through it.
 func UnmarshalStrict(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return Invalid("request body is empty; a JSON object is required")
 	}
 	if bytes.TrimSpace(body)[0] != '{' {
 		return Invalid("request body must be a JSON object")
+	}
+	if err := checkKeys(body, reflect.TypeOf(v)); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
 )
@@ -32,6 +33,22 @@ type target struct {
 	Ratio   float64        `json:"ratio"`
 	Inner   inner          `json:"inner"`
 	Meta    map[string]any `json:"meta"`
+	Items   []inner        `json:"items,omitempty"`
+	Ptr     *inner         `json:"ptr"`
+	When    time.Time      `json:"when"`
+	Any     any            `json:"any"`
+	Skip    string         `json:"-"`
+	Dash    string         `json:"-,"`
+	Untag   string
+	hidden  string
+}
+
+// shadowing has ruleInput's shape: an outer field hides the embedded
+// field of the same JSON name (api.ruleInput's *bool enabled over
+// policy.Rule's bool).
+type shadowing struct {
+	Embedded
+	Priority *int `json:"priority"`
 }
 
 // apiError asserts err is an *httpapi.Error with status and code.
@@ -85,6 +102,32 @@ func TestUnmarshalStrictAccepts(t *testing.T) {
 	if err := httpapi.UnmarshalStrict([]byte(`{}`), &empty); err != nil {
 		t.Fatalf("{}: %v", err)
 	}
+
+	// Exact names through pointers, slices, tags with options, "-,"
+	// (named "-"), untagged fields (their Go name), escapes, a type with
+	// its own UnmarshalJSON (time.Time), interfaces and maps (any key).
+	var w target
+	err = httpapi.UnmarshalStrict([]byte(`{"items":[{"n":1},{"n":2}],"ptr":{"n":3},"when":"2026-01-02T03:04:05Z","any":{"Any":{"KEY":1}},`+
+		`"meta":{"Name":1,"NAME":2},"-":"dash","Untag":"u","n\u0061me":"esc"}`), &w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w.Items) != 2 || w.Ptr == nil || w.Ptr.N != 3 || w.When.Year() != 2026 || w.Dash != "dash" || w.Untag != "u" || w.Name != "esc" || len(w.Meta) != 2 {
+		t.Fatalf("decoded %+v", w)
+	}
+
+	// An outer field hides the embedded one of the same name.
+	var sh shadowing
+	if err := httpapi.UnmarshalStrict([]byte(`{"priority":0,"tags":["a"]}`), &sh); err != nil {
+		t.Fatal(err)
+	}
+	if sh.Priority == nil || *sh.Priority != 0 || sh.Embedded.Priority != 0 || len(sh.Tags) != 1 {
+		t.Fatalf("decoded %+v", sh)
+	}
+	ae := apiError(t, httpapi.UnmarshalStrict([]byte(`{"PRIORITY":1}`), &sh), http.StatusBadRequest, "validation_failed")
+	if got := fieldNames(t, ae); !slices.Equal(got, []string{"PRIORITY"}) {
+		t.Errorf("fields %v", got)
+	}
 }
 
 func TestUnmarshalStrictRefuses(t *testing.T) {
@@ -100,7 +143,32 @@ func TestUnmarshalStrictRefuses(t *testing.T) {
 		{"string", `"x"`, ""},
 		{"number", `1`, ""},
 		{"unknown field", `{"name":"x","bogus":1}`, "bogus"},
-		{"unknown nested field", `{"inner":{"n":1,"m":2}}`, "m"},
+		{"unknown nested field", `{"inner":{"n":1,"m":2}}`, "inner.m"},
+		{"upper case name", `{"NAME":"x"}`, "NAME"},
+		{"capitalised name", `{"Name":"x"}`, "Name"},
+		{"upper case snake name", `{"RESOURCE_TYPE":"x"}`, "RESOURCE_TYPE"},
+		{"upper case embedded name", `{"Priority":1}`, "Priority"},
+		{"upper case nested name", `{"inner":{"N":1}}`, "inner.N"},
+		{"upper case in slice element", `{"items":[{"n":1},{"N":1}]}`, "items[1].N"},
+		{"upper case behind pointer", `{"ptr":{"N":1}}`, "ptr.N"},
+		{"long s folds to s in encoding/json", "{\"tag\u017f\":[\"a\"]}", "tag\u017f"},
+		{"kelvin sign folds to k in encoding/json", "{\"inner\":{},\"meta\":{},\"items\":[],\"ptr\":{\"n\":1},\"any\":1,\"\u212a\":1}", "\u212a"},
+		{"json:\"-\" field", `{"Skip":"x"}`, "Skip"},
+		{"json:\"-\" field by lower name", `{"skip":"x"}`, "skip"},
+		{"untagged field in lower case", `{"untag":"x"}`, "untag"},
+		{"unexported field", `{"hidden":"x"}`, "hidden"},
+		{"embedded struct by Go name", `{"Embedded":{"priority":1}}`, "Embedded"},
+		{"omitempty is not part of the name", `{"items,omitempty":[]}`, "items,omitempty"},
+		{"duplicate key", `{"name":"a","name":"b"}`, "name"},
+		{"duplicate key, different case", `{"name":"a","Name":"b"}`, "Name"},
+		{"duplicate escaped key", `{"name":"a","n\u0061me":"b"}`, "name"},
+		{"duplicate nested key", `{"inner":{"n":1,"n":2}}`, "inner.n"},
+		{"duplicate key in a map", `{"meta":{"k":1,"k":2}}`, "meta.k"},
+		{"duplicate key deep in any", `{"meta":{"k":[{"a":1,"a":1}]}}`, "meta.k[0].a"},
+		{"duplicate key in an interface", `{"any":{"x":{"y":1,"y":2}}}`, "any.x.y"},
+		{"duplicate key in a slice element", `{"items":[{"n":1,"n":1}]}`, "items[0].n"},
+		{"duplicate embedded key", `{"priority":1,"priority":1}`, "priority"},
+		{"duplicate null key", `{"ptr":null,"ptr":null}`, "ptr"},
 		{"wrong type string for int", `{"count":"3"}`, "count"},
 		{"wrong type int for string", `{"name":3}`, "name"},
 		{"wrong type bool", `{"enabled":"yes"}`, "enabled"},
@@ -308,16 +376,23 @@ func TestWriteJSONUnmarshalable(t *testing.T) {
 
 // FuzzUnmarshalStrict: arbitrary bytes never panic, every failure is a 400
 // validation_failed *Error whose body encodes, and whatever is accepted is
-// exactly one JSON object that encoding/json also accepts.
+// exactly one JSON object that encoding/json also accepts, has no object
+// (at any depth) that repeats a key, and uses only the exact JSON names of
+// target's fields (at the top, in inner, ptr and items' elements).
 func FuzzUnmarshalStrict(f *testing.F) {
 	for _, s := range []string{
 		``, `{}`, `{"name":"x","count":1}`, `{"priority":"high"}`, `{"tags":[1,2]}`, `{"inner":{"n":"x"}}`,
 		`{"a":1}{"b":2}`, `{"name":"x"} x`, `[1]`, `null`, `{"meta":{"a":[{"b":null}]}}`, `{"count":1e400}`,
 		`{"enabled":true,"ratio":-0.0}`, "{\"name\":\"\xff\"}", `{"name":"\ud800"}`, ` {"count":-9223372036854775808} `,
 		`{"Name":"case"}`, `{"inner":null}`, `{"embedded":{}}`, `{"Embedded":{"priority":1}}`,
+		`{"name":"a","name":"b"}`, `{"meta":{"k":1,"k":2}}`, `{"items":[{"n":1},{"N":2}]}`, `{"ptr":{"n":1,"n":1}}`,
+		`{"RESOURCE_TYPE":"x"}`, `{"n\u0061me":"x"}`, `{"-":"d","Untag":"u","any":{"a":{"a":1}}}`, "{\"tag\u017f\":[]}",
+		`{"when":"2026-01-02T03:04:05Z"}`, `{"Skip":"x"}`,
 	} {
 		f.Add([]byte(s))
 	}
+	top := []string{"priority", "tags", "name", "count", "enabled", "ratio", "inner", "meta", "items", "ptr", "when", "any", "-", "Untag"}
+	exact := map[string][]string{"": top, "inner": {"n"}, "ptr": {"n"}, "items[]": {"n"}}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var v target
 		err := httpapi.UnmarshalStrict(body, &v)
@@ -325,6 +400,18 @@ func FuzzUnmarshalStrict(f *testing.F) {
 			var m map[string]any
 			if jerr := json.Unmarshal(body, &m); jerr != nil || m == nil {
 				t.Fatalf("accepted %q, which is not one JSON object: %v", body, jerr)
+			}
+			for _, o := range objectsOf(t, body) {
+				if c := slices.Compact(slices.Sorted(slices.Values(o.keys))); len(c) != len(o.keys) {
+					t.Fatalf("accepted %q, whose object at %q repeats a key: %q", body, o.path, o.keys)
+				}
+				if names, ok := exact[o.path]; ok {
+					for _, k := range o.keys {
+						if !slices.Contains(names, k) {
+							t.Fatalf("accepted %q, whose object at %q has key %q, not a field name", body, o.path, k)
+						}
+					}
+				}
 			}
 			return
 		}
@@ -339,6 +426,48 @@ func FuzzUnmarshalStrict(f *testing.F) {
 			t.Fatalf("%q: error body does not encode: %v", body, merr)
 		}
 	})
+}
+
+// object is one JSON object of a document: where it is ("inner",
+// "items[]" for any element) and its keys in order, repeats included.
+type object struct {
+	path string
+	keys []string
+}
+
+// objectsOf lists every object of a valid JSON document, read with the
+// standard tokenizer.
+func objectsOf(t *testing.T, body []byte) []object {
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	var out []object
+	var walk func(path string)
+	walk = func(path string) {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatalf("%q: %v", body, err)
+		}
+		switch tok {
+		case json.Delim('{'):
+			i := len(out)
+			out = append(out, object{path: path})
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					t.Fatalf("%q: %v", body, err)
+				}
+				out[i].keys = append(out[i].keys, k.(string))
+				walk(strings.TrimPrefix(path+"."+k.(string), "."))
+			}
+			dec.Token()
+		case json.Delim('['):
+			for dec.More() {
+				walk(path + "[]")
+			}
+			dec.Token()
+		}
+	}
+	walk("")
+	return out
 }
 
 // domainFieldError has the shape of policy.FieldError and access.FieldError.

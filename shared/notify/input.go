@@ -7,10 +7,10 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
+	"github.com/jitsudo/jitsudo-serverless/shared/freetext"
 )
 
 // Input limits.
@@ -245,8 +245,8 @@ func (s spec) validate(mode Mode) []FieldError {
 		add("name", "must be valid UTF-8")
 	case n == 0 || n > MaxNameLen:
 		add("name", "must be 1 to %d characters", MaxNameLen)
-	case strings.ContainsFunc(name, unicode.IsControl):
-		add("name", "must not contain control characters")
+	case !freetext.OK(name, false):
+		add("name", "%s", freetext.Problem(name, false))
 	}
 	for i, f := range s.filters {
 		if !slices.Contains(events.Types, f) {

@@ -93,6 +93,8 @@ func TestValidate(t *testing.T) {
 		{"long name", notify.ModeAWS, with(slackInput(slackURL), func(in *notify.ChannelInput) { in.Name = strings.Repeat("é", 101) }), []string{"name"}},
 		{"100 chars", notify.ModeAWS, with(slackInput(slackURL), func(in *notify.ChannelInput) { in.Name = strings.Repeat("é", 100) }), nil},
 		{"control in name", notify.ModeAWS, with(slackInput(slackURL), func(in *notify.ChannelInput) { in.Name = "a\x00b" }), []string{"name"}},
+		{"bidi override in name", notify.ModeAWS, with(slackInput(slackURL), func(in *notify.ChannelInput) { in.Name = "ops\u202Egnp" }), []string{"name"}},
+		{"zero-width space in name", notify.ModeAWS, with(slackInput(slackURL), func(in *notify.ChannelInput) { in.Name = "o\u200bps" }), []string{"name"}},
 		{"unknown type", notify.ModeAWS, with(slackInput(slackURL), func(in *notify.ChannelInput) { in.Type = "pager" }), []string{"type"}},
 		{"filters", notify.ModeAWS, with(slackInput(slackURL), func(in *notify.ChannelInput) {
 			in.EventFilters = []string{events.RequestPending, events.GrantActive, events.RequestPending}

@@ -31,6 +31,11 @@
 // decomposed fields given alongside must be empty or agree; a policy_text
 // without @enabled is enabled.
 //
+// A forbid given without a priority (NormalizeInput with priorityGiven
+// false, or Import of a forbid without @priority) gets
+// DefaultForbidPriority (1000); Normalize keeps a rule's priority as it is.
+// Shadowed lists forbids that a higher-priority permit may pre-empt.
+//
 // # Decisions
 //
 // Compile drops disabled rules and sorts by priority desc, id asc. Tiers are

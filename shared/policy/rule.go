@@ -8,13 +8,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	cedar "github.com/cedar-policy/cedar-go"
 	publicast "github.com/cedar-policy/cedar-go/ast"
 	"github.com/cedar-policy/cedar-go/types"
 	ast "github.com/cedar-policy/cedar-go/x/exp/ast"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/freetext"
 )
 
 // Input bounds enforced by Normalize.
@@ -30,6 +31,15 @@ const (
 	MaxPriority               = 1_000_000_000
 	MaxImportRules            = 10_000
 )
+
+// DefaultForbidPriority is the priority a new forbid gets when its author
+// gives none (no "priority" in the API body, no @priority in its Cedar
+// text): above the permits' default of 0 and the usual 0..999 range, so a
+// forbid written without thinking about tiers decides against every permit
+// below 1000. A forbid that a higher-priority permit can pre-empt is
+// reported by Shadowed. Stored rules keep the priority they were stored
+// with; permits without a priority still get 0.
+const DefaultForbidPriority = 1000
 
 // Annotation keys of the Cedar text form, in the order CedarText writes them.
 const (
@@ -65,6 +75,18 @@ var (
 // Every error is a *ValidationError.
 func Normalize(r Rule) (Rule, error) {
 	n, _, errs := normalize(r, "")
+	if len(errs) > 0 {
+		return Rule{}, errs.err()
+	}
+	return n, nil
+}
+
+// NormalizeInput is Normalize for a rule as an author wrote it, where
+// priorityGiven says whether the author gave Priority (an API body with a
+// "priority" field). A forbid with no priority, neither given nor as
+// @priority in its PolicyText, gets DefaultForbidPriority.
+func NormalizeInput(r Rule, priorityGiven bool) (Rule, error) {
+	n, _, errs := normalizeOpt(r, "", !priorityGiven)
 	if len(errs) > 0 {
 		return Rule{}, errs.err()
 	}
@@ -113,7 +135,8 @@ func Export(rules []Rule) string {
 
 // Import parses a .cedar document (as written by Export, or by hand) into
 // rules, in document order. Every policy must carry @id; ids must be
-// distinct. Errors are a *ValidationError with fields like
+// distinct; a forbid without @priority gets DefaultForbidPriority (Export
+// always writes @priority). Errors are a *ValidationError with fields like
 // "rules[3].conditions" ("document" when the text does not parse).
 func Import(doc string) ([]Rule, error) {
 	var errs errList
@@ -146,7 +169,7 @@ func Import(doc string) ([]Rule, error) {
 		if !r.hasEnabled {
 			r.Enabled = true
 		}
-		n, _, ferrs := normalize(r.Rule, prefix)
+		n, _, ferrs := normalizeOpt(r.Rule, prefix, !r.hasPriority)
 		if len(ferrs) > 0 {
 			errs = append(errs, ferrs...)
 			continue
@@ -178,13 +201,23 @@ func sortRules(rs []Rule) {
 // normalize is Normalize with a field prefix; it also returns the assembled
 // and verified AST.
 func normalize(r Rule, prefix string) (Rule, *ast.Policy, errList) {
+	return normalizeOpt(r, prefix, false)
+}
+
+// normalizeOpt is normalize; defaultForbid gives a forbid without a
+// priority (none in r, no @priority in its text) DefaultForbidPriority.
+func normalizeOpt(r Rule, prefix string, defaultForbid bool) (Rule, *ast.Policy, errList) {
 	var errs errList
 	if r.PolicyText != "" {
-		merged, ferrs := mergePolicyText(r, prefix)
+		merged, hasPriority, ferrs := mergePolicyText(r, prefix)
 		if len(ferrs) > 0 {
 			return Rule{}, nil, ferrs
 		}
 		r = merged
+		defaultForbid = defaultForbid && !hasPriority
+	}
+	if defaultForbid && r.Effect == EffectForbid && r.Priority == 0 {
+		r.Priority = DefaultForbidPriority
 	}
 	n, p := validate(r, prefix, &errs)
 	if len(errs) > 0 {
@@ -194,30 +227,31 @@ func normalize(r Rule, prefix string) (Rule, *ast.Policy, errList) {
 }
 
 // mergePolicyText parses r.PolicyText and merges it with the decomposed
-// fields, which must be empty or agree.
-func mergePolicyText(r Rule, prefix string) (Rule, errList) {
+// fields, which must be empty or agree; it also says whether either gave a
+// priority (@priority, or a non-zero Priority).
+func mergePolicyText(r Rule, prefix string) (Rule, bool, errList) {
 	var errs errList
 	f := prefix + "policy_text"
 	if len(r.PolicyText) > MaxPolicyTextLen {
 		errs.add(f, fmt.Sprintf("too long (max %d bytes)", MaxPolicyTextLen))
-		return Rule{}, errs
+		return Rule{}, false, errs
 	}
 	if !utf8.ValidString(r.PolicyText) {
 		errs.add(f, "not valid UTF-8")
-		return Rule{}, errs
+		return Rule{}, false, errs
 	}
 	list, err := cedar.NewPolicyListFromBytes("", []byte(r.PolicyText))
 	if err != nil {
 		errs.add(f, "does not parse: "+err.Error())
-		return Rule{}, errs
+		return Rule{}, false, errs
 	}
 	if len(list) != 1 {
 		errs.add(f, fmt.Sprintf("must contain exactly one policy, found %d", len(list)))
-		return Rule{}, errs
+		return Rule{}, false, errs
 	}
 	t, ferrs := decompose((*ast.Policy)(list[0].AST()), prefix)
 	if len(ferrs) > 0 {
-		return Rule{}, ferrs
+		return Rule{}, false, ferrs
 	}
 	conflict := func(field string, given, text any) {
 		errs.add(prefix+field, fmt.Sprintf("conflicts with policy_text (%v vs %v)", given, text))
@@ -287,11 +321,11 @@ func mergePolicyText(r Rule, prefix string) (Rule, errList) {
 		t.Enabled = true
 	}
 	if len(errs) > 0 {
-		return Rule{}, errs
+		return Rule{}, false, errs
 	}
 	out := t.Rule
 	out.PolicyText = ""
-	return out, nil
+	return out, t.hasPriority || r.Priority != 0, nil
 }
 
 // parsedRule is a Rule decomposed from Cedar text plus presence flags.
@@ -727,23 +761,14 @@ func checkText(field, s string, max int, multiline bool, errs *errList) {
 	}
 }
 
-// printable reports why s is not acceptable text ("" when it is): valid
-// UTF-8, at most max bytes, only printable characters (plus \n and \t when
-// multiline). Format characters such as bidi overrides are rejected too.
+// printable reports why s is not acceptable text ("" when it is): at most
+// max bytes of free text (freetext.Problem: no control or format
+// characters such as bidi overrides; \n, \t and \r\n only when multiline).
 func printable(s string, max int, multiline bool) string {
 	if len(s) > max {
 		return fmt.Sprintf("too long (max %d bytes)", max)
 	}
-	if !utf8.ValidString(s) {
-		return "not valid UTF-8"
-	}
-	for _, c := range s {
-		if unicode.IsPrint(c) || multiline && (c == '\n' || c == '\t') {
-			continue
-		}
-		return fmt.Sprintf("contains a control or format character (%U)", c)
-	}
-	return ""
+	return freetext.Problem(s, multiline)
 }
 
 var allScopePrefix = func() string {
@@ -858,7 +883,7 @@ func truncate(s string, n int) string {
 // so a failure here means a stored rule is corrupt.
 func validateForCompile(r Rule, errs *errList) (Rule, *ast.Policy) {
 	if r.PolicyText != "" {
-		merged, ferrs := mergePolicyText(r, "")
+		merged, _, ferrs := mergePolicyText(r, "")
 		if len(ferrs) > 0 {
 			*errs = append(*errs, ferrs...)
 			return Rule{}, nil
