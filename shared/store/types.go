@@ -61,4 +61,8 @@ type RuleRecord struct {
 type Page struct {
 	Limit  int    // 1..250; 0 means 50
 	Cursor string // opaque, from a previous page's NextCursor
+	// Viewer is who the page is read for (the caller's principal id, or ""
+	// for a tenant-wide list): a cursor is sealed to its tenant and viewer
+	// and refused (ErrBadCursor) for any other.
+	Viewer string
 }
