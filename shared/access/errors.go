@@ -10,8 +10,9 @@ import (
 // Errors of the Service. Test them with errors.Is / errors.As.
 var (
 	ErrNotFound = errors.New("access: not found")
-	// ErrConflict: the state moved on (the loser of a race, or a transition
-	// from a state that does not allow it). An API 409.
+	// ErrConflict: the state does not allow the transition (the loser of a
+	// race, or a transition from a state that does not allow it); a
+	// *StateError says what the state is now. An API 409.
 	ErrConflict = errors.New("access: conflict")
 	// ErrForbidden: the caller may not do this (policy or role). An API 403.
 	ErrForbidden = errors.New("access: forbidden")
@@ -37,6 +38,27 @@ type PolicyDeniedError struct {
 func (e *PolicyDeniedError) Error() string {
 	return "access: denied by policy: " + e.Decision.Reason
 }
+
+// StateError: a transition refused because of the item's current state
+// (a request no longer pending, a grant that ended). It wraps ErrConflict.
+type StateError struct {
+	What   string // "request", "grant"
+	ID     string
+	Status string // the status it has now
+	// Want, if set, is the status the transition needs ("active").
+	Want string
+}
+
+func (e *StateError) Error() string {
+	msg := "access: " + e.What + " " + ClipID(e.ID) + " is " + e.Status
+	if e.Want != "" {
+		msg += ", not " + e.Want
+	}
+	return msg
+}
+
+// Unwrap makes a StateError an ErrConflict.
+func (e *StateError) Unwrap() error { return ErrConflict }
 
 // DuplicateError: the requester already has a pending request (RequestID)
 // or a live grant (GrantID, with its RequestID) for the same target.

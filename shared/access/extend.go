@@ -121,12 +121,12 @@ func (s *Service) ExtendGrant(ctx context.Context, c Caller, grantID string, in 
 			if ok, merr := s.mayManageGrant(ctx, &lazyPolicies{s: s, tenant: c.TenantID, ps: ps}, c, g); merr != nil {
 				return ExtendResult{}, merr
 			} else if !ok {
-				return ExtendResult{}, fmt.Errorf("%w: not your grant", ErrNotFound) // do not reveal others' grants
+				return ExtendResult{}, errHidden("grant", grantID) // do not reveal others' grants
 			}
 			return ExtendResult{}, fmt.Errorf("%w: only the grantee may ask to extend a grant", ErrForbidden)
 		}
 		if g.Status != GrantActive || g.ExpiresAt == nil {
-			return ExtendResult{}, fmt.Errorf("%w: only an active grant can be extended (grant is %s)", ErrConflict, g.Status)
+			return ExtendResult{}, &StateError{What: "grant", ID: g.ID, Status: g.Status, Want: GrantActive}
 		}
 		if g.GrantedAt != nil && g.ExpiresAt.Add(time.Duration(in.DurationSeconds)*time.Second).Sub(*g.GrantedAt) > MaxDurationSeconds*time.Second {
 			return ExtendResult{}, &ValidationError{Fields: []FieldError{{Field: "duration_seconds", Message: fmt.Sprintf("would make the grant longer than %d seconds (7 days) in total", int64(MaxDurationSeconds))}}}
@@ -206,7 +206,7 @@ func (s *Service) approveExtension(ctx context.Context, c Caller, r Request, ch 
 		return err
 	}
 	if g.Status != GrantActive || g.ExpiresAt == nil {
-		return fmt.Errorf("%w: the grant to extend is %s", ErrConflict, g.Status)
+		return &StateError{What: "grant", ID: g.ID, Status: g.Status, Want: GrantActive}
 	}
 	old := g.Version
 	g = extendGrant(g, r.DurationSeconds, now)
