@@ -2,6 +2,7 @@ package access
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
@@ -59,6 +60,20 @@ func (e *StateError) Error() string {
 
 // Unwrap makes a StateError an ErrConflict.
 func (e *StateError) Unwrap() error { return ErrConflict }
+
+// RequesterReason is the reason of a decision as its requester may read
+// it: an evaluation error names the failing rules, not the error's text
+// (Decision.Errors, for admins, the audit log and the dry run).
+func RequesterReason(d policy.Decision) string {
+	if len(d.Errors) == 0 {
+		return d.Reason
+	}
+	ids := make([]string, len(d.DecidingRuleIDs))
+	for i, id := range d.DecidingRuleIDs {
+		ids[i] = strconv.Quote(ClipID(id))
+	}
+	return "denied: rule " + strings.Join(ids, ", ") + " could not be evaluated (an admin can see why in the policy dry run)"
+}
 
 // DuplicateError: the requester already has a pending request (RequestID)
 // or a live grant (GrantID, with its RequestID) for the same target.

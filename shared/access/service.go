@@ -427,12 +427,14 @@ func (s *Service) Create(ctx context.Context, c Caller, in CreateInput, idempote
 			Now: now, Metadata: in.Metadata,
 		})
 		r.DecidingRuleIDs, r.Notices = dec.DecidingRuleIDs, dec.Notices
+		// The request (which its requester reads) keeps the reason without
+		// evaluation errors' text; the audit event keeps the whole reason.
 		lock := &TargetLock{Key: LockKey(c.ID, in.Resource, in.PermissionSetARN), RequestID: r.ID, CreatedAt: now}
 		ch := Change{}
 		var grant *Grant
 		switch {
 		case !dec.Allowed:
-			r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusDenied, DecidedByPolicy, dec.Reason, &now
+			r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusDenied, DecidedByPolicy, RequesterReason(dec), &now
 			ev := s.event(c.TenantID, DecidedByPolicy, ActorTypePolicy, AuditRequestDenied, auditResourceRequest, r.ID, dec.Reason, requestMeta(r), now)
 			ev.Severity = severityOf(r.BreakGlass)
 			ch.Audit = []AuditEvent{ev}
