@@ -74,11 +74,13 @@ func TestReviewTransitions(t *testing.T) {
 			if got.Status != tc.status || got.DecidedAt == nil {
 				t.Fatalf("status %s", got.Status)
 			}
-			// Second transition on the decided request: the loser gets ErrConflict.
-			if _, err := e.svc.Deny(ctx, carol, r.ID, ""); !errors.Is(err, access.ErrConflict) {
+			// Second transition on the decided request: the loser gets
+			// ErrConflict, as a StateError naming the status now.
+			var se *access.StateError
+			if _, err := e.svc.Deny(ctx, carol, r.ID, ""); !errors.Is(err, access.ErrConflict) || !errors.As(err, &se) || se.Status != tc.status {
 				t.Fatalf("after %s, deny: %v", tc.status, err)
 			}
-			if _, err := e.svc.Cancel(ctx, alice, r.ID); !errors.Is(err, access.ErrConflict) {
+			if _, err := e.svc.Cancel(ctx, alice, r.ID); !errors.Is(err, access.ErrConflict) || !errors.As(err, &se) || se.Status != tc.status {
 				t.Fatalf("after %s, cancel: %v", tc.status, err)
 			}
 			again, err := e.svc.ExpireRequest(ctx, tenantA, r.ID)
