@@ -61,7 +61,8 @@ func TestExtensionCeiling(t *testing.T) {
 	for total, want := range map[int]bool{14400: true, 14401: false} {
 		ev.Permitted = !want
 		_ = json.Unmarshal(e.want(http.StatusOK, "POST", "/v1/policies/evaluate", admin, map[string]any{"principal": "alice", "action": "extend_grant",
-			"resource": account(devstack.DevAccount), "duration_seconds": 1800, "total_duration_seconds": total}).Body, &ev)
+			"resource": account(devstack.DevAccount), "duration_seconds": 1800, "total_duration_seconds": total,
+			"justification": "the deploy is still running"}).Body, &ev)
 		if ev.Permitted != want {
 			t.Errorf("dry run with total %d: permitted %v", total, ev.Permitted)
 		}

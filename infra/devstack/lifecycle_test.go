@@ -297,10 +297,11 @@ func TestLifecycleCancel(t *testing.T) {
 	r := e.create(alice, accessRequest(devstack.ProdAccount, 3600, "rotate a prod secret"))
 	e.waitToken(r.ID)
 	path := "/v1/requests/" + r.ID + "/cancel"
-	// Others in the tenant: 403 (the service says "only the requester");
-	// other tenants: 404.
+	// Others in the tenant who may see the request (its reviewer, an
+	// admin): 403 (the service says "only the requester"); who may not
+	// see it (dave) and other tenants: 404, like an unknown id.
 	e.wantErr(http.StatusForbidden, "forbidden", "POST", path, bob, nil)
-	e.wantErr(http.StatusForbidden, "forbidden", "POST", path, e.user("dave", "engineering"), nil)
+	e.wantErr(http.StatusNotFound, "not_found", "POST", path, e.user("dave", "engineering"), nil)
 	e.wantErr(http.StatusForbidden, "forbidden", "POST", path, admin, nil)
 	e.wantErr(http.StatusNotFound, "not_found", "POST", path, e.mallory(), nil)
 	if got := e.request(alice, r.ID); got.Status != access.StatusPending {
@@ -657,8 +658,9 @@ func TestLifecycleSeedCommands(t *testing.T) {
 			t.Errorf("%s sees messages %+v", name, msgs)
 		}
 	}
-	// Someone who is neither requester nor reviewer sees nothing.
-	e.wantErr(http.StatusForbidden, "forbidden", "GET", "/v1/requests/"+r.ID+"/messages", e.user("dave", "engineering"), nil)
+	// Someone who is neither requester nor reviewer sees nothing: not
+	// even that the request exists.
+	e.wantErr(http.StatusNotFound, "not_found", "GET", "/v1/requests/"+r.ID+"/messages", e.user("dave", "engineering"), nil)
 
 	ap := e.review(bob, r.ID, "approve", nil)
 	if ap.Status != access.StatusApproved || ap.DecidedBy != "bob" || ap.DecisionReasoning != "" || ap.GrantID == "" {
@@ -816,7 +818,7 @@ func TestLifecycleHostileInput(t *testing.T) {
 		// Grants.
 		{"revoke: long reasoning", "DELETE", "/v1/grants/" + g.ID, alice, map[string]any{"reasoning": long(2001)}, 400, "validation_failed", []string{"reasoning"}},
 		{"revoke: unknown field", "DELETE", "/v1/grants/" + g.ID, alice, map[string]any{"force": true}, 400, "validation_failed", []string{"force"}},
-		{"revoke: someone else's", "DELETE", "/v1/grants/" + g.ID, e.user("dave", "engineering"), nil, 403, "forbidden", nil},
+		{"revoke: someone else's (not even visible)", "DELETE", "/v1/grants/" + g.ID, e.user("dave", "engineering"), nil, 404, "not_found", nil},
 		{"revoke: unknown grant", "DELETE", "/v1/grants/grt_00000000000000000000000000", alice, nil, 404, "not_found", nil},
 		{"get grant: unknown", "GET", "/v1/grants/grt_00000000000000000000000000", alice, nil, 404, "not_found", nil},
 		{"get grant: request id", "GET", "/v1/grants/" + pending.ID, alice, nil, 404, "not_found", nil},

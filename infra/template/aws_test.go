@@ -801,7 +801,7 @@ func TestAWSChecksDetectBreakage(t *testing.T) {
 		{"revoke timeout at the API's limit", "      Timeout: 29 # the HTTP API", "      Timeout: 30 # the HTTP API", providersCheck},
 		{"worker timeout back to 30", "      Timeout: 120 # Identity Center", "      Timeout: 30 # Identity Center", providersCheck},
 		{"reconciler timeout", "      Timeout: 300 #", "      Timeout: 60 #", providersCheck},
-		{"unknown provider mode", "AllowedValues: [identitycenter, recording]", "AllowedValues: [identitycenter, recording, mock]", providersCheck},
+		{"unknown provider mode", "AllowedValues: [identitycenter]", "AllowedValues: [identitycenter, mock]", providersCheck},
 		{"recording by default", "    Default: identitycenter\n", "    Default: recording\n", providersCheck},
 		// The events topic and who publishes.
 		{"topic unencrypted", "      KmsMasterKeyId: alias/aws/sns\n", "      DisplayName: jitsudo\n", topic},

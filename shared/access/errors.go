@@ -3,6 +3,7 @@ package access
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,8 +13,9 @@ import (
 // Errors of the Service. Test them with errors.Is / errors.As.
 var (
 	ErrNotFound = errors.New("access: not found")
-	// ErrConflict: the state moved on (the loser of a race, or a transition
-	// from a state that does not allow it). An API 409.
+	// ErrConflict: the state does not allow the transition (the loser of a
+	// race, or a transition from a state that does not allow it); a
+	// *StateError says what the state is now. An API 409.
 	ErrConflict = errors.New("access: conflict")
 	// ErrForbidden: the caller may not do this (policy or role). An API 403.
 	ErrForbidden = errors.New("access: forbidden")
@@ -63,6 +65,41 @@ func (e *DurationLimitError) Error() string { return "access: " + e.Reason() }
 func (e *DurationLimitError) Reason() string {
 	return fmt.Sprintf("the grant would last %s (%d seconds) in total, beyond the tenant's maximum grant duration of %s (%d seconds)",
 		time.Duration(e.TotalSeconds)*time.Second, e.TotalSeconds, time.Duration(e.MaxSeconds)*time.Second, e.MaxSeconds)
+}
+
+// StateError: a transition refused because of the item's current state
+// (a request no longer pending, a grant that ended). It wraps ErrConflict.
+type StateError struct {
+	What   string // "request", "grant"
+	ID     string
+	Status string // the status it has now
+	// Want, if set, is the status the transition needs ("active").
+	Want string
+}
+
+func (e *StateError) Error() string {
+	msg := "access: " + e.What + " " + ClipID(e.ID) + " is " + e.Status
+	if e.Want != "" {
+		msg += ", not " + e.Want
+	}
+	return msg
+}
+
+// Unwrap makes a StateError an ErrConflict.
+func (e *StateError) Unwrap() error { return ErrConflict }
+
+// RequesterReason is the reason of a decision as its requester may read
+// it: an evaluation error names the failing rules, not the error's text
+// (Decision.Errors, for admins, the audit log and the dry run).
+func RequesterReason(d policy.Decision) string {
+	if len(d.Errors) == 0 {
+		return d.Reason
+	}
+	ids := make([]string, len(d.DecidingRuleIDs))
+	for i, id := range d.DecidingRuleIDs {
+		ids[i] = strconv.Quote(ClipID(id))
+	}
+	return "denied: rule " + strings.Join(ids, ", ") + " could not be evaluated (an admin can see why in the policy dry run)"
 }
 
 // DuplicateError: the requester already has a pending request (RequestID)

@@ -175,12 +175,12 @@ func (s *Service) ExtendGrant(ctx context.Context, c Caller, grantID string, in 
 			if ok, merr := s.mayManageGrant(ctx, &lazyPolicies{s: s, tenant: c.TenantID, ps: ps}, c, g); merr != nil {
 				return ExtendResult{}, merr
 			} else if !ok {
-				return ExtendResult{}, fmt.Errorf("%w: not your grant", ErrNotFound) // do not reveal others' grants
+				return ExtendResult{}, errHidden("grant", grantID) // do not reveal others' grants
 			}
 			return ExtendResult{}, fmt.Errorf("%w: only the grantee may ask to extend a grant", ErrForbidden)
 		}
 		if g.Status != GrantActive || g.ExpiresAt == nil {
-			return ExtendResult{}, fmt.Errorf("%w: only an active grant can be extended (grant is %s)", ErrConflict, g.Status)
+			return ExtendResult{}, &StateError{What: "grant", ID: g.ID, Status: g.Status, Want: GrantActive}
 		}
 		// The ceiling, the policy's context and the write all work from
 		// this read of g: the write is conditioned on g.Version.
@@ -265,7 +265,7 @@ func (s *Service) approveExtension(ctx context.Context, c Caller, lp *lazyPolici
 		return nil, err
 	}
 	if g.Status != GrantActive || g.ExpiresAt == nil {
-		return nil, fmt.Errorf("%w: the grant to extend is %s", ErrConflict, g.Status)
+		return nil, &StateError{What: "grant", ID: g.ID, Status: g.Status, Want: GrantActive}
 	}
 	ceiling, err := s.maxGrantDuration(ctx, r.TenantID)
 	if err != nil {

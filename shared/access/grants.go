@@ -209,7 +209,7 @@ func (s *Service) GetGrant(ctx context.Context, c Caller, id string) (Grant, err
 		return Grant{}, err
 	}
 	if !ok {
-		return Grant{}, fmt.Errorf("%w: not your grant", ErrForbidden)
+		return Grant{}, errHidden("grant", id) // like an unknown id
 	}
 	return g, nil
 }
@@ -233,6 +233,7 @@ func (s *Service) ListGrants(ctx context.Context, c Caller, f GrantFilter, p Pag
 			return nil, "", fmt.Errorf("%w: you may list only your own grants", ErrForbidden)
 		}
 	}
+	p.Viewer = c.ID
 	return s.Repo.ListGrants(ctx, c.TenantID, GrantQuery(f), p)
 }
 
@@ -255,10 +256,13 @@ func (s *Service) RevokeGrant(ctx context.Context, c Caller, id, reasoning strin
 			return nil, Grant{}, err
 		}
 		if !ok {
-			return nil, Grant{}, fmt.Errorf("%w: you may not revoke this grant", ErrForbidden)
+			if c.Type == ActorTypeAPIKey { // may read it (GetGrant), not revoke it
+				return nil, Grant{}, fmt.Errorf("%w: you may not revoke this grant", ErrForbidden)
+			}
+			return nil, Grant{}, errHidden("grant", id)
 		}
 		if grantEnded(g.Status) {
-			return nil, Grant{}, fmt.Errorf("%w: grant is %s", ErrConflict, g.Status)
+			return nil, Grant{}, &StateError{What: "grant", ID: g.ID, Status: g.Status}
 		}
 		if err := s.Provider.Revoke(ctx, AssignmentOf(g)); err != nil {
 			return nil, Grant{}, fmt.Errorf("access: revoke grant %s: %w", g.ID, err)
@@ -290,6 +294,9 @@ func (s *Service) messageRole(ctx context.Context, c Caller, r Request) (string,
 	}
 	if ok || c.Admin {
 		return "approver", nil
+	}
+	if c.Type != ActorTypeAPIKey { // an API key may read the request itself (Get)
+		return "", errHidden("request", r.ID)
 	}
 	return "", fmt.Errorf("%w: only the requester, its reviewers and admins may use this conversation", ErrForbidden)
 }
@@ -337,6 +344,7 @@ func (s *Service) ListMessages(ctx context.Context, c Caller, requestID string, 
 	if _, err := s.messageRole(ctx, c, r); err != nil {
 		return nil, "", err
 	}
+	p.Viewer = c.ID
 	return s.Repo.ListMessages(ctx, c.TenantID, requestID, p)
 }
 
@@ -361,6 +369,7 @@ func (s *Service) AuditLog(ctx context.Context, c Caller, f AuditFilter, p Page)
 	if f.From != nil && f.To != nil && f.To.Before(*f.From) {
 		return nil, "", &ValidationError{Fields: []FieldError{{Field: "to", Message: "must not be before from"}}}
 	}
+	p.Viewer = c.ID
 	return s.Repo.ListAudit(ctx, c.TenantID, AuditQuery(f), p)
 }
 

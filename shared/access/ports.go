@@ -226,4 +226,8 @@ type Repo interface {
 type Page struct {
 	Limit  int
 	Cursor string
+	// Viewer binds the page's cursors to one caller (the Service sets it
+	// to the caller's id): a cursor issued to another viewer, another
+	// tenant or altered in any way is refused.
+	Viewer string
 }

@@ -31,7 +31,8 @@ func TestReviewTransitions(t *testing.T) {
 	}{
 		{"self-approval refused although policy allows alice to approve", func(id string) (access.Request, error) { return e.svc.Approve(ctx, alice, id, "") }, access.ErrSelfApproval, ""},
 		{"self-deny refused", func(id string) (access.Request, error) { return e.svc.Deny(ctx, alice, id, "") }, access.ErrSelfApproval, ""},
-		{"reviewer without policy", func(id string) (access.Request, error) { return e.svc.Approve(ctx, mallory, id, "") }, access.ErrForbidden, ""},
+		// mallory may not even see the request: not found, like an unknown id.
+		{"reviewer without policy", func(id string) (access.Request, error) { return e.svc.Approve(ctx, mallory, id, "") }, access.ErrNotFound, ""},
 		{"cancel by other", func(id string) (access.Request, error) { return e.svc.Cancel(ctx, bob, id) }, access.ErrForbidden, ""},
 		{"missing", func(string) (access.Request, error) { return e.svc.Approve(ctx, bob, "req_nope", "") }, access.ErrNotFound, ""},
 		{"approve", func(id string) (access.Request, error) { return e.svc.Approve(ctx, bob, id, "looks fine") }, nil, access.StatusApproved},
@@ -73,11 +74,13 @@ func TestReviewTransitions(t *testing.T) {
 			if got.Status != tc.status || got.DecidedAt == nil {
 				t.Fatalf("status %s", got.Status)
 			}
-			// Second transition on the decided request: the loser gets ErrConflict.
-			if _, err := e.svc.Deny(ctx, carol, r.ID, ""); !errors.Is(err, access.ErrConflict) {
+			// Second transition on the decided request: the loser gets
+			// ErrConflict, as a StateError naming the status now.
+			var se *access.StateError
+			if _, err := e.svc.Deny(ctx, carol, r.ID, ""); !errors.Is(err, access.ErrConflict) || !errors.As(err, &se) || se.Status != tc.status {
 				t.Fatalf("after %s, deny: %v", tc.status, err)
 			}
-			if _, err := e.svc.Cancel(ctx, alice, r.ID); !errors.Is(err, access.ErrConflict) {
+			if _, err := e.svc.Cancel(ctx, alice, r.ID); !errors.Is(err, access.ErrConflict) || !errors.As(err, &se) || se.Status != tc.status {
 				t.Fatalf("after %s, cancel: %v", tc.status, err)
 			}
 			again, err := e.svc.ExpireRequest(ctx, tenantA, r.ID)
@@ -183,7 +186,7 @@ func TestGrantLifecycle(t *testing.T) {
 	if h, _ := e.prov.Holders(ctx, a); len(h) != 1 || h[0] != gid {
 		t.Fatalf("holders: %v", h)
 	}
-	if _, err := e.svc.RevokeGrant(ctx, mallory, gid, ""); !errors.Is(err, access.ErrForbidden) {
+	if _, err := e.svc.RevokeGrant(ctx, mallory, gid, ""); !errors.Is(err, access.ErrNotFound) {
 		t.Fatalf("mallory revokes: %v", err)
 	}
 	rv, err := e.svc.RevokeGrant(ctx, bob, gid, "incident over") // a reviewer policy allows
@@ -273,10 +276,10 @@ func TestMessagesAndVisibility(t *testing.T) {
 	if m, err = e.svc.PostMessage(ctx, admin, r.ID, "watching"); err != nil || m.AuthorType != "approver" {
 		t.Fatalf("admin message: %+v %v", m, err)
 	}
-	if _, err := e.svc.PostMessage(ctx, mallory, r.ID, "hi"); !errors.Is(err, access.ErrForbidden) {
+	if _, err := e.svc.PostMessage(ctx, mallory, r.ID, "hi"); !errors.Is(err, access.ErrNotFound) {
 		t.Fatalf("outsider posts: %v", err)
 	}
-	if _, _, err := e.svc.ListMessages(ctx, mallory, r.ID, access.Page{}); !errors.Is(err, access.ErrForbidden) {
+	if _, _, err := e.svc.ListMessages(ctx, mallory, r.ID, access.Page{}); !errors.Is(err, access.ErrNotFound) {
 		t.Fatalf("outsider reads: %v", err)
 	}
 	var ve *access.ValidationError
@@ -291,7 +294,7 @@ func TestMessagesAndVisibility(t *testing.T) {
 		t.Fatalf("list: %+v %v", msgs, err)
 	}
 	// Visibility of the request.
-	if _, err := e.svc.Get(ctx, mallory, r.ID); !errors.Is(err, access.ErrForbidden) {
+	if _, err := e.svc.Get(ctx, mallory, r.ID); !errors.Is(err, access.ErrNotFound) {
 		t.Fatalf("mallory gets: %v", err)
 	}
 	for _, c := range []access.Caller{alice, bob, admin, {TenantID: tenantA, ID: "key_1", Type: "api_key"}} {

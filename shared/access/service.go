@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 )
@@ -63,7 +64,11 @@ type (
 
 // Retry bounds.
 const (
-	maxStateAttempts    = 8 // re-read and retry after a lost optimistic-lock race that left the state unchanged
+	// maxFilteredReads bounds the store pages List reads to fill one page
+	// of a list it filters in code.
+	maxFilteredReads    = 8
+	defaultPageLimit    = 50 // Page.Limit 0 (the store's default)
+	maxStateAttempts    = 8  // re-read and retry after a lost optimistic-lock race that left the state unchanged
 	workflowAttempts    = 4
 	workflowBackoffBase = 100 * time.Millisecond
 )
@@ -442,12 +447,14 @@ func (s *Service) Create(ctx context.Context, c Caller, in CreateInput, idempote
 		}
 		dec := ps.Decide(PolicyRequest(principalOf(c), in, now))
 		r.DecidingRuleIDs, r.Notices = dec.DecidingRuleIDs, dec.Notices
+		// The request (which its requester reads) keeps the reason without
+		// evaluation errors' text; the audit event keeps the whole reason.
 		lock := &TargetLock{Key: LockKey(c.ID, in.Resource, in.PermissionSetARN), RequestID: r.ID, CreatedAt: now}
 		ch := Change{}
 		var grant *Grant
 		switch {
 		case !dec.Allowed:
-			r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusDenied, DecidedByPolicy, dec.Reason, &now
+			r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusDenied, DecidedByPolicy, RequesterReason(dec), &now
 			ev := s.event(c.TenantID, DecidedByPolicy, ActorTypePolicy, AuditRequestDenied, auditResourceRequest, r.ID, dec.Reason, requestMeta(r), now)
 			ev.Severity = severityOf(r.BreakGlass)
 			ch.Audit = []AuditEvent{ev}
@@ -591,8 +598,9 @@ func newGrant(r Request, now time.Time) Grant {
 // ---------------------------------------------------------------- read
 
 // Get returns a request the caller may see (requester, admins, API keys,
-// reviewers policy allows); others get ErrForbidden, other tenants'
-// requests ErrNotFound.
+// reviewers policy allows). A request the caller may not see is
+// ErrNotFound, exactly like an unknown id (or another tenant's): an answer
+// must not confirm that an id exists.
 func (s *Service) Get(ctx context.Context, c Caller, id string) (Request, error) {
 	if err := checkCaller(c); err != nil {
 		return Request{}, err
@@ -606,9 +614,43 @@ func (s *Service) Get(ctx context.Context, c Caller, id string) (Request, error)
 		return Request{}, err
 	}
 	if !ok {
-		return Request{}, fmt.Errorf("%w: not your request, and policy does not let you review it", ErrForbidden)
+		return Request{}, errHidden("request", id)
 	}
 	return r, nil
+}
+
+// errHidden is what a caller gets for an item it may not see: the same
+// ErrNotFound as for an id that does not exist.
+func errHidden(what, id string) error {
+	return fmt.Errorf("%s %q: %w", what, ClipID(id), ErrNotFound)
+}
+
+// ClipID bounds an id (caller input) before it goes into an error: at most
+// 64 bytes, cut on a rune boundary and marked with "…".
+func ClipID(id string) string {
+	const max = 64
+	if len(id) <= max {
+		return id
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(id[cut]) {
+		cut--
+	}
+	return id[:cut] + "…"
+}
+
+// forbiddenOrHidden is the refusal of an action on a request the caller
+// may not act on: ErrForbidden (err) when the caller may still see the
+// request, else ErrNotFound (errHidden).
+func (s *Service) forbiddenOrHidden(ctx context.Context, lp *lazyPolicies, c Caller, r Request, err error) error {
+	ok, verr := s.canView(ctx, lp, c, r)
+	if verr != nil {
+		return verr
+	}
+	if !ok {
+		return errHidden("request", r.ID)
+	}
+	return err
 }
 
 func validRequestStatus(s string) bool {
@@ -629,9 +671,12 @@ func validGrantStatus(s string) bool {
 
 // List lists requests newest first. Admins and API keys see every request
 // matching the filter. Other users see their own requests and the pending
-// ones policy lets them approve: the page is read from the index and then
-// filtered in code, so a page may hold fewer than Limit items even though
-// more follow (follow next cursor until it is empty).
+// ones policy lets them approve: pages are read from the index and
+// filtered in code, reading on (up to maxFilteredReads store pages) until
+// the page is full or the list ends, so a page holds fewer than Limit
+// items with a next cursor only when that read budget ran out (follow the
+// cursor until it is empty). Cursors are sealed to the caller: the key of
+// a request the caller may not see never shows.
 func (s *Service) List(ctx context.Context, c Caller, f ListFilter, p Page) ([]Request, string, error) {
 	if err := checkCaller(c); err != nil {
 		return nil, "", err
@@ -646,6 +691,7 @@ func (s *Service) List(ctx context.Context, c Caller, f ListFilter, p Page) ([]R
 		}
 		q.RequesterID = c.ID
 	}
+	p.Viewer = c.ID
 	items, next, err := s.Repo.ListRequests(ctx, c.TenantID, q, p)
 	if err != nil {
 		return nil, "", err
@@ -653,20 +699,33 @@ func (s *Service) List(ctx context.Context, c Caller, f ListFilter, p Page) ([]R
 	if c.Admin || c.Type == ActorTypeAPIKey || q.RequesterID == c.ID {
 		return items, next, nil
 	}
+	want := p.Limit // valid: the store checked it
+	if want == 0 {
+		want = defaultPageLimit
+	}
 	lp := &lazyPolicies{s: s, tenant: c.TenantID}
-	out := items[:0]
-	for _, r := range items {
-		keep := r.RequesterID == c.ID
-		if !keep && r.Status == StatusPending {
-			if keep, err = s.mayApprove(ctx, lp, c, r); err != nil {
-				return nil, "", err
+	out := make([]Request, 0, len(items))
+	for reads := 1; ; reads++ {
+		for _, r := range items {
+			keep := r.RequesterID == c.ID
+			if !keep && r.Status == StatusPending {
+				if keep, err = s.mayApprove(ctx, lp, c, r); err != nil {
+					return nil, "", err
+				}
+			}
+			if keep {
+				out = append(out, r)
 			}
 		}
-		if keep {
-			out = append(out, r)
+		if next == "" || len(out) >= want || reads >= maxFilteredReads {
+			return out, next, nil
+		}
+		// Read only what still fits: the cursor then stays exact.
+		items, next, err = s.Repo.ListRequests(ctx, c.TenantID, q, Page{Limit: want - len(out), Cursor: next, Viewer: c.ID})
+		if err != nil {
+			return nil, "", err
 		}
 	}
-	return out, next, nil
 }
 
 // ---------------------------------------------------------------- reviews
@@ -726,10 +785,10 @@ func (s *Service) review(ctx context.Context, c Caller, id, reasoning string, ap
 			return Request{}, err
 		}
 		if !ok {
-			return Request{}, fmt.Errorf("%w: policy does not allow you to review this request", ErrForbidden)
+			return Request{}, s.forbiddenOrHidden(ctx, lp, c, r, fmt.Errorf("%w: policy does not allow you to review this request", ErrForbidden))
 		}
 		if r.Status != StatusPending {
-			return Request{}, fmt.Errorf("%w: request is %s", ErrConflict, r.Status)
+			return Request{}, &StateError{What: "request", ID: r.ID, Status: r.Status}
 		}
 		if _, ok := reviewedBy(r, c); ok {
 			return Request{}, ErrAlreadyReviewed
@@ -811,10 +870,10 @@ func (s *Service) Cancel(ctx context.Context, c Caller, id string) (Request, err
 			return Request{}, err
 		}
 		if r.RequesterID != c.ID {
-			return Request{}, fmt.Errorf("%w: only the requester may cancel a request", ErrForbidden)
+			return Request{}, s.forbiddenOrHidden(ctx, &lazyPolicies{s: s, tenant: c.TenantID}, c, r, fmt.Errorf("%w: only the requester may cancel a request", ErrForbidden))
 		}
 		if r.Status != StatusPending {
-			return Request{}, fmt.Errorf("%w: request is %s", ErrConflict, r.Status)
+			return Request{}, &StateError{What: "request", ID: r.ID, Status: r.Status}
 		}
 		now := s.now()
 		old := r.Version

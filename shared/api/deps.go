@@ -170,6 +170,23 @@ func ifMatch(r *http.Request, what string) (int64, error) {
 	return n, nil
 }
 
+// inputDetail is what a store.ErrInvalidInput says after the sentinel
+// ("rule id must be 1..1019 bytes"), as ": detail", bounded; "" if
+// nothing follows. The store writes those details for clients and clips
+// the ids it echoes.
+func inputDetail(err error) string {
+	msg := err.Error()
+	marker := store.ErrInvalidInput.Error() + ": "
+	i := strings.LastIndex(msg, marker)
+	if i < 0 {
+		return ""
+	}
+	return ": " + httpapi.Clip(msg[i+len(marker):], 200)
+}
+
+// named is what plus a clipped, quoted id: `policy rule "r1"`.
+func named(what, id string) string { return what + " " + strconv.Quote(httpapi.ClipID(id)) }
+
 // newID returns prefix + 16 random lowercase base32 characters.
 func newID(prefix string) string {
 	var b [10]byte
@@ -178,9 +195,11 @@ func newID(prefix string) string {
 }
 
 // apiError maps domain errors onto API errors; anything unknown stays as
-// is (a logged 500).
+// is (a logged 500). Messages are written for clients: no package prefix
+// ("store: "), and what echoes an id only clipped (named).
 func apiError(err error, what string) error {
 	var ve *policy.ValidationError
+	var ce *store.ConflictError
 	switch {
 	case err == nil:
 		return nil
@@ -188,14 +207,22 @@ func apiError(err error, what string) error {
 		return httpapi.Invalid("invalid "+what, httpapi.Fields(ve.Fields)...)
 	case errors.Is(err, store.ErrNotFound):
 		return httpapi.Errorf(http.StatusNotFound, "not_found", "%s not found", what)
+	case errors.As(err, &ce):
+		e := httpapi.Errorf(http.StatusConflict, "conflict", "%s", ce.Message)
+		if len(ce.Current) > 0 {
+			e = e.WithDetails(ce.Current)
+		}
+		return e
 	case errors.Is(err, store.ErrConflict):
-		return httpapi.Errorf(http.StatusConflict, "conflict", "%s conflicts with its current state; re-read and retry", what)
+		return httpapi.Errorf(http.StatusConflict, "conflict", "the %s changed while this call ran; read it again and retry", what)
 	case errors.Is(err, store.ErrBadCursor):
 		return httpapi.Invalid("invalid query parameter", httpapi.FieldError{Field: "cursor", Message: "is not a cursor this API issued for this list"})
 	case errors.Is(err, store.ErrBadPage):
 		return httpapi.Invalid("invalid query parameter", httpapi.FieldError{Field: "limit", Message: "must be an integer from 1 to 250"})
-	case errors.Is(err, store.ErrInvalidTenant), errors.Is(err, store.ErrInvalidInput):
-		return httpapi.Invalid(fmt.Sprintf("invalid %s: %v", what, err))
+	case errors.Is(err, store.ErrInvalidTenant):
+		return httpapi.Invalid("invalid tenant id")
+	case errors.Is(err, store.ErrInvalidInput):
+		return httpapi.Invalid("invalid " + what + inputDetail(err))
 	default:
 		return fmt.Errorf("%s: %w", what, err)
 	}

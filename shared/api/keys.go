@@ -121,7 +121,7 @@ func DeleteAPIKey(d Deps) http.Handler {
 		keyID := r.PathValue("id")
 		key, err := d.Store.RevokeAPIKey(r.Context(), id.TenantID, keyID, d.now())
 		if err != nil {
-			return apiError(err, "API key "+strconv.Quote(keyID))
+			return apiError(err, named("API key", keyID))
 		}
 		httpapi.Logger(r.Context()).Info("API key revoked", "key_id", key.ID)
 		httpapi.WriteJSON(w, http.StatusOK, viewKey(key, ""))

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,12 +21,31 @@ func caller(id auth.Identity) access.Caller {
 		Groups: id.Groups, Email: id.Email, EmailVerified: id.EmailVerified, Admin: id.HasScope(auth.ScopeAdmin)}
 }
 
-// accessError maps the access service's errors onto API errors.
+// deniedError is the 403 policy_denied of a request the tenant's policy
+// denied: the reason and the deciding rule ids for everyone; the
+// evaluation errors' text only for admins (forAdmin) — a requester learns
+// which rule failed, not how (admins see that here and in the dry run).
+func deniedError(denied *access.PolicyDeniedError, forAdmin bool) error {
+	reason := denied.Decision.Reason
+	details := map[string]any{"request_id": denied.Request.ID,
+		"notices": nonNil(denied.Decision.Notices), "deciding_rule_ids": nonNil(denied.Decision.DecidingRuleIDs)}
+	if forAdmin {
+		details["errors"] = nonNil(denied.Decision.Errors)
+	} else {
+		reason = access.RequesterReason(denied.Decision)
+	}
+	details["reason"] = reason
+	return (&httpapi.Error{Status: http.StatusForbidden, Code: "policy_denied", Message: reason}).WithDetails(details)
+}
+
+// accessError maps the access service's errors onto API errors. Messages
+// never carry the domain error's text: they are written here, for clients.
 func accessError(err error, what string) error {
 	var denied *access.PolicyDeniedError
 	var dup *access.DuplicateError
 	var ve *access.ValidationError
 	var limit *access.DurationLimitError
+	var state *access.StateError
 	switch {
 	case err == nil:
 		return nil
@@ -36,10 +56,7 @@ func accessError(err error, what string) error {
 		}
 		return (&httpapi.Error{Status: http.StatusForbidden, Code: "duration_limit", Message: limit.Reason()}).WithDetails(details)
 	case errors.As(err, &denied):
-		return (&httpapi.Error{Status: http.StatusForbidden, Code: "policy_denied", Message: denied.Decision.Reason}).
-			WithDetails(map[string]any{"request_id": denied.Request.ID, "reason": denied.Decision.Reason,
-				"notices": nonNil(denied.Decision.Notices), "deciding_rule_ids": nonNil(denied.Decision.DecidingRuleIDs),
-				"errors": nonNil(denied.Decision.Errors)})
+		return deniedError(denied, false)
 	case errors.As(err, &dup):
 		details := map[string]any{}
 		msg := "a pending request for this target exists already"
@@ -63,8 +80,14 @@ func accessError(err error, what string) error {
 		return httpapi.Errorf(http.StatusForbidden, "forbidden", "policy does not allow you to do this to the %s", what)
 	case errors.Is(err, access.ErrAlreadyReviewed):
 		return httpapi.Errorf(http.StatusConflict, "already_reviewed", "you have already reviewed this request (possibly with another token)")
+	case errors.As(err, &state):
+		msg := fmt.Sprintf("the %s is already %s", state.What, state.Status)
+		if state.Want != "" {
+			msg = fmt.Sprintf("the %s is %s; only an %s %s can be changed this way", state.What, state.Status, state.Want, state.What)
+		}
+		return httpapi.Errorf(http.StatusConflict, "conflict", "%s", msg).WithDetails(map[string]any{"status": state.Status})
 	case errors.Is(err, access.ErrConflict):
-		return httpapi.Errorf(http.StatusConflict, "conflict", "the %s has moved on (decided, expired or changed meanwhile)", what)
+		return httpapi.Errorf(http.StatusConflict, "conflict", "the %s kept changing while this call ran; read it again and retry", what)
 	case errors.Is(err, access.ErrIdempotencyMismatch):
 		return httpapi.Errorf(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used with another request body")
 	default:
@@ -114,6 +137,10 @@ func CreateRequest(d Deps) http.Handler {
 			return (&httpapi.Error{Status: http.StatusServiceUnavailable, Code: "workflow_unavailable",
 				Message: "the request was recorded but its workflow could not be started; retry with the same Idempotency-Key"}).
 				WithDetails(map[string]any{"request_id": res.Request.ID, "status": res.Request.Status})
+		}
+		var denied *access.PolicyDeniedError
+		if errors.As(err, &denied) {
+			return deniedError(denied, id.HasScope(auth.ScopeAdmin))
 		}
 		if err != nil {
 			return accessError(err, "access request")

@@ -214,7 +214,7 @@ func CreateRule(d Deps) http.Handler {
 		}
 		rec, err := d.Store.CreateRule(r.Context(), id.TenantID, rule, d.now())
 		if err != nil {
-			return apiError(err, "policy rule "+strconv.Quote(rule.ID))
+			return apiError(err, named("policy rule", rule.ID))
 		}
 		httpapi.Logger(r.Context()).Info("policy rule created", "rule_id", rule.ID)
 		d.auditRuleChange(r, id, access.AuditRuleCreated, rule.ID, map[string]any{"revision": rec.Revision})
@@ -251,11 +251,11 @@ func UpdateRule(d Deps) http.Handler {
 		}
 		if rule.ID != pathID {
 			return httpapi.Invalid("the rule id in the body differs from the path",
-				httpapi.FieldError{Field: "id", Message: "must equal " + strconv.Quote(pathID)})
+				httpapi.FieldError{Field: "id", Message: "must equal " + strconv.Quote(httpapi.ClipID(pathID))})
 		}
 		rec, err := d.Store.UpdateRule(r.Context(), id.TenantID, rule, expected, d.now())
 		if err != nil {
-			return apiError(err, "policy rule "+strconv.Quote(rule.ID))
+			return apiError(err, named("policy rule", rule.ID))
 		}
 		httpapi.Logger(r.Context()).Info("policy rule updated", "rule_id", rule.ID, "revision", rec.Revision)
 		d.auditRuleChange(r, id, access.AuditRuleUpdated, rule.ID, map[string]any{"revision": rec.Revision})
@@ -272,7 +272,7 @@ func DeleteRule(d Deps) http.Handler {
 		}
 		ruleID := r.PathValue("id")
 		if err := d.Store.DeleteRule(r.Context(), id.TenantID, ruleID); err != nil {
-			return apiError(err, "policy rule "+strconv.Quote(ruleID))
+			return apiError(err, named("policy rule", ruleID))
 		}
 		httpapi.Logger(r.Context()).Info("policy rule deleted", "rule_id", ruleID)
 		d.auditRuleChange(r, id, access.AuditRuleDeleted, ruleID, nil)

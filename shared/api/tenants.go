@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
@@ -47,7 +46,7 @@ func CreateTenant(d Deps) http.Handler {
 		}
 		t := store.Tenant{ID: in.ID, Name: in.Name, CreatedAt: now}
 		if err := d.Store.CreateTenant(r.Context(), t, key); err != nil {
-			return apiError(err, "tenant "+strconv.Quote(in.ID))
+			return apiError(err, named("tenant", in.ID))
 		}
 		httpapi.Logger(r.Context()).Info("tenant created", "new_tenant_id", t.ID)
 		httpapi.WriteJSON(w, http.StatusCreated, map[string]any{"tenant": t, "api_key": keyView{APIKey: key, Key: raw}})

@@ -105,7 +105,7 @@ func jsonError(err error) error {
 		return Invalid("request body is truncated JSON")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return Invalid("request body has an unknown field", FieldError{Field: name, Message: "unknown field"})
+		return Invalid("request body has an unknown field", FieldError{Field: ClipID(name), Message: "unknown field"})
 	default:
 		return Invalid("request body is not valid JSON")
 	}

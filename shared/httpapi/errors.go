@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"unicode/utf8"
 )
 
 // Error is an API error: an HTTP status and the {code, message, details}
@@ -60,6 +61,27 @@ func Invalid(message string, fields ...FieldError) *Error {
 		e.Details = map[string]any{"fields": fields}
 	}
 	return e
+}
+
+// MaxEchoedID is how much of an id (caller input) an error message may
+// echo: ClipID cuts what is longer.
+const MaxEchoedID = 64
+
+// ClipID bounds an id taken from the caller before it goes into an error
+// message: at most MaxEchoedID bytes, cut on a rune boundary and marked
+// with "…".
+func ClipID(id string) string { return Clip(id, MaxEchoedID) }
+
+// Clip cuts s to at most n bytes on a rune boundary, marking a cut with "…".
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // Common errors.

@@ -97,7 +97,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k APIKey) error {
 		case 0:
 			return fmt.Errorf("store: create API key: tenant %s: %w", k.TenantID, ErrNotFound)
 		default:
-			return fmt.Errorf("store: create API key %s: %w", k.ID, ErrConflict)
+			return conflict(nil, "an API key with this id or secret exists already")
 		}
 	}
 	return nil
@@ -147,7 +147,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, tenantID, keyID string, at tim
 		return APIKey{}, err
 	}
 	if k.RevokedAt != nil {
-		return APIKey{}, fmt.Errorf("store: revoke API key %s: already revoked: %w", keyID, ErrConflict)
+		return APIKey{}, keyRevoked(k)
 	}
 	at = at.UTC()
 	atAV, err := attributevalue.Marshal(at)
@@ -173,13 +173,24 @@ func (s *Store) RevokeAPIKey(ctx context.Context, tenantID, keyID string, at tim
 			return APIKey{}, fmt.Errorf("store: revoke API key %s: %w", keyID, err)
 		}
 		// Lost a race: classify by what is there now.
-		if _, gerr := s.getAPIKeyByID(ctx, tenantID, keyID); gerr != nil {
+		cur, gerr := s.getAPIKeyByID(ctx, tenantID, keyID)
+		if gerr != nil {
 			return APIKey{}, gerr
 		}
-		return APIKey{}, fmt.Errorf("store: revoke API key %s: already revoked: %w", keyID, ErrConflict)
+		return APIKey{}, keyRevoked(cur)
 	}
 	k.RevokedAt = &at
 	return k, nil
+}
+
+// keyRevoked is the conflict of revoking a revoked key.
+func keyRevoked(k APIKey) error {
+	cur := map[string]any{"revoked": true}
+	if k.RevokedAt != nil {
+		cur["revoked_at"] = k.RevokedAt.UTC().Format(time.RFC3339)
+		return conflict(cur, "the API key is already revoked (since %s)", k.RevokedAt.UTC().Format(time.RFC3339))
+	}
+	return conflict(cur, "the API key is already revoked")
 }
 
 func (s *Store) getAPIKeyByID(ctx context.Context, tenantID, keyID string) (APIKey, error) {

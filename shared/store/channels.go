@@ -151,7 +151,7 @@ func (s *Store) createChannel(ctx context.Context, ch channel.Channel, item map[
 	case 0:
 		return fmt.Errorf("store: create channel: tenant %s: %w", ch.TenantID, ErrNotFound)
 	default:
-		return fmt.Errorf("store: create channel %s: exists: %w", ch.ID, ErrConflict)
+		return conflict(nil, "a notification channel with this id exists already")
 	}
 }
 
@@ -200,7 +200,7 @@ func (s *Store) updateChannel(ctx context.Context, ch channel.Channel, item map[
 	if gerr != nil {
 		return gerr
 	}
-	return fmt.Errorf("store: update channel %s: version is %d, not %d: %w", ch.ID, cur.Version, expectVersion, ErrConflict)
+	return conflict(map[string]any{"version": cur.Version}, "the notification channel is at version %d now, not %d", cur.Version, expectVersion)
 }
 
 // GetChannel reads one channel (consistent read). ErrNotFound if the

@@ -2,9 +2,15 @@ package store
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -27,12 +33,107 @@ func pageLimit(p Page) (int, error) {
 	return p.Limit, nil
 }
 
-// cursorWire is what a cursor holds: a format version, the tenant it was
-// issued to and the primary (and index) key of the last item returned. All
-// keys of the table are strings, so the key is a plain string map. The cursor
-// is base64url(JSON); it is opaque to clients but not secret. It needs no
-// signature: decodeCursor only accepts keys inside the caller's tenant, so a
-// forged cursor can at most skip within the tenant's own data.
+// Cursors are sealed: AES-256-GCM over the JSON of cursorWire, under a
+// key derived (HKDF-SHA256) from the deployment's cursor secret, with the
+// tenant and the viewer the page was read for as additional data. A client
+// sees base64url(version || nonce || ciphertext): it cannot read the key
+// inside (which, for a list filtered after the query, may name an item the
+// viewer may not see), and it cannot forge, alter or replay a cursor on
+// another tenant or for another viewer — every such cursor fails to open
+// and is ErrBadCursor (an API 400). The decrypted key is still checked to
+// lie inside the tenant and (cursorFitsQuery) to fit the list it is used
+// with.
+const (
+	cursorVersion  = 2
+	cursorNonceLen = 12
+	// MinCursorSecretLen is the shortest cursor secret SetCursorSecret
+	// accepts.
+	MinCursorSecretLen = 32
+)
+
+// cursorCodec seals and opens cursors under one key.
+type cursorCodec struct{ aead cipher.AEAD }
+
+// newCursorCodec derives the cursor key from secret.
+func newCursorCodec(secret []byte) (*cursorCodec, error) {
+	if len(secret) < MinCursorSecretLen {
+		return nil, fmt.Errorf("store: cursor secret must be at least %d bytes", MinCursorSecretLen)
+	}
+	key, err := hkdf.Key(sha256.New, secret, nil, "jitsudo-serverless cursor key v2", 32)
+	if err != nil {
+		return nil, fmt.Errorf("store: cursor key: %w", err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("store: cursor key: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("store: cursor key: %w", err)
+	}
+	return &cursorCodec{aead: aead}, nil
+}
+
+// randomCursorCodec is a codec under a fresh random key: cursors it issues
+// open only in this process (tests, a single-process local stack).
+func randomCursorCodec() *cursorCodec {
+	secret := make([]byte, MinCursorSecretLen)
+	_, _ = rand.Read(secret) // crypto/rand.Read never fails (Go ≥ 1.24)
+	c, err := newCursorCodec(secret)
+	if err != nil {
+		panic(err) // unreachable: the secret is long enough
+	}
+	return c
+}
+
+// cursorAAD binds a cursor to its tenant and viewer.
+func cursorAAD(tenant, viewer string) []byte {
+	return []byte("jitsudo-cursor\x00" + strconv.Itoa(cursorVersion) + "\x00" + tenant + "\x00" + viewer)
+}
+
+// encode seals a LastEvaluatedKey into a cursor for (tenant, viewer).
+func (c *cursorCodec) encode(tenant, viewer string, key map[string]types.AttributeValue) (string, error) {
+	plain, err := encodeCursor(tenant, key)
+	if err != nil || plain == nil {
+		return "", err
+	}
+	out := make([]byte, 1+cursorNonceLen, 1+cursorNonceLen+len(plain)+c.aead.Overhead())
+	out[0] = cursorVersion
+	_, _ = rand.Read(out[1:])
+	out = c.aead.Seal(out, out[1:], plain, cursorAAD(tenant, viewer))
+	return base64.RawURLEncoding.EncodeToString(out), nil
+}
+
+// decode opens a cursor issued to (tenant, viewer) and returns its
+// ExclusiveStartKey, or nil for "". Anything else is ErrBadCursor.
+func (c *cursorCodec) decode(tenant, viewer, cursor string) (map[string]types.AttributeValue, error) {
+	if cursor == "" {
+		return nil, nil
+	}
+	if !ValidTenantID(tenant) {
+		return nil, ErrInvalidTenant
+	}
+	if len(cursor) > maxCursorLen {
+		return nil, fmt.Errorf("%w: too long", ErrBadCursor)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return nil, fmt.Errorf("%w: not base64url", ErrBadCursor)
+	}
+	if len(raw) < 1+cursorNonceLen+c.aead.Overhead() || raw[0] != cursorVersion {
+		return nil, fmt.Errorf("%w: not a cursor", ErrBadCursor)
+	}
+	plain, err := c.aead.Open(nil, raw[1:1+cursorNonceLen], raw[1+cursorNonceLen:], cursorAAD(tenant, viewer))
+	if err != nil {
+		return nil, fmt.Errorf("%w: not issued for this tenant and caller, or altered", ErrBadCursor)
+	}
+	return decodeCursor(tenant, plain)
+}
+
+// cursorWire is what a sealed cursor holds: a format version, the tenant
+// it was issued to and the primary (and index) key of the last item
+// returned. All keys of the table are strings, so the key is a plain
+// string map.
 type cursorWire struct {
 	V int               `json:"v"`
 	T string            `json:"t"`
@@ -49,47 +150,36 @@ var keyAttrKinds = map[string]bool{
 	AttrGSI4PK: true, AttrGSI4SK: false,
 }
 
-// encodeCursor turns a LastEvaluatedKey into a cursor for tenant. Only string
-// key attributes are expected; anything else is a programming error.
-func encodeCursor(tenant string, key map[string]types.AttributeValue) (string, error) {
+// encodeCursor turns a LastEvaluatedKey into the plaintext of a cursor for
+// tenant (nil for an empty key). Only string key attributes are expected;
+// anything else is a programming error.
+func encodeCursor(tenant string, key map[string]types.AttributeValue) ([]byte, error) {
 	if len(key) == 0 {
-		return "", nil
+		return nil, nil
 	}
 	w := cursorWire{V: 1, T: tenant, K: make(map[string]string, len(key))}
 	for name, av := range key {
 		s, ok := av.(*types.AttributeValueMemberS)
 		if !ok {
-			return "", fmt.Errorf("store: cursor: key attribute %s is not a string", name)
+			return nil, fmt.Errorf("store: cursor: key attribute %s is not a string", name)
 		}
 		w.K[name] = s.Value
 	}
 	if _, err := validateCursorKey(tenant, w.K); err != nil {
-		return "", fmt.Errorf("store: cursor: refusing to encode key: %w", err)
+		return nil, fmt.Errorf("store: cursor: refusing to encode key: %w", err)
 	}
 	b, err := json.Marshal(w)
 	if err != nil {
-		return "", fmt.Errorf("store: cursor: %w", err)
+		return nil, fmt.Errorf("store: cursor: %w", err)
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	return b, nil
 }
 
-// decodeCursor returns the ExclusiveStartKey held by cursor, or nil for "".
-// It fails with ErrBadCursor unless the cursor was issued to tenant and every
-// partition key in it lies inside the tenant: never a key from elsewhere.
-func decodeCursor(tenant, cursor string) (map[string]types.AttributeValue, error) {
-	if cursor == "" {
-		return nil, nil
-	}
-	if !ValidTenantID(tenant) {
-		return nil, ErrInvalidTenant
-	}
-	if len(cursor) > maxCursorLen {
-		return nil, fmt.Errorf("%w: too long", ErrBadCursor)
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
-		return nil, fmt.Errorf("%w: not base64url", ErrBadCursor)
-	}
+// decodeCursor returns the ExclusiveStartKey held by a cursor's plaintext.
+// It fails with ErrBadCursor unless the cursor was issued to tenant and
+// every partition key in it lies inside the tenant: never a key from
+// elsewhere (a second line of defence behind the seal).
+func decodeCursor(tenant string, raw []byte) (map[string]types.AttributeValue, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	var w cursorWire

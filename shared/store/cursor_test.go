@@ -49,13 +49,22 @@ func TestPageLimit(t *testing.T) {
 	}
 }
 
-func TestCursorRoundTrip(t *testing.T) {
-	key := sKey(AttrPK, rulesPK("acme"), AttrSK, ruleSK("r1"))
-	c, err := encodeCursor("acme", key)
+func testCodec(t testing.TB) *cursorCodec {
+	c, err := newCursorCodec([]byte(strings.Repeat("k", MinCursorSecretLen)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeCursor("acme", c)
+	return c
+}
+
+func TestCursorRoundTrip(t *testing.T) {
+	cc := testCodec(t)
+	key := sKey(AttrPK, rulesPK("acme"), AttrSK, ruleSK("r1"))
+	c, err := cc.encode("acme", "alice", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cc.decode("acme", "alice", c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,53 +81,108 @@ func TestCursorRoundTrip(t *testing.T) {
 	if err := cursorFitsQuery(got, IndexGSI1, "T#acme#X"); !errors.Is(err, ErrBadCursor) {
 		t.Fatalf("cursor replayed on an index: %v", err)
 	}
-	// Other tenant: refused.
-	if _, err := decodeCursor("acme2", c); !errors.Is(err, ErrBadCursor) {
+	// Other tenant, other viewer, another deployment's key: refused.
+	if _, err := cc.decode("acme2", "alice", c); !errors.Is(err, ErrBadCursor) {
 		t.Fatalf("other tenant: err = %v, want ErrBadCursor", err)
 	}
+	if _, err := cc.decode("acme", "bob", c); !errors.Is(err, ErrBadCursor) {
+		t.Fatalf("other viewer: err = %v, want ErrBadCursor", err)
+	}
+	if _, err := randomCursorCodec().decode("acme", "alice", c); !errors.Is(err, ErrBadCursor) {
+		t.Fatalf("other key: err = %v, want ErrBadCursor", err)
+	}
 	// Encoding refuses keys outside the tenant.
-	if _, err := encodeCursor("acme", sKey(AttrPK, rulesPK("evil"), AttrSK, "x")); err == nil {
-		t.Fatal("encodeCursor accepted another tenant's key")
+	if _, err := cc.encode("acme", "", sKey(AttrPK, rulesPK("evil"), AttrSK, "x")); err == nil {
+		t.Fatal("encode accepted another tenant's key")
+	}
+	if _, err := newCursorCodec([]byte("short")); err == nil {
+		t.Fatal("a short cursor secret was accepted")
+	}
+}
+
+// TestCursorIsOpaque: a cursor does not show the key it holds (in a list
+// filtered after the query that key may be an item the viewer may not
+// see), and every altered byte makes it ErrBadCursor.
+func TestCursorIsOpaque(t *testing.T) {
+	cc := testCodec(t)
+	secret := "req_01carolssecretrequest00"
+	c, err := cc.encode("acme", "alice", sKey(AttrPK, requestPK("acme", secret), AttrSK, "META",
+		AttrGSI3PK, allRequestsPK("acme"), AttrGSI3SK, secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{c, string(raw)} {
+		for _, leak := range []string{secret, "carol", "acme", "META", "REQ#"} {
+			if strings.Contains(s, leak) {
+				t.Fatalf("cursor shows %q", leak)
+			}
+		}
+	}
+	for i := range raw {
+		bad := append([]byte(nil), raw...)
+		bad[i] ^= 0x01
+		if _, err := cc.decode("acme", "alice", base64.RawURLEncoding.EncodeToString(bad)); !errors.Is(err, ErrBadCursor) {
+			t.Fatalf("byte %d altered: err = %v, want ErrBadCursor", i, err)
+		}
+	}
+	if _, err := cc.decode("acme", "alice", c[:len(c)-2]); !errors.Is(err, ErrBadCursor) {
+		t.Fatalf("truncated: err = %v", err)
 	}
 }
 
 func TestDecodeCursorRejects(t *testing.T) {
+	cc := testCodec(t)
 	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	// seal seals any plaintext as the codec would (what someone holding
+	// the key could forge): the plaintext checks still apply.
+	seal := func(s string) string {
+		out := make([]byte, 1+cursorNonceLen)
+		out[0] = cursorVersion
+		return base64.RawURLEncoding.EncodeToString(cc.aead.Seal(out, out[1:], []byte(s), cursorAAD("acme", "")))
+	}
 	cases := map[string]string{
-		"garbage":           "!!!not base64!!!",
-		"not json":          enc("hello"),
-		"wrong tenant":      enc(`{"v":1,"t":"other","k":{"PK":"T#other#RULES","SK":"RULE#a"}}`),
-		"foreign partition": enc(`{"v":1,"t":"acme","k":{"PK":"T#other#RULES","SK":"RULE#a"}}`),
-		"prefix not tenant": enc(`{"v":1,"t":"acme","k":{"PK":"T#acme-corp#RULES","SK":"RULE#a"}}`),
-		"foreign gsi":       enc(`{"v":1,"t":"acme","k":{"PK":"T#acme#R","SK":"a","GSI1PK":"T#other#S","GSI1SK":"x"}}`),
-		"half gsi":          enc(`{"v":1,"t":"acme","k":{"PK":"T#acme#R","SK":"a","GSI1PK":"T#acme#S"}}`),
-		"unknown attr":      enc(`{"v":1,"t":"acme","k":{"PK":"T#acme#R","SK":"a","X":"y"}}`),
-		"no sk":             enc(`{"v":1,"t":"acme","k":{"PK":"T#acme#R"}}`),
-		"empty key":         enc(`{"v":1,"t":"acme","k":{}}`),
-		"bad version":       enc(`{"v":2,"t":"acme","k":{"PK":"T#acme#R","SK":"a"}}`),
-		"unknown field":     enc(`{"v":1,"t":"acme","k":{"PK":"T#acme#R","SK":"a"},"x":1}`),
-		"trailing":          enc(`{"v":1,"t":"acme","k":{"PK":"T#acme#R","SK":"a"}}{}`),
-		"too long":          strings.Repeat("A", maxCursorLen+1),
+		"garbage":            "!!!not base64!!!",
+		"not sealed":         enc("hello"),
+		"old plaintext json": enc(`{"v":1,"t":"acme","k":{"PK":"T#acme#R","SK":"a"}}`),
+		"not json":           seal("hello"),
+		"wrong tenant":       seal(`{"v":1,"t":"other","k":{"PK":"T#other#RULES","SK":"RULE#a"}}`),
+		"foreign partition":  seal(`{"v":1,"t":"acme","k":{"PK":"T#other#RULES","SK":"RULE#a"}}`),
+		"prefix not tenant":  seal(`{"v":1,"t":"acme","k":{"PK":"T#acme-corp#RULES","SK":"RULE#a"}}`),
+		"foreign gsi":        seal(`{"v":1,"t":"acme","k":{"PK":"T#acme#R","SK":"a","GSI1PK":"T#other#S","GSI1SK":"x"}}`),
+		"half gsi":           seal(`{"v":1,"t":"acme","k":{"PK":"T#acme#R","SK":"a","GSI1PK":"T#acme#S"}}`),
+		"unknown attr":       seal(`{"v":1,"t":"acme","k":{"PK":"T#acme#R","SK":"a","X":"y"}}`),
+		"no sk":              seal(`{"v":1,"t":"acme","k":{"PK":"T#acme#R"}}`),
+		"empty key":          seal(`{"v":1,"t":"acme","k":{}}`),
+		"bad version":        seal(`{"v":2,"t":"acme","k":{"PK":"T#acme#R","SK":"a"}}`),
+		"unknown field":      seal(`{"v":1,"t":"acme","k":{"PK":"T#acme#R","SK":"a"},"x":1}`),
+		"trailing":           seal(`{"v":1,"t":"acme","k":{"PK":"T#acme#R","SK":"a"}}{}`),
+		"too long":           strings.Repeat("A", maxCursorLen+1),
 	}
 	for name, c := range cases {
-		if _, err := decodeCursor("acme", c); !errors.Is(err, ErrBadCursor) {
+		if _, err := cc.decode("acme", "", c); !errors.Is(err, ErrBadCursor) {
 			t.Errorf("%s: err = %v, want ErrBadCursor", name, err)
 		}
 	}
-	if _, err := decodeCursor("acme", enc(`{"v":1,"t":"acme","k":{"PK":"T#acme#R","SK":"a"}}`)); err != nil {
+	if _, err := cc.decode("acme", "", seal(`{"v":1,"t":"acme","k":{"PK":"T#acme#R","SK":"a"}}`)); err != nil {
 		t.Errorf("valid cursor refused: %v", err)
 	}
 }
 
 func FuzzDecodeCursor(f *testing.F) {
-	good, _ := encodeCursor("acme", sKey(AttrPK, rulesPK("acme"), AttrSK, ruleSK("r1")))
-	gsi, _ := encodeCursor("acme", sKey(AttrPK, "T#acme#REQ#1", AttrSK, "META", AttrGSI1PK, "T#acme#REQSTATUS#pending", AttrGSI1SK, "2026"))
-	other, _ := encodeCursor("other", sKey(AttrPK, rulesPK("other"), AttrSK, ruleSK("r1")))
-	for _, s := range []string{good, gsi, other, "", "x", "eyJ2IjoxfQ", "e30"} {
+	cc := testCodec(f)
+	good, _ := cc.encode("acme", "", sKey(AttrPK, rulesPK("acme"), AttrSK, ruleSK("r1")))
+	gsi, _ := cc.encode("acme", "", sKey(AttrPK, "T#acme#REQ#1", AttrSK, "META", AttrGSI1PK, "T#acme#REQSTATUS#pending", AttrGSI1SK, "2026"))
+	other, _ := cc.encode("other", "", sKey(AttrPK, rulesPK("other"), AttrSK, ruleSK("r1")))
+	viewer, _ := cc.encode("acme", "bob", sKey(AttrPK, rulesPK("acme"), AttrSK, ruleSK("r1")))
+	for _, s := range []string{good, gsi, other, viewer, "", "x", "eyJ2IjoxfQ", "e30"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		key, err := decodeCursor("acme", s)
+		key, err := cc.decode("acme", "", s)
 		if err != nil {
 			if !errors.Is(err, ErrBadCursor) {
 				t.Fatalf("error %v is not ErrBadCursor", err)
@@ -144,15 +208,18 @@ func FuzzDecodeCursor(f *testing.F) {
 			}
 		}
 		// Whatever is accepted re-encodes and decodes to the same key.
-		again, err := encodeCursor("acme", key)
+		again, err := cc.encode("acme", "", key)
 		if err != nil {
 			t.Fatalf("re-encode: %v", err)
 		}
-		if _, err := decodeCursor("acme", again); err != nil {
+		if _, err := cc.decode("acme", "", again); err != nil {
 			t.Fatalf("re-decode: %v", err)
 		}
-		if _, err := decodeCursor("acmf", s); err == nil {
+		if _, err := cc.decode("acmf", "", s); err == nil {
 			t.Fatal("cursor accepted for two tenants")
+		}
+		if _, err := cc.decode("acme", "bob", s); err == nil {
+			t.Fatal("cursor accepted for two viewers")
 		}
 	})
 }

@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 )
@@ -12,6 +15,12 @@ const (
 	EnvTableName        = "TABLE_NAME"        // required
 	EnvDynamoDBEndpoint = "DYNAMODB_ENDPOINT" // optional: DynamoDB Local or the embedded server
 	EnvRegion           = "AWS_REGION"        // set by Lambda
+	// EnvCursorSecret is the deployment's cursor secret (at least 32
+	// bytes; template.yaml generates one in Secrets Manager and hands it
+	// to every function). Required, unless DYNAMODB_ENDPOINT is a
+	// loopback address (a local stack), where a fixed key derived from
+	// the table name is used: local cursors are sealed, but not secret.
+	EnvCursorSecret = "CURSOR_SECRET"
 )
 
 // FromEnv opens the store a Lambda function is configured for.
@@ -20,9 +29,36 @@ func FromEnv(ctx context.Context) (*Store, error) {
 	if table == "" {
 		return nil, fmt.Errorf("store: %s is not set", EnvTableName)
 	}
-	client, err := NewClient(ctx, strings.TrimSpace(os.Getenv(EnvDynamoDBEndpoint)), os.Getenv(EnvRegion))
+	endpoint := strings.TrimSpace(os.Getenv(EnvDynamoDBEndpoint))
+	client, err := NewClient(ctx, endpoint, os.Getenv(EnvRegion))
 	if err != nil {
 		return nil, fmt.Errorf("store: dynamodb client: %w", err)
 	}
-	return New(client, table), nil
+	s := New(client, table)
+	secret := []byte(os.Getenv(EnvCursorSecret))
+	if len(secret) == 0 {
+		if !loopback(endpoint) {
+			return nil, fmt.Errorf("store: %s is not set", EnvCursorSecret)
+		}
+		sum := sha256.Sum256([]byte("jitsudo-serverless local cursor secret\x00" + table))
+		secret = sum[:]
+	}
+	if err := s.SetCursorSecret(secret); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", EnvCursorSecret, err)
+	}
+	return s, nil
+}
+
+// loopback reports whether endpoint is a URL on a loopback host.
+func loopback(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

@@ -486,7 +486,7 @@ func tokenOf(item map[string]types.AttributeValue) string {
 	return ""
 }
 
-func storePage(p access.Page) Page { return Page{Limit: p.Limit, Cursor: p.Cursor} }
+func storePage(p access.Page) Page { return Page{Limit: p.Limit, Cursor: p.Cursor, Viewer: p.Viewer} }
 
 // indexQuery is a newest-first query of one index partition, with an
 // optional equality filter on status.

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 )
 
@@ -41,7 +42,7 @@ func checkRule(r policy.Rule) error {
 		return fmt.Errorf("%w: rule id must be 1..%d bytes", ErrInvalidInput, maxSortKeyBytes-len(skRulePrefix))
 	}
 	if r.PolicyText != "" {
-		return fmt.Errorf("%w: rule %s: store normalized rules (policy_text must be empty)", ErrInvalidInput, r.ID)
+		return fmt.Errorf("%w: rule %q: store normalized rules (policy_text must be empty)", ErrInvalidInput, access.ClipID(r.ID))
 	}
 	return nil
 }
@@ -191,7 +192,7 @@ func (s *Store) CreateRule(ctx context.Context, tenantID string, r policy.Rule, 
 	case 0:
 		return RuleRecord{}, fmt.Errorf("store: create rule: tenant %s: %w", tenantID, ErrNotFound)
 	default:
-		return RuleRecord{}, fmt.Errorf("store: create rule %s: exists: %w", r.ID, ErrConflict)
+		return RuleRecord{}, conflict(nil, "a policy rule with this id exists already")
 	}
 }
 
@@ -217,7 +218,7 @@ func (s *Store) UpdateRule(ctx context.Context, tenantID string, r policy.Rule, 
 			return RuleRecord{}, err
 		}
 		if expectedRevision != 0 && cur.Revision != expectedRevision {
-			return RuleRecord{}, fmt.Errorf("store: update rule %s: revision is %d, not %d: %w", r.ID, cur.Revision, expectedRevision, ErrConflict)
+			return RuleRecord{}, ruleRevision(cur.Revision, expectedRevision)
 		}
 		rec := RuleRecord{Rule: r, CreatedAt: cur.CreatedAt, UpdatedAt: now, Revision: cur.Revision + 1}
 		item, err := ruleItem(tenantID, rec)
@@ -239,13 +240,19 @@ func (s *Store) UpdateRule(ctx context.Context, tenantID string, r policy.Rule, 
 		}
 		// The rule changed or vanished since we read it.
 		if expectedRevision != 0 {
-			if _, gerr := s.GetRule(ctx, tenantID, r.ID); gerr != nil {
+			now, gerr := s.GetRule(ctx, tenantID, r.ID)
+			if gerr != nil {
 				return RuleRecord{}, gerr
 			}
-			return RuleRecord{}, fmt.Errorf("store: update rule %s: changed meanwhile: %w", r.ID, ErrConflict)
+			return RuleRecord{}, ruleRevision(now.Revision, expectedRevision)
 		}
 	}
 	return RuleRecord{}, fmt.Errorf("store: update rule %s: too much contention: %w", r.ID, ErrConflict)
+}
+
+// ruleRevision is the conflict of an update expecting another revision.
+func ruleRevision(current, expected int64) error {
+	return conflict(map[string]any{"revision": current}, "the policy rule is at revision %d now, not %d", current, expected)
 }
 
 // DeleteRule deletes a rule and bumps rule_set_version, in one
@@ -313,7 +320,7 @@ func (s *Store) ImportRules(ctx context.Context, tenantID string, rules []policy
 			return 0, err
 		}
 		if seen[r.ID] {
-			return 0, fmt.Errorf("%w: rule id %s given twice", ErrInvalidInput, r.ID)
+			return 0, fmt.Errorf("%w: rule id %q given twice", ErrInvalidInput, access.ClipID(r.ID))
 		}
 		seen[r.ID] = true
 	}
@@ -392,7 +399,8 @@ func (s *Store) ImportRules(ctx context.Context, tenantID string, rules []policy
 		case 0:
 			return 0, fmt.Errorf("store: import rules: tenant %s: %w", tenantID, ErrNotFound)
 		default:
-			return 0, fmt.Errorf("store: import rules (%d of %d changes applied): a rule changed meanwhile: %w", start, len(actions), ErrConflict)
+			return 0, conflict(map[string]any{"changes_applied": start, "changes": len(actions)},
+				"a policy rule changed during the import (%d of %d changes applied); re-read the rules and retry", start, len(actions))
 		}
 		start = end
 	}

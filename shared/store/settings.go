@@ -138,7 +138,14 @@ func (s *Store) PutAWSSettings(ctx context.Context, v AWSSettings, expectVersion
 	}
 	if _, err := s.client.PutItem(ctx, in); err != nil {
 		if failedAt(err) == 0 {
-			return AWSSettings{}, fmt.Errorf("store: AWS settings of %s changed meanwhile: %w", v.TenantID, ErrConflict)
+			if expectVersion == 0 {
+				return AWSSettings{}, conflict(nil, "the AWS settings exist already; update them with If-Match: <version>")
+			}
+			cur, gerr := s.GetAWSSettings(ctx, v.TenantID)
+			if gerr != nil {
+				return AWSSettings{}, fmt.Errorf("store: AWS settings changed meanwhile: %w", gerr)
+			}
+			return AWSSettings{}, conflict(map[string]any{"version": cur.Version}, "the AWS settings are at version %d now, not %d", cur.Version, expectVersion)
 		}
 		return AWSSettings{}, fmt.Errorf("store: put AWS settings of %s: %w", v.TenantID, err)
 	}

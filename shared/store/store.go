@@ -19,13 +19,30 @@ import (
 
 // Store is the DynamoDB-backed store. It is safe for concurrent use.
 type Store struct {
-	client *dynamodb.Client
-	table  string
+	client  *dynamodb.Client
+	table   string
+	cursors *cursorCodec
 }
 
-// New returns a Store on table, using client.
+// New returns a Store on table, using client. Its list cursors are sealed
+// under a random key of this process until SetCursorSecret gives it the
+// deployment's (FromEnv does): enough for tests and a one-process stack,
+// not for several functions that must open each other's cursors.
 func New(client *dynamodb.Client, table string) *Store {
-	return &Store{client: client, table: table}
+	return &Store{client: client, table: table, cursors: randomCursorCodec()}
+}
+
+// SetCursorSecret makes the store seal list cursors under a key derived
+// from secret (at least MinCursorSecretLen bytes), so that every function
+// of a deployment opens the cursors any of them issued. Call it before the
+// store is used.
+func (s *Store) SetCursorSecret(secret []byte) error {
+	c, err := newCursorCodec(secret)
+	if err != nil {
+		return err
+	}
+	s.cursors = c
+	return nil
 }
 
 // NewClient builds a DynamoDB client from the Lambda-style environment
@@ -151,7 +168,7 @@ func (s *Store) queryPage(ctx context.Context, tenant string, in *dynamodb.Query
 	if err != nil {
 		return nil, "", err
 	}
-	start, err := decodeCursor(tenant, p.Cursor)
+	start, err := s.cursors.decode(tenant, p.Viewer, p.Cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -184,7 +201,7 @@ func (s *Store) queryPage(ctx context.Context, tenant string, in *dynamodb.Query
 		ia := indexKeyAttrs[index]
 		key[ia[0]], key[ia[1]] = last[ia[0]], last[ia[1]]
 	}
-	next, err := encodeCursor(tenant, key)
+	next, err := s.cursors.encode(tenant, p.Viewer, key)
 	if err != nil {
 		return nil, "", err
 	}

@@ -46,7 +46,7 @@ func (s *Store) CreateTenant(ctx context.Context, t Tenant, firstKey APIKey) err
 	}}}, keyItems...)
 	if err := s.transact(ctx, tx); err != nil {
 		if failedAt(err) >= 0 {
-			return fmt.Errorf("store: create tenant %s: %w", t.ID, ErrConflict)
+			return conflict(nil, "the tenant (or its first API key) exists already")
 		}
 		return fmt.Errorf("store: create tenant %s: %w", t.ID, err)
 	}

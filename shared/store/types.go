@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
@@ -22,6 +23,24 @@ var (
 	// id, malformed key hash, duplicate ids in an import, ...). An API 400.
 	ErrInvalidInput = errors.New("store: invalid input")
 )
+
+// ConflictError is an ErrConflict that says what the state is now, in
+// words fit for an API client (Message, no package prefix) and as data
+// (Current: e.g. {"revision": 3}).
+type ConflictError struct {
+	Message string
+	Current map[string]any
+}
+
+func (e *ConflictError) Error() string { return "store: " + e.Message }
+
+// Unwrap makes a ConflictError an ErrConflict.
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// conflict builds a *ConflictError.
+func conflict(current map[string]any, format string, args ...any) error {
+	return &ConflictError{Message: fmt.Sprintf(format, args...), Current: current}
+}
 
 // Tenant is one customer organisation. RuleSetVersion grows by one with every
 // change to the tenant's policy rules, so warm Lambdas know when to recompile.
@@ -65,4 +84,8 @@ type RuleRecord struct {
 type Page struct {
 	Limit  int    // 1..250; 0 means 50
 	Cursor string // opaque, from a previous page's NextCursor
+	// Viewer is who the page is read for (the caller's principal id, or ""
+	// for a tenant-wide list): a cursor is sealed to its tenant and viewer
+	// and refused (ErrBadCursor) for any other.
+	Viewer string
 }
