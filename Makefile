@@ -69,9 +69,13 @@ invoke:
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=events/<file>.json"; exit 2; }
 	$(GO) run ./infra/invoke/cmd/invoke -fn $(FN) -event $(EVENT)
 
-## validate: template.yaml against the route table, functions/ and events/; every ASL file with asl-validator
+## validate: both templates with cfn-lint (AWS's own linter, runs the SAM transform); every ASL file with
+## asl-validator. The template's semantic checks (routes <-> functions <-> events, IAM scoping) are Go tests
+## in infra/template, run once, by test-go.
+CFN_LINT ?= cfn-lint
 validate: npm
-	$(GO) test -count=1 ./infra/template/
+	@command -v $(CFN_LINT) >/dev/null || { echo "cfn-lint not found: pip install 'cfn-lint==1.51.0'"; exit 1; }
+	$(CFN_LINT) template.yaml infra/tenant-role/template.yaml
 	$(SFN_DIR)/node_modules/.bin/asl-validator $(addprefix --json-path ,$(wildcard statemachines/*.json))
 
 ## npm: the local Step Functions' Node packages (aws-local-stepfunctions, asl-validator), from the committed lockfile
