@@ -30,14 +30,12 @@ test-go:
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -tags jitsudo_local -run '^TestFromEnvLocal$$' ./shared/provider/providers/
 
-## test-external-dynamodb: the DynamoDB suites against an endpoint outside the test process
-## (a standalone stand-in here; point JITSUDO_TEST_DYNAMODB_ENDPOINT at DynamoDB Local or AWS to run them there)
-EXTERNAL_DDB_ADDR ?= 127.0.0.1:18765
+## test-external-dynamodb: the DynamoDB suites on a second, independent engine: moto's DynamoDB
+## (moto_server, Python; on the machine image, `pip install 'moto[server]==5.2.1'` elsewhere) behind
+## infra/serialproxy (one request at a time: moto's transactions are not atomic under concurrency).
+## Point JITSUDO_TEST_DYNAMODB_ENDPOINT at DynamoDB Local or AWS and run `go test` to run them there.
 test-external-dynamodb:
-	@$(GO) build -o .bin/dynamodb-local ./infra/dynamodb-local
-	@.bin/dynamodb-local -addr $(EXTERNAL_DDB_ADDR) & pid=$$!; trap "kill $$pid" EXIT; \
-	  for i in $$(seq 50); do (exec 3<>/dev/tcp/$${EXTERNAL_DDB_ADDR%:*}/$${EXTERNAL_DDB_ADDR#*:}) 2>/dev/null && break; sleep 0.1; done; \
-	  JITSUDO_TEST_DYNAMODB_ENDPOINT=http://$(EXTERNAL_DDB_ADDR) $(GO) test -count=1 ./shared/store/... ./shared/access/... ./shared/provider/...
+	infra/moto/with-moto.sh $(GO) test -count=1 ./shared/store/... ./shared/access/... ./shared/provider/...
 
 ## fuzz: run every fuzz target briefly beyond its seed corpus
 fuzz:
