@@ -24,7 +24,16 @@ dev: npm goaws
 	$(GO) run ./infra/devstack/cmd/jitsudo-dev -addr $(ADDR)
 
 ## test: lint, unit + integration tests (incl. RIE invocations), brief fuzzing, arm64 build size check
-test: npm goaws lint validate test-go test-external-dynamodb fuzz build
+TEST_STEPS := lint validate test-go test-external-dynamodb fuzz build
+test: npm goaws
+	@mkdir -p .build; : > .build/test-times; status=0; \
+	  for step in $(TEST_STEPS); do \
+	    start=$$(date +%s); \
+	    $(MAKE) --no-print-directory $$step || status=$$?; \
+	    printf '  %-24s %4ds%s\n' $$step $$(( $$(date +%s) - start )) "$$( [ $$status = 0 ] || echo '  FAILED')" >> .build/test-times; \
+	    [ $$status = 0 ] || break; \
+	  done; \
+	  echo "make test, time per step:"; cat .build/test-times; exit $$status
 
 test-go:
 	$(GO) test -count=1 ./...
