@@ -23,6 +23,7 @@ const (
 	AuditGrantExpired       = "grant.expired"
 	AuditGrantRevoked       = "grant.revoked"
 	AuditGrantExtended      = "grant.extended"
+	AuditGrantRevokeFailed  = "grant.revoke_failed"
 	AuditMessagePosted      = "message.posted"
 	AuditRuleCreated        = "rule.created"
 	AuditRuleUpdated        = "rule.updated"
