@@ -24,6 +24,7 @@ const (
 	AuditGrantRevoked       = "grant.revoked"
 	AuditGrantExtended      = "grant.extended"
 	AuditGrantRevokeFailed  = "grant.revoke_failed"
+	AuditWorkflowStepFailed = "workflow.step_failed"
 	AuditMessagePosted      = "message.posted"
 	AuditRuleCreated        = "rule.created"
 	AuditRuleUpdated        = "rule.updated"

@@ -531,6 +531,28 @@ func (s *Service) recordChange(ctx context.Context, c Caller, action, resourceTy
 	return nil
 }
 
+// RecordWorkflowFailure audits that a workflow step failed for good on a
+// request or grant (workflow.step_failed, by the system, severity
+// warning): the execution ends failed and the sweeper finishes what the
+// step left (the item keeps its place in the sweeper's index).
+// resourceType is "request" or "grant".
+func (s *Service) RecordWorkflowFailure(ctx context.Context, tenantID, resourceType, id, step, reason string) error {
+	if resourceType != auditResourceRequest && resourceType != auditResourceGrant {
+		return &ValidationError{Fields: []FieldError{{Field: "resource_type", Message: "must be request or grant"}}}
+	}
+	reason = strings.TrimSpace(reason)
+	if len(reason) > MaxReasoningChars {
+		reason = strings.ToValidUTF8(reason[:MaxReasoningChars], "")
+	}
+	now := s.now()
+	ev := s.event(tenantID, ActorTypeSystem, ActorTypeSystem, AuditWorkflowStepFailed, resourceType, id, reason, map[string]any{"step": step}, now)
+	ev.Severity = SeverityWarning
+	if _, err := s.Repo.Commit(ctx, tenantID, Change{Audit: []AuditEvent{ev}}); err != nil {
+		return fmt.Errorf("access: record workflow failure: %w", err)
+	}
+	return nil
+}
+
 // RecordDrift appends what the drift reconciler found in the tenant's AWS
 // organization (drift.detected, by the system; severity warning when
 // access was repaired or removed behind jitsudo's back).
