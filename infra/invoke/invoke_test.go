@@ -51,6 +51,10 @@ var expected = map[string]want{
 	"approval-timeout-worker.json": {body: `{"status":"expired","grant_id":""}`},
 	"provision-grant.json":         {body: `"status":"active","expires_at":"`},
 	"fail-grant.json":              {body: `"status":"failed"`},
+	// The Catch of a step that failed for good (audited; the sweeper
+	// finishes the grant), and the sweeper finding nothing overdue.
+	"record-failure.json": {body: `{"step":"fail_grant","reason":"Sandbox.Timedout: Task timed out after 120.00 seconds"}`},
+	"sweep-overdue.json":  {body: `"found":{"approval":0,"end":0,"provisioning":0,"revoke_retry":0},"expired":0`},
 
 	// Access requests, grants, audit (each function on its own seeded table).
 	"create-request-denied.json": {403, `"code":"policy_denied"`},
@@ -221,6 +225,9 @@ func runFunction(ctx context.Context, t *testing.T, rie, bootstrap, fn string, e
 func expectedLogs(fn string, payload []byte) []string {
 	if slices.Contains(routes.Workers, fn) {
 		return []string{`"tenant_id":"acme"`, `"request_id":"req_event`}
+	}
+	if fn == "sweep-overdue" { // tenant-independent: nothing overdue, so its metrics line only
+		return []string{`"SweeperFindings":0`, `"CloudWatchMetrics"`}
 	}
 	if slices.Contains(routes.Background, fn) {
 		return []string{`"tenant_id":"acme"`}

@@ -272,8 +272,8 @@ func checkWorkerEvent(data []byte, fn string) []string {
 	if (fn == workflow.FnStoreTaskToken) != (in.TaskToken != "") {
 		fail("task_token belongs to store-task-token only")
 	}
-	if (fn == workflow.FnFailGrant) != (in.Error != "") {
-		fail("error (the States Language error) belongs to fail-grant only")
+	if (fn == workflow.FnFailGrant || fn == workflow.FnRecordFailure) != (in.Error != "") {
+		fail("error (the States Language error) belongs to fail-grant and record-failure only")
 	}
 	return probs
 }
@@ -291,7 +291,7 @@ func TestWorkflow(t *testing.T) {
 
 // TestWorkerNames: the workflow package's function names are routes.Workers.
 func TestWorkerNames(t *testing.T) {
-	names := []string{workflow.FnStoreTaskToken, workflow.FnApprovalTimeout, workflow.FnProvisionGrant, workflow.FnFailGrant, workflow.FnExpireGrant, workflow.FnNotifyExpiring}
+	names := []string{workflow.FnStoreTaskToken, workflow.FnApprovalTimeout, workflow.FnProvisionGrant, workflow.FnFailGrant, workflow.FnExpireGrant, workflow.FnNotifyExpiring, workflow.FnRecordFailure}
 	if !slices.Equal(names, routes.Workers) {
 		t.Errorf("workflow worker names %v, routes.Workers %v", names, routes.Workers)
 	}

@@ -37,6 +37,10 @@ type Service struct {
 	// callers with a verified email may request and review. Nil: never
 	// by email.
 	UsersByEmail func(ctx context.Context, tenantID string) (bool, error)
+	// RevokeRetryBase and RevokeRetryMax bound the back-off between
+	// retries of a failed revoke (RecordRevokeFailure; 0: the defaults,
+	// DefaultRevokeRetryBase and DefaultRevokeRetryMax).
+	RevokeRetryBase, RevokeRetryMax time.Duration
 }
 
 // Filters of the list calls.
@@ -663,7 +667,7 @@ func validRequestStatus(s string) bool {
 
 func validGrantStatus(s string) bool {
 	switch s {
-	case "", GrantProvisioning, GrantActive, GrantExpired, GrantRevoked, GrantFailed:
+	case "", GrantProvisioning, GrantActive, GrantExpired, GrantRevoked, GrantFailed, GrantRevokeFailed:
 		return true
 	}
 	return false

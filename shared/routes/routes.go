@@ -95,12 +95,14 @@ var Workers = []string{
 	"fail-grant",              // provisioning → failed after retries
 	"expire-grant",            // the scheduled revoke at the grant's end
 	"notify-expiring",         // grant.expiring_soon, a lead time before the end
+	"record-failure",          // the Catch of every step: revoke_failed, or an audited step failure
 }
 
 // Background are the functions triggered by something other than the API
 // or the workflow: a schedule, the table's stream, the SNS topic.
 var Background = []string{
 	"reconcile-assignments", // EventBridge schedule: Identity Center drift reconciler
+	"sweep-overdue",         // EventBridge schedule: finishes overdue grants and requests (workflow.Sweeper)
 	"publish-events",        // the table's stream (audit items): domain events → the SNS topic
 	"deliver-notifications", // the SNS topic: events → Slack and webhook channels
 }
