@@ -141,14 +141,6 @@ func CreateRequest(d Deps) http.Handler {
 			return accessError(err, "access request")
 		}
 		res, err := d.Access.Create(r.Context(), caller(id), ci, key)
-		if err != nil && errors.Is(err, access.ErrRetryable) && res.Request.ID != "" {
-			// Stored and decided, but the workflow could not be started:
-			// a retry with the same Idempotency-Key starts it (duplicate
-			// starts are harmless).
-			return (&httpapi.Error{Status: http.StatusServiceUnavailable, Code: "workflow_unavailable",
-				Message: "the request was recorded but its workflow could not be started; retry with the same Idempotency-Key"}).
-				WithDetails(map[string]any{"request_id": res.Request.ID, "status": res.Request.Status})
-		}
 		var denied *access.PolicyDeniedError
 		if errors.As(err, &denied) {
 			return deniedError(denied, id.HasScope(auth.ScopeAdmin))
