@@ -200,6 +200,7 @@ func FunctionsWith(s *store.Store, wf *Workflow, n *Notifications, logger *slog.
 	fns := map[string]LambdaHandler{}
 	for name, ctor := range api.Constructors {
 		deps := api.NewDeps(s, wf.API, wf.Provider, logger.With("function", name))
+		deps.Access.Now = wf.Clock.Now
 		deps.Notify.Mode, deps.Notify.Guard.Mode = notify.ModeLocal, notify.ModeLocal
 		if n != nil {
 			deps.Notify.Subscriptions, deps.Notify.TopicARN, deps.Notify.Tester = n.Subscriptions, n.TopicARN, n.Dispatcher

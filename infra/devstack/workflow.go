@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
@@ -39,6 +40,8 @@ type Workflow struct {
 	// test hook that kills a function between its commit and its
 	// workflow call).
 	API *APIWorkflow
+	// Clock is the API functions' clock (tests move it forward).
+	Clock *Clock
 	// Driver performs committed transitions' workflow effects from the
 	// table's stream (the drive-workflow function; driver.go).
 	Driver   *workflow.Driver
@@ -90,7 +93,7 @@ func StartWorkflowWith(ctx context.Context, s *store.Store, prov access.Provider
 	stop := func() { faultSrv.Close(); stopShim() }
 	wf := &Workflow{Endpoint: endpoint, Faults: faults, stop: stop, Provider: prov,
 		SFN: workflow.New(workflow.NewClient(endpoint, stepfunctions.Region), stepfunctions.StateMachineARN(StateMachine))}
-	wf.API = &APIWorkflow{Workflow: wf.SFN}
+	wf.API, wf.Clock = &APIWorkflow{Workflow: wf.SFN}, &Clock{}
 	wf.Driver = &workflow.Driver{Repo: s, Workflow: wf.SFN, Logger: logger.With("function", "drive-workflow")}
 	svc := &access.Service{Repo: s, Policies: workflow.Policies(s), Workflow: wf.SFN, Provider: wf.Provider,
 		Logger: logger.With("function", "workers")}
@@ -125,7 +128,10 @@ func (w *APIWorkflow) maybeDie() {
 			return
 		}
 		if w.die.CompareAndSwap(n, n-1) {
-			panic(http.ErrAbortHandler) // net/http drops the connection
+			// The invocation ends here, as its process would: no
+			// deferred recovery writes an answer (Goexit cannot be
+			// recovered), and net/http drops the client's connection.
+			runtime.Goexit()
 		}
 	}
 }

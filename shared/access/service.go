@@ -69,8 +69,12 @@ const (
 	maxFilteredReads    = 8
 	defaultPageLimit    = 50 // Page.Limit 0 (the store's default)
 	maxStateAttempts    = 8  // re-read and retry after a lost optimistic-lock race that left the state unchanged
-	workflowAttempts    = 4
+	workflowAttempts    = 3
 	workflowBackoffBase = 100 * time.Millisecond
+	// workflowFastPath bounds the synchronous workflow call after a
+	// commit (the caller waits for it; the workflow driver is the
+	// guarantee).
+	workflowFastPath = 2 * time.Second
 )
 
 func (s *Service) now() time.Time {
@@ -321,12 +325,14 @@ func workflowInput(r Request) WorkflowInput {
 	return in
 }
 
-// startWorkflow starts the request's execution, retrying with backoff while
-// ctx lasts: the fast path. The request is committed already, so a failure
+// startWorkflow starts the request's execution, retrying with backoff for
+// at most workflowFastPath: the fast path. The request is committed already, so a failure
 // is logged and not returned: the workflow driver (drive-workflow, fed by
 // the table's stream) starts the execution from the committed audit event
 // (driver.go in shared/workflow; docs/workflow-effects.md).
 func (s *Service) startWorkflow(ctx context.Context, r Request) {
+	ctx, cancel := context.WithTimeout(ctx, workflowFastPath)
+	defer cancel()
 	in := workflowInput(r)
 	var err error
 	for i := 0; i < workflowAttempts; i++ {
@@ -369,6 +375,8 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // its caller resumes the wait itself. After a failed attempt the token is
 // re-read, in case a retried StoreTaskToken replaced it.
 func (s *Service) resume(ctx context.Context, r Request, out WorkflowOutcome) {
+	ctx, cancel := context.WithTimeout(ctx, workflowFastPath)
+	defer cancel()
 	token := r.TaskToken
 	var err error
 	for i := 0; i < workflowAttempts-1; i++ {

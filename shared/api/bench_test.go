@@ -131,7 +131,7 @@ func (f *failingStarts) Resume(context.Context, string, access.WorkflowOutcome) 
 // still replays it (same id) and starts the workflow.
 func TestCreateRequestWorkflowUnavailable(t *testing.T) {
 	ctx := context.Background()
-	wf := &failingStarts{n: 4} // the service tries 4 times per call
+	wf := &failingStarts{n: 3} // the service tries 3 times per call
 	proxy, event := createRequestStack(t, wf)
 	resp, err := proxy(ctx, event(1, "retry-me"))
 	if err != nil || resp.StatusCode != http.StatusCreated {
