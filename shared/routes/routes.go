@@ -102,6 +102,7 @@ var Workers = []string{
 var Background = []string{
 	"reconcile-assignments", // EventBridge schedule: Identity Center drift reconciler
 	"publish-events",        // the table's stream (audit items): domain events → the SNS topic
+	"drive-workflow",        // the table's stream (request transitions): start / resume the workflow
 	"deliver-notifications", // the SNS topic: events → Slack and webhook channels
 }
 
