@@ -29,7 +29,10 @@ func NewFaults(endpoint string) (*Faults, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Faults{proxy: httputil.NewSingleHostReverseProxy(u)}, nil
+	p := httputil.NewSingleHostReverseProxy(u)
+	// A client that gave up (its context ended) is no error to log.
+	p.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) }
+	return &Faults{proxy: p}, nil
 }
 
 // RefuseFor makes every call for the next d refused (d <= 0: none from now).
