@@ -16,6 +16,7 @@ import (
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/ddbstream"
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth/devissuer"
@@ -50,6 +51,7 @@ type Stack struct {
 	Store            *store.Store
 	Workflow         *Workflow
 	Notifications    *Notifications
+	DriverStream     *ddbstream.Stream // the stream feeding Workflow.Driver
 	PlatformAdminKey string
 	Audience         string
 	srv, lambdaSrv   *http.Server
@@ -104,7 +106,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 		ddb = httputil.NewSingleHostReverseProxy(target)
 	}
-	ddbSrv := httptest.NewServer(notifs.Tap(ddb))
+	// A second consumer of the stream: the workflow driver (its own
+	// event source mapping on AWS, with its own retries), bound below.
+	driver := &DriverTap{}
+	st.stops = append(st.stops, driver.Close)
+	ddbSrv := httptest.NewServer(driver.Tap(notifs.Tap(ddb), cfg.Logger))
 	st.stops = append(st.stops, ddbSrv.Close)
 	client := store.NewLocalClient(ddbSrv.URL)
 	if cfg.DynamoDBEndpoint != "" {
@@ -157,6 +163,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 	}()
 	st.stops = append(st.stops, st.Workflow.Close)
+	driver.Bind(st.Workflow.Driver)
+	st.DriverStream = driver.Stream
 	st.Workflow.Workers.Events, st.Workflow.Workers.Links = notifs.Publisher, events.NewLinks(st.URL)
 	gw, err := NewGateway(authz, FunctionsWith(st.Store, st.Workflow, notifs, cfg.Logger), cfg.Logger.With("component", "gateway"))
 	if err != nil {
@@ -191,7 +199,8 @@ func Functions(s *store.Store, wf *Workflow, logger *slog.Logger) map[string]Lam
 func FunctionsWith(s *store.Store, wf *Workflow, n *Notifications, logger *slog.Logger) map[string]LambdaHandler {
 	fns := map[string]LambdaHandler{}
 	for name, ctor := range api.Constructors {
-		deps := api.NewDeps(s, wf.SFN, wf.Provider, logger.With("function", name))
+		deps := api.NewDeps(s, wf.API, wf.Provider, logger.With("function", name))
+		deps.Access.Now = wf.Clock.Now
 		deps.Notify.Mode, deps.Notify.Guard.Mode = notify.ModeLocal, notify.ModeLocal
 		if n != nil {
 			deps.Notify.Subscriptions, deps.Notify.TopicARN, deps.Notify.Tester = n.Subscriptions, n.TopicARN, n.Dispatcher

@@ -118,6 +118,9 @@ var expected = map[string]want{
 	// The outbox relay publishes the seeded audit item's event to goaws
 	// (no batch item failure; Verify reads it from a subscribed queue).
 	"publish-events.json": {body: `{"batchItemFailures":null}`},
+	// The workflow driver starts the seeded pending request's execution
+	// (no batch item failure; Verify finds it in its approval wait).
+	"drive-workflow.json": {body: `{"batchItemFailures":null}`},
 	// The deliverer sends the event to the one matching webhook channel
 	// (the handler returns nothing; Verify checks the receiver).
 	"deliver-notifications.json": {body: `null`},

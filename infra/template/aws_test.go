@@ -100,6 +100,7 @@ var linkingFunctions = []string{workflow.FnNotifyExpiring, "publish-events"}
 // queue only (SQSSendMessagePolicy), and no other queue may exist.
 var deadLetterQueues = map[string]string{
 	"publish-events":        "PublishEventsDLQ", // the stream mapping's on-failure destination
+	"drive-workflow":        "DriveWorkflowDLQ", // the stream mapping's on-failure destination
 	"deliver-notifications": "NotificationsDLQ", // the function's DeadLetterQueue
 }
 
@@ -115,6 +116,7 @@ var backgroundFunctions = map[string]backgroundSpec{
 	"reconcile-assignments": {eventType: "Schedule", check: checkReconcileSchedule, sample: checkScheduledEvent},
 	"sweep-overdue":         {eventType: "Schedule", check: checkSweepSchedule, sample: checkScheduledEvent},
 	"publish-events":        {eventType: "DynamoDB", check: checkPublishStream, sample: checkStreamEvent},
+	"drive-workflow":        {eventType: "DynamoDB", check: checkDriveStream, sample: checkDriveEvent},
 	"deliver-notifications": {eventType: "SNS", check: checkDeliverySubscription, sample: checkSNSEvent},
 }
 

@@ -39,7 +39,7 @@ const (
 
 // readOnlyFunctions are functions other than GET routes (and the
 // authorizer) that must not write the table.
-var readOnlyFunctions = map[string]bool{"evaluate-policy": true, "notify-expiring": true, "publish-events": true}
+var readOnlyFunctions = map[string]bool{"evaluate-policy": true, "notify-expiring": true, "publish-events": true, "drive-workflow": true}
 
 // ---------------------------------------------------------------- parsing
 

@@ -104,6 +104,7 @@ var Background = []string{
 	"reconcile-assignments", // EventBridge schedule: Identity Center drift reconciler
 	"sweep-overdue",         // EventBridge schedule: finishes overdue grants and requests (workflow.Sweeper)
 	"publish-events",        // the table's stream (audit items): domain events → the SNS topic
+	"drive-workflow",        // the table's stream (request transitions): start / resume the workflow
 	"deliver-notifications", // the SNS topic: events → Slack and webhook channels
 }
 
