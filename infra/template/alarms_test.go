@@ -19,6 +19,7 @@ var wantAlarms = []struct{ namespace, metric, dimension string }{
 	{"AWS/States", "ExecutionsAborted", "Ref:AccessRequestStateMachine"},
 	{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "GetAtt:PublishEventsDLQ.QueueName"},
 	{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "GetAtt:NotificationsDLQ.QueueName"},
+	{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "GetAtt:DriveWorkflowDLQ.QueueName"},
 	{"jitsudo", "RevokeFailures", ""},
 	{"jitsudo", "SweeperFindings", ""},
 	{"jitsudo", "WorkflowStepFailures", ""},
