@@ -38,6 +38,10 @@ type Config struct {
 	Logger           *slog.Logger
 	ShimLog          io.Writer // the local Step Functions' stderr (nil: discarded)
 	Console          io.Writer // every notification event, one line each (nil: not printed)
+	// SweepEvery runs the sweeper (sweep-overdue) on this period, as its
+	// EventBridge schedule does on AWS (0: not scheduled; tests run it
+	// themselves with their own clock).
+	SweepEvery time.Duration
 }
 
 // Stack is a running local system.
@@ -163,6 +167,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 	}()
 	st.stops = append(st.stops, st.Workflow.Close)
+	if cfg.SweepEvery > 0 {
+		sweepCtx, stopSweep := context.WithCancel(context.Background())
+		go st.Workflow.sweepEvery(sweepCtx, cfg.SweepEvery, cfg.Logger.With("function", "sweep-overdue"))
+		st.stops = append(st.stops, stopSweep)
+	}
 	driver.Bind(st.Workflow.Driver)
 	st.DriverStream = driver.Stream
 	st.Workflow.Workers.Events, st.Workflow.Workers.Links = notifs.Publisher, events.NewLinks(st.URL)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
@@ -46,9 +47,13 @@ type Workflow struct {
 	// table's stream (the drive-workflow function; driver.go).
 	Driver   *workflow.Driver
 	Provider access.Provider
-	Lambda   http.Handler // serve at the lambdaBase given to StartWorkflow
-	Workers  *workflow.Workers
-	stop     func()
+	// Sweeper finishes overdue work as the sweep-overdue function does on
+	// its schedule (Stack runs it every Config.SweepEvery; tests call Run
+	// with their own clock).
+	Sweeper *workflow.Sweeper
+	Lambda  http.Handler // serve at the lambdaBase given to StartWorkflow
+	Workers *workflow.Workers
+	stop    func()
 }
 
 // StartWorkflow starts the shim for the state machine with its Lambda tasks
@@ -98,8 +103,26 @@ func StartWorkflowWith(ctx context.Context, s *store.Store, prov access.Provider
 	svc := &access.Service{Repo: s, Policies: workflow.Policies(s), Workflow: wf.SFN, Provider: wf.Provider,
 		Logger: logger.With("function", "workers")}
 	wf.Workers = &workflow.Workers{Service: svc, Workflow: wf.SFN, Logger: logger.With("function", "workers")}
+	wf.Sweeper = &workflow.Sweeper{Index: s, Service: svc, Logger: logger.With("function", "sweep-overdue")}
 	wf.Lambda = stepfunctions.RequireLambdaSecret(secret, stepfunctions.LambdaInvokeHandler(wf.Workers.Handlers()))
 	return wf, nil
+}
+
+// sweepEvery runs the sweeper every d until ctx ends, as the
+// sweep-overdue function's EventBridge schedule does on AWS.
+func (w *Workflow) sweepEvery(ctx context.Context, d time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := w.Sweeper.Run(ctx); err != nil && ctx.Err() == nil {
+				logger.Error("sweep failed", "error", err)
+			}
+		}
+	}
 }
 
 // Close stops the shim.

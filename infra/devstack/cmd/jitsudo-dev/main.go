@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
 )
@@ -28,7 +29,8 @@ func main() {
 	defer stop()
 
 	slackURL := flag.Lookup("slack-webhook-url").Value.String()
-	st, err := devstack.Start(ctx, devstack.Config{Addr: *addr, DynamoDBEndpoint: *dynamo, Logger: logger, Console: os.Stdout})
+	st, err := devstack.Start(ctx, devstack.Config{Addr: *addr, DynamoDBEndpoint: *dynamo, Logger: logger, Console: os.Stdout,
+		SweepEvery: time.Minute}) // sweep-overdue's default schedule
 	if err != nil {
 		logger.Error("dev stack failed to start", "error", err.Error())
 		os.Exit(1)
