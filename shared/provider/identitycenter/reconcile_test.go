@@ -2,6 +2,7 @@ package identitycenter_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -188,5 +189,17 @@ func TestReconcileDoesNotResurrectEndedGrant(t *testing.T) {
 	e.wantAssignments()
 	if len(e.records()) != 0 {
 		t.Fatalf("records %+v", e.records())
+	}
+}
+
+// TestReportJSONHasNoNulls: a report with nothing to say lists nothing as
+// [] (what reconcile-assignments returns), never null.
+func TestReportJSONHasNoNulls(t *testing.T) {
+	raw, err := json.Marshal(identitycenter.Report{Repaired: []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(raw), `{"repaired":["a"],"removed":[],"unexpected":[],"errors":[]}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
 	}
 }
