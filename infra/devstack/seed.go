@@ -307,7 +307,7 @@ curl -s -X POST "$JITSUDO_URL/v1/notification-channels" -H "X-Tenant-ID: $JITSUD
 #    go run ./infra/webhook-receiver -addr 127.0.0.1:9099 -secret <signing_secret from the answer>
 #    Slack: restart with JITSUDO_DEV_SLACK_WEBHOOK_URL=https://hooks.slack.com/services/... make dev
 
-# More (grant expiry, early revoke, the audit log and its verification): README.md, "Walkthrough".
+# More (grant expiry, extension, early revoke, the audit log and its verification): docs/walkthrough.md
 `, d.URL, envFile, DevAccount, ProdAccount, SandboxAccount)
 }
 

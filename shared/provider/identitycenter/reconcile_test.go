@@ -2,6 +2,7 @@ package identitycenter_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -247,5 +248,17 @@ func TestReconcileRevokesGrantPastItsEnd(t *testing.T) {
 			}
 			e.wantAssignments(icAssignment(bobID, psAdmin))
 		})
+	}
+}
+
+// TestReportJSONHasNoNulls: a report with nothing to say lists nothing as
+// [] (what reconcile-assignments returns), never null.
+func TestReportJSONHasNoNulls(t *testing.T) {
+	raw, err := json.Marshal(identitycenter.Report{Repaired: []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(raw), `{"repaired":["a"],"removed":[],"unexpected":[],"errors":[]}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
 	}
 }
