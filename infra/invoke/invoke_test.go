@@ -88,7 +88,7 @@ var expected = map[string]want{
 	// sign-in discovery names the tenant's issuer and client.
 	"get-identity-settings.json": {200, `"issuer_url":"` + invoke.EventIssuer + `"`},
 	"put-identity-settings.json": {400, `"code":"invalid_issuer"`},
-	"get-sign-in.json":           {200, `{"tenant_id":"acme","issuer":"` + invoke.EventIssuer + `","client_id":"jitsudo-approvals","scopes":["openid","email","profile","groups"]}`},
+	"get-sign-in.json":           {200, `{"tenant_id":"acme","issuer":"` + invoke.EventIssuer + `","client_id":"jitsudo-approvals","scopes":["openid","email","groups","profile"]}`},
 
 	// The expiring-soon notice of the active grant, published to goaws
 	// (Verify reads it from a subscribed queue).

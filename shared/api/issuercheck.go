@@ -58,7 +58,7 @@ func NewIssuerCheck(guard notify.Guard, timeout time.Duration) IssuerCheck {
 			Issuer  string `json:"issuer"`
 			JWKSURI string `json:"jwks_uri"`
 		}
-		if err := fetchJSON(ctx, client, strings.TrimSuffix(issuer, "/")+"/.well-known/openid-configuration", maxDiscoveryBytes, "discovery document", &meta); err != nil {
+		if err := fetchJSON(ctx, client, timeout, strings.TrimSuffix(issuer, "/")+"/.well-known/openid-configuration", maxDiscoveryBytes, "discovery document", &meta); err != nil {
 			return "", err
 		}
 		if meta.Issuer != issuer {
@@ -71,7 +71,7 @@ func NewIssuerCheck(guard notify.Guard, timeout time.Duration) IssuerCheck {
 			return "", err
 		}
 		var set jose.JSONWebKeySet
-		if err := fetchJSON(ctx, client, meta.JWKSURI, maxIssuerJWKSBytes, "JWKS", &set); err != nil {
+		if err := fetchJSON(ctx, client, timeout, meta.JWKSURI, maxIssuerJWKSBytes, "JWKS", &set); err != nil {
 			return "", err
 		}
 		if usableKeys(set) == 0 {
@@ -95,7 +95,7 @@ func checkIssuerURL(ctx context.Context, guard notify.Guard, what, raw string) e
 	return nil
 }
 
-func fetchJSON(ctx context.Context, client *http.Client, u string, limit int64, what string, out any) error {
+func fetchJSON(ctx context.Context, client *http.Client, timeout time.Duration, u string, limit int64, what string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return badIssuer("%s URL does not parse", what)
@@ -107,7 +107,7 @@ func fetchJSON(ctx context.Context, client *http.Client, u string, limit int64, 
 			return badIssuer("the %s's address is not allowed (private, loopback or link-local)", what)
 		}
 		if ctx.Err() != nil {
-			return badIssuer("fetching the %s took longer than %s", what, IssuerCheckTimeout)
+			return badIssuer("fetching the %s took longer than %s", what, timeout)
 		}
 		return badIssuer("the %s could not be fetched from %s", what, clipS(u, 200))
 	}
@@ -118,7 +118,7 @@ func fetchJSON(ctx context.Context, client *http.Client, u string, limit int64, 
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		if ctx.Err() != nil {
-			return badIssuer("fetching the %s took longer than %s", what, IssuerCheckTimeout)
+			return badIssuer("fetching the %s took longer than %s", what, timeout)
 		}
 		return badIssuer("the %s could not be read", what)
 	}

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,11 +29,13 @@ type IdentitySettings struct {
 	// Audience must appear in a token's `aud` (the API's audience at the
 	// IdP); ExtraAudiences are also accepted.
 	Audience       string   `json:"audience" dynamodbav:"audience"`
-	ExtraAudiences []string `json:"extra_audiences" dynamodbav:"extra_audiences"`
+	// Lists are stored as string sets (the local DynamoDB stand-in
+	// mangles list attributes on this item); read back sorted.
+	ExtraAudiences []string `json:"extra_audiences" dynamodbav:"extra_audiences,stringset,omitempty"`
 	// ClientID is the Approvals page's public client (PKCE, no secret).
 	ClientID string `json:"client_id" dynamodbav:"client_id"`
 	// Scopes the sign-in client asks for (openid always among them).
-	Scopes      []string `json:"scopes" dynamodbav:"scopes"`
+	Scopes      []string `json:"scopes" dynamodbav:"scopes,stringset,omitempty"`
 	GroupsClaim string   `json:"groups_claim" dynamodbav:"groups_claim"`
 	AdminGroup  string   `json:"admin_group" dynamodbav:"admin_group"`
 	EmailClaim  string   `json:"email_claim" dynamodbav:"email_claim"`
@@ -63,6 +67,22 @@ func (s *Store) GetIdentitySettings(ctx context.Context, tenantID string) (Ident
 	if err := attributevalue.UnmarshalMap(item, &out); err != nil {
 		return IdentitySettings{}, fmt.Errorf("store: decode identity settings of %s: %w", tenantID, err)
 	}
+	if out.ExtraAudiences == nil {
+		out.ExtraAudiences = []string{}
+	}
+	slices.Sort(out.ExtraAudiences)
+	// openid first, then the others sorted (sets have no order)
+	slices.SortFunc(out.Scopes, func(a, b string) int {
+		switch {
+		case a == b:
+			return 0
+		case a == "openid":
+			return -1
+		case b == "openid":
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
 	return out, nil
 }
 
