@@ -28,7 +28,7 @@ type IdentitySettings struct {
 	JWKSURL string `json:"jwks_url" dynamodbav:"jwks_url"`
 	// Audience must appear in a token's `aud` (the API's audience at the
 	// IdP); ExtraAudiences are also accepted.
-	Audience       string   `json:"audience" dynamodbav:"audience"`
+	Audience string `json:"audience" dynamodbav:"audience"`
 	// Lists are stored as string sets (the local DynamoDB stand-in
 	// mangles list attributes on this item); read back sorted.
 	ExtraAudiences []string `json:"extra_audiences" dynamodbav:"extra_audiences,stringset,omitempty"`
