@@ -17,6 +17,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/ddbstream"
+	"github.com/jitsudo/jitsudo-serverless/infra/devidp"
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth/devissuer"
@@ -50,8 +51,13 @@ type Stack struct {
 	// LambdaURL is the workers' Lambda Invoke endpoint, on a loopback
 	// port of its own; only the local Step Functions can call it
 	// (Workflow).
-	LambdaURL        string
-	Issuer           *devissuer.Issuer
+	LambdaURL string
+	Issuer    *devissuer.Issuer // the deployment's default issuer (<URL>/dev-idp)
+	// TenantIdPs are the demo tenants' own identity providers, at
+	// <URL>/idp/<tenant> (sign-in page, PKCE token endpoint); Seed saves
+	// them as the tenants' identity settings.
+	TenantIdPs       map[string]*devidp.Provider
+	UIClientID       string
 	Store            *store.Store
 	Workflow         *Workflow
 	Notifications    *Notifications
@@ -138,9 +144,21 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		ln.Close()
 		return nil, err
 	}
+	st.UIClientID = UIClientID
+	st.TenantIdPs = map[string]*devidp.Provider{}
+	for tenant, users := range DemoUsers {
+		p, err := devidp.New(devidp.Config{Issuer: st.URL + "/idp/" + tenant, Tenant: tenant, Audience: cfg.Audience,
+			ClientID: UIClientID, RedirectURIs: []string{st.URL + "/ui/callback"}, Users: users, TokenTTL: TokenTTL})
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		st.TenantIdPs[tenant] = p
+	}
 	authz, err := auth.New(ctx, auth.Config{
 		Issuer: st.Issuer.IssuerURL(), Audience: cfg.Audience, JWKSURL: st.Issuer.JWKSURL(),
 		PlatformAdminKey: cfg.PlatformAdminKey, Logger: cfg.Logger.With("function", routes.Authorizer),
+		Identities: st.Store, TenantHTTPClient: notify.Guard{Mode: notify.ModeLocal}.Client(),
 	}, st.Store)
 	if err != nil {
 		ln.Close()
@@ -175,13 +193,18 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	driver.Bind(st.Workflow.Driver)
 	st.DriverStream = driver.Stream
 	st.Workflow.Workers.Events, st.Workflow.Workers.Links = notifs.Publisher, events.NewLinks(st.URL)
-	gw, err := NewGateway(authz, FunctionsWith(st.Store, st.Workflow, notifs, cfg.Logger), cfg.Logger.With("component", "gateway"))
+	gw, err := NewGateway(authz, FunctionsWith(st.Store, st.Workflow, notifs, cfg.Logger, func(d *api.Deps) {
+		d.DefaultIssuer, d.UIClientID = st.Issuer.IssuerURL(), UIClientID
+	}), cfg.Logger.With("component", "gateway"))
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/dev-idp/", st.Issuer.Handler())
+	for tenant, p := range st.TenantIdPs {
+		mux.Handle("/idp/"+tenant+"/", p.Handler())
+	}
 	mux.Handle("/sns", notifs.Handler())
 	mux.Handle("/", gw)
 	st.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -205,12 +228,16 @@ func Functions(s *store.Store, wf *Workflow, logger *slog.Logger) map[string]Lam
 
 // FunctionsWith is Functions with the local notification path for the
 // channel routes (nil: email channels refused, no channel tests).
-func FunctionsWith(s *store.Store, wf *Workflow, n *Notifications, logger *slog.Logger) map[string]LambdaHandler {
+// opts adjust each function's Deps (the local stack's sign-in settings).
+func FunctionsWith(s *store.Store, wf *Workflow, n *Notifications, logger *slog.Logger, opts ...func(*api.Deps)) map[string]LambdaHandler {
 	fns := map[string]LambdaHandler{}
 	for name, ctor := range api.Constructors {
 		deps := api.NewDeps(s, wf.API, wf.Provider, logger.With("function", name))
 		deps.Access.Now = wf.Clock.Now
 		deps.Notify.Mode, deps.Notify.Guard.Mode = notify.ModeLocal, notify.ModeLocal
+		for _, o := range opts {
+			o(&deps)
+		}
 		if n != nil {
 			deps.Notify.Subscriptions, deps.Notify.TopicARN, deps.Notify.Tester = n.Subscriptions, n.TopicARN, n.Dispatcher
 		}

@@ -84,6 +84,9 @@ func SeedEventFixtures(ctx context.Context, s *store.Store) error {
 	if _, err := s.PutAWSSettings(ctx, EventAWSSettings(now), 0); err != nil {
 		return fmt.Errorf("fixtures: AWS settings: %w", err)
 	}
+	if _, err := s.PutIdentitySettings(ctx, EventIdentitySettings(now), 0); err != nil {
+		return fmt.Errorf("fixtures: identity settings: %w", err)
+	}
 	return seedWorkflowFixtures(ctx, s, now)
 }
 
@@ -102,6 +105,18 @@ func EventAWSSettings(now time.Time) store.AWSSettings {
 	return store.AWSSettings{TenantID: EventTenant, InstanceARN: EventInstanceARN, IdentityStoreID: EventIdentityStoreID,
 		Region: EventAWSRegion, RoleARN: EventRoleARN, ExternalID: EventExternalID, UserAttribute: "user_name",
 		UpdatedAt: now, UpdatedBy: EventAdminKeyID}
+}
+
+// EventIssuer is the sample tenant's own identity provider
+// (events/get-sign-in.json and get-identity-settings.json read it).
+const EventIssuer = "https://idp.acme.example/oauth2/default"
+
+// EventIdentitySettings are the seeded identity settings. No sample event
+// carries a bearer token, so the issuer is never fetched.
+func EventIdentitySettings(now time.Time) store.IdentitySettings {
+	return store.IdentitySettings{TenantID: EventTenant, IssuerURL: EventIssuer, JWKSURL: EventIssuer + "/v1/keys",
+		Audience: "api://jitsudo", ExtraAudiences: []string{}, ClientID: "jitsudo-approvals", Scopes: []string{"openid", "email", "profile", "groups"},
+		GroupsClaim: "groups", AdminGroup: "jitsudo-admins", EmailClaim: "email", UpdatedAt: now, UpdatedBy: EventAdminKeyID}
 }
 
 // extensionRules let alice's engineering group extend grants on

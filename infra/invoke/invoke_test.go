@@ -87,6 +87,13 @@ var expected = map[string]want{
 	"put-aws-settings.json":         {200, `"role_arn":"arn:aws:iam::210987654321:role/jitsudo-provisioner","external_id":"` + invoke.EventExternalID + `","user_attribute":"email"`},
 	"put-aws-settings-invalid.json": {400, `"field":"instance_arn"`},
 
+	// Identity settings: read the seeded ones; an http issuer is refused
+	// by the SSRF guard (NOTIFY_MODE aws) before any fetch; the public
+	// sign-in discovery names the tenant's issuer and client.
+	"get-identity-settings.json": {200, `"issuer_url":"` + invoke.EventIssuer + `"`},
+	"put-identity-settings.json": {400, `"code":"invalid_issuer"`},
+	"get-sign-in.json":           {200, `{"tenant_id":"acme","issuer":"` + invoke.EventIssuer + `","client_id":"jitsudo-approvals","scopes":["openid","email","groups","profile"]}`},
+
 	// The expiring-soon notice of the active grant, published to goaws
 	// (Verify reads it from a subscribed queue).
 	"notify-expiring.json": {body: `{"grant":{"id":"grt_eventactive","status":"active"`},

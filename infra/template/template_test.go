@@ -705,6 +705,11 @@ func checkSettings(tp *tmpl) []string {
 		}
 		r, isRoute := byFn[fn]
 		switch {
+		case isRoute && r.Public && fn == "get-sign-in":
+			// the sign-in discovery reads the tenant and its identity settings
+			if crud > 0 || read != 1 {
+				fail("%s: public route %s must have read-only table access", id, r.Key())
+			}
 		case isRoute && r.Public:
 			if read+crud > 0 {
 				fail("%s: public route %s must have no table access", id, r.Key())

@@ -168,10 +168,13 @@ type AuditEvent struct {
 type Caller struct {
 	TenantID string
 	ID       string
-	Type     string // user | api_key
-	Groups   []string
-	Email    string
-	Admin    bool
+	// Issuer: the tenant's own issuer that authenticated the person (its
+	// id is then qualified by it); empty for the default issuer.
+	Issuer string
+	Type   string // user | api_key
+	Groups []string
+	Email  string
+	Admin  bool
 	// EmailVerified: the token marked Email verified. Only a verified
 	// email identifies a person (person.go).
 	EmailVerified bool

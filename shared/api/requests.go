@@ -17,7 +17,7 @@ import (
 
 // caller turns the authorizer's identity into the access service's caller.
 func caller(id auth.Identity) access.Caller {
-	return access.Caller{TenantID: id.TenantID, ID: id.PrincipalID, Type: id.PrincipalType,
+	return access.Caller{TenantID: id.TenantID, ID: id.PrincipalID, Issuer: id.Issuer, Type: id.PrincipalType,
 		Groups: id.Groups, Email: id.Email, EmailVerified: id.EmailVerified, Admin: id.HasScope(auth.ScopeAdmin)}
 }
 

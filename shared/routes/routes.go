@@ -11,7 +11,7 @@ type Route struct {
 	Method   string // GET, POST, PUT, DELETE
 	Path     string // API Gateway path, with {param} placeholders
 	Function string // directory under functions/ and the function's logical name stem
-	// Public routes skip the authorizer (only /healthz).
+	// Public routes skip the authorizer (/healthz and the sign-in discovery).
 	Public bool
 }
 
@@ -44,6 +44,8 @@ const Authorizer = "authorizer"
 // Table lists every route of the API.
 var Table = []Route{
 	{Method: "GET", Path: "/healthz", Function: "healthz", Public: true},
+	// Public sign-in discovery: where a tenant's people sign in.
+	{Method: "GET", Path: "/v1/tenants/{tenant_id}/sign-in", Function: "get-sign-in", Public: true},
 
 	{Method: "POST", Path: "/v1/tenants", Function: "create-tenant"},
 	{Method: "GET", Path: "/v1/api-keys", Function: "list-api-keys"},
@@ -76,6 +78,8 @@ var Table = []Route{
 
 	{Method: "GET", Path: "/v1/settings/aws", Function: "get-aws-settings"},
 	{Method: "PUT", Path: "/v1/settings/aws", Function: "put-aws-settings"},
+	{Method: "GET", Path: "/v1/settings/identity", Function: "get-identity-settings"},
+	{Method: "PUT", Path: "/v1/settings/identity", Function: "put-identity-settings"},
 
 	{Method: "GET", Path: "/v1/notification-channels", Function: "list-notification-channels"},
 	{Method: "POST", Path: "/v1/notification-channels", Function: "create-notification-channel"},
