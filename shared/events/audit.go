@@ -101,6 +101,8 @@ func TypeOf(a access.AuditEvent) (typ string, ok bool, err error) {
 		return GrantActive, true, nil
 	case access.AuditGrantFailed:
 		return GrantFailed, true, nil
+	case access.AuditGrantRevokeFailed:
+		return GrantRevokeFailed, true, nil
 	case access.AuditGrantExpired:
 		return GrantExpired, true, nil
 	case access.AuditGrantRevoked:
@@ -115,7 +117,8 @@ func TypeOf(a access.AuditEvent) (typ string, ok bool, err error) {
 
 // SeverityOf is an event's severity: critical for break-glass (the audit
 // event's own severity is critical — break-glass requests and their
-// grants' transitions — or its snapshot says break_glass), warning for a
+// grants' transitions, and access whose revocation is failing — or its
+// snapshot says break_glass), warning for a
 // failed grant and an expired request (nobody decided in time), info
 // otherwise.
 func SeverityOf(a access.AuditEvent, typ string) string {
@@ -175,7 +178,7 @@ func (m Mapper) Event(ctx context.Context, a access.AuditEvent) (Event, bool, er
 		if ev.Message, err = m.message(ctx, a); err != nil {
 			return Event{}, false, err
 		}
-	case typ == GrantActive || typ == GrantFailed || typ == GrantExpired || typ == GrantRevoked || typ == GrantExtended:
+	case typ == GrantActive || typ == GrantFailed || typ == GrantRevokeFailed || typ == GrantExpired || typ == GrantRevoked || typ == GrantExtended:
 		grantID = a.ResourceID
 		g, err := m.grant(ctx, a)
 		if err != nil {

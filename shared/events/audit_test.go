@@ -393,6 +393,7 @@ func TestTypeAndSeverity(t *testing.T) {
 		{mk("message.posted", "", "info"), events.RequestMessage, events.SeverityInfo},
 		{mk("grant.active", "active", "info"), events.GrantActive, events.SeverityInfo},
 		{mk("grant.failed", "failed", "info"), events.GrantFailed, events.SeverityWarning},
+		{mk("grant.revoke_failed", "revoke_failed", "critical"), events.GrantRevokeFailed, events.SeverityCritical},
 		{mk("grant.expired", "expired", "critical"), events.GrantExpired, events.SeverityCritical},
 		{mk("grant.revoked", "revoked", "info"), events.GrantRevoked, events.SeverityInfo},
 		{mk("grant.extended", "active", "info"), events.GrantExtended, events.SeverityInfo},

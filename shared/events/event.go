@@ -23,6 +23,9 @@ const (
 	GrantExpired      = "grant.expired"
 	GrantRevoked      = "grant.revoked"
 	GrantFailed       = "grant.failed"
+	// GrantRevokeFailed: the grant's end passed and its revocation at the
+	// provider is failing (retried with back-off by the sweeper).
+	GrantRevokeFailed = "grant.revoke_failed"
 	GrantExtended     = "grant.extended"
 	DriftDetected     = "drift.detected"
 	ChannelTest       = "channel.test"
@@ -32,7 +35,7 @@ const (
 var Types = []string{
 	RequestPending, RequestApproved, RequestDenied, RequestExpired, RequestCancelled,
 	RequestBreakGlass, RequestMessage, GrantActive, GrantExpiringSoon, GrantExpired,
-	GrantRevoked, GrantFailed, GrantExtended, DriftDetected, ChannelTest,
+	GrantRevoked, GrantFailed, GrantRevokeFailed, GrantExtended, DriftDetected, ChannelTest,
 }
 
 // Severities (Event.Severity, the "severity" message attribute).
