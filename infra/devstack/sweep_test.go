@@ -2,6 +2,9 @@ package devstack_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,4 +117,59 @@ func TestStoppedExecutionsAreSwept(t *testing.T) {
 	if res := e.sweepAt(g.ExpiresAt.Add(time.Hour)); res.Expired+res.Requests+res.Failed+res.RevokeFailed != 0 {
 		t.Fatalf("second sweep acted again: %+v", res)
 	}
+}
+
+// TestExtensionRacingTheSweep: an extension arriving at a grant's end
+// races the sweeper that expires it. Whichever wins, the table and the
+// provider agree right after (expired: no assignment; extended: the
+// assignment kept), and a sweep after the final end leaves the grant
+// expired and the assignment gone: exactly one of the two happened.
+func TestExtensionRacingTheSweep(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	alice := e.alice()
+	clock := e.st.Workflow.Clock
+	t.Cleanup(clock.Reset)
+	outcomes := map[string]int{}
+	for round := range 6 {
+		clock.Reset()
+		r := e.create(alice, accessRequest(devstack.DevAccount, 1800, fmt.Sprintf("race %d: debug a deploy", round)))
+		g := e.waitGrant(alice, r.GrantID, access.GrantActive, quick)
+		e.stopExecution(r.ID) // only the sweeper ends it
+		end := *g.ExpiresAt
+		// The API sees the last second before the end; the sweeper a time
+		// past the end and its grace.
+		clock.Set(end.Add(-time.Second))
+		var wg sync.WaitGroup
+		var ext resp
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			ext = e.do("POST", "/v1/grants/"+g.ID+"/extend", alice, map[string]any{"duration_seconds": 1800, "justification": "the deploy is still running"})
+		}()
+		go func() { defer wg.Done(); e.sweepAt(end.Add(workflow.DefaultSweepGrace + time.Second)) }()
+		wg.Wait()
+
+		cur := e.grant(alice, g.ID)
+		held := e.holders(cur)
+		switch {
+		case ext.Status == http.StatusOK && cur.Status == access.GrantActive:
+			outcomes["extended"]++
+			if !cur.ExpiresAt.Equal(end.Add(30*time.Minute)) || len(held) != 1 {
+				t.Fatalf("round %d: extended grant %+v, holders %v", round, cur, held)
+			}
+		case ext.Status == http.StatusConflict && cur.Status == access.GrantExpired:
+			outcomes["expired"]++
+			if len(held) != 0 {
+				t.Fatalf("round %d: expired grant still holds the assignment: %v", round, held)
+			}
+		default:
+			t.Fatalf("round %d: extension %s, grant %s (holders %v): the table and the provider disagree", round, ext, cur.Status, held)
+		}
+		e.sweepAt(cur.ExpiresAt.Add(workflow.DefaultSweepGrace + time.Second))
+		if final := e.grant(alice, g.ID); final.Status != access.GrantExpired || len(e.holders(final)) != 0 {
+			t.Fatalf("round %d: after the final sweep %s, holders %v", round, final.Status, e.holders(final))
+		}
+	}
+	t.Logf("outcomes: %v", outcomes)
 }

@@ -130,17 +130,32 @@ func (s *Service) FailGrant(ctx context.Context, tenantID, grantID, reason strin
 // An ended grant (revoked, expired, failed) is returned unchanged, and so is
 // an active grant whose end has not come yet (it was extended after the
 // workflow began waiting: the workflow waits again for the new end).
+//
+// An extension can commit between this call's read and its write (it read
+// the grant just before the end). Then the revoke already made is undone:
+// the grant, active with its new end, gets its assignment back
+// (Provider.Provision is idempotent); if that fails, the drift reconciler
+// re-creates the assignment of a live grant on its next run.
 func (s *Service) ExpireGrant(ctx context.Context, tenantID, grantID string) (Grant, error) {
+	revoked := false
 	return s.updateGrant(ctx, tenantID, grantID, "expire", func(g Grant) (*Change, Grant, error) {
 		if grantEnded(g.Status) {
 			return nil, g, nil
 		}
 		if g.Status == GrantActive && g.ExpiresAt != nil && s.now().Before(*g.ExpiresAt) {
+			if revoked {
+				s.log().WarnContext(ctx, "grant extended while it was being expired: restoring its assignment",
+					"tenant_id", tenantID, "grant_id", g.ID, "expires_at", g.ExpiresAt)
+				if err := s.Provider.Provision(ctx, AssignmentOf(g)); err != nil {
+					return nil, g, fmt.Errorf("%w: restore the assignment of grant %s, extended while it expired: %w", ErrRetryable, g.ID, err)
+				}
+			}
 			return nil, g, nil
 		}
 		if err := s.Provider.Revoke(ctx, AssignmentOf(g)); err != nil {
 			return nil, g, fmt.Errorf("access: revoke expired grant %s: %w", g.ID, err)
 		}
+		revoked = true
 		now := s.now()
 		old, oldStatus := g.Version, g.Status
 		g.Status, g.UpdatedAt, g.Version = GrantExpired, now, old+1
