@@ -101,7 +101,7 @@ var expected = map[string]want{
 	// The scheduled drift reconciler against awsfake: the active grant's
 	// missing assignment is repaired, nothing else found.
 	"reconcile-assignments.json": {body: `{"tenants":{"acme":{"repaired":["account ` + invoke.EventActiveAccount + `, permission set ` +
-		invoke.EventPermissionSet + `, principal alice (user ` + invoke.EventAliceUserID + `)"],"removed":null,"unexpected":null,"errors":null}}}`},
+		invoke.EventPermissionSet + `, principal alice (user ` + invoke.EventAliceUserID + `)"],"removed":[],"unexpected":[],"errors":[]}}}`},
 
 	// Notification channels (admin) over the seeded webhook and email
 	// channels, with goaws as SNS; Verify checks the store and goaws.
