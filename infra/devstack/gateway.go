@@ -69,7 +69,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mux.ServeHTTP(w, r)
 }
 
-var paramRe = regexp.MustCompile(`\{([a-zA-Z_][a-zA-Z0-9_]*)\}`)
+var paramRe = regexp.MustCompile(`\{([a-zA-Z_][a-zA-Z0-9_]*)\+?\}`)
 
 func (g *Gateway) route(rt routes.Route) http.Handler {
 	params := paramRe.FindAllStringSubmatch(rt.Path, -1)
