@@ -175,6 +175,7 @@ func TestValidatorCatches(t *testing.T) {
 		resp   string
 	}{
 		"unknown path":        {req("GET", "/v1/nope", ""), "", 200, `{}`},
+		"unknown path, 400":   {req("GET", "/v1/nope", ""), "", 400, `{"code":"x","message":"y"}`},
 		"wrong status value":  {req("GET", "/v1/requests/req_1", ""), "", 200, strings.Replace(good, `"pending"`, `"waiting"`, 1)},
 		"missing field":       {req("GET", "/v1/requests/req_1", ""), "", 200, strings.Replace(good, `"requester_id":"alice",`, "", 1)},
 		"error without code":  {req("GET", "/v1/requests/req_1", ""), "", 404, `{"message":"x"}`},
