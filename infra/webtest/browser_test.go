@@ -78,7 +78,13 @@ func newBrowser(t *testing.T) *browser {
 	}
 	alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
-	return &browser{t: t, alloc: alloc}
+	// The first tab starts the browser; tabs made from it share it.
+	first, cancelFirst := chromedp.NewContext(alloc)
+	t.Cleanup(cancelFirst)
+	if err := chromedp.Do(first, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return &browser{t: t, alloc: first}
 }
 
 // tab is one page of the browser, with the stack it talks to.
@@ -208,7 +214,7 @@ func (tb *tab) shot(name string) {
 	}
 	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
 	if err != nil {
 		tb.t.Logf("screenshot %s: %v", name, err)
 		return
@@ -306,7 +312,9 @@ func (tb *tab) eval(script string) {
 
 func (tb *tab) fill(sel, value string) {
 	tb.t.Helper()
-	tb.run(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.SetValue(chromedp.CSS(sel), ""), chromedp.SendKeys(chromedp.CSS(sel), value))
+	tb.run(chromedp.WaitVisible(chromedp.CSS(sel)))
+	tb.eval(fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.value = ''; e.focus(); })()`, sel))
+	tb.run(chromedp.SendKeys(chromedp.CSS(sel), value))
 }
 
 // has reports whether the page has an element matching xpath now.
