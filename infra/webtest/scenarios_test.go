@@ -61,6 +61,9 @@ func TestApprovalsPage(t *testing.T) {
 		alice.fill(`input[name="account"]`, devstack.ProdAccount)
 		alice.fill(`textarea[name="justification"]`, "rotate the payments DB secret")
 		alice.waitText("Require: 1 reviewer within 1h", 10*time.Second)
+		if v := alice.evalString(`document.querySelector('select[name="duration"]').value`); v != "3600" {
+			t.Fatalf("the default duration is %s s, want an hour", v)
+		}
 		alice.shot("new-request")
 		alice.axe("new request")
 		alice.click(`//button[normalize-space(.)="Submit request"]`)

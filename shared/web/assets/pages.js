@@ -1,7 +1,7 @@
 // pages.js — the reviewer's and requester's pages: inbox, request detail,
 // new request, my requests and grants.
 import { h, mount, time, duration, timeLeft, breakGlass, statusBadge, target, field, notice } from './dom.js';
-import { keep, clearDrafts, saveDraft } from './auth.js';
+import { keep, clearDrafts, saveDraft, draft } from './auth.js';
 import { SessionExpired } from './api.js';
 
 const same = (a, b) => String(a || '').trim().toLowerCase() === String(b || '').trim().toLowerCase();
@@ -206,7 +206,7 @@ export async function newRequestPage(el, ctx) {
   const ps = keep(h('input', { name: 'permission_set_arn', autocomplete: 'off' }), 'new:ps');
   const dur = keep(h('select', { name: 'duration' }, [[900, '15 minutes'], [1800, '30 minutes'], [3600, '1 hour'], [7200, '2 hours'], [14400, '4 hours'], [28800, '8 hours'], [86400, '1 day']]
     .map(([v, t]) => h('option', { value: v }, t))), 'new:duration');
-  if (!dur.value) dur.value = '3600';
+  if (draft('new:duration') === undefined) dur.value = '3600';
   const just = keep(h('textarea', { name: 'justification', rows: 3, required: true, maxlength: 2000 }), 'new:justification');
   const bg = keep(h('input', { type: 'checkbox', name: 'break_glass' }), 'new:break_glass');
   const preview = h('div.preview', { 'aria-live': 'polite' }, h('p.hint', 'Fill in the target to see what policy will do.'));
