@@ -33,7 +33,7 @@ var expected = map[string]want{
 	"healthz.json":                        {200, `"status":"ok"`},
 	"web.json":                            {200, `<script type="module" src="/ui/assets/app.`},
 	"web-root.json":                       {200, `<link rel="stylesheet" href="/ui/assets/style.`},
-	"openapi.json":                        {200, `"openapi":"3.1`},
+	"openapi.json":                        {200, `"openapi": "3.1.0"`},
 	"create-tenant.json":                  {201, `"key":"jit_`},
 	"create-api-key.json":                 {201, `"key":"jit_`},
 	"delete-api-key.json":                 {200, `"revoked_at"`},
