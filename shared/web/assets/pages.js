@@ -4,6 +4,7 @@ import { h, mount, time, duration, timeLeft, breakGlass, statusBadge, target, fi
 import { keep, clearDrafts, saveDraft, draft } from './auth.js';
 import { SessionExpired } from './api.js';
 
+const when = (iso) => new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const same = (a, b) => String(a || '').trim().toLowerCase() === String(b || '').trim().toLowerCase();
 
 /** Wrap an action: SessionExpired signs in again (drafts kept), other errors go to show. */
@@ -69,7 +70,7 @@ function stateText(r, g) {
       if (!g) return 'Approved.';
       switch (g.status) {
         case 'provisioning': return 'Approved — access is being provisioned.';
-        case 'active': return 'Approved — access is active until ' + new Date(g.expires_at).toLocaleString() + '.';
+        case 'active': return 'Approved — access is active until ' + when(g.expires_at) + '.';
         case 'expired': return 'Approved — the grant has ended.';
         case 'revoked': return 'Approved — the grant was revoked' + (g.revoked_by ? ' by ' + g.revoked_by : '') + '.';
         case 'failed': return 'Approved — provisioning failed: ' + (g.failure_reason || 'unknown reason') + '.';
@@ -186,7 +187,7 @@ function grantActions(ctx, g, show, reload) {
         const res = await ctx.api.extendGrant(g.id, { duration_seconds: Number(dur.value), justification: why.value });
         saveDraft('extend:' + g.id, '');
         show(notice('ok', res && res.extension_request && res.extension_request.status === 'pending'
-          ? 'Extension asked: it waits for a reviewer.' : 'Extended until ' + new Date(res.grant.expires_at).toLocaleString() + '.'));
+          ? 'Extension asked: it waits for a reviewer.' : 'Extended until ' + when(res.grant.expires_at) + '.'));
         await reload();
       }),
     }, field('Extend by', dur), field('Why', why), h('button', { type: 'submit' }, 'Extend')),
