@@ -4,11 +4,13 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/notify"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 
@@ -21,6 +23,16 @@ func main() {
 	}
 	cfg := auth.ConfigFromEnv()
 	cfg.Logger = log
+	// Tenants' own issuers: settings from the table (read-only), their
+	// JWKS fetched through the SSRF guard (tenant admins chose the URLs).
+	cfg.Identities = keys
+	mode, err := notify.ModeFromEnv()
+	if err != nil {
+		lambdaapp.Fatal(log, "configuration failed", err)
+	}
+	tc := notify.Guard{Mode: mode}.Client()
+	tc.Timeout = 10 * time.Second
+	cfg.TenantHTTPClient = tc
 	a, err := auth.New(ctx, cfg, keys)
 	if err != nil {
 		lambdaapp.Fatal(log, "configuration failed", err)

@@ -87,13 +87,21 @@ func TestGatewayAuth(t *testing.T) {
 		{"no credentials create a tenant", "POST", "/v1/tenants", nil, map[string]string{"id": "evil", "name": "Evil"}, 401, "unauthorized"},
 		{"unknown route", "GET", "/v1/nope", e.admin(), nil, 404, "not_found"},
 		{"unknown route, no credentials", "GET", "/nope", nil, nil, 404, "not_found"},
-		{"wrong method", "PATCH", "/v1/policy-rules", e.admin(), nil, 404, "not_found"},
+		{"wrong method", "PATCH", "/v1/policy-rules", e.admin(), nil, 405, "method_not_allowed"},
+		{"wrong method, no credentials", "PUT", "/healthz", nil, nil, 405, "method_not_allowed"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := &env{t: t, st: e.st, demo: e.demo}
 			e.wantErr(c.status, c.code, c.method, c.path, c.headers, c.body)
 		})
+	}
+
+	// A known path with another method names the methods it has, in Allow.
+	for path, allow := range map[string]string{"/v1/policy-rules": "GET, POST", "/v1/policy-rules/r1": "GET, PUT, DELETE", "/healthz": "GET"} {
+		if r := e.do("PATCH", path, e.admin(), nil); r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != allow {
+			t.Errorf("PATCH %s: want 405 with Allow %q, got Allow %q, %s", path, allow, r.Header.Get("Allow"), r)
+		}
 	}
 
 	// The refused calls changed nothing.

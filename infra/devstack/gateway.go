@@ -63,10 +63,32 @@ func NewGateway(authz Authorizer, fns map[string]LambdaHandler, logger *slog.Log
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if _, pattern := g.mux.Handler(r); pattern == "" {
+		// A known path with another method is a 405 naming the methods
+		// it has (API Gateway answers such a call with a bare 404: an
+		// HTTP API has no notion of a path apart from its routes).
+		if allow := g.allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			httpapi.WriteJSON(w, http.StatusMethodNotAllowed, &httpapi.Error{Code: "method_not_allowed",
+				Message: r.Method + " is not allowed here; allowed: " + strings.Join(allow, ", ")})
+			return
+		}
 		httpapi.WriteJSON(w, http.StatusNotFound, &httpapi.Error{Code: "not_found", Message: "no route for " + r.Method + " " + r.URL.Path})
 		return
 	}
 	g.mux.ServeHTTP(w, r)
+}
+
+// allowed lists the methods of the routes whose path matches r's.
+func (g *Gateway) allowed(r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := g.mux.Handler(probe); pattern != "" && m != r.Method {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 var paramRe = regexp.MustCompile(`\{([a-zA-Z_][a-zA-Z0-9_]*)\+?\}`)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/devidp"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify"
 )
 
@@ -28,6 +29,22 @@ const (
 	otherTenantName = "Globex (second demo tenant)"
 )
 
+// UIClientID is the Approvals page's public client id at the dev issuers.
+const UIClientID = "jitsudo-approvals"
+
+// DemoUsers are the people of each demo tenant's own dev identity
+// provider (infra/devidp), as its "sign in as" page lists them.
+var DemoUsers = map[string][]devidp.User{
+	DemoTenant: {
+		{ID: "alice", Name: "Alice", Email: "alice@acme.example", Groups: []string{"engineering", "oncall"}},
+		{ID: "bob", Name: "Bob", Email: "bob@acme.example", Groups: []string{"sre-leads", "engineering"}},
+		{ID: "carol", Name: "Carol", Email: "carol@acme.example", Groups: []string{"sre-leads"}},
+	},
+	OtherTenant: {
+		{ID: "mallory", Name: "Mallory", Email: "mallory@globex.example", Groups: []string{"engineering"}},
+	},
+}
+
 // Person is a demo user with a dev JWT.
 type Person struct {
 	ID     string
@@ -42,6 +59,10 @@ type Demo struct {
 	OtherTenantID, OtherAdminKey   string
 	OtherRequester                 Person
 	PlatformKey                    string
+	// Issuers are the demo tenants' own dev identity providers (tenant →
+	// issuer URL); UIClientID is the Approvals page's client there.
+	Issuers    map[string]string
+	UIClientID string
 }
 
 // DemoRules are the seed document's kinds of rules, as the API takes them.
@@ -113,13 +134,31 @@ var DemoRules = []map[string]any{
 // Seed creates the demo tenants through the API (platform key → tenant and
 // admin key → rules) and mints dev JWTs for the demo people.
 func Seed(ctx context.Context, st *Stack) (Demo, error) {
-	d := Demo{URL: st.URL, TenantID: DemoTenant, OtherTenantID: OtherTenant, PlatformKey: st.PlatformAdminKey}
+	d := Demo{URL: st.URL, TenantID: DemoTenant, OtherTenantID: OtherTenant, PlatformKey: st.PlatformAdminKey,
+		Issuers: map[string]string{}, UIClientID: st.UIClientID}
+	for tenant, p := range st.TenantIdPs {
+		d.Issuers[tenant] = p.Issuer()
+	}
 	var err error
 	if d.AdminKey, err = createTenant(ctx, st, DemoTenant, demoTenantName); err != nil {
 		return d, err
 	}
 	if d.OtherAdminKey, err = createTenant(ctx, st, OtherTenant, otherTenantName); err != nil {
 		return d, err
+	}
+	// Each demo tenant signs in with its own dev identity provider; it
+	// also still accepts the default issuer (a tenant mid-migration), so
+	// the curl walkthrough's tokens below and the default-issuer tests
+	// keep their bare principal ids.
+	for tenant, key := range map[string]string{DemoTenant: d.AdminKey, OtherTenant: d.OtherAdminKey} {
+		p := st.TenantIdPs[tenant]
+		status, body, err := Call(ctx, st.URL, http.MethodPut, "/v1/settings/identity", AdminHeaders(tenant, key), map[string]any{
+			"issuer_url": p.Issuer(), "audience": st.Audience, "client_id": p.ClientID(), "scopes": []string{"openid", "email", "profile", "groups"},
+			"groups_claim": "groups", "admin_group": "jitsudo-admins", "email_claim": "email", "accept_default_issuer": true,
+		})
+		if err != nil || status != http.StatusOK {
+			return d, fmt.Errorf("devstack: identity settings of %s: status %d: %s %v", tenant, status, body, err)
+		}
 	}
 	for _, rule := range DemoRules {
 		status, body, err := Call(ctx, st.URL, http.MethodPost, "/v1/policy-rules", AdminHeaders(DemoTenant, d.AdminKey), rule)
@@ -226,6 +265,9 @@ func (d Demo) Env() map[string]string {
 		"JITSUDO_OTHER_ADMIN_KEY":       d.OtherAdminKey,
 		"JITSUDO_OTHER_REQUESTER_TOKEN": d.OtherRequester.Token,
 		"JITSUDO_PLATFORM_KEY":          d.PlatformKey,
+		"JITSUDO_ISSUER":                d.Issuers[d.TenantID],
+		"JITSUDO_OTHER_ISSUER":          d.Issuers[d.OtherTenantID],
+		"JITSUDO_UI_CLIENT_ID":          d.UIClientID,
 	}
 }
 
@@ -259,6 +301,10 @@ func (d Demo) Walkthrough(envFile string) string {
 	return "# Paste these, or: source " + envFile + "\n" + d.exports() + "\n" + fmt.Sprintf(`jitsudo dev stack is up at %[1]s  (Ctrl-C stops everything)
 
 Credentials are in %[2]s:   source %[2]s
+
+Sign-in (docs/identity.md): each demo tenant has its own dev identity provider, UI client id %[7]s
+  %[8]s: %[6]s    (GET %[1]s/v1/tenants/%[8]s/sign-in)
+  %[10]s: %[9]s
 
 # 1. As the tenant admin (API key): list the seeded rules, add one
 curl -s "$JITSUDO_URL/v1/policy-rules" -H "X-Tenant-ID: $JITSUDO_TENANT_ID" -H "X-API-Key: $JITSUDO_ADMIN_KEY"
@@ -307,8 +353,8 @@ curl -s -X POST "$JITSUDO_URL/v1/notification-channels" -H "X-Tenant-ID: $JITSUD
 #    go run ./infra/webhook-receiver -addr 127.0.0.1:9099 -secret <signing_secret from the answer>
 #    Slack: restart with JITSUDO_DEV_SLACK_WEBHOOK_URL=https://hooks.slack.com/services/... make dev
 
-# More (grant expiry, early revoke, the audit log and its verification): README.md, "Walkthrough".
-`, d.URL, envFile, DevAccount, ProdAccount, SandboxAccount)
+# More (grant expiry, extension, early revoke, the audit log and its verification): docs/walkthrough.md
+`, d.URL, envFile, DevAccount, ProdAccount, SandboxAccount, d.Issuers[d.TenantID], d.UIClientID, d.TenantID, d.Issuers[d.OtherTenantID], d.OtherTenantID)
 }
 
 // SeedSlackChannel adds a Slack channel for the demo tenant's events to

@@ -39,7 +39,8 @@ func TestAWSSettings(t *testing.T) {
 		t.Fatalf("GET %+v, want %+v", got, second)
 	}
 	e.wantErr(http.StatusNotFound, "not_configured", "GET", "/v1/settings/aws", e.otherAdmin(), nil)
-	evs := e.audit(admin, url.Values{"action": {access.AuditSettingsUpdated}})
+	// (Seed's identity settings are a settings.updated event of resource "identity".)
+	evs := e.audit(admin, url.Values{"action": {access.AuditSettingsUpdated}, "resource_id": {"aws"}})
 	if len(evs) != 2 || evs[0].ResourceType != access.AuditResourceSettings {
 		t.Fatalf("settings.updated events: %+v", evs)
 	}

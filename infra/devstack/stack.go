@@ -16,6 +16,8 @@ import (
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/ddbstream"
+	"github.com/jitsudo/jitsudo-serverless/infra/devidp"
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth/devissuer"
@@ -37,6 +39,10 @@ type Config struct {
 	Logger           *slog.Logger
 	ShimLog          io.Writer // the local Step Functions' stderr (nil: discarded)
 	Console          io.Writer // every notification event, one line each (nil: not printed)
+	// SweepEvery runs the sweeper (sweep-overdue) on this period, as its
+	// EventBridge schedule does on AWS (0: not scheduled; tests run it
+	// themselves with their own clock).
+	SweepEvery time.Duration
 }
 
 // Stack is a running local system.
@@ -45,11 +51,17 @@ type Stack struct {
 	// LambdaURL is the workers' Lambda Invoke endpoint, on a loopback
 	// port of its own; only the local Step Functions can call it
 	// (Workflow).
-	LambdaURL        string
-	Issuer           *devissuer.Issuer
+	LambdaURL string
+	Issuer    *devissuer.Issuer // the deployment's default issuer (<URL>/dev-idp)
+	// TenantIdPs are the demo tenants' own identity providers, at
+	// <URL>/idp/<tenant> (sign-in page, PKCE token endpoint); Seed saves
+	// them as the tenants' identity settings.
+	TenantIdPs       map[string]*devidp.Provider
+	UIClientID       string
 	Store            *store.Store
 	Workflow         *Workflow
 	Notifications    *Notifications
+	DriverStream     *ddbstream.Stream // the stream feeding Workflow.Driver
 	PlatformAdminKey string
 	Audience         string
 	srv, lambdaSrv   *http.Server
@@ -104,7 +116,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 		ddb = httputil.NewSingleHostReverseProxy(target)
 	}
-	ddbSrv := httptest.NewServer(notifs.Tap(ddb))
+	// A second consumer of the stream: the workflow driver (its own
+	// event source mapping on AWS, with its own retries), bound below.
+	driver := &DriverTap{}
+	st.stops = append(st.stops, driver.Close)
+	ddbSrv := httptest.NewServer(driver.Tap(notifs.Tap(ddb), cfg.Logger))
 	st.stops = append(st.stops, ddbSrv.Close)
 	client := store.NewLocalClient(ddbSrv.URL)
 	if cfg.DynamoDBEndpoint != "" {
@@ -128,9 +144,21 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		ln.Close()
 		return nil, err
 	}
+	st.UIClientID = UIClientID
+	st.TenantIdPs = map[string]*devidp.Provider{}
+	for tenant, users := range DemoUsers {
+		p, err := devidp.New(devidp.Config{Issuer: st.URL + "/idp/" + tenant, Tenant: tenant, Audience: cfg.Audience,
+			ClientID: UIClientID, RedirectURIs: []string{st.URL + "/ui/callback"}, Users: users, TokenTTL: TokenTTL})
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		st.TenantIdPs[tenant] = p
+	}
 	authz, err := auth.New(ctx, auth.Config{
 		Issuer: st.Issuer.IssuerURL(), Audience: cfg.Audience, JWKSURL: st.Issuer.JWKSURL(),
 		PlatformAdminKey: cfg.PlatformAdminKey, Logger: cfg.Logger.With("function", routes.Authorizer),
+		Identities: st.Store, TenantHTTPClient: notify.Guard{Mode: notify.ModeLocal}.Client(),
 	}, st.Store)
 	if err != nil {
 		ln.Close()
@@ -157,14 +185,26 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 	}()
 	st.stops = append(st.stops, st.Workflow.Close)
+	if cfg.SweepEvery > 0 {
+		sweepCtx, stopSweep := context.WithCancel(context.Background())
+		go st.Workflow.sweepEvery(sweepCtx, cfg.SweepEvery, cfg.Logger.With("function", "sweep-overdue"))
+		st.stops = append(st.stops, stopSweep)
+	}
+	driver.Bind(st.Workflow.Driver)
+	st.DriverStream = driver.Stream
 	st.Workflow.Workers.Events, st.Workflow.Workers.Links = notifs.Publisher, events.NewLinks(st.URL)
-	gw, err := NewGateway(authz, FunctionsWith(st.Store, st.Workflow, notifs, cfg.Logger), cfg.Logger.With("component", "gateway"))
+	gw, err := NewGateway(authz, FunctionsWith(st.Store, st.Workflow, notifs, cfg.Logger, func(d *api.Deps) {
+		d.DefaultIssuer, d.UIClientID = st.Issuer.IssuerURL(), UIClientID
+	}), cfg.Logger.With("component", "gateway"))
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/dev-idp/", st.Issuer.Handler())
+	for tenant, p := range st.TenantIdPs {
+		mux.Handle("/idp/"+tenant+"/", p.Handler())
+	}
 	mux.Handle("/sns", notifs.Handler())
 	mux.Handle("/", gw)
 	st.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -188,11 +228,16 @@ func Functions(s *store.Store, wf *Workflow, logger *slog.Logger) map[string]Lam
 
 // FunctionsWith is Functions with the local notification path for the
 // channel routes (nil: email channels refused, no channel tests).
-func FunctionsWith(s *store.Store, wf *Workflow, n *Notifications, logger *slog.Logger) map[string]LambdaHandler {
+// opts adjust each function's Deps (the local stack's sign-in settings).
+func FunctionsWith(s *store.Store, wf *Workflow, n *Notifications, logger *slog.Logger, opts ...func(*api.Deps)) map[string]LambdaHandler {
 	fns := map[string]LambdaHandler{}
 	for name, ctor := range api.Constructors {
-		deps := api.NewDeps(s, wf.SFN, wf.Provider, logger.With("function", name))
+		deps := api.NewDeps(s, wf.API, wf.Provider, logger.With("function", name))
+		deps.Access.Now = wf.Clock.Now
 		deps.Notify.Mode, deps.Notify.Guard.Mode = notify.ModeLocal, notify.ModeLocal
+		for _, o := range opts {
+			o(&deps)
+		}
 		if n != nil {
 			deps.Notify.Subscriptions, deps.Notify.TopicARN, deps.Notify.Tester = n.Subscriptions, n.TopicARN, n.Dispatcher
 		}

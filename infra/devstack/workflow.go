@@ -6,7 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
@@ -28,12 +32,28 @@ const StateMachine = "access-request"
 // (stepfunctions.RequireLambdaSecret). The dev server serves it on a
 // loopback listener of its own, never on the API's.
 type Workflow struct {
-	Endpoint string // the shim: the sfn client's BaseEndpoint
-	SFN      *workflow.SFN
+	Endpoint string // the shim behind Faults: the sfn clients' BaseEndpoint
+	// Faults sits between every sfn client and the shim: tests make Step
+	// Functions refuse calls for a while (stepfunctions.Faults).
+	Faults *stepfunctions.Faults
+	SFN    *workflow.SFN
+	// API is the Step Functions edge of the API functions (SFN, with a
+	// test hook that kills a function between its commit and its
+	// workflow call).
+	API *APIWorkflow
+	// Clock is the API functions' clock (tests move it forward).
+	Clock *Clock
+	// Driver performs committed transitions' workflow effects from the
+	// table's stream (the drive-workflow function; driver.go).
+	Driver   *workflow.Driver
 	Provider access.Provider
-	Lambda   http.Handler // serve at the lambdaBase given to StartWorkflow
-	Workers  *workflow.Workers
-	stop     func()
+	// Sweeper finishes overdue work as the sweep-overdue function does on
+	// its schedule (Stack runs it every Config.SweepEvery; tests call Run
+	// with their own clock).
+	Sweeper *workflow.Sweeper
+	Lambda  http.Handler // serve at the lambdaBase given to StartWorkflow
+	Workers *workflow.Workers
+	stop    func()
 }
 
 // StartWorkflow starts the shim for the state machine with its Lambda tasks
@@ -58,7 +78,7 @@ func StartWorkflowWith(ctx context.Context, s *store.Store, prov access.Provider
 	if err != nil {
 		return nil, err
 	}
-	endpoint, stop, err := stepfunctions.Start(ctx, stepfunctions.Config{
+	shim, stopShim, err := stepfunctions.Start(ctx, stepfunctions.Config{
 		ASLFiles:       []string{filepath.Join(dir, "..", "..", "statemachines", StateMachine+".asl.json")},
 		Substitutions:  subs,
 		LambdaEndpoint: lambdaBase,
@@ -68,13 +88,41 @@ func StartWorkflowWith(ctx context.Context, s *store.Store, prov access.Provider
 	if err != nil {
 		return nil, fmt.Errorf("devstack: local Step Functions: %w", err)
 	}
-	wf := &Workflow{Endpoint: endpoint, stop: stop, Provider: prov,
+	faults, err := stepfunctions.NewFaults(shim)
+	if err != nil {
+		stopShim()
+		return nil, err
+	}
+	faultSrv := httptest.NewServer(faults)
+	endpoint := faultSrv.URL
+	stop := func() { faultSrv.Close(); stopShim() }
+	wf := &Workflow{Endpoint: endpoint, Faults: faults, stop: stop, Provider: prov,
 		SFN: workflow.New(workflow.NewClient(endpoint, stepfunctions.Region), stepfunctions.StateMachineARN(StateMachine))}
+	wf.API, wf.Clock = &APIWorkflow{Workflow: wf.SFN}, &Clock{}
+	wf.Driver = &workflow.Driver{Repo: s, Workflow: wf.SFN, Logger: logger.With("function", "drive-workflow")}
 	svc := &access.Service{Repo: s, Policies: workflow.Policies(s), Workflow: wf.SFN, Provider: wf.Provider,
 		Logger: logger.With("function", "workers")}
 	wf.Workers = &workflow.Workers{Service: svc, Workflow: wf.SFN, Logger: logger.With("function", "workers")}
+	wf.Sweeper = &workflow.Sweeper{Index: s, Service: svc, Logger: logger.With("function", "sweep-overdue")}
 	wf.Lambda = stepfunctions.RequireLambdaSecret(secret, stepfunctions.LambdaInvokeHandler(wf.Workers.Handlers()))
 	return wf, nil
+}
+
+// sweepEvery runs the sweeper every d until ctx ends, as the
+// sweep-overdue function's EventBridge schedule does on AWS.
+func (w *Workflow) sweepEvery(ctx context.Context, d time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := w.Sweeper.Run(ctx); err != nil && ctx.Err() == nil {
+				logger.Error("sweep failed", "error", err)
+			}
+		}
+	}
 }
 
 // Close stops the shim.
@@ -82,4 +130,43 @@ func (w *Workflow) Close() {
 	if w != nil && w.stop != nil {
 		w.stop()
 	}
+}
+
+// APIWorkflow is the API functions' access.Workflow: SFN, with a test hook.
+type APIWorkflow struct {
+	access.Workflow
+	die atomic.Int64
+}
+
+// DieAtNextCalls makes the next n workflow calls of API functions kill
+// their function instead (after its commit: a Start or Resume is the call
+// right after one): the client's connection drops, as when API Gateway
+// loses its Lambda mid-call, and the call is never made.
+func (w *APIWorkflow) DieAtNextCalls(n int) { w.die.Store(int64(n)) }
+
+func (w *APIWorkflow) maybeDie() {
+	for {
+		n := w.die.Load()
+		if n <= 0 {
+			return
+		}
+		if w.die.CompareAndSwap(n, n-1) {
+			// The invocation ends here, as its process would: no
+			// deferred recovery writes an answer (Goexit cannot be
+			// recovered), and net/http drops the client's connection.
+			runtime.Goexit()
+		}
+	}
+}
+
+// Start implements access.Workflow.
+func (w *APIWorkflow) Start(ctx context.Context, in access.WorkflowInput) error {
+	w.maybeDie()
+	return w.Workflow.Start(ctx, in)
+}
+
+// Resume implements access.Workflow.
+func (w *APIWorkflow) Resume(ctx context.Context, token string, out access.WorkflowOutcome) error {
+	w.maybeDie()
+	return w.Workflow.Resume(ctx, token, out)
 }

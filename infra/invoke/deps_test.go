@@ -9,7 +9,7 @@ import (
 // TestAWSBinariesLinkNoStandIns: no function built for AWS (make build's
 // tags) links a local stand-in or test-only package — the recording
 // provider (a misconfigured deployment would approve access it never
-// provisions), the dev identity issuer, the fake AWS backends, the
+// provisions), the dev identity issuer and provider (zitadel op), the fake AWS backends, the
 // embedded DynamoDB or anything under infra/.
 func TestAWSBinariesLinkNoStandIns(t *testing.T) {
 	out, err := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", "-f", "{{.ImportPath}}", "../../functions/...").CombinedOutput()
@@ -18,7 +18,7 @@ func TestAWSBinariesLinkNoStandIns(t *testing.T) {
 	}
 	const mod = "github.com/jitsudo/jitsudo-serverless/"
 	forbidden := []string{"shared/provider/recording", "shared/auth/devissuer", "shared/provider/identitycenter/awsfake",
-		"shared/store/dynamotest", "shared/store/dynamolocal", "infra/", "github.com/truora/minidyn"}
+		"shared/store/dynamotest", "shared/store/dynamolocal", "infra/", "github.com/truora/minidyn", "github.com/zitadel/oidc"}
 	pkgs := strings.Fields(string(out))
 	if len(pkgs) < 40 {
 		t.Fatalf("go list found only %d packages", len(pkgs))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
 	"github.com/jitsudo/jitsudo-serverless/infra/goaws"
+	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
@@ -83,6 +84,9 @@ func SeedEventFixtures(ctx context.Context, s *store.Store) error {
 	if _, err := s.PutAWSSettings(ctx, EventAWSSettings(now), 0); err != nil {
 		return fmt.Errorf("fixtures: AWS settings: %w", err)
 	}
+	if _, err := s.PutIdentitySettings(ctx, EventIdentitySettings(now), 0); err != nil {
+		return fmt.Errorf("fixtures: identity settings: %w", err)
+	}
 	return seedWorkflowFixtures(ctx, s, now)
 }
 
@@ -101,6 +105,18 @@ func EventAWSSettings(now time.Time) store.AWSSettings {
 	return store.AWSSettings{TenantID: EventTenant, InstanceARN: EventInstanceARN, IdentityStoreID: EventIdentityStoreID,
 		Region: EventAWSRegion, RoleARN: EventRoleARN, ExternalID: EventExternalID, UserAttribute: "user_name",
 		UpdatedAt: now, UpdatedBy: EventAdminKeyID}
+}
+
+// EventIssuer is the sample tenant's own identity provider
+// (events/get-sign-in.json and get-identity-settings.json read it).
+const EventIssuer = "https://idp.acme.example/oauth2/default"
+
+// EventIdentitySettings are the seeded identity settings. No sample event
+// carries a bearer token, so the issuer is never fetched.
+func EventIdentitySettings(now time.Time) store.IdentitySettings {
+	return store.IdentitySettings{TenantID: EventTenant, IssuerURL: EventIssuer, JWKSURL: EventIssuer + "/v1/keys",
+		Audience: "api://jitsudo", ExtraAudiences: []string{}, ClientID: "jitsudo-approvals", Scopes: []string{"openid", "email", "profile", "groups"},
+		GroupsClaim: "groups", AdminGroup: "jitsudo-admins", EmailClaim: "email", UpdatedAt: now, UpdatedBy: EventAdminKeyID}
 }
 
 // extensionRules let alice's engineering group extend grants on
@@ -213,8 +229,9 @@ type Fixture struct {
 	Env []string
 	// Verify, when set, checks what the sample events did beyond their
 	// responses (call it after all of them ran).
-	Verify func(ctx context.Context) error
-	stops  []func()
+	Verify      func(ctx context.Context) error
+	stops       []func()
+	sfnEndpoint string // the local Step Functions, when the fixture has one
 }
 
 // Close stops the stand-ins.
@@ -245,6 +262,10 @@ func setEnv(env []string, k, v string) []string {
 //     Verify checks the reconciler put it back and audited it;
 //   - the notification channel routes: goaws as SNS with the events
 //     topic, and the tenant's channels (withChannels);
+//   - drive-workflow: the real state machine on the local Step Functions
+//     (as for StartsWorkflow); Verify checks the sample record (the
+//     creation of EventPendingRequest) started its execution, which
+//     reached the approval wait;
 //   - publish-events: the sample stream record's audit item in the table,
 //     goaws with the topic and a subscribed queue (withRelay);
 //   - deliver-notifications: webhook channels on a local receiver
@@ -263,6 +284,8 @@ func Environment(ctx context.Context, fn, endpoint, table string, s *store.Store
 		err = f.withIdentityCenter(ctx, s)
 	case slices.Contains(channelRoutes, fn):
 		err = f.withChannels(ctx, fn, s)
+	case fn == FnDriveWorkflow:
+		err = f.withDriver(ctx, s)
 	case fn == FnPublishEvents:
 		err = f.withRelay(ctx, s)
 	case fn == FnDeliverNotifications:
@@ -273,6 +296,33 @@ func Environment(ctx context.Context, fn, endpoint, table string, s *store.Store
 		return nil, err
 	}
 	return f, nil
+}
+
+// FnDriveWorkflow is the workflow driver, fed by the table's stream.
+const FnDriveWorkflow = "drive-workflow"
+
+// withDriver: the workflow (withWorkflow); Verify finds the execution of
+// EventPendingRequest, started by the driver from the sample record, in
+// its approval wait.
+func (f *Fixture) withDriver(ctx context.Context, s *store.Store) error {
+	if err := f.withWorkflow(ctx, FnDriveWorkflow, s); err != nil {
+		return err
+	}
+	endpoint := f.sfnEndpoint
+	f.Verify = func(ctx context.Context) error {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			x, err := stepfunctions.DebugExecution(ctx, endpoint, EventPendingRequest)
+			if err == nil && slices.Contains(x.States, "WaitForApproval") {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("the execution of %s did not reach its approval wait: %+v %v", EventPendingRequest, x, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 func (f *Fixture) withWorkflow(ctx context.Context, fn string, s *store.Store) error {
@@ -292,6 +342,7 @@ func (f *Fixture) withWorkflow(ctx context.Context, fn string, s *store.Store) e
 	f.stops = append(f.stops, wf.Close)
 	lambda.Store(&wf.Lambda)
 	f.Env = setEnv(f.Env, "SFN_ENDPOINT", wf.Endpoint)
+	f.sfnEndpoint = wf.Endpoint
 	if fn == "extend-grant" {
 		before, err := s.GetGrant(ctx, EventTenant, EventActiveGrant)
 		if err != nil {

@@ -54,6 +54,10 @@ var expected = map[string]want{
 	"approval-timeout-worker.json": {body: `{"status":"expired","grant_id":""}`},
 	"provision-grant.json":         {body: `"status":"active","expires_at":"`},
 	"fail-grant.json":              {body: `"status":"failed"`},
+	// The Catch of a step that failed for good (audited; the sweeper
+	// finishes the grant), and the sweeper finding nothing overdue.
+	"record-failure.json": {body: `{"step":"fail_grant","reason":"Sandbox.Timedout: Task timed out after 120.00 seconds"}`},
+	"sweep-overdue.json":  {body: `"found":{"approval":0,"end":0,"provisioning":0,"revoke_retry":0},"expired":0`},
 
 	// Access requests, grants, audit (each function on its own seeded table).
 	"create-request-denied.json": {403, `"code":"policy_denied"`},
@@ -86,6 +90,13 @@ var expected = map[string]want{
 	"put-aws-settings.json":         {200, `"role_arn":"arn:aws:iam::210987654321:role/jitsudo-provisioner","external_id":"` + invoke.EventExternalID + `","user_attribute":"email"`},
 	"put-aws-settings-invalid.json": {400, `"field":"instance_arn"`},
 
+	// Identity settings: read the seeded ones; an http issuer is refused
+	// by the SSRF guard (NOTIFY_MODE aws) before any fetch; the public
+	// sign-in discovery names the tenant's issuer and client.
+	"get-identity-settings.json": {200, `"issuer_url":"` + invoke.EventIssuer + `"`},
+	"put-identity-settings.json": {400, `"code":"invalid_issuer"`},
+	"get-sign-in.json":           {200, `{"tenant_id":"acme","issuer":"` + invoke.EventIssuer + `","client_id":"jitsudo-approvals","scopes":["openid","email","groups","profile"]}`},
+
 	// The expiring-soon notice of the active grant, published to goaws
 	// (Verify reads it from a subscribed queue).
 	"notify-expiring.json": {body: `{"grant":{"id":"grt_eventactive","status":"active"`},
@@ -117,6 +128,9 @@ var expected = map[string]want{
 	// The outbox relay publishes the seeded audit item's event to goaws
 	// (no batch item failure; Verify reads it from a subscribed queue).
 	"publish-events.json": {body: `{"batchItemFailures":null}`},
+	// The workflow driver starts the seeded pending request's execution
+	// (no batch item failure; Verify finds it in its approval wait).
+	"drive-workflow.json": {body: `{"batchItemFailures":null}`},
 	// The deliverer sends the event to the one matching webhook channel
 	// (the handler returns nothing; Verify checks the receiver).
 	"deliver-notifications.json": {body: `null`},
@@ -224,6 +238,9 @@ func runFunction(ctx context.Context, t *testing.T, rie, bootstrap, fn string, e
 func expectedLogs(fn string, payload []byte) []string {
 	if slices.Contains(routes.Workers, fn) {
 		return []string{`"tenant_id":"acme"`, `"request_id":"req_event`}
+	}
+	if fn == "sweep-overdue" { // tenant-independent: nothing overdue, so its metrics line only
+		return []string{`"SweeperFindings":0`, `"CloudWatchMetrics"`}
 	}
 	if slices.Contains(routes.Background, fn) {
 		return []string{`"tenant_id":"acme"`}

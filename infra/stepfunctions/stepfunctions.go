@@ -41,6 +41,11 @@ import (
 )
 
 // Region and Account are what the shim puts into ARNs.
+// shimStartTimeout bounds the wait for the local Step Functions to start:
+// node loading aws-local-stepfunctions takes a second on an idle machine,
+// tens of seconds on a loaded 2-core one.
+const shimStartTimeout = 90 * time.Second
+
 const (
 	Region  = "us-east-1"
 	Account = "000000000000"
@@ -209,9 +214,9 @@ func Start(ctx context.Context, cfg Config) (endpoint string, stop func(), err e
 	case <-ctx.Done():
 		stop()
 		return "", nil, ctx.Err()
-	case <-time.After(30 * time.Second):
+	case <-time.After(shimStartTimeout):
 		stop()
-		return "", nil, fmt.Errorf("stepfunctions: shim did not start: %s", stderr.String())
+		return "", nil, fmt.Errorf("stepfunctions: shim did not start within %v: %s", shimStartTimeout, stderr.String())
 	}
 	var hello struct {
 		Listening string `json:"listening"`

@@ -68,6 +68,8 @@ var providerFunctions = map[string]providerSpec{
 	"revoke-grant":            {provider: "Ref:" + providerModeParam, budget: "20s", timeout: apiGatewayTimeout - 1},
 	// The reconciler refuses the recording provider: fixed.
 	"reconcile-assignments": {provider: providers.IdentityCenter, timeout: 300},
+	// The sweeper revokes grants past their end and fails stalled ones.
+	"sweep-overdue": {provider: "Ref:" + providerModeParam, budget: "60s", timeout: 300},
 }
 
 // publishingFunctions publish to the events topic: SNS_TOPIC_ARN and
@@ -98,6 +100,7 @@ var linkingFunctions = []string{workflow.FnNotifyExpiring, "publish-events"}
 // queue only (SQSSendMessagePolicy), and no other queue may exist.
 var deadLetterQueues = map[string]string{
 	"publish-events":        "PublishEventsDLQ", // the stream mapping's on-failure destination
+	"drive-workflow":        "DriveWorkflowDLQ", // the stream mapping's on-failure destination
 	"deliver-notifications": "NotificationsDLQ", // the function's DeadLetterQueue
 }
 
@@ -111,7 +114,9 @@ type backgroundSpec struct {
 // backgroundFunctions has an entry per routes.Background function.
 var backgroundFunctions = map[string]backgroundSpec{
 	"reconcile-assignments": {eventType: "Schedule", check: checkReconcileSchedule, sample: checkScheduledEvent},
+	"sweep-overdue":         {eventType: "Schedule", check: checkSweepSchedule, sample: checkScheduledEvent},
 	"publish-events":        {eventType: "DynamoDB", check: checkPublishStream, sample: checkStreamEvent},
+	"drive-workflow":        {eventType: "DynamoDB", check: checkDriveStream, sample: checkDriveEvent},
 	"deliver-notifications": {eventType: "SNS", check: checkDeliverySubscription, sample: checkSNSEvent},
 }
 
@@ -362,6 +367,7 @@ func checkEventsTopic(tp *tmpl, functionsDir string) []string {
 	fail := func(f string, a ...any) { probs = append(probs, fmt.Sprintf(f, a...)) }
 
 	topics := tp.cfn.GetAllSNSTopicResources()
+	delete(topics, opsTopicID) // the alarms' topic (alarms_test.go): no function uses it
 	if t, ok := topics[eventsTopicID]; !ok || len(topics) != 1 {
 		fail("want exactly one AWS::SNS::Topic, %s; have %v", eventsTopicID, slices.Sorted(maps.Keys(topics)))
 	} else {
@@ -511,6 +517,16 @@ var scheduleRe = regexp.MustCompile(`^(rate\([1-9][0-9]* (minute|minutes|hour|ho
 // checkReconcileSchedule: the reconciler's schedule is the
 // ReconcileSchedule parameter (default every five minutes), enabled.
 func checkReconcileSchedule(tp *tmpl, _ string, ev serverless.Function_EventSource) []string {
+	return checkSchedule(tp, ev, reconcileParam, reconcileDefault)
+}
+
+// checkSweepSchedule: the sweeper runs on SweepSchedule, every minute by
+// default (its bound on how long a grant outlives its end).
+func checkSweepSchedule(tp *tmpl, _ string, ev serverless.Function_EventSource) []string {
+	return checkSchedule(tp, ev, "SweepSchedule", "rate(1 minute)")
+}
+
+func checkSchedule(tp *tmpl, ev serverless.Function_EventSource, reconcileParam, reconcileDefault string) []string {
 	var probs []string
 	fail := func(f string, a ...any) { probs = append(probs, fmt.Sprintf(f, a...)) }
 	if ev.Properties == nil || ev.Properties.ScheduleEvent == nil {

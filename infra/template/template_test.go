@@ -39,7 +39,7 @@ const (
 
 // readOnlyFunctions are functions other than GET routes (and the
 // authorizer) that must not write the table.
-var readOnlyFunctions = map[string]bool{"evaluate-policy": true, "notify-expiring": true, "publish-events": true}
+var readOnlyFunctions = map[string]bool{"evaluate-policy": true, "notify-expiring": true, "publish-events": true, "drive-workflow": true}
 
 // ---------------------------------------------------------------- parsing
 
@@ -721,6 +721,11 @@ func checkSettings(tp *tmpl) []string {
 		}
 		r, isRoute := byFn[fn]
 		switch {
+		case isRoute && r.Public && fn == "get-sign-in":
+			// the sign-in discovery reads the tenant and its identity settings
+			if crud > 0 || read != 1 {
+				fail("%s: public route %s must have read-only table access", id, r.Key())
+			}
 		case isRoute && r.Public:
 			if read+crud > 0 {
 				fail("%s: public route %s must have no table access", id, r.Key())

@@ -163,6 +163,7 @@ func checkWorkflow(tp *tmpl, root string) []string {
 	for _, fn := range resumingRoutes {
 		resumers = append(resumers, "Ref:"+routes.LogicalID(fn)+"Role")
 	}
+	resumers = append(resumers, "Ref:"+routes.LogicalID("drive-workflow")+"Role")
 	granted := false
 	for id, p := range tp.cfn.GetAllIAMPolicyResources() {
 		doc, _ := json.Marshal(p.PolicyDocument)
@@ -272,17 +273,18 @@ func checkWorkerEvent(data []byte, fn string) []string {
 	if (fn == workflow.FnStoreTaskToken) != (in.TaskToken != "") {
 		fail("task_token belongs to store-task-token only")
 	}
-	if (fn == workflow.FnFailGrant) != (in.Error != "") {
-		fail("error (the States Language error) belongs to fail-grant only")
+	if (fn == workflow.FnFailGrant || fn == workflow.FnRecordFailure) != (in.Error != "") {
+		fail("error (the States Language error) belongs to fail-grant and record-failure only")
 	}
 	return probs
 }
 
 // resumingRoutes are the API functions that resume the approval wait
 // (SendTaskSuccess/SendTaskFailure); startingRoutes start executions.
+// The workflow driver (drive-workflow) does both, for any of them.
 var (
 	resumingRoutes = []string{"approve-request", "deny-request", "cancel-request"}
-	startingRoutes = []string{"create-request", "extend-grant"}
+	startingRoutes = []string{"create-request", "extend-grant", "drive-workflow"}
 )
 
 func TestWorkflow(t *testing.T) {
@@ -291,7 +293,7 @@ func TestWorkflow(t *testing.T) {
 
 // TestWorkerNames: the workflow package's function names are routes.Workers.
 func TestWorkerNames(t *testing.T) {
-	names := []string{workflow.FnStoreTaskToken, workflow.FnApprovalTimeout, workflow.FnProvisionGrant, workflow.FnFailGrant, workflow.FnExpireGrant, workflow.FnNotifyExpiring}
+	names := []string{workflow.FnStoreTaskToken, workflow.FnApprovalTimeout, workflow.FnProvisionGrant, workflow.FnFailGrant, workflow.FnExpireGrant, workflow.FnNotifyExpiring, workflow.FnRecordFailure}
 	if !slices.Equal(names, routes.Workers) {
 		t.Errorf("workflow worker names %v, routes.Workers %v", names, routes.Workers)
 	}

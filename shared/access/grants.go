@@ -124,7 +124,9 @@ func (s *Service) FailGrant(ctx context.Context, tenantID, grantID, reason strin
 }
 
 // ExpireGrant is the scheduled end of a grant: provider revoke first, then
-// active (or still provisioning) → expired, releasing the duplicate guard.
+// active (or still provisioning, or revoke_failed: a retry) → expired,
+// releasing the duplicate guard. A failed revoke is returned (the caller
+// records it with RecordRevokeFailure).
 // An ended grant (revoked, expired, failed) is returned unchanged, and so is
 // an active grant whose end has not come yet (it was extended after the
 // workflow began waiting: the workflow waits again for the new end).
@@ -150,6 +152,108 @@ func (s *Service) ExpireGrant(ctx context.Context, tenantID, grantID string) (Gr
 			Audit:       []AuditEvent{ev},
 		}, g, nil
 	})
+}
+
+// Defaults of the revoke retry back-off (Service.RevokeRetryBase/Max).
+const (
+	DefaultRevokeRetryBase = time.Minute
+	DefaultRevokeRetryMax  = 30 * time.Minute
+)
+
+// revokeRetryIn is the wait before the n-th retry of a failed revoke
+// (n ≥ 1): base·2^(n-1), at most max.
+func (s *Service) revokeRetryIn(n int) time.Duration {
+	base, limit := s.RevokeRetryBase, s.RevokeRetryMax
+	if base <= 0 {
+		base = DefaultRevokeRetryBase
+	}
+	if limit <= 0 {
+		limit = DefaultRevokeRetryMax
+	}
+	d := base
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+// RecordRevokeFailure records that revoking a grant at its end failed:
+// active (past its end) or provisioning → revoke_failed with the reason,
+// audited as grant.revoke_failed; a grant already revoke_failed gets the
+// new reason, one more attempt counted and its next retry moved back
+// (NextRevokeAt, doubling from RevokeRetryBase up to RevokeRetryMax) —
+// no audit event for a retry that failed again, the first one said it.
+// Ended grants, and active grants whose end has not come (extended
+// meanwhile), are returned unchanged: there is nothing to record.
+func (s *Service) RecordRevokeFailure(ctx context.Context, tenantID, grantID, reason string) (Grant, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		reason = "revoke failed"
+	}
+	if len(reason) > MaxReasoningChars {
+		reason = strings.ToValidUTF8(reason[:MaxReasoningChars], "")
+	}
+	return s.updateGrant(ctx, tenantID, grantID, "record revoke failure of", func(g Grant) (*Change, Grant, error) {
+		now := s.now()
+		switch {
+		case grantEnded(g.Status):
+			return nil, g, nil
+		case g.Status == GrantActive && g.ExpiresAt != nil && now.Before(*g.ExpiresAt):
+			return nil, g, nil
+		}
+		old, oldStatus := g.Version, g.Status
+		g.RevokeAttempts++
+		next := now.Add(s.revokeRetryIn(g.RevokeAttempts))
+		g.Status, g.RevokeFailure, g.NextRevokeAt, g.UpdatedAt, g.Version = GrantRevokeFailed, reason, &next, now, old+1
+		ch := &Change{Grant: &GrantWrite{Grant: g, ExpectStatus: oldStatus, ExpectVersion: old}}
+		if oldStatus != GrantRevokeFailed {
+			meta := grantMeta(g)
+			meta["revoke_attempts"] = g.RevokeAttempts
+			ev := s.event(tenantID, ActorTypeSystem, ActorTypeSystem, AuditGrantRevokeFailed, auditResourceGrant, g.ID, reason, meta, now)
+			ev.Severity = SeverityCritical // access that should have ended may still be assigned
+			ch.Audit = []AuditEvent{ev}
+		}
+		return ch, g, nil
+	})
+}
+
+// Sweep kinds: what a table item is overdue for (SweepDue).
+const (
+	SweepApproval     = "approval"     // a pending request: its approval deadline
+	SweepProvisioning = "provisioning" // a provisioning grant: since it was last written
+	SweepEnd          = "end"          // an active grant: its expires_at
+	SweepRevokeRetry  = "revoke_retry" // a revoke_failed grant: its next retry
+)
+
+// GrantSweepDue is when a grant becomes something the sweeper looks at,
+// and as what (kind ""/zero time: never, it ended). The sweeper adds its
+// own grace per kind; the store indexes items by these (a sparse index of
+// only what can become overdue).
+func GrantSweepDue(g Grant) (kind string, at time.Time) {
+	switch g.Status {
+	case GrantProvisioning:
+		return SweepProvisioning, g.UpdatedAt
+	case GrantActive:
+		if g.ExpiresAt != nil {
+			return SweepEnd, *g.ExpiresAt
+		}
+		return SweepEnd, g.UpdatedAt // active without an end: overdue at once
+	case GrantRevokeFailed:
+		if g.NextRevokeAt != nil {
+			return SweepRevokeRetry, *g.NextRevokeAt
+		}
+		return SweepRevokeRetry, g.UpdatedAt
+	}
+	return "", time.Time{}
+}
+
+// RequestSweepDue is GrantSweepDue for requests: a pending request with an
+// approval deadline.
+func RequestSweepDue(r Request) (kind string, at time.Time) {
+	if r.Status == StatusPending && r.ApprovalDeadline != nil {
+		return SweepApproval, *r.ApprovalDeadline
+	}
+	return "", time.Time{}
 }
 
 // updateGrant is one grant transition: read the grant, let change decide
@@ -223,7 +327,7 @@ func (s *Service) ListGrants(ctx context.Context, c Caller, f GrantFilter, p Pag
 		return nil, "", err
 	}
 	if !validGrantStatus(f.Status) {
-		return nil, "", &ValidationError{Fields: []FieldError{{Field: "status", Message: "must be provisioning, active, expired, revoked or failed"}}}
+		return nil, "", &ValidationError{Fields: []FieldError{{Field: "status", Message: "must be provisioning, active, revoke_failed, expired, revoked or failed"}}}
 	}
 	if !c.Admin && c.Type != ActorTypeAPIKey {
 		if f.GranteeID == "" {
@@ -423,6 +527,28 @@ func (s *Service) recordChange(ctx context.Context, c Caller, action, resourceTy
 	ev := s.event(c.TenantID, c.ID, actorType(c), action, resourceType, resourceID, "", meta, now)
 	if _, err := s.Repo.Commit(ctx, c.TenantID, Change{Audit: []AuditEvent{ev}}); err != nil {
 		return fmt.Errorf("access: record %s: %w", action, err)
+	}
+	return nil
+}
+
+// RecordWorkflowFailure audits that a workflow step failed for good on a
+// request or grant (workflow.step_failed, by the system, severity
+// warning): the execution ends failed and the sweeper finishes what the
+// step left (the item keeps its place in the sweeper's index).
+// resourceType is "request" or "grant".
+func (s *Service) RecordWorkflowFailure(ctx context.Context, tenantID, resourceType, id, step, reason string) error {
+	if resourceType != auditResourceRequest && resourceType != auditResourceGrant {
+		return &ValidationError{Fields: []FieldError{{Field: "resource_type", Message: "must be request or grant"}}}
+	}
+	reason = strings.TrimSpace(reason)
+	if len(reason) > MaxReasoningChars {
+		reason = strings.ToValidUTF8(reason[:MaxReasoningChars], "")
+	}
+	now := s.now()
+	ev := s.event(tenantID, ActorTypeSystem, ActorTypeSystem, AuditWorkflowStepFailed, resourceType, id, reason, map[string]any{"step": step}, now)
+	ev.Severity = SeverityWarning
+	if _, err := s.Repo.Commit(ctx, tenantID, Change{Audit: []AuditEvent{ev}}); err != nil {
+		return fmt.Errorf("access: record workflow failure: %w", err)
 	}
 	return nil
 }

@@ -15,7 +15,9 @@ import (
 // email, is one person. Two principals are the same person when any of
 // their keys match:
 //
-//   - the subject (principal id), normalised by NormalizeSubject. With the
+//   - the issuer and the subject (principal id, which for a tenant's own
+//     issuer is already qualified by it: shared/auth/principal),
+//     normalised by NormalizeSubject. With the
 //     default user_name mapping this is also the person's Identity Center
 //     user, whose user names do not distinguish case;
 //   - the verified email, normalised by NormalizeEmail. Only an email the
@@ -32,6 +34,11 @@ import (
 
 // Person is the identity keys of a principal, normalised.
 type Person struct {
+	// Issuer is the tenant's own issuer that authenticated the person;
+	// empty for the deployment's default issuer (and for everything
+	// stored before tenants had their own). A person is (issuer, subject):
+	// the same subject at two issuers is two people.
+	Issuer  string `json:"-" dynamodbav:"issuer,omitempty"`
 	Subject string `json:"-" dynamodbav:"subject"`
 	Email   string `json:"-" dynamodbav:"email,omitempty"` // verified only
 }
@@ -78,10 +85,12 @@ func foldRune(r rune) rune {
 	return unicode.ToLower(m)
 }
 
-// Same reports whether p and q are the same person: a normalised subject
-// or a verified email in common.
+// Same reports whether p and q are the same person: the same issuer and
+// normalised subject, or a verified email in common (whichever issuer
+// vouched for it: an email is one mailbox, and a wrong match can only
+// refuse an approval, never allow one).
 func (p Person) Same(q Person) bool {
-	if s := NormalizeSubject(p.Subject); s != "" && s == NormalizeSubject(q.Subject) {
+	if s := NormalizeSubject(p.Subject); s != "" && s == NormalizeSubject(q.Subject) && p.Issuer == q.Issuer {
 		return true
 	}
 	e := NormalizeEmail(p.Email)
@@ -90,7 +99,7 @@ func (p Person) Same(q Person) bool {
 
 // PersonOf is the caller's keys: its subject, and its email if verified.
 func PersonOf(c Caller) Person {
-	p := Person{Subject: NormalizeSubject(c.ID)}
+	p := Person{Issuer: c.Issuer, Subject: NormalizeSubject(c.ID)}
 	if c.EmailVerified {
 		p.Email = NormalizeEmail(c.Email)
 	}

@@ -37,6 +37,10 @@ type Service struct {
 	// callers with a verified email may request and review. Nil: never
 	// by email.
 	UsersByEmail func(ctx context.Context, tenantID string) (bool, error)
+	// RevokeRetryBase and RevokeRetryMax bound the back-off between
+	// retries of a failed revoke (RecordRevokeFailure; 0: the defaults,
+	// DefaultRevokeRetryBase and DefaultRevokeRetryMax).
+	RevokeRetryBase, RevokeRetryMax time.Duration
 }
 
 // Filters of the list calls.
@@ -76,8 +80,12 @@ const (
 	maxFilteredReads    = 8
 	defaultPageLimit    = 50 // Page.Limit 0 (the store's default)
 	maxStateAttempts    = 8  // re-read and retry after a lost optimistic-lock race that left the state unchanged
-	workflowAttempts    = 4
+	workflowAttempts    = 3
 	workflowBackoffBase = 100 * time.Millisecond
+	// workflowFastPath bounds the synchronous workflow call after a
+	// commit (the caller waits for it; the workflow driver is the
+	// guarantee).
+	workflowFastPath = 2 * time.Second
 )
 
 func (s *Service) now() time.Time {
@@ -328,32 +336,48 @@ func workflowInput(r Request) WorkflowInput {
 	return in
 }
 
-// startWorkflow starts the request's execution, retrying with backoff. A
-// persistent failure wraps ErrRetryable: the request is stored, and a retry
-// of Create with the same Idempotency-Key starts it again.
-func (s *Service) startWorkflow(ctx context.Context, r Request) error {
+// startWorkflow starts the request's execution, retrying with backoff for
+// at most workflowFastPath: the fast path. The request is committed already, so a failure
+// is logged and not returned: the workflow driver (drive-workflow, fed by
+// the table's stream) starts the execution from the committed audit event
+// (driver.go in shared/workflow; docs/workflow-effects.md).
+func (s *Service) startWorkflow(ctx context.Context, r Request) {
+	ctx, cancel := context.WithTimeout(ctx, workflowFastPath)
+	defer cancel()
 	in := workflowInput(r)
 	var err error
 	for i := 0; i < workflowAttempts; i++ {
-		if i > 0 {
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("%w: start workflow of request %s: %w", ErrRetryable, r.ID, errors.Join(err, ctx.Err()))
-			case <-time.After(workflowBackoffBase << (i - 1)):
-			}
+		if i > 0 && !sleepCtx(ctx, workflowBackoffBase<<(i-1)) {
+			err = errors.Join(err, ctx.Err())
+			break
 		}
 		if err = s.Workflow.Start(ctx, in); err == nil {
-			return nil
+			return
 		}
 		s.log().WarnContext(ctx, "workflow start failed", "tenant_id", r.TenantID, "request_id", r.ID, "attempt", i+1, "error", err)
 	}
-	return fmt.Errorf("%w: start workflow of request %s: %w", ErrRetryable, r.ID, err)
+	s.log().ErrorContext(ctx, "workflow start failed; the workflow driver will start it", "tenant_id", r.TenantID, "request_id", r.ID, "error", err)
 }
 
-// resume hands a decision to the waiting execution. The decision is already
-// committed, so a failure is logged, not returned: the execution then
-// reaches its approval timeout, and ExpireRequest returns the decided
-// request unchanged, from which the workflow continues.
+// sleepCtx sleeps d or until ctx ends; false when ctx ended.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// resume hands a decision to the waiting execution: the fast path. The
+// decision is already committed, so a failure is logged, not returned: the
+// workflow driver (drive-workflow, fed by the table's stream) resumes the
+// wait from the committed audit event; and were that lost too, the
+// execution reaches its approval timeout, and ExpireRequest returns the
+// decided request unchanged, from which the workflow continues. The
+// back-off between attempts ends with ctx.
 //
 // r.TaskToken is the token read with the request before the commit. If
 // there was none, the token is read now (consistently, after the commit):
@@ -362,11 +386,14 @@ func (s *Service) startWorkflow(ctx context.Context, r Request) error {
 // its caller resumes the wait itself. After a failed attempt the token is
 // re-read, in case a retried StoreTaskToken replaced it.
 func (s *Service) resume(ctx context.Context, r Request, out WorkflowOutcome) {
+	ctx, cancel := context.WithTimeout(ctx, workflowFastPath)
+	defer cancel()
 	token := r.TaskToken
 	var err error
 	for i := 0; i < workflowAttempts-1; i++ {
-		if i > 0 {
-			time.Sleep(workflowBackoffBase << (i - 1))
+		if i > 0 && !sleepCtx(ctx, workflowBackoffBase<<(i-1)) {
+			err = errors.Join(err, ctx.Err())
+			break
 		}
 		if token == "" || i > 0 {
 			t, terr := s.Repo.GetTaskToken(ctx, r.TenantID, r.ID)
@@ -398,10 +425,11 @@ func (s *Service) resume(ctx context.Context, r Request, out WorkflowOutcome) {
 // request's workflow (not for denied). See the package documentation for
 // the duplicate guard and Idempotency-Key semantics.
 //
-// If the workflow cannot be started after retries the stored request is
-// returned together with an error wrapping ErrRetryable; retrying with the
-// same Idempotency-Key replays the request and starts the workflow again
-// (a duplicate start is harmless).
+// If the workflow cannot be started after a few quick retries the stored
+// request is returned all the same: the workflow driver starts it from the
+// committed audit event (no client retry needed; a retry with the same
+// Idempotency-Key replays the request and starts it too — a duplicate
+// start is harmless).
 func (s *Service) Create(ctx context.Context, c Caller, in CreateInput, idempotencyKey string) (CreateResult, error) {
 	if err := checkCaller(c); err != nil {
 		return CreateResult{}, err
@@ -522,9 +550,7 @@ func (s *Service) Create(ctx context.Context, c Caller, in CreateInput, idempote
 		if r.Status == StatusDenied {
 			return res, &PolicyDeniedError{Request: r, Decision: dec}
 		}
-		if err := s.startWorkflow(ctx, r); err != nil {
-			return res, err
-		}
+		s.startWorkflow(ctx, r)
 		return res, nil
 	}
 	return CreateResult{}, fmt.Errorf("%w: could not create the request (contention)", ErrConflict)
@@ -558,9 +584,7 @@ func (s *Service) replay(ctx context.Context, c Caller, idem *IdempotencyRecord)
 	}
 	// The first attempt may have failed to start the workflow.
 	if r.Status == StatusPending || (res.Grant != nil && res.Grant.Status == GrantProvisioning) {
-		if err := s.startWorkflow(ctx, r); err != nil {
-			return res, err
-		}
+		s.startWorkflow(ctx, r)
 	}
 	return res, nil
 }
@@ -670,7 +694,7 @@ func validRequestStatus(s string) bool {
 
 func validGrantStatus(s string) bool {
 	switch s {
-	case "", GrantProvisioning, GrantActive, GrantExpired, GrantRevoked, GrantFailed:
+	case "", GrantProvisioning, GrantActive, GrantExpired, GrantRevoked, GrantFailed, GrantRevokeFailed:
 		return true
 	}
 	return false
@@ -824,10 +848,21 @@ func (s *Service) review(ctx context.Context, c Caller, id, reasoning string, ap
 		if r.Status != StatusPending {
 			return Request{}, &StateError{What: "request", ID: r.ID, Status: r.Status}
 		}
+		now := s.now()
+		if pastDeadline(r, now) {
+			what := "deny"
+			if approve {
+				what = "approve"
+			}
+			if retry, err := s.expireLate(ctx, c, r, what, now); retry {
+				continue
+			} else {
+				return Request{}, err
+			}
+		}
 		if _, ok := reviewedBy(r, c); ok {
 			return Request{}, ErrAlreadyReviewed
 		}
-		now := s.now()
 		old := r.Version
 		decision := StatusApproved
 		if !approve {
@@ -910,6 +945,13 @@ func (s *Service) Cancel(ctx context.Context, c Caller, id string) (Request, err
 			return Request{}, &StateError{What: "request", ID: r.ID, Status: r.Status}
 		}
 		now := s.now()
+		if pastDeadline(r, now) {
+			if retry, err := s.expireLate(ctx, c, r, "cancel", now); retry {
+				continue
+			} else {
+				return Request{}, err
+			}
+		}
 		old := r.Version
 		r.Status, r.DecidedBy, r.DecidedAt, r.UpdatedAt, r.Version = StatusCancelled, c.ID, &now, now, old+1
 		ch := Change{
@@ -963,16 +1005,7 @@ func (s *Service) ExpireRequest(ctx context.Context, tenantID, requestID string)
 		if r.Status != StatusPending {
 			return r, nil
 		}
-		now := s.now()
-		old := r.Version
-		r.Status, r.DecidedBy, r.DecidedAt, r.UpdatedAt, r.Version = StatusExpired, DecidedByTimeout, &now, now, old+1
-		r.DecisionReasoning = fmt.Sprintf("no decision within the approval timeout (%ds)", r.ApprovalTimeout)
-		ch := Change{
-			Request:     &RequestWrite{Request: r, ExpectStatus: StatusPending, ExpectVersion: old},
-			LockRelease: requestLockKey(r),
-			Messages:    []Message{systemMessage(r, "expired: "+r.DecisionReasoning, now)},
-			Audit:       []AuditEvent{s.event(tenantID, DecidedByTimeout, ActorTypeSystem, AuditRequestExpired, auditResourceRequest, r.ID, r.DecisionReasoning, requestMeta(r), now)},
-		}
+		r, ch := s.expiry(r, s.now(), nil)
 		if _, err := s.Repo.Commit(ctx, tenantID, ch); err != nil {
 			var cf *ConditionFailedError
 			if errors.As(err, &cf) && cf.Has(PartRequest) {
@@ -983,4 +1016,50 @@ func (s *Service) ExpireRequest(ctx context.Context, tenantID, requestID string)
 		return r, nil
 	}
 	return Request{}, fmt.Errorf("%w: request %s keeps changing", ErrConflict, requestID)
+}
+
+// expiry is the change that expires pending r at now, conditioned on its
+// status and version: what the ApprovalTimeoutWorker commits, and what a
+// decision arriving after the deadline commits instead (late: its metadata
+// names who tried what).
+func (s *Service) expiry(r Request, now time.Time, late map[string]any) (Request, Change) {
+	old := r.Version
+	r.Status, r.DecidedBy, r.DecidedAt, r.UpdatedAt, r.Version = StatusExpired, DecidedByTimeout, &now, now, old+1
+	r.DecisionReasoning = fmt.Sprintf("no decision within the approval timeout (%ds)", r.ApprovalTimeout)
+	md := requestMeta(r)
+	for k, v := range late {
+		md[k] = v
+	}
+	return r, Change{
+		Request:     &RequestWrite{Request: r, ExpectStatus: StatusPending, ExpectVersion: old},
+		LockRelease: requestLockKey(r),
+		Messages:    []Message{systemMessage(r, "expired: "+r.DecisionReasoning, now)},
+		Audit:       []AuditEvent{s.event(r.TenantID, DecidedByTimeout, ActorTypeSystem, AuditRequestExpired, auditResourceRequest, r.ID, r.DecisionReasoning, md, now)},
+	}
+}
+
+// pastDeadline reports whether pending r's approval deadline has passed at
+// now: no decision may be taken on it any more.
+func pastDeadline(r Request, now time.Time) bool {
+	return r.Status == StatusPending && r.ApprovalDeadline != nil && !now.Before(*r.ApprovalDeadline)
+}
+
+// expireLate handles a decision (what: approve, deny, cancel) by c that
+// arrived after pending r's approval deadline: the request is expired in
+// one conditional write, audited like the ApprovalTimeoutWorker's expiry,
+// the waiting execution told (fast path; the workflow driver is the
+// guarantee), and the caller gets a *StateError (expired, At = deadline).
+// retry is true when r changed meanwhile (the caller re-reads).
+func (s *Service) expireLate(ctx context.Context, c Caller, r Request, what string, now time.Time) (retry bool, err error) {
+	r, ch := s.expiry(r, now, map[string]any{"late_decision": what, "late_decision_by": c.ID})
+	if _, err := s.Repo.Commit(ctx, r.TenantID, ch); err != nil {
+		var cf *ConditionFailedError
+		if errors.As(err, &cf) && cf.Has(PartRequest) {
+			return true, nil
+		}
+		return false, fmt.Errorf("access: expire request %s: %w", r.ID, err)
+	}
+	s.log().InfoContext(ctx, "decision after the approval deadline: request expired", "tenant_id", r.TenantID, "request_id", r.ID, "decision", what)
+	s.resume(ctx, r, WorkflowOutcome{Status: StatusExpired})
+	return false, &StateError{What: "request", ID: r.ID, Status: StatusExpired, At: r.ApprovalDeadline}
 }

@@ -28,6 +28,11 @@ const (
 	GrantExpired      = "expired"
 	GrantRevoked      = "revoked"
 	GrantFailed       = "failed"
+	// GrantRevokeFailed: the grant's end has come but revoking it at the
+	// provider failed; RevokeFailure says why. The sweeper retries the
+	// revoke with back-off (NextRevokeAt) until it ends expired. Never an
+	// end state: the access may still be assigned.
+	GrantRevokeFailed = "revoke_failed"
 )
 
 // Who decided (Request.DecidedBy when not a person).
@@ -121,8 +126,14 @@ type Grant struct {
 	ExpiresAt          *time.Time `json:"expires_at,omitempty" dynamodbav:"expires_at,omitempty"` // set when active: granted_at + duration
 	RevokedAt          *time.Time `json:"revoked_at,omitempty" dynamodbav:"revoked_at,omitempty"`
 	RevokedBy          string     `json:"revoked_by,omitempty" dynamodbav:"revoked_by,omitempty"`
-	UpdatedAt          time.Time  `json:"updated_at" dynamodbav:"updated_at"`
-	Version            int64      `json:"version" dynamodbav:"version"`
+	// RevokeFailure is why the last revoke at the grant's end failed
+	// (revoke_failed); RevokeAttempts counts the failed attempts and
+	// NextRevokeAt is when the sweeper tries again.
+	RevokeFailure  string     `json:"revoke_failure,omitempty" dynamodbav:"revoke_failure,omitempty"`
+	RevokeAttempts int        `json:"revoke_attempts,omitempty" dynamodbav:"revoke_attempts,omitempty"`
+	NextRevokeAt   *time.Time `json:"next_revoke_at,omitempty" dynamodbav:"next_revoke_at,omitempty"`
+	UpdatedAt      time.Time  `json:"updated_at" dynamodbav:"updated_at"`
+	Version        int64      `json:"version" dynamodbav:"version"`
 }
 
 // Message is one entry of the conversation on a request.
@@ -157,10 +168,13 @@ type AuditEvent struct {
 type Caller struct {
 	TenantID string
 	ID       string
-	Type     string // user | api_key
-	Groups   []string
-	Email    string
-	Admin    bool
+	// Issuer: the tenant's own issuer that authenticated the person (its
+	// id is then qualified by it); empty for the default issuer.
+	Issuer string
+	Type   string // user | api_key
+	Groups []string
+	Email  string
+	Admin  bool
 	// EmailVerified: the token marked Email verified. Only a verified
 	// email identifies a person (person.go).
 	EmailVerified bool

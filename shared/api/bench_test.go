@@ -125,26 +125,23 @@ func (f *failingStarts) Start(context.Context, access.WorkflowInput) error {
 func (f *failingStarts) Resume(context.Context, string, access.WorkflowOutcome) error { return nil }
 
 // TestCreateRequestWorkflowUnavailable: a request whose workflow cannot be
-// started is stored and answered 503 workflow_unavailable naming it; the
-// retry with the same Idempotency-Key replays it (same id) and starts the
-// workflow.
+// started is stored and answered 201 all the same: the commit is the
+// truth, and the workflow driver starts the execution from the table's
+// stream (no client retry needed). A retry with the same Idempotency-Key
+// still replays it (same id) and starts the workflow.
 func TestCreateRequestWorkflowUnavailable(t *testing.T) {
 	ctx := context.Background()
-	wf := &failingStarts{n: 4} // the service tries 4 times per call
+	wf := &failingStarts{n: 3} // the service tries 3 times per call
 	proxy, event := createRequestStack(t, wf)
 	resp, err := proxy(ctx, event(1, "retry-me"))
-	if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+	if err != nil || resp.StatusCode != http.StatusCreated {
 		t.Fatalf("first attempt: %v %d %s", err, resp.StatusCode, resp.Body)
 	}
 	var first struct {
-		Code    string `json:"code"`
-		Details struct {
-			RequestID string `json:"request_id"`
-			Status    string `json:"status"`
-		} `json:"details"`
+		ID     string `json:"id"`
+		Status string `json:"status"`
 	}
-	if err := json.Unmarshal([]byte(resp.Body), &first); err != nil || first.Code != "workflow_unavailable" ||
-		first.Details.RequestID == "" || first.Details.Status != access.StatusApproved {
+	if err := json.Unmarshal([]byte(resp.Body), &first); err != nil || first.ID == "" || first.Status != access.StatusApproved {
 		t.Fatalf("first attempt body: %s (%v)", resp.Body, err)
 	}
 	if wf.started != 0 {
@@ -157,8 +154,8 @@ func TestCreateRequestWorkflowUnavailable(t *testing.T) {
 	var again struct {
 		ID string `json:"id"`
 	}
-	if err := json.Unmarshal([]byte(resp.Body), &again); err != nil || again.ID != first.Details.RequestID {
-		t.Fatalf("retry created %q, want the replay of %q", again.ID, first.Details.RequestID)
+	if err := json.Unmarshal([]byte(resp.Body), &again); err != nil || again.ID != first.ID {
+		t.Fatalf("retry created %q, want the replay of %q", again.ID, first.ID)
 	}
 	if resp.Headers["Idempotent-Replayed"] != "true" {
 		t.Errorf("retry not marked as a replay: %v", resp.Headers)

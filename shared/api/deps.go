@@ -37,6 +37,12 @@ type Deps struct {
 	// tenant's account (TENANT_ROLE_NAME; "" = any): PUT /v1/settings/aws
 	// refuses other role ARNs, which would fail every grant.
 	TenantRoleName string
+	// DefaultIssuer (OIDC_ISSUER) and UIClientID (UI_CLIENT_ID): where a
+	// tenant without identity settings signs in (GET …/sign-in).
+	DefaultIssuer, UIClientID string
+	// IssuerCheck checks a tenant's issuer before its identity settings
+	// are saved; nil: NewIssuerCheck over Notify.Guard.
+	IssuerCheck IssuerCheck
 }
 
 // DepsFromEnv builds Deps from the Lambda environment: the table
@@ -58,6 +64,8 @@ func DepsFromEnv(ctx context.Context, logger *slog.Logger) (Deps, error) {
 	}
 	d.Notify.Guard.Mode = d.Notify.Mode
 	d.TenantRoleName = strings.TrimSpace(os.Getenv(EnvTenantRoleName))
+	d.DefaultIssuer = strings.TrimSpace(os.Getenv("OIDC_ISSUER"))
+	d.UIClientID = strings.TrimSpace(os.Getenv(EnvUIClientID))
 	if d.Access.Targets, err = TargetsFromEnv(); err != nil {
 		return Deps{}, fmt.Errorf("api: %w", err)
 	}
@@ -86,6 +94,10 @@ func TargetsFromEnv() (access.TargetChecker, error) {
 		return nil, fmt.Errorf("%s=%q is not supported (want identitycenter or recording)", EnvProviderMode, m)
 	}
 }
+
+// EnvUIClientID is the Approvals page's public client id at the default
+// issuer (template parameter UiClientId).
+const EnvUIClientID = "UI_CLIENT_ID"
 
 // EnvTenantRoleName is the role name tenants' settings must use.
 const EnvTenantRoleName = "TENANT_ROLE_NAME"

@@ -43,12 +43,6 @@ func ExtendGrant(d Deps) http.Handler {
 			return httpapi.Invalid("invalid grant extension", httpapi.FieldError{Field: "reason", Message: "give justification or reason, not both"})
 		}
 		res, err := d.Access.ExtendGrant(r.Context(), caller(id), r.PathValue("id"), access.ExtendInput{DurationSeconds: in.DurationSeconds, Justification: in.Justification})
-		if err != nil && res.Request.ID != "" && res.Request.Status == access.StatusPending {
-			// Stored, but its workflow could not be started (ErrRetryable).
-			return (&httpapi.Error{Status: http.StatusServiceUnavailable, Code: "workflow_unavailable",
-				Message: "the extension request was recorded but its workflow could not be started"}).
-				WithDetails(map[string]any{"request_id": res.Request.ID})
-		}
 		if err != nil {
 			return accessError(err, "grant")
 		}

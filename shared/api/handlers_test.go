@@ -107,7 +107,8 @@ func TestHandlersFailClosedWithoutAuthorizer(t *testing.T) {
 		status, m := invoke(t, rt, concretePath(rt.Path), nil, forged, `{}`)
 		switch {
 		case rt.Public:
-			if status != http.StatusOK {
+			// healthz answers; the sign-in discovery has no tenant here ("{tenant_id}")
+			if status != http.StatusOK && (rt.Function != "get-sign-in" || status != http.StatusNotFound) {
 				t.Errorf("%s: public route answered %d", rt.Key(), status)
 			}
 		case status != http.StatusUnauthorized || m["code"] != "unauthorized":
@@ -171,6 +172,8 @@ func TestHandlersCheckScopesFirst(t *testing.T) {
 		// tenant configuration: admin only
 		"get-aws-settings":            {admin},
 		"put-aws-settings":            {admin},
+		"get-identity-settings":       {admin},
+		"put-identity-settings":       {admin},
 		"list-notification-channels":  {admin},
 		"create-notification-channel": {admin},
 		"get-notification-channel":    {admin},

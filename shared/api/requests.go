@@ -17,7 +17,7 @@ import (
 
 // caller turns the authorizer's identity into the access service's caller.
 func caller(id auth.Identity) access.Caller {
-	return access.Caller{TenantID: id.TenantID, ID: id.PrincipalID, Type: id.PrincipalType,
+	return access.Caller{TenantID: id.TenantID, ID: id.PrincipalID, Issuer: id.Issuer, Type: id.PrincipalType,
 		Groups: id.Groups, Email: id.Email, EmailVerified: id.EmailVerified, Admin: id.HasScope(auth.ScopeAdmin)}
 }
 
@@ -85,7 +85,18 @@ func accessError(err error, what string) error {
 		if state.Want != "" {
 			msg = fmt.Sprintf("the %s is %s; only an %s %s can be changed this way", state.What, state.Status, state.Want, state.What)
 		}
-		return httpapi.Errorf(http.StatusConflict, "conflict", "%s", msg).WithDetails(map[string]any{"status": state.Status})
+		details := map[string]any{"status": state.Status}
+		if state.At != nil {
+			at := state.At.UTC().Format(time.RFC3339)
+			if state.What == "request" {
+				msg = fmt.Sprintf("the request expired at %s (its approval deadline)", at)
+				details["expired_at"] = at
+			} else {
+				msg = fmt.Sprintf("the %s ended at %s", state.What, at)
+				details["ended_at"] = at
+			}
+		}
+		return httpapi.Errorf(http.StatusConflict, "conflict", "%s", msg).WithDetails(details)
 	case errors.Is(err, access.ErrConflict):
 		return httpapi.Errorf(http.StatusConflict, "conflict", "the %s kept changing while this call ran; read it again and retry", what)
 	case errors.Is(err, access.ErrIdempotencyMismatch):
@@ -130,14 +141,6 @@ func CreateRequest(d Deps) http.Handler {
 			return accessError(err, "access request")
 		}
 		res, err := d.Access.Create(r.Context(), caller(id), ci, key)
-		if err != nil && errors.Is(err, access.ErrRetryable) && res.Request.ID != "" {
-			// Stored and decided, but the workflow could not be started:
-			// a retry with the same Idempotency-Key starts it (duplicate
-			// starts are harmless).
-			return (&httpapi.Error{Status: http.StatusServiceUnavailable, Code: "workflow_unavailable",
-				Message: "the request was recorded but its workflow could not be started; retry with the same Idempotency-Key"}).
-				WithDetails(map[string]any{"request_id": res.Request.ID, "status": res.Request.Status})
-		}
 		var denied *access.PolicyDeniedError
 		if errors.As(err, &denied) {
 			return deniedError(denied, id.HasScope(auth.ScopeAdmin))

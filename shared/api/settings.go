@@ -19,7 +19,7 @@ import (
 // A tenant's AWS settings (GET/PUT /v1/settings/aws, admin only): where
 // its grants are provisioned, and its maximum grant duration
 // (max_grant_duration_seconds, which bounds every grant with its
-// extensions; see shared/access/extend.go). See the README's "Onboarding a
+// extensions; see shared/access/extend.go). See docs/operations.md, "Onboarding a
 // tenant's AWS organization".
 
 type awsSettingsInput struct {

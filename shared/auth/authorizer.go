@@ -48,8 +48,11 @@ type Authorizer struct {
 	// JWT verification: verifier is fixed when JWKSURL is configured, else
 	// built by discovery on first use.
 	baseCtx      context.Context
-	oidcCfg      *oidc.Config
+	oidcCfg      *oidc.Config // the default issuer's; nil: none configured
+	oidcBase     *oidc.Config // algorithms, clock, no audience: tenant issuers start from it
 	httpClient   *http.Client
+	tenantClient *http.Client
+	issuers      *tenantIssuers
 	mu           sync.Mutex
 	verifier     *oidc.IDTokenVerifier
 	discoveryErr error
@@ -90,6 +93,31 @@ func New(ctx context.Context, cfg Config, keys KeyLookup) (*Authorizer, error) {
 		a.platformDigest = d[:]
 		a.cfg.PlatformAdminKey = "" // keep only the digest
 	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: httpTimeout}
+	}
+	a.httpClient, a.tenantClient = client, cfg.TenantHTTPClient
+	if a.tenantClient == nil {
+		a.tenantClient = client
+	}
+	a.baseCtx = oidc.ClientContext(context.WithoutCancel(ctx), client)
+	a.oidcBase = &oidc.Config{
+		// Asymmetric algorithms only: "none" and HMAC are never accepted.
+		SupportedSigningAlgs: []string{
+			oidc.RS256, oidc.RS384, oidc.RS512,
+			oidc.ES256, oidc.ES384, oidc.ES512,
+			oidc.PS256, oidc.PS384, oidc.PS512, oidc.EdDSA,
+		},
+		// go-oidc checks exp with no leeway and nbf with a fixed 5 minutes;
+		// we check exp, nbf and iat ourselves with cfg.ClockSkew.
+		SkipExpiryCheck: true,
+		Now:             cfg.Now,
+	}
+	a.issuers = newTenantIssuers(cfg.MaxIssuers)
 	if cfg.Issuer != "" {
 		if cfg.Audience == "" {
 			return nil, errors.New("auth: OIDC audience is required when an issuer is configured")
@@ -97,29 +125,9 @@ func New(ctx context.Context, cfg Config, keys KeyLookup) (*Authorizer, error) {
 		if !strings.HasPrefix(cfg.Issuer, "https://") && !strings.HasPrefix(cfg.Issuer, "http://") {
 			return nil, fmt.Errorf("auth: OIDC issuer %q is not an http(s) URL", cfg.Issuer)
 		}
-		if ctx == nil {
-			ctx = context.Background()
-		}
-		client := cfg.HTTPClient
-		if client == nil {
-			client = &http.Client{Timeout: httpTimeout}
-		}
-		base := oidc.ClientContext(context.WithoutCancel(ctx), client)
-		a.baseCtx = base
-		a.oidcCfg = &oidc.Config{
-			ClientID: cfg.Audience,
-			// Asymmetric algorithms only: "none" and HMAC are never accepted.
-			SupportedSigningAlgs: []string{
-				oidc.RS256, oidc.RS384, oidc.RS512,
-				oidc.ES256, oidc.ES384, oidc.ES512,
-				oidc.PS256, oidc.PS384, oidc.PS512, oidc.EdDSA,
-			},
-			// go-oidc checks exp with no leeway and nbf with a fixed 5 minutes;
-			// we check exp, nbf and iat ourselves with cfg.ClockSkew.
-			SkipExpiryCheck: true,
-			Now:             cfg.Now,
-		}
-		a.httpClient = client
+		c := *a.oidcBase
+		c.ClientID = cfg.Audience
+		a.oidcCfg = &c
 		if cfg.JWKSURL != "" {
 			a.verifier = oidc.NewVerifier(cfg.Issuer, newKeySet(cfg.JWKSURL, client, a.oidcCfg.SupportedSigningAlgs, cfg.Now), a.oidcCfg)
 		}

@@ -72,6 +72,19 @@ type Config struct {
 	// Logger receives HandleRequest's decision logs. Default: JSON to stdout.
 	Logger *slog.Logger
 
+	// Identities gives each tenant's own identity provider settings (the
+	// table); nil: every tenant uses the default issuer (Issuer).
+	Identities IdentitySource
+	// IdentityTTL is how long a tenant's identity settings are cached
+	// (found or not). 0 means DefaultIdentityTTL.
+	IdentityTTL time.Duration
+	// MaxIssuers bounds the tenant issuers (each with its cached JWKS) a
+	// warm authorizer holds (LRU). 0 means DefaultMaxIssuers.
+	MaxIssuers int
+	// TenantHTTPClient fetches tenants' JWKS: in AWS the SSRF guard's
+	// client (tenant admins choose these URLs). Default: HTTPClient.
+	TenantHTTPClient *http.Client
+
 	envErr error // a malformed environment variable, reported by New
 }
 
@@ -153,6 +166,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.IdentityTTL <= 0 {
+		c.IdentityTTL = DefaultIdentityTTL
+	}
+	if c.MaxIssuers <= 0 {
+		c.MaxIssuers = DefaultMaxIssuers
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewJSONHandler(os.Stdout, nil))

@@ -89,9 +89,13 @@ type Identity struct {
 	TenantID      string // empty only for the platform identity
 	PrincipalID   string // JWT `sub`, API key id, or "platform"
 	PrincipalType string // PrincipalUser | PrincipalAPIKey | PrincipalPlatform
-	Groups        []string
-	Scopes        []string
-	Email, Name   string
+	// Issuer is the tenant's own issuer that authenticated the person
+	// (PrincipalID is then principal.Qualify(Issuer, sub)); empty for the
+	// deployment's default issuer, API keys and the platform.
+	Issuer      string
+	Groups      []string
+	Scopes      []string
+	Email, Name string
 	// EmailVerified is true only when the token's `email_verified` claim
 	// is true (JSON true, or the string "true" some issuers send) and
 	// Email is set. An unverified email is still passed on (for display
@@ -136,6 +140,7 @@ const (
 	CtxEmail         = "email"          // only when present
 	CtxEmailVerified = "email_verified" // boolean true, only when the email is present and verified
 	CtxName          = "name"           // only when present
+	CtxIssuer        = "issuer"         // only for a tenant's own issuer
 )
 
 // AuthorizerContext encodes the identity for an API Gateway HTTP API simple
@@ -157,6 +162,9 @@ func (id Identity) AuthorizerContext() map[string]any {
 	}
 	if id.Name != "" {
 		m[CtxName] = id.Name
+	}
+	if id.Issuer != "" {
+		m[CtxIssuer] = id.Issuer
 	}
 	return m
 }
@@ -196,6 +204,9 @@ func IdentityFromAuthorizerContext(m map[string]any) (Identity, error) {
 	}
 	id.EmailVerified = id.EmailVerified && id.Email != ""
 	if id.Name, err = ctxString(m, CtxName, false); err != nil {
+		return Identity{}, err
+	}
+	if id.Issuer, err = ctxString(m, CtxIssuer, false); err != nil {
 		return Identity{}, err
 	}
 	if id.Groups, err = ctxList(m, CtxGroups); err != nil {

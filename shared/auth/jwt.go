@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/auth/principal"
 )
 
 // verifierFor returns the token verifier, running OIDC discovery on first use
@@ -58,12 +60,38 @@ func (a *Authorizer) authenticateBearer(ctx context.Context, tenant, header stri
 	if token == "" || len(token) > maxTokenLen || strings.ContainsAny(token, " \t\r\n,") {
 		return Identity{}, unauthorized("malformed bearer token", nil)
 	}
-	if a.oidcCfg == nil {
-		return Identity{}, unauthorized("bearer tokens are not accepted: no OIDC issuer configured", nil)
+	iss, ok := peekIssuer(token)
+	if !ok {
+		return Identity{}, unauthorized("invalid bearer token", errors.New("no readable iss"))
 	}
-	v, err := a.verifierFor(ctx)
+	// Which issuers this tenant trusts: its own (settings), and the
+	// default issuer when it has none or still accepts it (migration).
+	idp, err := a.tenantIdentity(ctx, tenant)
 	if err != nil {
-		return Identity{}, unavailable("OIDC issuer unavailable", err)
+		return Identity{}, unavailable("tenant identity settings unavailable", err)
+	}
+	var (
+		v         *oidc.IDTokenVerifier
+		audiences []string
+		own       = idp != nil && iss == idp.IssuerURL
+		groupsC   = a.cfg.GroupsClaim
+		adminG    = a.cfg.AdminGroup
+		emailC    = "email"
+	)
+	switch {
+	case own:
+		v = a.tenantVerifier(idp)
+		audiences = append([]string{idp.Audience}, idp.ExtraAudiences...)
+		groupsC, adminG = orDefault(idp.GroupsClaim, defaultGroupsClaim), orDefault(idp.AdminGroup, defaultAdminGroup)
+		emailC = orDefault(idp.EmailClaim, "email")
+	case a.oidcCfg != nil && iss == a.cfg.Issuer && (idp == nil || idp.AcceptDefaultIssuer):
+		if v, err = a.verifierFor(ctx); err != nil {
+			return Identity{}, unavailable("OIDC issuer unavailable", err)
+		}
+	case a.oidcCfg == nil && idp == nil:
+		return Identity{}, unauthorized("bearer tokens are not accepted: no OIDC issuer configured", nil)
+	default:
+		return Identity{}, issuerNotTrusted(iss)
 	}
 	idt, err := v.Verify(ctx, token)
 	if err != nil {
@@ -82,6 +110,9 @@ func (a *Authorizer) authenticateBearer(ctx context.Context, tenant, header stri
 	if err != nil {
 		return Identity{}, unauthorized("invalid bearer token", err)
 	}
+	if own && !audienceOK(claims, audiences) {
+		return Identity{}, unauthorized("invalid bearer token", errors.New("audience not accepted by this tenant"))
+	}
 	if err := a.checkTimes(claims); err != nil {
 		return Identity{}, err
 	}
@@ -90,10 +121,15 @@ func (a *Authorizer) authenticateBearer(ctx context.Context, tenant, header stri
 		return Identity{}, unauthorized("token has no subject", nil)
 	}
 
+	// The tenant claim: required and equal to X-Tenant-ID for the default
+	// issuer (it serves every tenant); optional for a tenant's own issuer,
+	// but when present it must name this tenant.
 	tv, present := lookupClaim(claims, a.cfg.TenantClaim)
 	tclaim, isString := tv.(string)
+	absent := !present || tv == nil || (isString && tclaim == "")
 	switch {
-	case !present || tv == nil || (isString && tclaim == ""):
+	case absent && own:
+	case absent:
 		return Identity{}, unauthorized(fmt.Sprintf("token has no %q claim", a.cfg.TenantClaim), nil)
 	case !isString:
 		return Identity{}, unauthorized(fmt.Sprintf("token claim %q is not a string", a.cfg.TenantClaim), nil)
@@ -101,26 +137,46 @@ func (a *Authorizer) authenticateBearer(ctx context.Context, tenant, header stri
 		return Identity{}, &Error{Status: 403, Code: CodeTenantMismatch, Message: "the token belongs to another tenant than X-Tenant-ID"}
 	}
 
-	groups, err := groupsFrom(claims, a.cfg.GroupsClaim)
+	// A person is (issuer, subject): the default issuer's people keep the
+	// bare sub (existing data), a tenant issuer's are qualified.
+	principalID, issuer := sub, ""
+	if own {
+		principalID, issuer = principal.Qualify(iss, sub), iss
+	} else if principal.IsQualified(sub) {
+		return Identity{}, unauthorized("token subject has the form of a qualified principal id", nil)
+	}
+
+	groups, err := groupsFrom(claims, groupsC)
 	if err != nil {
 		return Identity{}, unauthorized("invalid bearer token", err)
 	}
 	scopes := []string{ScopeRequestsRead, ScopeRequestsWrite}
-	if slices.Contains(groups, a.cfg.AdminGroup) {
+	if slices.Contains(groups, adminG) {
 		scopes = append(scopes, ScopeAdmin)
 	}
-	email, _ := claims["email"].(string)
+	var email string
+	if ev, ok := lookupClaim(claims, emailC); ok {
+		email, _ = ev.(string)
+	}
 	name, _ := claims["name"].(string)
 	return Identity{
 		TenantID:      tenant,
-		PrincipalID:   sub,
+		PrincipalID:   principalID,
 		PrincipalType: PrincipalUser,
+		Issuer:        issuer,
 		Groups:        groups,
 		Scopes:        scopes,
 		Email:         email,
 		EmailVerified: email != "" && emailVerified(claims),
 		Name:          name,
 	}, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }
 
 // emailVerified reads the OIDC `email_verified` claim: JSON true, or the

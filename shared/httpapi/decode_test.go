@@ -486,3 +486,26 @@ func TestFieldsConvertsDomainErrors(t *testing.T) {
 		t.Fatal("nil in, non-empty out")
 	}
 }
+
+// TestUnknownFieldNameIsClipped: an unknown or repeated key is named, but
+// never echoed beyond MaxEchoedID bytes.
+func TestUnknownFieldNameIsClipped(t *testing.T) {
+	long := strings.Repeat("x", 2000)
+	for _, body := range []string{`{"` + long + `":1}`, `{"name":"a","inner":{"` + long + `":1}}`} {
+		var v struct {
+			Name  string `json:"name"`
+			Inner struct {
+				M int `json:"m"`
+			} `json:"inner"`
+		}
+		err := httpapi.UnmarshalStrict([]byte(body), &v)
+		var e *httpapi.Error
+		if !errors.As(err, &e) || e.Status != 400 {
+			t.Fatalf("got %v, want a 400", err)
+		}
+		b, _ := json.Marshal(e)
+		if len(b) > 400 || strings.Contains(string(b), strings.Repeat("x", httpapi.MaxEchoedID+1)) {
+			t.Fatalf("the error echoes the key: %s", b)
+		}
+	}
+}

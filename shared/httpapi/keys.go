@@ -115,8 +115,10 @@ func (w *keyWalker) value(t reflect.Type, depth int) error {
 }
 
 // field is the current path: "inner.n", "items[1].n".
+// field is the path of the current key, cut to MaxEchoedID bytes: it
+// echoes the caller's input.
 func (w *keyWalker) field() string {
-	return strings.TrimPrefix(strings.Join(w.path, ""), ".")
+	return ClipID(strings.TrimPrefix(strings.Join(w.path, ""), "."))
 }
 
 // unknownFieldMessage points at the exact name when only the case differs.

@@ -14,8 +14,8 @@ type Route struct {
 	Method   string // GET, POST, PUT, DELETE
 	Path     string // API Gateway path, with {param} placeholders
 	Function string // directory under functions/ and the function's logical name stem
-	// Public routes skip the authorizer (/healthz, the OpenAPI document
-	// and the Approvals page's static files).
+	// Public routes skip the authorizer (/healthz, the sign-in discovery,
+	// the OpenAPI document and the Approvals page's static files).
 	Public bool
 }
 
@@ -59,6 +59,8 @@ const Authorizer = "authorizer"
 // Table lists every route of the API.
 var Table = []Route{
 	{Method: "GET", Path: "/healthz", Function: "healthz", Public: true},
+	// Public sign-in discovery: where a tenant's people sign in.
+	{Method: "GET", Path: "/v1/tenants/{tenant_id}/sign-in", Function: "get-sign-in", Public: true},
 
 	// The Approvals page (static files, same origin as the API) and the
 	// API's OpenAPI document.
@@ -97,6 +99,8 @@ var Table = []Route{
 
 	{Method: "GET", Path: "/v1/settings/aws", Function: "get-aws-settings"},
 	{Method: "PUT", Path: "/v1/settings/aws", Function: "put-aws-settings"},
+	{Method: "GET", Path: "/v1/settings/identity", Function: "get-identity-settings"},
+	{Method: "PUT", Path: "/v1/settings/identity", Function: "put-identity-settings"},
 
 	{Method: "GET", Path: "/v1/notification-channels", Function: "list-notification-channels"},
 	{Method: "POST", Path: "/v1/notification-channels", Function: "create-notification-channel"},
@@ -116,13 +120,16 @@ var Workers = []string{
 	"fail-grant",              // provisioning → failed after retries
 	"expire-grant",            // the scheduled revoke at the grant's end
 	"notify-expiring",         // grant.expiring_soon, a lead time before the end
+	"record-failure",          // the Catch of every step: revoke_failed, or an audited step failure
 }
 
 // Background are the functions triggered by something other than the API
 // or the workflow: a schedule, the table's stream, the SNS topic.
 var Background = []string{
 	"reconcile-assignments", // EventBridge schedule: Identity Center drift reconciler
+	"sweep-overdue",         // EventBridge schedule: finishes overdue grants and requests (workflow.Sweeper)
 	"publish-events",        // the table's stream (audit items): domain events → the SNS topic
+	"drive-workflow",        // the table's stream (request transitions): start / resume the workflow
 	"deliver-notifications", // the SNS topic: events → Slack and webhook channels
 }
 

@@ -261,14 +261,14 @@ func TestTableSchema(t *testing.T) {
 	if in.BillingMode != types.BillingModePayPerRequest {
 		t.Errorf("billing mode %s", in.BillingMode)
 	}
-	if len(in.AttributeDefinitions) != 10 || len(in.GlobalSecondaryIndexes) != 4 {
+	if len(in.AttributeDefinitions) != 12 || len(in.GlobalSecondaryIndexes) != 5 {
 		t.Fatalf("schema: %d attributes, %d GSIs", len(in.AttributeDefinitions), len(in.GlobalSecondaryIndexes))
 	}
 	for i, g := range in.GlobalSecondaryIndexes {
-		want := []string{IndexGSI1, IndexGSI2, IndexGSI3, IndexGSI4}[i]
+		want := []string{IndexGSI1, IndexGSI2, IndexGSI3, IndexGSI4, IndexGSI5}[i]
 		proj := types.ProjectionTypeAll
-		if want == IndexGSI4 {
-			proj = types.ProjectionTypeKeysOnly // sparse, read for tenant ids only
+		if want == IndexGSI4 || want == IndexGSI5 {
+			proj = types.ProjectionTypeKeysOnly // sparse, read for keys only
 		}
 		if *g.IndexName != want || g.Projection.ProjectionType != proj ||
 			*g.KeySchema[0].AttributeName != want+"PK" || *g.KeySchema[1].AttributeName != want+"SK" {

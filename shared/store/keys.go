@@ -60,6 +60,24 @@ package store
 //	        GSI4PK = T#<tenant>#SETTINGS             GSI4SK = AWS
 //	      A Scan of GSI4 reads one small item per configured tenant, never
 //	      the tenants' data; no query crosses tenants.
+//	GSI5 (GSI5PK/GSI5SK), sparse, keys only: what can become overdue (sweep.go)
+//	        GSI5PK = DUE#<kind>    GSI5SK = <due time, sortTime>#<tenant>#<id>
+//	      kind (access.GrantSweepDue, RequestSweepDue): approval (pending
+//	      requests, their approval deadline), provisioning (provisioning
+//	      grants, when last written), end (active grants, expires_at),
+//	      revoke_retry (revoke_failed grants, their next retry). An item
+//	      leaves the index when it leaves those states. The sweeper reads
+//	      GSI5PK = DUE#<kind> AND GSI5SK <= <now - grace>: only overdue
+//	      items, whatever the table's size.
+//	      The one exception to "tenant first": the sweeper must see every
+//	      tenant's overdue items, and a per-tenant partition would make it
+//	      list all tenants on every run (cost proportional to tenants, not
+//	      to overdue work). The index is keys only — no tenant data beyond
+//	      the keys — and only the sweeper (sweep-overdue) may Query it: the
+//	      API functions' dynamodb:LeadingKeys T#* pins their own reads,
+//	      and writing an item's GSI5 attributes goes through its
+//	      tenant-first base key. Shard DUE#<kind> by a suffix if overdue
+//	      writes ever approach a partition's 1000 WCU/s.
 //
 // Index sort keys are the item ids, which begin with their creation time
 // in milliseconds (access ids: prefix + 48-bit time + 80 random bits, in an
@@ -103,11 +121,14 @@ const (
 	AttrGSI3SK = "GSI3SK"
 	AttrGSI4PK = "GSI4PK"
 	AttrGSI4SK = "GSI4SK"
+	AttrGSI5PK = "GSI5PK"
+	AttrGSI5SK = "GSI5SK"
 
 	IndexGSI1 = "GSI1"
 	IndexGSI2 = "GSI2"
 	IndexGSI3 = "GSI3"
 	IndexGSI4 = "GSI4"
+	IndexGSI5 = "GSI5"
 )
 
 // Non-key attributes with a fixed meaning across entities.
@@ -232,6 +253,14 @@ func requesterPK(tenant, id string) string     { return tenantPrefix(tenant) + "
 func allRequestsPK(tenant string) string       { return tenantPrefix(tenant) + "#REQS" }
 func allGrantsPK(tenant string) string         { return tenantPrefix(tenant) + "#GRANTS" }
 func granteePK(tenant, id string) string       { return tenantPrefix(tenant) + "#GRANTEE#" + id }
+
+// sweepPK is the sweeper index's partition of a kind (the one partition
+// key that does not begin with the tenant: see GSI5 above).
+func sweepPK(kind string) string { return "DUE#" + kind }
+func sweepSK(at time.Time, tenant, id string) string {
+	return sortTime(at) + "#" + tenant + "#" + id
+}
+
 func grantStatusPK(tenant, status string) string {
 	return tenantPrefix(tenant) + "#GRANTSTATUS#" + status
 }
@@ -251,6 +280,7 @@ var indexKeyAttrs = map[string][2]string{
 	IndexGSI2: {AttrGSI2PK, AttrGSI2SK},
 	IndexGSI3: {AttrGSI3PK, AttrGSI3SK},
 	IndexGSI4: {AttrGSI4PK, AttrGSI4SK},
+	IndexGSI5: {AttrGSI5PK, AttrGSI5SK},
 }
 
 // TableSchema is the CreateTable input of the application table: the one
@@ -273,7 +303,7 @@ func TableSchema(table string) *dynamodb.CreateTableInput {
 			KeySchema:  keys(k[0], k[1]),
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 		}
-		if name == IndexGSI4 { // only the keys are read (tenant ids)
+		if name == IndexGSI4 || name == IndexGSI5 { // only the keys are read
 			g.Projection.ProjectionType = types.ProjectionTypeKeysOnly
 		}
 		return g
@@ -287,10 +317,11 @@ func TableSchema(table string) *dynamodb.CreateTableInput {
 			str(AttrGSI2PK), str(AttrGSI2SK),
 			str(AttrGSI3PK), str(AttrGSI3SK),
 			str(AttrGSI4PK), str(AttrGSI4SK),
+			str(AttrGSI5PK), str(AttrGSI5SK),
 		},
 		KeySchema: keys(AttrPK, AttrSK),
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
-			gsi(IndexGSI1), gsi(IndexGSI2), gsi(IndexGSI3), gsi(IndexGSI4),
+			gsi(IndexGSI1), gsi(IndexGSI2), gsi(IndexGSI3), gsi(IndexGSI4), gsi(IndexGSI5),
 		},
 	}
 }

@@ -73,6 +73,9 @@ func requestItem(r access.Request) (map[string]types.AttributeValue, error) {
 	item[AttrGSI1PK], item[AttrGSI1SK] = str(reqStatusPK(t, r.Status)), sk
 	item[AttrGSI2PK], item[AttrGSI2SK] = str(requesterPK(t, r.RequesterID)), sk
 	item[AttrGSI3PK], item[AttrGSI3SK] = str(allRequestsPK(t)), sk
+	if kind, at := access.RequestSweepDue(r); kind != "" {
+		item[AttrGSI5PK], item[AttrGSI5SK] = str(sweepPK(kind)), str(sweepSK(at, t, r.ID))
+	}
 	return item, nil
 }
 
@@ -88,6 +91,9 @@ func grantItem(g access.Grant) (map[string]types.AttributeValue, error) {
 	item[AttrGSI1PK], item[AttrGSI1SK] = str(allGrantsPK(t)), sk
 	item[AttrGSI2PK], item[AttrGSI2SK] = str(granteePK(t, g.GranteeID)), sk
 	item[AttrGSI3PK], item[AttrGSI3SK] = str(grantStatusPK(t, g.Status)), sk
+	if kind, at := access.GrantSweepDue(g); kind != "" {
+		item[AttrGSI5PK], item[AttrGSI5SK] = str(sweepPK(kind)), str(sweepSK(at, t, g.ID))
+	}
 	return item, nil
 }
 

@@ -697,7 +697,7 @@ func TestTableMatchesSchema(t *testing.T) {
 		idx = append(idx, aws.ToString(g.IndexName))
 	}
 	slices.Sort(idx)
-	if !slices.Equal(idx, []string{store.IndexGSI1, store.IndexGSI2, store.IndexGSI3, store.IndexGSI4}) {
+	if !slices.Equal(idx, []string{store.IndexGSI1, store.IndexGSI2, store.IndexGSI3, store.IndexGSI4, store.IndexGSI5}) {
 		t.Fatalf("indexes %v", idx)
 	}
 	if s.Table() != table {

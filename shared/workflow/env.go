@@ -91,3 +91,17 @@ func WorkersFromEnv(ctx context.Context, logger *slog.Logger, newProvider Provid
 	}
 	return w, nil
 }
+
+// DriverFromEnv builds the workflow driver (drive-workflow) over the table
+// (store.FromEnv) and the workflow (FromEnv).
+func DriverFromEnv(ctx context.Context, logger *slog.Logger) (*Driver, error) {
+	s, err := store.FromEnv(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("workflow: %w", err)
+	}
+	wf, err := FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return &Driver{Repo: s, Workflow: wf, Logger: logger}, nil
+}

@@ -2,6 +2,7 @@ package workflow_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
@@ -31,6 +34,13 @@ type fakeService struct {
 	// provisionErrs are returned by ProvisionGrant, one per call, before it
 	// succeeds.
 	provisionErrs map[string][]error
+	// expireErrs are returned by ExpireGrant, one per call.
+	expireErrs map[string][]error
+	// crashes: how many provision-grant invocations of a grant time out
+	// after doing their work.
+	crashes map[string]int
+	// provisioned counts the provisioning side effects per grant.
+	provisioned map[string]int
 	// grantLife is how long a provisioned grant lives.
 	grantLife time.Duration
 	now       func() time.Time
@@ -39,7 +49,7 @@ type fakeService struct {
 func newFakeService() *fakeService {
 	return &fakeService{
 		requests: map[string]*access.Request{}, grants: map[string]*access.Grant{},
-		calls: map[string][]string{}, provisionErrs: map[string][]error{},
+		calls: map[string][]string{}, provisionErrs: map[string][]error{}, expireErrs: map[string][]error{}, crashes: map[string]int{}, provisioned: map[string]int{},
 		grantLife: 4 * time.Second, now: time.Now,
 	}
 }
@@ -157,6 +167,7 @@ func (f *fakeService) ProvisionGrant(_ context.Context, tenantID, grantID string
 		return access.Grant{}, errs[0]
 	}
 	if g.Status == access.GrantProvisioning {
+		f.provisioned[grantID]++
 		now := f.now().UTC()
 		end := now.Add(f.grantLife)
 		g.Status, g.GrantedAt, g.ExpiresAt = access.GrantActive, &now, &end
@@ -182,11 +193,44 @@ func (f *fakeService) ExpireGrant(_ context.Context, tenantID, grantID string) (
 	if err != nil {
 		return access.Grant{}, err
 	}
+	if errs := f.expireErrs[grantID]; len(errs) > 0 {
+		f.expireErrs[grantID] = errs[1:]
+		return access.Grant{}, errs[0]
+	}
 	now := f.now().UTC()
 	if g.Status == access.GrantActive && !now.Before(*g.ExpiresAt) { // before the end (extended): no-op
 		g.Status, g.RevokedAt = access.GrantExpired, &now
 	}
 	return *g, nil
+}
+
+func (f *fakeService) RecordRevokeFailure(_ context.Context, tenantID, grantID, reason string) (access.Grant, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g, err := f.grant(tenantID, grantID, "record-failure:expire_grant")
+	if err != nil {
+		return access.Grant{}, err
+	}
+	if g.Status == access.GrantActive || g.Status == access.GrantRevokeFailed {
+		g.Status, g.RevokeFailure = access.GrantRevokeFailed, reason
+		g.RevokeAttempts++
+	}
+	return *g, nil
+}
+
+func (f *fakeService) RecordWorkflowFailure(_ context.Context, tenantID, resourceType, id, step, reason string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	reqID := id
+	if resourceType == "grant" {
+		g, ok := f.grants[id]
+		if !ok {
+			return access.ErrNotFound
+		}
+		reqID = g.RequestID
+	}
+	f.record(reqID, "record-failure:"+step)
+	return nil
 }
 
 func (f *fakeService) LoadGrant(_ context.Context, tenantID, grantID string) (access.Grant, error) {
@@ -287,7 +331,24 @@ func startHarness(t *testing.T) *harness {
 		h := &harness{svc: svc, notices: &notices{}}
 		logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		workers := &workflow.Workers{Service: svc, Logger: logger, Events: h.notices, NoticeLead: 2 * time.Second}
-		lambdas := httptest.NewServer(stepfunctions.LambdaInvokeHandler(workers.Handlers()))
+		handlers := workers.Handlers()
+		// A worker that times out or crashes after doing its work (the
+		// response is lost): Lambda reports Sandbox.Timedout.
+		provision := handlers[workflow.FnProvisionGrant]
+		handlers[workflow.FnProvisionGrant] = func(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
+			out, err := provision(ctx, payload)
+			var in workflow.TaskInput
+			_ = json.Unmarshal(payload, &in)
+			svc.mu.Lock()
+			n := svc.crashes[in.GrantID]
+			svc.crashes[in.GrantID] = max(n-1, 0)
+			svc.mu.Unlock()
+			if n > 0 {
+				return nil, messages.InvokeResponse_Error{Type: "Sandbox.Timedout", Message: "Task timed out after 120.00 seconds"}
+			}
+			return out, err
+		}
+		lambdas := httptest.NewServer(stepfunctions.LambdaInvokeHandler(handlers))
 		endpoint, stop, err := stepfunctions.Start(context.Background(), stepfunctions.Config{
 			ASLFiles:       []string{filepath.Join(repoRoot(t), "statemachines", "access-request.asl.json")},
 			Substitutions:  substitutions(),
@@ -652,5 +713,81 @@ func TestExtendedGrantWaitsForNewEnd(t *testing.T) {
 	n := h.notices.For(in.GrantID)
 	if len(n) != 1 || n[0].Grant.ExpiresAt == nil || !n[0].Grant.ExpiresAt.Equal(extended) {
 		t.Errorf("notices %+v, want one for the new end %v", n, extended)
+	}
+}
+
+// TestWorkerTimeoutMidProvisionIsRetried: a provision-grant invocation
+// that times out after provisioning (Sandbox.Timedout, not retried
+// before) is retried; the grant ends active, provisioned exactly once.
+func TestWorkerTimeoutMidProvisionIsRetried(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t)
+	ctx := context.Background()
+	id := uniq(t)
+	in := h.svc.add("acme", id, "auto", 0)
+	h.svc.mu.Lock()
+	h.svc.crashes[in.GrantID] = 1
+	h.svc.mu.Unlock()
+	if err := h.wf.Start(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	e := h.wait(t, id, 30*time.Second)
+	checkRun(t, e, "SUCCEEDED", 9, "ChooseMode", "Provision", "WaitUntilNotice", "NotifyExpiringSoon", "WaitUntilExpiry", "ExpireGrant", "StillActive", "Done")
+	checkCalls(t, h, id, "provision-grant", "provision-grant", "notify-expiring", "expire-grant")
+	h.svc.mu.Lock()
+	n := h.svc.provisioned[in.GrantID]
+	h.svc.mu.Unlock()
+	if n != 1 {
+		t.Errorf("provisioned %d times, want exactly once", n)
+	}
+	if g := h.svc.Grant(in.GrantID); g.Status != access.GrantExpired {
+		t.Errorf("grant %s, want expired", g.Status)
+	}
+}
+
+// TestExpiryFailsPermanently: a permanent revoke error at the grant's end
+// (AccessDenied after the tenant broke its role) is caught: the grant is
+// recorded revoke_failed with the reason (the sweeper retries it) and the
+// execution fails (alarmed) instead of leaving the grant active.
+func TestExpiryFailsPermanently(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t)
+	ctx := context.Background()
+	id := uniq(t)
+	in := h.svc.add("acme", id, "auto", 0)
+	h.svc.mu.Lock()
+	h.svc.expireErrs[in.GrantID] = []error{errors.New("AccessDenied: not authorized to perform sts:AssumeRole")}
+	h.svc.mu.Unlock()
+	if err := h.wf.Start(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	e := h.wait(t, id, 30*time.Second)
+	checkRun(t, e, "FAILED", 8, "ChooseMode", "Provision", "WaitUntilNotice", "NotifyExpiringSoon", "WaitUntilExpiry", "ExpireGrant", "RecordRevokeFailure", "RevokeFailed")
+	checkCalls(t, h, id, "provision-grant", "notify-expiring", "expire-grant", "record-failure:expire_grant")
+	g := h.svc.Grant(in.GrantID)
+	if g.Status != access.GrantRevokeFailed || !strings.Contains(g.RevokeFailure, "AccessDenied") {
+		t.Errorf("grant %s (%q), want revoke_failed with the provider's reason", g.Status, g.RevokeFailure)
+	}
+}
+
+// TestApprovalTimeoutWorkerFailureIsRecorded: the ApprovalTimeoutWorker
+// failing for good is caught and audited on the request (the sweeper
+// expires it); the execution fails instead of hanging.
+func TestApprovalTimeoutWorkerFailureIsRecorded(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t)
+	ctx := context.Background()
+	id := uniq(t)
+	in := h.svc.add("acme", id, "require", 1)
+	h.svc.mu.Lock()
+	h.svc.requests[id].TenantID = "other" // the worker finds no such request: Permanent
+	h.svc.mu.Unlock()
+	in.TenantID = "acme"
+	if err := h.wf.Start(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	e := h.wait(t, id, 30*time.Second)
+	if e.Status != "FAILED" || e.Error != "StepFailed" || !slices.Contains(e.States, "RecordApprovalWaitFailure") && !slices.Contains(e.States, "RecordApprovalTimeoutFailure") {
+		t.Errorf("execution %s %s states %v, want FAILED StepFailed through a Record*Failure state", e.Status, e.Error, e.States)
 	}
 }

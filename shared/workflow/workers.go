@@ -22,6 +22,8 @@ type Service interface {
 	FailGrant(ctx context.Context, tenantID, grantID, reason string) (access.Grant, error)
 	ExpireGrant(ctx context.Context, tenantID, grantID string) (access.Grant, error)
 	LoadGrant(ctx context.Context, tenantID, grantID string) (access.Grant, error)
+	RecordRevokeFailure(ctx context.Context, tenantID, grantID, reason string) (access.Grant, error)
+	RecordWorkflowFailure(ctx context.Context, tenantID, resourceType, id, step, reason string) error
 }
 
 // TaskInput is what the state machine sends every worker (the Lambda
@@ -34,6 +36,9 @@ type TaskInput struct {
 	TaskToken string `json:"task_token,omitempty"`
 	Error     string `json:"error,omitempty"` // States Language error name (FailGrant)
 	Cause     string `json:"cause,omitempty"` // its cause (FailGrant)
+	// Step is the state whose failure RecordFailure records:
+	// approval_timeout, fail_grant or expire_grant.
+	Step string `json:"step,omitempty"`
 }
 
 // Decision is a request's outcome as the state machine reads it: the
@@ -398,6 +403,7 @@ func (w *Workers) Handlers() map[string]func(context.Context, json.RawMessage) (
 		FnFailGrant:       raw(w.FailGrant),
 		FnExpireGrant:     raw(w.ExpireGrant),
 		FnNotifyExpiring:  raw(w.NotifyExpiringSoon),
+		FnRecordFailure:   raw(w.RecordFailure),
 	}
 }
 
@@ -409,6 +415,7 @@ const (
 	FnFailGrant       = "fail-grant"
 	FnExpireGrant     = "expire-grant"
 	FnNotifyExpiring  = "notify-expiring"
+	FnRecordFailure   = "record-failure"
 )
 
 // raw adapts a typed worker to raw JSON like lambda.Start does (the input

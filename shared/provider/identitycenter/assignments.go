@@ -13,6 +13,7 @@ import (
 	ssotypes "github.com/aws/aws-sdk-go-v2/service/ssoadmin/types"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/auth/principal"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 
@@ -21,7 +22,9 @@ import (
 func userAttribute(s Settings) (path string, value func(access.Assignment) string, err error) {
 	switch s.UserAttribute {
 	case "", UserAttributeUserName:
-		return "userName", func(a access.Assignment) string { return a.PrincipalID }, nil
+		// A person of a tenant's own issuer has an issuer-qualified
+		// principal id; the Identity Center user name is its subject.
+		return "userName", func(a access.Assignment) string { return principal.Subject(a.PrincipalID) }, nil
 	case UserAttributeEmail:
 		return "emails.value", func(a access.Assignment) string { return a.PrincipalEmail }, nil
 	}

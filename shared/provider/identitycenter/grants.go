@@ -3,6 +3,7 @@ package identitycenter
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 )
@@ -22,12 +23,35 @@ type GrantRepo interface {
 	GetGrant(ctx context.Context, tenantID, id string) (access.Grant, error)
 }
 
-// RepoGrants answers Grants from the table.
-type RepoGrants struct{ Repo GrantRepo }
+// RepoGrants answers Grants from the table. An active grant whose end has
+// come (its execution failed or stopped before revoking it) is not live:
+// it is reported with the status PastEnd, so the reconciler removes its
+// assignment and never re-creates it. A revoke_failed grant is not live
+// either. Now is the clock (nil: time.Now).
+type RepoGrants struct {
+	Repo GrantRepo
+	Now  func() time.Time
+}
+
+// PastEnd is the status RepoGrants reports for an active grant whose end
+// has come: not live.
+const PastEnd = "past_end"
+
+func (g RepoGrants) status(gr access.Grant) string {
+	now := time.Now()
+	if g.Now != nil {
+		now = g.Now()
+	}
+	if gr.Status == access.GrantActive && gr.ExpiresAt != nil && !now.Before(*gr.ExpiresAt) {
+		return PastEnd
+	}
+	return gr.Status
+}
 
 var _ Grants = RepoGrants{}
 
-// LiveGrants lists the active, then the provisioning grants (all pages).
+// LiveGrants lists the active grants before their end, then the
+// provisioning grants (all pages).
 // The status index may lag a moment; the reconciler double-checks every
 // holder it would drop with GrantStatus.
 func (g RepoGrants) LiveGrants(ctx context.Context, tenantID string) ([]access.Grant, error) {
@@ -39,7 +63,11 @@ func (g RepoGrants) LiveGrants(ctx context.Context, tenantID string) ([]access.G
 			if err != nil {
 				return nil, fmt.Errorf("identitycenter: list %s grants: %w", status, err)
 			}
-			out = append(out, page...)
+			for _, gr := range page {
+				if g.status(gr) == status {
+					out = append(out, gr)
+				}
+			}
 			if next == "" {
 				break
 			}
@@ -55,7 +83,7 @@ func (g RepoGrants) GrantStatus(ctx context.Context, tenantID, grantID string) (
 	if err != nil {
 		return "", err
 	}
-	return gr.Status, nil
+	return g.status(gr), nil
 }
 
 func live(status string) bool {

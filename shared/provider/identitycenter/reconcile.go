@@ -2,6 +2,7 @@ package identitycenter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,6 +48,18 @@ type Report struct {
 	Removed    []string `json:"removed"`
 	Unexpected []string `json:"unexpected"`
 	Errors     []string `json:"errors"`
+}
+
+// MarshalJSON writes an empty list as [], never null.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	p := plain(r)
+	for _, l := range []*[]string{&p.Repaired, &p.Removed, &p.Unexpected, &p.Errors} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+	return json.Marshal(p)
 }
 
 type pair struct{ account, permissionSet string }

@@ -2,11 +2,13 @@ package identitycenter_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter"
@@ -188,5 +190,75 @@ func TestReconcileDoesNotResurrectEndedGrant(t *testing.T) {
 	e.wantAssignments()
 	if len(e.records()) != 0 {
 		t.Fatalf("records %+v", e.records())
+	}
+}
+
+// endGrant makes a stored active grant one whose end passed `ago` ago
+// without being revoked (its execution failed or was stopped).
+func (e *env) endGrant(id string, ago time.Duration) {
+	e.t.Helper()
+	ctx := context.Background()
+	g, err := e.st.GetGrant(ctx, tenant, id)
+	mustNot(e.t, err)
+	exp := time.Now().UTC().Add(-ago)
+	old := g.Version
+	g.ExpiresAt, g.Version = &exp, old+1
+	_, err = e.st.Commit(ctx, tenant, access.Change{Grant: &access.GrantWrite{Grant: g, ExpectStatus: g.Status, ExpectVersion: old}})
+	mustNot(e.t, err)
+}
+
+// TestReconcileRevokesGrantPastItsEnd: an active grant whose end passed
+// is not a legitimate holder. Its assignment present: the reconciler
+// removes it. Its assignment removed already: the reconciler does not
+// re-create it (it used to, for a grant that ended 48 h ago).
+func TestReconcileRevokesGrantPastItsEnd(t *testing.T) {
+	for _, present := range []bool{true, false} {
+		t.Run(fmt.Sprintf("assignment present %v", present), func(t *testing.T) {
+			e := newEnv(t)
+			ctx := context.Background()
+			e.putGrant("g1", "alice", psAdmin, access.GrantProvisioning)
+			mustNot(t, e.p.Provision(ctx, assignment("g1", "alice", psAdmin)))
+			e.setGrantStatus("g1", access.GrantActive)
+			e.endGrant("g1", 48*time.Hour)
+			if !present {
+				e.fake.RemoveAssignment(icAssignment(aliceID, psAdmin))
+			}
+			creates := e.fake.Calls(awsfake.OpCreateAccountAssignment)
+			rep, err := e.reconciler().Reconcile(ctx, tenant)
+			mustNot(t, err)
+			if len(rep.Repaired)+len(rep.Errors) != 0 || len(rep.Removed) != 1 {
+				t.Fatalf("report %+v", rep)
+			}
+			if e.fake.Calls(awsfake.OpCreateAccountAssignment) != creates {
+				t.Fatal("the reconciler re-created the assignment of a grant past its end")
+			}
+			e.wantAssignments()
+			if len(e.records()) != 0 {
+				t.Fatalf("records %+v", e.records())
+			}
+			// A grant extended before its end keeps its assignment.
+			e.putGrant("g2", "bob", psAdmin, access.GrantProvisioning)
+			mustNot(t, e.p.Provision(ctx, assignment("g2", "bob", psAdmin)))
+			e.setGrantStatus("g2", access.GrantActive)
+			e.endGrant("g2", -time.Hour)
+			rep, err = e.reconciler().Reconcile(ctx, tenant)
+			mustNot(t, err)
+			if len(rep.Removed)+len(rep.Repaired)+len(rep.Errors) != 0 {
+				t.Fatalf("live grant: report %+v", rep)
+			}
+			e.wantAssignments(icAssignment(bobID, psAdmin))
+		})
+	}
+}
+
+// TestReportJSONHasNoNulls: a report with nothing to say lists nothing as
+// [] (what reconcile-assignments returns), never null.
+func TestReportJSONHasNoNulls(t *testing.T) {
+	raw, err := json.Marshal(identitycenter.Report{Repaired: []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(raw), `{"repaired":["a"],"removed":[],"unexpected":[],"errors":[]}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
 	}
 }

@@ -1,0 +1,24 @@
+// Command drive-workflow reads the table's DynamoDB stream (audit inserts
+// of request transitions, the outbox of every committed state change) and
+// performs each transition's workflow effect idempotently: start the
+// execution, resume or end the approval wait (workflow.Driver; a failed
+// record is retried by Lambda).
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
+)
+
+func main() {
+	log := lambdaapp.Logger("drive-workflow")
+	d, err := workflow.DriverFromEnv(context.Background(), log)
+	if err != nil {
+		lambdaapp.Fatal(log, "configuration failed", err)
+	}
+	lambda.Start(d.HandleStream)
+}

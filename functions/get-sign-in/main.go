@@ -1,0 +1,9 @@
+// Command get-sign-in is the Lambda function behind its route in shared/routes.
+package main
+
+import (
+	"github.com/jitsudo/jitsudo-serverless/shared/api"
+	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+)
+
+func main() { lambdaapp.Run("get-sign-in", api.DepsFromEnv, api.GetSignIn) }
