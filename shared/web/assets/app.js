@@ -47,7 +47,7 @@ function layout(tenant, s, content, current) {
       h('nav', { 'aria-label': 'Main' },
         h('ul', h('li', link('/inbox', 'Inbox', 'inbox')), h('li', link('/new', 'New request', 'new')),
           h('li', link('/mine', 'My requests', 'mine')), h('li', link('/admin/rules', 'Admin', 'admin')))),
-      h('div.who', h('span', { title: 'organisation ' + tenant }, s.sub + ' @ ' + tenant), ' ',
+      h('div.who', h('span', { title: (s.email || s.sub) + ' in organisation ' + tenant }, s.sub + ' @ ' + tenant), ' ',
         h('button.link', { type: 'button', onclick: () => { signOut(tenant); render(); } }, 'Sign out'))),
     h('main#main', { tabindex: '-1' }, content),
   ];

@@ -94,7 +94,8 @@ export async function completeSignIn(params) {
 export function setSession(tenant, token, expiresAt) {
   const c = claims(token);
   sessionStorage.setItem(SESSION + tenant, JSON.stringify({
-    token, expires_at: expiresAt, sub: c.sub || '', email: c.email || '', groups: Array.isArray(c.groups) ? c.groups : [],
+    token, expires_at: expiresAt, sub: c.sub || '', iss: c.iss || '', email: c.email_verified === true ? (c.email || '') : '',
+    groups: Array.isArray(c.groups) ? c.groups : [],
   }));
 }
 

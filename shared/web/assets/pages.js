@@ -7,6 +7,18 @@ import { SessionExpired } from './api.js';
 const when = (iso) => new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const same = (a, b) => String(a || '').trim().toLowerCase() === String(b || '').trim().toLowerCase();
 
+/**
+ * Whether a principal id (and its email) is the signed-in person: the API
+ * names people of a tenant's own identity provider "<issuer>#<sub>", of
+ * the default issuer "<sub>", and treats a verified email as the person.
+ * Only for hiding buttons: the API decides.
+ */
+function isMe(s, id, email) {
+  if (!id) return false;
+  if (same(id, s.sub) || (s.iss && same(id, s.iss.replace(/\/$/, '') + '#' + s.sub))) return true;
+  return !!(s.email && email && same(email, s.email));
+}
+
 /** Wrap an action: SessionExpired signs in again (drafts kept), other errors go to show. */
 function act(ctx, show, fn) {
   return async (ev) => {
@@ -85,7 +97,7 @@ function lastReview(r, decision) {
 
 export async function requestPage(el, ctx) {
   const id = ctx.params.id;
-  const me = ctx.session.sub;
+  const me = ctx.session;
   const head = h('div'), state = h('div.state', { role: 'status', 'aria-live': 'polite' }), info = h('div'),
     actions = h('div'), thread = h('ol.thread', { 'aria-label': 'Messages' }), out = h('div', { 'aria-live': 'assertive' });
   const show = (n) => mount(out, n);
@@ -111,8 +123,8 @@ export async function requestPage(el, ctx) {
   mount(el, head, state, out, info, actions, h('section', h('h2', 'Conversation'), thread, msgForm));
 
   function renderActions() {
-    const reviewed = (r.reviews || []).some((v) => same(v.reviewer_id, me));
-    const mine = same(r.requester_id, me);
+    const reviewed = (r.reviews || []).some((v) => isMe(me, v.reviewer_id));
+    const mine = isMe(me, r.requester_id, r.requester_email);
     const key = [r.status, mine, reviewed, g && g.status, g && g.expires_at].join('|');
     if (key === actionKey) return;
     actionKey = key;
@@ -134,7 +146,7 @@ export async function requestPage(el, ctx) {
     } else if (r.status === 'pending' && reviewed) {
       parts.push(h('p', 'You have reviewed this request; waiting for others.'));
     }
-    if (g && g.status === 'active' && same(g.grantee_id, me)) parts.push(grantActions(ctx, g, show, load));
+    if (g && g.status === 'active' && isMe(me, g.grantee_id, g.grantee_email)) parts.push(grantActions(ctx, g, show, load));
     mount(actions, parts);
   }
 
