@@ -175,27 +175,41 @@ func (tb *tab) waitText(want string, timeout time.Duration) {
 	}
 }
 
-// signIn makes the tab signed in as person (one of the demo's) to tenant.
-// With the tenant sign-in route (GET /v1/tenants/{tenant_id}/sign-in) in
-// the route table, it signs in the real way: the page's "Sign in" button,
-// OIDC code + PKCE against the tenant's dev identity provider, whose page
-// has one "Sign in as <user>" button per demo user. Without it (before
-// per-tenant identity providers exist) it puts a token of the dev issuer
-// into the tab's sessionStorage, where the page keeps its session.
+// signIn makes the tab signed in as person (one of the demo's) to tenant
+// the real way: the page's "Sign in" button, OIDC code + PKCE against the
+// tenant's dev identity provider (infra/devidp), whose page has one "Sign
+// in as <user>" button per demo user, back to /ui/callback.
 func (tb *tab) signIn(tenant string, person devstack.Person) {
 	tb.t.Helper()
-	if signInRoute() {
-		tb.open("/ui/t/" + tenant + "/inbox")
-		tb.click(`//button[starts-with(normalize-space(.), "Sign in to")]`)
-		user := chromedp.CSS(fmt.Sprintf(`button[name="user"][value=%q]`, person.ID))
-		tb.run(chromedp.WaitVisible(user), chromedp.Click(user))
-		tb.waitText(person.ID+" @ "+tenant, 15*time.Second)
-		return
+	if !signInRoute() {
+		tb.t.Fatal("no tenant sign-in route (GET /v1/tenants/{tenant_id}/sign-in) in the route table")
 	}
+	tb.open("/ui/t/" + tenant + "/inbox")
+	tb.click(`//button[starts-with(normalize-space(.), "Sign in to")]`)
+	user := chromedp.CSS(fmt.Sprintf(`button[name="user"][value=%q]`, person.ID))
+	tb.run(chromedp.WaitVisible(user), chromedp.Click(user))
+	tb.waitText(person.ID+" @ "+tenant, 15*time.Second)
+	if got := tb.currentPath(); got != "/ui/t/"+tenant+"/inbox" {
+		tb.t.Fatalf("after sign-in the page is at %s, want back at the inbox", got)
+	}
+}
+
+// signInWithToken gives the tab a session with token, a JWT of the
+// deployment's default issuer (which the demo tenants also accept): for
+// people the tenant's dev IdP does not have, such as an admin.
+func (tb *tab) signInWithToken(tenant string, person devstack.Person) {
+	tb.t.Helper()
 	tb.open("/ui/")
 	session, _ := json.Marshal(map[string]any{"token": person.Token, "expires_at": time.Now().Add(time.Hour).UnixMilli(),
 		"sub": person.ID, "groups": person.Groups})
 	tb.eval(fmt.Sprintf(`sessionStorage.setItem(%q, %q)`, "jitsudo.session."+tenant, string(session)))
+}
+
+// token is the access token the page keeps for tenant (to set up what a
+// scenario needs as the same person, through the API).
+func (tb *tab) token(tenant string) string {
+	tb.t.Helper()
+	return tb.evalString(fmt.Sprintf(`JSON.parse(sessionStorage.getItem(%q)).token`, "jitsudo.session."+tenant))
 }
 
 func signInRoute() bool {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
 	"github.com/jitsudo/jitsudo-serverless/shared/web"
 )
@@ -45,9 +47,6 @@ func TestApprovalsPage(t *testing.T) {
 	b := newBrowser(t)
 	d := s.demo
 	acme := "/ui/t/" + d.TenantID
-	if !signInRoute() {
-		t.Log("no tenant sign-in route yet: tabs get their session from the dev issuer (see signIn)")
-	}
 
 	alice := b.tab(t, s)
 	alice.signIn(d.TenantID, d.Requester)
@@ -184,7 +183,7 @@ func TestApprovalsPage(t *testing.T) {
 
 	t.Run("9 admin pages: a new rule shows in the dry run beside it", func(t *testing.T) {
 		admin := b.tab(t, s)
-		admin.signIn(d.TenantID, s.person(t, "dana", "jitsudo-admins"))
+		admin.signInWithToken(d.TenantID, s.person(t, "dana", "jitsudo-admins")) // acme's dev IdP has no admin
 		admin.open(acme + "/admin/rules")
 		admin.waitText("prod-require", 10*time.Second)
 		admin.eval(`(() => { const t = document.querySelector('textarea[name="policy_text"]'); t.value = '@id("staging-auto")\n@name("Staging: auto")\n@priority("100")\n@approval_mode("auto")\npermit (\n    principal in Group::"engineering",\n    action in [Action::"request_access"],\n    resource in AwsAccount::"555555555555"\n);'; t.dispatchEvent(new Event('input')); })()`)
@@ -212,6 +211,26 @@ func TestApprovalsPage(t *testing.T) {
 		admin.clean("admin")
 	})
 
+	t.Run("an expired session leads back through sign-in, keeping what was typed", func(t *testing.T) {
+		alice.t = t
+		alice.open(acme + "/new")
+		alice.fill(`textarea[name="justification"]`, "kept across sign-in")
+		alice.eval(fmt.Sprintf(`(() => { const k = %q; const s = JSON.parse(sessionStorage.getItem(k)); s.expires_at = Date.now() - 1000; sessionStorage.setItem(k, JSON.stringify(s)); })()`, "jitsudo.session."+d.TenantID))
+		alice.fill(`input[name="account"]`, devstack.DevAccount) // the dry run finds the session expired
+		alice.waitText("Your session ended", 10*time.Second)
+		alice.click(`//button[starts-with(normalize-space(.), "Sign in to")]`)
+		user := chromedp.CSS(`button[name="user"][value="alice"]`)
+		alice.run(chromedp.WaitVisible(user), chromedp.Click(user))
+		alice.waitText("Auto: approved at once", 15*time.Second) // back on the form, dry run included
+		if p := alice.currentPath(); p != acme+"/new" {
+			t.Fatalf("back at %s", p)
+		}
+		if v := alice.evalString(`document.querySelector('textarea[name="justification"]').value`); v != "kept across sign-in" {
+			t.Fatalf("the justification is %q after signing in again", v)
+		}
+		alice.clean("session expiry")
+	})
+
 	t.Run("8 keyboard: sign-in screen and a review by keyboard only", func(t *testing.T) {
 		kb := b.tab(t, s)
 		kb.open("/ui/")
@@ -225,7 +244,9 @@ func TestApprovalsPage(t *testing.T) {
 
 	t.Run("6 the ApprovalTimeoutWorker expires a request while the page is open", func(t *testing.T) {
 		alice.t = t
-		r := s.api(t, "POST", "/v1/requests", s.as(d.Requester), map[string]any{
+		// As the person signed in on the page (her IdP's principal).
+		asAlice := devstack.BearerHeaders(d.TenantID, alice.token(d.TenantID))
+		r := s.api(t, "POST", "/v1/requests", asAlice, map[string]any{
 			"resource": map[string]any{"type": "aws_account", "id": devstack.SandboxAccount}, "duration_seconds": 600, "justification": "watch it expire"})
 		alice.open(acme + "/requests/" + r["id"].(string))
 		alice.waitText("Pending review", 10*time.Second)
