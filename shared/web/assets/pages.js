@@ -37,6 +37,11 @@ function poll(ctx, ms, fn) {
   });
 }
 
+/** A person: their email when known, the principal id on hover. */
+function person(id, email) {
+  return h('span', { title: id }, email || id);
+}
+
 function approvals(r) {
   const n = (r.reviews || []).filter((v) => v.decision === 'approved').length;
   return n + ' of ' + (r.approvals_required || 1);
@@ -60,7 +65,7 @@ export async function inboxPage(el, ctx) {
       h('caption.sr-only', 'Requests waiting for your review'),
       h('thead', h('tr', ['Requester', 'Target', 'Duration', 'Justification', 'Mode', 'Approvals', 'Time left', ''].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', rows.map((r) => h('tr', { class: r.break_glass ? 'bg-row' : null },
-        h('td', r.requester_id), h('td', target(r)), h('td', duration(r.duration_seconds)),
+        h('td', person(r.requester_id, r.requester_email)), h('td', target(r)), h('td', duration(r.duration_seconds)),
         h('td.text', r.reason), h('td', modeText(r)), h('td', approvals(r)),
         h('td', h('span', { title: r.approval_deadline || '' }, timeLeft(r.approval_deadline))),
         h('td', h('a', { href: ctx.base + '/requests/' + encodeURIComponent(r.id), 'aria-label': 'Open request ' + r.id + ' from ' + r.requester_id }, 'Open')))))));
@@ -159,7 +164,7 @@ export async function requestPage(el, ctx) {
     state.className = 'state state-' + r.status + (g ? ' grant-' + g.status : '');
     const row = (k, ...v) => [h('dt', k), h('dd', ...v)];
     mount(info, h('dl.facts',
-      row('Requester', r.requester_id, r.requester_email ? ' (' + r.requester_email + ')' : ''),
+      row('Requester', person(r.requester_id, r.requester_email)),
       row('Target', target(r)),
       row('Duration', duration(r.duration_seconds)),
       row('Justification', h('span.text', r.reason)),
