@@ -16,6 +16,7 @@ GOBUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 FUZZTIME     ?= 100000x
 ADDR         ?= 127.0.0.1:8080
 SFN_DIR      := infra/stepfunctions
+WEBTEST_DIR  := infra/webtest
 
 .PHONY: goaws dev sam-build test test-go test-external-dynamodb fuzz build sizes invoke validate lint bench tools npm clean
 
@@ -94,10 +95,14 @@ validate: npm
 	$(CFN_LINT) template.yaml infra/tenant-role/template.yaml
 	$(SFN_DIR)/node_modules/.bin/asl-validator $(addprefix --json-path ,$(wildcard statemachines/*.json))
 
-## npm: the local Step Functions' Node packages (aws-local-stepfunctions, asl-validator), from the committed lockfile
-npm: $(SFN_DIR)/node_modules/.package-lock.json
+## npm: the local Step Functions' Node packages (aws-local-stepfunctions, asl-validator) and the
+## browser tests' axe-core (infra/webtest), from the committed lockfiles
+npm: $(SFN_DIR)/node_modules/.package-lock.json $(WEBTEST_DIR)/node_modules/.package-lock.json
 $(SFN_DIR)/node_modules/.package-lock.json: $(SFN_DIR)/package-lock.json
 	cd $(SFN_DIR) && npm ci --no-audit --no-fund
+	@touch $@
+$(WEBTEST_DIR)/node_modules/.package-lock.json: $(WEBTEST_DIR)/package-lock.json
+	cd $(WEBTEST_DIR) && npm ci --no-audit --no-fund
 	@touch $@
 
 ## lint: gofmt and go vet
@@ -122,4 +127,4 @@ goaws: .bin/goaws
 	CGO_ENABLED=0 $(GO) build -o $@ github.com/Admiral-Piett/goaws/app/cmd
 
 clean:
-	rm -rf .build .bin .dev $(SFN_DIR)/node_modules
+	rm -rf .build .bin .dev $(SFN_DIR)/node_modules $(WEBTEST_DIR)/node_modules

@@ -91,7 +91,7 @@ func (g *Gateway) allowed(r *http.Request) []string {
 	return allow
 }
 
-var paramRe = regexp.MustCompile(`\{([a-zA-Z_][a-zA-Z0-9_]*)\}`)
+var paramRe = regexp.MustCompile(`\{([a-zA-Z_][a-zA-Z0-9_]*)\+?\}`)
 
 func (g *Gateway) route(rt routes.Route) http.Handler {
 	params := paramRe.FindAllStringSubmatch(rt.Path, -1)

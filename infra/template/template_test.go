@@ -148,6 +148,22 @@ func routeByFunction() map[string]routes.Route {
 	return m
 }
 
+// eventRoute is the route of fn a sample event names by its routeKey (a
+// function serving several routes, like web, has an event per route),
+// else fn's route.
+func eventRoute(data []byte, r routes.Route) routes.Route {
+	var ev struct {
+		RouteKey string `json:"routeKey"`
+	}
+	_ = json.Unmarshal(data, &ev)
+	for _, rt := range routes.Table {
+		if rt.Function == r.Function && rt.Key() == ev.RouteKey {
+			return rt
+		}
+	}
+	return r
+}
+
 func str(p *string) string {
 	if p == nil {
 		return ""
@@ -1078,7 +1094,7 @@ var pathParamRe = regexp.MustCompile(`\{([^}]+)\}`)
 func expandPath(path string, params map[string]string) (string, []string) {
 	var names []string
 	out := pathParamRe.ReplaceAllStringFunc(path, func(m string) string {
-		n := m[1 : len(m)-1]
+		n := strings.TrimSuffix(m[1:len(m)-1], "+") // {proxy+}: the parameter is "proxy"
 		names = append(names, n)
 		return params[n]
 	})
@@ -1134,7 +1150,7 @@ func checkEvents(dir string) []string {
 				p = []string{"no sample-event check for background function " + fn + " (add it to backgroundFunctions)"}
 			}
 		default:
-			p = checkRouteEvent(data, byFn[fn])
+			p = checkRouteEvent(data, eventRoute(data, byFn[fn]))
 		}
 		for _, s := range p {
 			fail("events/%s: %s", e.Name(), s)

@@ -50,6 +50,13 @@ type (
 		Status      string
 		RequesterID string
 		Mine        bool
+		// Reviewable keeps only the pending requests the caller may
+		// approve now: policy's approve_request allows it, the caller is
+		// not the requester (the same person, person.go) and has not
+		// reviewed it yet. It reads the requests-by-status index
+		// (pending) and decides each item in memory; admins and API keys
+		// get the same answer as anyone (policy decides, not the role).
+		Reviewable bool
 	}
 	// GrantFilter selects grants.
 	GrantFilter struct {
@@ -709,6 +716,15 @@ func (s *Service) List(ctx context.Context, c Caller, f ListFilter, p Page) ([]R
 		return nil, "", &ValidationError{Fields: []FieldError{{Field: "status", Message: "must be pending, approved, denied, expired or cancelled"}}}
 	}
 	q := RequestQuery{Status: f.Status, RequesterID: f.RequesterID}
+	if f.Reviewable {
+		switch {
+		case f.Status != "" && f.Status != StatusPending:
+			return nil, "", &ValidationError{Fields: []FieldError{{Field: "status", Message: "conflicts with reviewable (only pending requests can be reviewed)"}}}
+		case f.Mine:
+			return nil, "", &ValidationError{Fields: []FieldError{{Field: "mine", Message: "conflicts with reviewable (nobody reviews their own requests)"}}}
+		}
+		q.Status = StatusPending
+	}
 	if f.Mine {
 		if f.RequesterID != "" && f.RequesterID != c.ID {
 			return nil, "", &ValidationError{Fields: []FieldError{{Field: "requester", Message: "conflicts with mine"}}}
@@ -720,24 +736,42 @@ func (s *Service) List(ctx context.Context, c Caller, f ListFilter, p Page) ([]R
 	if err != nil {
 		return nil, "", err
 	}
-	if c.Admin || c.Type == ActorTypeAPIKey || q.RequesterID == c.ID {
+	if !f.Reviewable && (c.Admin || c.Type == ActorTypeAPIKey || q.RequesterID == c.ID) {
 		return items, next, nil
+	}
+	lp := &lazyPolicies{s: s, tenant: c.TenantID}
+	keep := func(r Request) (bool, error) {
+		if r.RequesterID == c.ID {
+			return true, nil
+		}
+		if r.Status != StatusPending {
+			return false, nil
+		}
+		return s.mayApprove(ctx, lp, c, r)
+	}
+	if f.Reviewable {
+		keep = func(r Request) (bool, error) {
+			if r.Status != StatusPending || isRequester(c, r) {
+				return false, nil
+			}
+			if _, done := reviewedBy(r, c); done {
+				return false, nil
+			}
+			return s.mayApprove(ctx, lp, c, r)
+		}
 	}
 	want := p.Limit // valid: the store checked it
 	if want == 0 {
 		want = defaultPageLimit
 	}
-	lp := &lazyPolicies{s: s, tenant: c.TenantID}
 	out := make([]Request, 0, len(items))
 	for reads := 1; ; reads++ {
 		for _, r := range items {
-			keep := r.RequesterID == c.ID
-			if !keep && r.Status == StatusPending {
-				if keep, err = s.mayApprove(ctx, lp, c, r); err != nil {
-					return nil, "", err
-				}
+			ok, err := keep(r)
+			if err != nil {
+				return nil, "", err
 			}
-			if keep {
+			if ok {
 				out = append(out, r)
 			}
 		}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/openapi"
+	"github.com/jitsudo/jitsudo-serverless/shared/web"
 )
 
 // Constructors maps each function of the route table to its handler
@@ -11,6 +13,8 @@ import (
 // uses them all. A test checks it covers routes.Table exactly.
 var Constructors = map[string]func(Deps) http.Handler{
 	"healthz":               func(Deps) http.Handler { return lambdaapp.Health() },
+	"web":                   func(Deps) http.Handler { return web.Must(web.Config{}) },
+	"openapi":               func(Deps) http.Handler { return openapi.Handler() },
 	"get-sign-in":           GetSignIn,
 	"get-identity-settings": GetIdentitySettings,
 	"put-identity-settings": PutIdentitySettings,

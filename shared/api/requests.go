@@ -194,7 +194,10 @@ func ListRequests(d Deps) http.Handler {
 			return f, err
 		}
 		var err error
-		f.Mine, err = boolParam(q, "mine")
+		if f.Mine, err = boolParam(q, "mine"); err != nil {
+			return f, err
+		}
+		f.Reviewable, err = boolParam(q, "reviewable")
 		return f, err
 	}, (*access.Service).List)
 }

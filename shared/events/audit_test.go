@@ -430,6 +430,7 @@ func TestLinks(t *testing.T) {
 	t.Parallel()
 	l := events.NewLinks(" https://api.example.com/ ").Links(acme, "req_1", "grt_1")
 	want := events.Links{
+		Page:    "https://api.example.com/ui/t/" + acme + "/requests/req_1",
 		Request: "https://api.example.com/v1/requests/req_1", Approve: "https://api.example.com/v1/requests/req_1/approve",
 		Deny: "https://api.example.com/v1/requests/req_1/deny", Grant: "https://api.example.com/v1/grants/grt_1",
 	}

@@ -143,6 +143,10 @@ type Drift struct {
 // Links are API URLs to act on the event ("" when the API base URL is
 // not configured).
 type Links struct {
+	// Page is the request's page in the Approvals page (UI_BASE_URL),
+	// where a person reads, discusses and decides it: what Slack buttons
+	// and e-mails point people to.
+	Page    string `json:"page,omitempty"`
 	Request string `json:"request,omitempty"`
 	Approve string `json:"approve,omitempty"`
 	Deny    string `json:"deny,omitempty"`

@@ -2,6 +2,7 @@ package events
 
 import (
 	"net/url"
+	"os"
 	"strings"
 )
 
@@ -16,18 +17,41 @@ type LinkBuilder interface {
 // deny → .../approve and .../deny, grant → <base>/v1/grants/<id>. An empty
 // Base builds no links. The tenant is not in the URL: the caller's
 // credentials select it.
+//
+// UI is the base URL of the Approvals page (served by the same HTTP API
+// by default): the request's page is <ui>/ui/t/<tenant>/requests/<id>.
 type APILinks struct {
 	Base string
+	UI   string
 }
 
-// NewLinks returns the APILinks of baseURL (a trailing slash is ignored).
+// NewLinks returns the APILinks of baseURL (a trailing slash is ignored);
+// the page links go to the same origin, which serves the Approvals page.
 func NewLinks(baseURL string) APILinks {
-	return APILinks{Base: strings.TrimRight(strings.TrimSpace(baseURL), "/")}
+	b := strings.TrimRight(strings.TrimSpace(baseURL), "/")
+	return APILinks{Base: b, UI: b}
 }
+
+// LinksFromEnv: API_BASE_URL, and UI_BASE_URL for the page links (empty:
+// the API's base URL, which serves the page).
+func LinksFromEnv() APILinks {
+	l := NewLinks(os.Getenv(EnvAPIBaseURL))
+	if ui := strings.TrimRight(strings.TrimSpace(os.Getenv(EnvUIBaseURL)), "/"); ui != "" {
+		l.UI = ui
+	}
+	return l
+}
+
+// EnvUIBaseURL is the environment variable with the Approvals page's base
+// URL (the UiBaseUrl template parameter).
+const EnvUIBaseURL = "UI_BASE_URL"
 
 // Links implements LinkBuilder.
-func (l APILinks) Links(_, requestID, grantID string) Links {
+func (l APILinks) Links(tenantID, requestID, grantID string) Links {
 	var out Links
+	if l.UI != "" && tenantID != "" && requestID != "" {
+		out.Page = l.UI + "/ui/t/" + url.PathEscape(tenantID) + "/requests/" + url.PathEscape(requestID)
+	}
 	if l.Base == "" {
 		return out
 	}

@@ -266,8 +266,9 @@ func labelled(label, text string) slackBlock {
 	return slackBlock{Type: "section", Text: mrkdwn(head + esc(text, slackMaxSectionText-len([]rune(head))))}
 }
 
-// buttons: Approve and Deny on request.pending; View request (or View
-// grant) otherwise. URL buttons only: Slack opens the link, jitsudo needs
+// buttons: Review request (the Approvals page; Approve and Deny API links
+// when there is no page link) on request.pending; View request (the page,
+// else the API) or View grant otherwise. URL buttons only: Slack opens the link, jitsudo needs
 // no Slack app to receive interactions.
 func buttons(ev events.Event) []any {
 	var out []any
@@ -277,9 +278,17 @@ func buttons(ev events.Event) []any {
 		}
 		out = append(out, slackButton{Type: "button", Text: *plain(text), URL: link, ActionID: id, Style: style})
 	}
+	// The Approvals page first: a reviewer reads, discusses and decides
+	// there (a browser cannot POST to the API links).
 	if ev.Type == events.RequestPending {
+		add("Review request", ev.Links.Page, "review_request", "primary")
+	}
+	if len(out) == 0 && ev.Type == events.RequestPending {
 		add("Approve", ev.Links.Approve, "approve", "primary")
 		add("Deny", ev.Links.Deny, "deny", "danger")
+	}
+	if len(out) == 0 {
+		add("View request", ev.Links.Page, "view_request", "")
 	}
 	if len(out) == 0 {
 		add("View request", ev.Links.Request, "view_request", "")

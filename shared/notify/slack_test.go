@@ -285,3 +285,23 @@ func TestValidateSlackLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderSlackPageLinks: with the Approvals page's link, a pending
+// request's button opens its page (a browser cannot POST to the API
+// links), later events' "View request" too; the message still passes the
+// Block Kit checks (render validates).
+func TestRenderSlackPageLinks(t *testing.T) {
+	t.Parallel()
+	ev := pendingEvent()
+	ev.Links.Page = "https://jitsudo.example.com/ui/t/acme/requests/req_1"
+	m, _ := render(t, ev)
+	b := m.buttons(t)
+	if len(b) != 1 || b[0].Text.Text != "Review request" || b[0].URL != ev.Links.Page {
+		t.Fatalf("pending buttons %+v", b)
+	}
+	ev.Type, ev.Request.Status = events.RequestApproved, "approved"
+	m, _ = render(t, ev)
+	if b := m.buttons(t); len(b) != 1 || b[0].Text.Text != "View request" || b[0].URL != ev.Links.Page {
+		t.Fatalf("approved buttons %+v", b)
+	}
+}

@@ -4,22 +4,37 @@
 // against this table by tests.
 package routes
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 // Route is one API Gateway route served by one Lambda function.
 type Route struct {
 	Method   string // GET, POST, PUT, DELETE
 	Path     string // API Gateway path, with {param} placeholders
 	Function string // directory under functions/ and the function's logical name stem
-	// Public routes skip the authorizer (/healthz and the sign-in discovery).
+	// Public routes skip the authorizer (/healthz, the sign-in discovery,
+	// the OpenAPI document and the Approvals page's static files).
 	Public bool
 }
 
 // Key is API Gateway's route key, e.g. "GET /v1/policy-rules/{id}".
 func (r Route) Key() string { return r.Method + " " + r.Path }
 
-// Pattern is the net/http ServeMux pattern for the route (the same syntax).
-func (r Route) Pattern() string { return r.Method + " " + r.Path }
+// Pattern is the net/http ServeMux pattern for the route: the same syntax,
+// except API Gateway's greedy {name+} is ServeMux's {name...} and "/" is
+// "/{$}" (API Gateway's "/" is that path only, ServeMux's every path).
+func (r Route) Pattern() string {
+	p := r.Path
+	if p == "/" {
+		p = "/{$}"
+	}
+	p = greedyRe.ReplaceAllString(p, "{$1...}")
+	return r.Method + " " + p
+}
+
+var greedyRe = regexp.MustCompile(`\{([a-zA-Z_][a-zA-Z0-9_]*)\+\}`)
 
 // LogicalID is the function's CloudFormation logical id in template.yaml,
 // e.g. "create-policy-rule" → "CreatePolicyRuleFunction".
@@ -46,6 +61,12 @@ var Table = []Route{
 	{Method: "GET", Path: "/healthz", Function: "healthz", Public: true},
 	// Public sign-in discovery: where a tenant's people sign in.
 	{Method: "GET", Path: "/v1/tenants/{tenant_id}/sign-in", Function: "get-sign-in", Public: true},
+
+	// The Approvals page (static files, same origin as the API) and the
+	// API's OpenAPI document.
+	{Method: "GET", Path: "/", Function: "web", Public: true},
+	{Method: "GET", Path: "/ui/{proxy+}", Function: "web", Public: true},
+	{Method: "GET", Path: "/v1/openapi.json", Function: "openapi", Public: true},
 
 	{Method: "POST", Path: "/v1/tenants", Function: "create-tenant"},
 	{Method: "GET", Path: "/v1/api-keys", Function: "list-api-keys"},

@@ -81,7 +81,7 @@ func WorkersFromEnv(ctx context.Context, logger *slog.Logger, newProvider Provid
 	if err != nil {
 		return nil, err
 	}
-	w := &Workers{Service: svc, Workflow: svc.Workflow, Logger: logger, Links: events.NewLinks(os.Getenv(events.EnvAPIBaseURL))}
+	w := &Workers{Service: svc, Workflow: svc.Workflow, Logger: logger, Links: events.LinksFromEnv()}
 	if v := strings.TrimSpace(os.Getenv(EnvNoticeLead)); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {

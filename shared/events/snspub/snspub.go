@@ -301,6 +301,6 @@ func RelayFromEnv(ctx context.Context, logger *slog.Logger) (*events.Relay, erro
 	if err != nil {
 		return nil, err
 	}
-	return &events.Relay{Loader: st, Rules: events.RuleChannels{Rules: st}, Links: events.NewLinks(os.Getenv(events.EnvAPIBaseURL)),
+	return &events.Relay{Loader: st, Rules: events.RuleChannels{Rules: st}, Links: events.LinksFromEnv(),
 		Publisher: pub, Logger: logger}, nil
 }

@@ -1,0 +1,19 @@
+// Command web is the Lambda function behind GET / and GET /ui/{proxy+}: the
+// Approvals page's embedded static files (shared/web).
+package main
+
+import (
+	"os"
+	"strings"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/web"
+)
+
+func main() {
+	site, err := web.New(web.Config{ConnectSrc: strings.Fields(os.Getenv("UI_CONNECT_SRC"))})
+	if err != nil {
+		lambdaapp.Fatal(lambdaapp.Logger("web"), "assets", err)
+	}
+	lambdaapp.Start("web", site)
+}

@@ -1,0 +1,147 @@
+package openapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+)
+
+// Load parses and validates the document.
+func Load(ctx context.Context) (*openapi3.T, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(document)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: load: %w", err)
+	}
+	if err := doc.Validate(ctx); err != nil {
+		return nil, fmt.Errorf("openapi: invalid document: %w", err)
+	}
+	return doc, nil
+}
+
+// Validator checks calls against the document (github.com/getkin/kin-openapi).
+type Validator struct {
+	router routers.Router
+}
+
+// NewValidator loads the document and its router.
+func NewValidator(ctx context.Context) (*Validator, error) {
+	doc, err := Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: router: %w", err)
+	}
+	return &Validator{router: r}, nil
+}
+
+// Check validates one call: the response always (an error answer against
+// the `default` Error schema), the request only when the API accepted it
+// (2xx) — suites send invalid requests on purpose, and the contract is
+// what a request the API accepts looks like. A /v1 method and path the
+// document does not have is an error unless the API refused it as no
+// route (404, 405).
+func (v *Validator) Check(ctx context.Context, req *http.Request, reqBody []byte, status int, header http.Header, respBody []byte) error {
+	r := req.Clone(ctx)
+	r.Body = io.NopCloser(bytes.NewReader(reqBody))
+	route, params, err := v.router.FindRoute(r)
+	if err != nil && (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) {
+		return nil // not a route, and the API says so
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: not in the OpenAPI document: %w", req.Method, req.URL.Path, err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true}}
+	var errs []error
+	if status >= 200 && status < 300 {
+		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+			errs = append(errs, fmt.Errorf("request: %w", err))
+		}
+	}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: status, Header: header,
+		Body: io.NopCloser(bytes.NewReader(respBody)), Options: &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true}}
+	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
+		errs = append(errs, fmt.Errorf("response %d: %w", status, err))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, errors.Join(errs...))
+	}
+	return nil
+}
+
+// Transport is an http.RoundTripper that validates every /v1 call it
+// carries (Check) and records what fails; tests install it on their
+// clients and fail on Failures.
+type Transport struct {
+	Base      http.RoundTripper
+	Validator *Validator
+	mu        sync.Mutex
+	failures  []string
+	checked   int
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if !strings.HasPrefix(req.URL.Path, "/v1/") {
+		return base.RoundTrip(req)
+	}
+	var reqBody []byte
+	if req.Body != nil {
+		var err error
+		if reqBody, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+		req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	resp, err := base.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	respBody, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(respBody))
+	if cerr := t.Validator.Check(req.Context(), req, reqBody, resp.StatusCode, resp.Header, respBody); cerr != nil {
+		t.mu.Lock()
+		t.failures = append(t.failures, cerr.Error())
+		t.mu.Unlock()
+	}
+	t.mu.Lock()
+	t.checked++
+	t.mu.Unlock()
+	return resp, nil
+}
+
+// Failures are the calls that did not validate; Checked counts the calls seen.
+func (t *Transport) Failures() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]string(nil), t.failures...)
+}
+
+// Checked is the number of /v1 calls validated.
+func (t *Transport) Checked() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.checked
+}
