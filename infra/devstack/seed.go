@@ -300,6 +300,8 @@ func (d Demo) exports() string {
 func (d Demo) Walkthrough(envFile string) string {
 	return "# Paste these, or: source " + envFile + "\n" + d.exports() + "\n" + fmt.Sprintf(`jitsudo dev stack is up at %[1]s  (Ctrl-C stops everything)
 
+The Approvals page: %[1]s/ui/t/%[8]s/inbox   (sign in as alice, bob or carol; %[10]s: %[1]s/ui/t/%[10]s/inbox as mallory)
+
 Credentials are in %[2]s:   source %[2]s
 
 Sign-in (docs/identity.md): each demo tenant has its own dev identity provider, UI client id %[7]s
