@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 )
 
@@ -448,4 +447,3 @@ func TestConcurrentDecisions(t *testing.T) {
 		t.Fatalf("audit: %+v", v)
 	}
 }
-
