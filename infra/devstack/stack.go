@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -11,12 +12,14 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
+	"github.com/jitsudo/jitsudo-serverless/shared/audit"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth/devissuer"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
@@ -37,6 +40,11 @@ type Config struct {
 	Logger           *slog.Logger
 	ShimLog          io.Writer // the local Step Functions' stderr (nil: discarded)
 	Console          io.Writer // every notification event, one line each (nil: not printed)
+	// AuditKey is the audit chain's MAC key (default: random for this
+	// run); AuditAnchorDir holds the chain's anchors (default: a
+	// temporary directory removed on Close).
+	AuditKey       []byte
+	AuditAnchorDir string
 }
 
 // Stack is a running local system.
@@ -123,6 +131,20 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	st.URL = "http://" + ln.Addr().String()
 	notifs.Bind(st.Store, st.URL)
+	if len(cfg.AuditKey) == 0 {
+		cfg.AuditKey = make([]byte, 32)
+		_, _ = rand.Read(cfg.AuditKey)
+	}
+	if cfg.AuditAnchorDir == "" {
+		dir, err := os.MkdirTemp("", "jitsudo-audit-anchors-")
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("devstack: audit anchors: %w", err)
+		}
+		st.stops = append(st.stops, func() { _ = os.RemoveAll(dir) })
+		cfg.AuditAnchorDir = dir
+	}
+	notifs.BindAudit(st.Store, audit.HMACSigner{Key: cfg.AuditKey}, audit.DirAnchors{Dir: cfg.AuditAnchorDir})
 	st.Issuer, err = devissuer.New(st.URL + "/dev-idp")
 	if err != nil {
 		ln.Close()
@@ -195,6 +217,9 @@ func FunctionsWith(s *store.Store, wf *Workflow, n *Notifications, logger *slog.
 		deps.Notify.Mode, deps.Notify.Guard.Mode = notify.ModeLocal, notify.ModeLocal
 		if n != nil {
 			deps.Notify.Subscriptions, deps.Notify.TopicARN, deps.Notify.Tester = n.Subscriptions, n.TopicARN, n.Dispatcher
+			if n.Verifier != nil {
+				deps.Access.AuditVerifier = n.Verifier
+			}
 		}
 		mux, err := lambdaapp.Mux(name, ctor(deps))
 		if err != nil {
