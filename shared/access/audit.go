@@ -33,6 +33,13 @@ const (
 	AuditChannelUpdated     = "channel.updated"
 	AuditChannelDeleted     = "channel.deleted"
 	AuditDriftDetected      = "drift.detected"
+	AuditAPIKeyCreated      = "api_key.created"
+	AuditAPIKeyRevoked      = "api_key.revoked"
+	AuditTenantCreated      = "tenant.created"
+	AuditChannelTested      = "channel.tested"
+	AuditResourceAPIKey     = "api_key"
+	AuditResourceTenant     = "tenant"
+	AuditResourcePolicyRule = auditResourcePolicyRule
 	SeverityInfo            = "info"
 	SeverityCritical        = "critical"
 	SeverityWarning         = "warning"
