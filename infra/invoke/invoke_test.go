@@ -114,6 +114,9 @@ var expected = map[string]want{
 	// The outbox relay publishes the seeded audit item's event to goaws
 	// (no batch item failure; Verify reads it from a subscribed queue).
 	"publish-events.json": {body: `{"batchItemFailures":null}`},
+	// The chain extender chains the seeded audit item as entry 1, MACed,
+	// and anchors it (Verify reads the chain head and the anchor).
+	"extend-audit-chain.json": {body: `{"batchItemFailures":null}`},
 	// The deliverer sends the event to the one matching webhook channel
 	// (the handler returns nothing; Verify checks the receiver).
 	"deliver-notifications.json": {body: `null`},

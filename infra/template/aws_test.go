@@ -98,6 +98,7 @@ var linkingFunctions = []string{workflow.FnNotifyExpiring, "publish-events"}
 // queue only (SQSSendMessagePolicy), and no other queue may exist.
 var deadLetterQueues = map[string]string{
 	"publish-events":        "PublishEventsDLQ", // the stream mapping's on-failure destination
+	"extend-audit-chain":    "ExtendAuditChainDLQ",
 	"deliver-notifications": "NotificationsDLQ", // the function's DeadLetterQueue
 }
 
@@ -112,6 +113,7 @@ type backgroundSpec struct {
 var backgroundFunctions = map[string]backgroundSpec{
 	"reconcile-assignments": {eventType: "Schedule", check: checkReconcileSchedule, sample: checkScheduledEvent},
 	"publish-events":        {eventType: "DynamoDB", check: checkPublishStream, sample: checkStreamEvent},
+	"extend-audit-chain":    {eventType: "DynamoDB", check: checkPublishStream, sample: checkStreamEvent},
 	"deliver-notifications": {eventType: "SNS", check: checkDeliverySubscription, sample: checkSNSEvent},
 }
 

@@ -152,6 +152,9 @@ type S3Anchors struct {
 	Client S3API
 	Bucket string
 	Prefix string
+	// RetentionDays > 0 puts each object under Object Lock in
+	// COMPLIANCE mode until that many days from now.
+	RetentionDays int
 }
 
 const invBase = int64(999999999999999999) // 18 nines: seqs stay below
@@ -172,6 +175,7 @@ func (a S3Anchors) Put(ctx context.Context, cp Checkpoint) error {
 		Bucket: aws.String(a.Bucket), Key: aws.String(a.key(cp.TenantID, cp.Seq)),
 		Body: bytes.NewReader(b), ContentType: aws.String("application/json"),
 		IfNoneMatch: aws.String("*"), ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256,
+		ObjectLockMode: lockMode(a.RetentionDays), ObjectLockRetainUntilDate: retainUntil(a.RetentionDays),
 	})
 	if err != nil {
 		if strings.Contains(err.Error(), "PreconditionFailed") {
@@ -180,6 +184,21 @@ func (a S3Anchors) Put(ctx context.Context, cp Checkpoint) error {
 		return fmt.Errorf("audit: put anchor: %w", err)
 	}
 	return nil
+}
+
+func lockMode(days int) s3types.ObjectLockMode {
+	if days <= 0 {
+		return ""
+	}
+	return s3types.ObjectLockModeCompliance
+}
+
+func retainUntil(days int) *time.Time {
+	if days <= 0 {
+		return nil
+	}
+	t := time.Now().UTC().AddDate(0, 0, days)
+	return &t
 }
 
 func (a S3Anchors) Get(ctx context.Context, tenant string, seq int64) (Checkpoint, bool, error) {
@@ -265,6 +284,8 @@ const (
 	EnvAnchorBucket = "AUDIT_ANCHOR_BUCKET" // AWS: the Object Lock bucket
 	EnvAnchorPrefix = "AUDIT_ANCHOR_PREFIX" // optional key prefix (default "anchors/")
 	EnvAnchorDir    = "AUDIT_ANCHOR_DIR"    // local: a directory
+	// EnvAnchorRetention: days of Object Lock (compliance) per anchor.
+	EnvAnchorRetention = "AUDIT_ANCHOR_RETENTION_DAYS"
 )
 
 // AnchorsFromEnv: AUDIT_ANCHOR_BUCKET (newS3 builds the client), else
@@ -282,7 +303,13 @@ func AnchorsFromEnv(ctx context.Context, newS3 func(context.Context) (S3API, err
 		if !ok {
 			p = "anchors/"
 		}
-		return S3Anchors{Client: c, Bucket: b, Prefix: p}, nil
+		days := 0
+		if v := strings.TrimSpace(os.Getenv(EnvAnchorRetention)); v != "" {
+			if days, err = strconv.Atoi(v); err != nil || days < 0 {
+				return nil, fmt.Errorf("audit: %s=%q: want days", EnvAnchorRetention, v)
+			}
+		}
+		return S3Anchors{Client: c, Bucket: b, Prefix: p, RetentionDays: days}, nil
 	}
 	if d := strings.TrimSpace(os.Getenv(EnvAnchorDir)); d != "" {
 		return DirAnchors{Dir: d}, nil

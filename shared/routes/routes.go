@@ -102,6 +102,7 @@ var Workers = []string{
 var Background = []string{
 	"reconcile-assignments", // EventBridge schedule: Identity Center drift reconciler
 	"publish-events",        // the table's stream (audit items): domain events → the SNS topic
+	"extend-audit-chain",    // the table's stream (audit items): the tenants' hash chains, MACed and anchored
 	"deliver-notifications", // the SNS topic: events → Slack and webhook channels
 }
 
