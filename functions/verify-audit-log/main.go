@@ -6,4 +6,6 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 )
 
-func main() { lambdaapp.Run("verify-audit-log", api.DepsFromEnv, api.VerifyAuditLog) }
+func main() {
+	lambdaapp.Run("verify-audit-log", api.FromEnv(api.WithAuditVerifier()), api.VerifyAuditLog)
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jitsudo/jitsudo-serverless/infra/ddbstream"
 	"github.com/jitsudo/jitsudo-serverless/infra/goaws"
+	"github.com/jitsudo/jitsudo-serverless/shared/audit"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify"
@@ -39,6 +40,11 @@ type Notifications struct {
 	Dispatcher    *notify.Dispatcher
 	Relay         *events.Relay
 	Stream        *ddbstream.Stream // nil until Tap
+	// Chain extends the tenants' audit chains from the same stream (the
+	// extend-audit-chain function); Verifier checks them (the
+	// verify-audit-log function's). Nil until BindAudit.
+	Chain    *audit.Extender
+	Verifier *audit.Verifier
 
 	console io.Writer
 	logger  *slog.Logger
@@ -71,14 +77,33 @@ func (n *Notifications) Bind(s *store.Store, apiBase string) {
 		Publisher: n.Publisher, Logger: n.logger.With("function", "publish-events")}
 }
 
+// BindAudit builds the chain extender and verifier over the table s, the
+// chain key and the anchor store.
+func (n *Notifications) BindAudit(s *store.Store, signer audit.Signer, anchors audit.AnchorStore) {
+	n.Chain = &audit.Extender{Repo: s, Signer: signer, Anchors: anchors, Logger: n.logger.With("function", "extend-audit-chain")}
+	n.Verifier = &audit.Verifier{Repo: s, Signer: signer, Anchors: anchors}
+}
+
 // Tap wraps the table's DynamoDB-API handler with the streams emulator
-// feeding the relay.
+// feeding the chain extender and the relay (two consumers of one stream,
+// as on AWS; a record either fails is redelivered to both, and both are
+// idempotent per event).
 func (n *Notifications) Tap(h http.Handler) http.Handler {
 	relay := func(ctx context.Context, ev lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
-		if n.Relay == nil { // writes before Bind (creating the table) carry no audit items
-			return lambdaevents.DynamoDBEventResponse{}, nil
+		var resp lambdaevents.DynamoDBEventResponse
+		if n.Chain != nil {
+			r, err := n.Chain.HandleStream(ctx, ev)
+			if err != nil {
+				return r, err
+			}
+			resp.BatchItemFailures = append(resp.BatchItemFailures, r.BatchItemFailures...)
 		}
-		return n.Relay.HandleStream(ctx, ev)
+		if n.Relay == nil { // writes before Bind (creating the table) carry no audit items
+			return resp, nil
+		}
+		r, err := n.Relay.HandleStream(ctx, ev)
+		resp.BatchItemFailures = append(resp.BatchItemFailures, r.BatchItemFailures...)
+		return resp, err
 	}
 	n.Stream = ddbstream.Tap(h, ddbstream.Lambda(relay), n.logger.With("component", "ddbstream"))
 	return n.Stream

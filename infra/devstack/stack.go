@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/infra/ddbstream"
 	"github.com/jitsudo/jitsudo-serverless/infra/devidp"
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
+	"github.com/jitsudo/jitsudo-serverless/shared/audit"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth/devissuer"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
@@ -43,6 +46,11 @@ type Config struct {
 	// EventBridge schedule does on AWS (0: not scheduled; tests run it
 	// themselves with their own clock).
 	SweepEvery time.Duration
+	// AuditKey is the audit chain's MAC key (default: random for this
+	// run); AuditAnchorDir holds the chain's anchors (default: a
+	// temporary directory removed on Close).
+	AuditKey       []byte
+	AuditAnchorDir string
 }
 
 // Stack is a running local system.
@@ -139,6 +147,20 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	st.URL = "http://" + ln.Addr().String()
 	notifs.Bind(st.Store, st.URL)
+	if len(cfg.AuditKey) == 0 {
+		cfg.AuditKey = make([]byte, 32)
+		_, _ = rand.Read(cfg.AuditKey)
+	}
+	if cfg.AuditAnchorDir == "" {
+		dir, err := os.MkdirTemp("", "jitsudo-audit-anchors-")
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("devstack: audit anchors: %w", err)
+		}
+		st.stops = append(st.stops, func() { _ = os.RemoveAll(dir) })
+		cfg.AuditAnchorDir = dir
+	}
+	notifs.BindAudit(st.Store, audit.HMACSigner{Key: cfg.AuditKey}, audit.DirAnchors{Dir: cfg.AuditAnchorDir})
 	st.Issuer, err = devissuer.New(st.URL + "/dev-idp")
 	if err != nil {
 		ln.Close()
@@ -240,6 +262,9 @@ func FunctionsWith(s *store.Store, wf *Workflow, n *Notifications, logger *slog.
 		}
 		if n != nil {
 			deps.Notify.Subscriptions, deps.Notify.TopicARN, deps.Notify.Tester = n.Subscriptions, n.TopicARN, n.Dispatcher
+			if n.Verifier != nil {
+				deps.Access.AuditVerifier = n.Verifier
+			}
 		}
 		mux, err := lambdaapp.Mux(name, ctor(deps))
 		if err != nil {

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -17,6 +19,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
+	"github.com/jitsudo/jitsudo-serverless/shared/audit"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify"
@@ -214,8 +217,15 @@ func FunctionEnv(endpoint, table string) []string {
 		// that runs Identity Center overrides it.
 		providers.EnvProvider + "=" + providers.Recording,
 		api.EnvProviderMode + "=identitycenter", // ProviderMode's default
+		// The audit chain's local key and anchors (verify-audit-log,
+		// extend-audit-chain; a fixture may override the directory).
+		audit.EnvKey + "=" + EventAuditKey,
+		audit.EnvAnchorDir + "=" + filepath.Join(os.TempDir(), "jitsudo-invoke-audit-anchors"),
 	}
 }
+
+// EventAuditKey is the local chain key of the sample events' runs (hex).
+const EventAuditKey = "6a697473756e646f2d696e766f6b652d61756469742d636861696e2d6b657921"
 
 // StartsWorkflow reports whether fn's sample events start executions, so
 // the function must run against a local Step Functions rather than a
@@ -288,6 +298,8 @@ func Environment(ctx context.Context, fn, endpoint, table string, s *store.Store
 		err = f.withDriver(ctx, s)
 	case fn == FnPublishEvents:
 		err = f.withRelay(ctx, s)
+	case fn == FnExtendAuditChain:
+		err = f.withChain(ctx, s)
 	case fn == FnDeliverNotifications:
 		err = f.withDispatcher(ctx, s)
 	}

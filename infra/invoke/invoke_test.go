@@ -131,6 +131,9 @@ var expected = map[string]want{
 	// The workflow driver starts the seeded pending request's execution
 	// (no batch item failure; Verify finds it in its approval wait).
 	"drive-workflow.json": {body: `{"batchItemFailures":null}`},
+	// The chain extender chains the seeded audit item as entry 1, MACed,
+	// and anchors it (Verify reads the chain head and the anchor).
+	"extend-audit-chain.json": {body: `{"batchItemFailures":null}`},
 	// The deliverer sends the event to the one matching webhook channel
 	// (the handler returns nothing; Verify checks the receiver).
 	"deliver-notifications.json": {body: `null`},

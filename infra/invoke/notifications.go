@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/jitsudo/jitsudo-serverless/infra/goaws"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/audit"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify"
@@ -548,6 +550,39 @@ func verifyDeliveredEvent(ctx context.Context, s *store.Store, rc *receiver, web
 	}
 	if filtered.LastDeliveredAt != nil || filtered.LastErrorAt != nil {
 		return fmt.Errorf("channel %s, which filters the event out, has a delivery status", EventFilteredChannel)
+	}
+	return nil
+}
+
+// FnExtendAuditChain is the audit chain extender.
+const FnExtendAuditChain = "extend-audit-chain"
+
+// withChain: the sample stream record's audit item in the table, a fresh
+// anchor directory; Verify: the event is entry 1 of the tenant's chain,
+// MACed, and anchored.
+func (f *Fixture) withChain(ctx context.Context, s *store.Store) error {
+	if err := SeedStreamFixtures(ctx, s); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "jitsudo-invoke-anchors-")
+	if err != nil {
+		return err
+	}
+	f.stops = append(f.stops, func() { _ = os.RemoveAll(dir) })
+	f.Env = setEnv(f.Env, audit.EnvAnchorDir, dir)
+	f.Verify = func(ctx context.Context) error {
+		head, ok, err := s.ChainHead(ctx, EventTenant)
+		if err != nil {
+			return err
+		}
+		if !ok || head.Seq != 1 || head.EventID != EventAuditID || head.MAC == "" {
+			return fmt.Errorf("chain head %+v (ok %v), want entry 1 for %s with a MAC", head, ok, EventAuditID)
+		}
+		cp, ok, err := audit.DirAnchors{Dir: dir}.Latest(ctx, EventTenant)
+		if err != nil || !ok || cp.Seq != 1 || cp.Head != head.Hash {
+			return fmt.Errorf("anchor %+v (ok %v, %v), want one at 1", cp, ok, err)
+		}
+		return nil
 	}
 	return nil
 }

@@ -101,6 +101,7 @@ var linkingFunctions = []string{workflow.FnNotifyExpiring, "publish-events"}
 var deadLetterQueues = map[string]string{
 	"publish-events":        "PublishEventsDLQ", // the stream mapping's on-failure destination
 	"drive-workflow":        "DriveWorkflowDLQ", // the stream mapping's on-failure destination
+	"extend-audit-chain":    "ExtendAuditChainDLQ",
 	"deliver-notifications": "NotificationsDLQ", // the function's DeadLetterQueue
 }
 
@@ -117,6 +118,7 @@ var backgroundFunctions = map[string]backgroundSpec{
 	"sweep-overdue":         {eventType: "Schedule", check: checkSweepSchedule, sample: checkScheduledEvent},
 	"publish-events":        {eventType: "DynamoDB", check: checkPublishStream, sample: checkStreamEvent},
 	"drive-workflow":        {eventType: "DynamoDB", check: checkDriveStream, sample: checkDriveEvent},
+	"extend-audit-chain":    {eventType: "DynamoDB", check: checkPublishStream, sample: checkStreamEvent},
 	"deliver-notifications": {eventType: "SNS", check: checkDeliverySubscription, sample: checkSNSEvent},
 }
 

@@ -658,7 +658,7 @@ func TestNotificationChecksDetectBreakage(t *testing.T) {
 		{"stream: old image", "publish-events.json", `"StreamViewType": "NEW_IMAGE"`, `"StreamViewType": "NEW_AND_OLD_IMAGES", "OldImage": {"PK": {"S": "x"}}`},
 		{"stream: not audit", "publish-events.json", `"S": "AUDIT"`, `"S": "REQUEST"`},
 		{"stream: other keys", "publish-events.json", `"SK": {
-            "S": "EVT#00000000000000000001"
+            "S": "EVT#evt_eventpendingcreated"
           }
         },
         "NewImage"`, `"SK": {

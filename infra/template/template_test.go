@@ -836,7 +836,12 @@ const (
 	policyAssumeTenantRole   = "an inline statement allowing only sts:AssumeRole on the tenants' provisioning roles"
 	policyEmailSubscriptions = "an inline statement allowing only sns:Subscribe (protocol email) on " + eventsTopicID +
 		" and sns:Unsubscribe, sns:SetSubscriptionAttributes on its subscriptions"
-	policyTouchAPIKeys = "an inline statement allowing only dynamodb:UpdateItem of " + store.AttrLastUsedAt +
+	// The audit chain (issue 11): the extender alone may GenerateMac with
+	// the chain key and write anchors; the verify function may VerifyMac
+	// and read anchors. Exactly these documents, nothing wider.
+	policyChainWriter   = "the chain writer's inline statements (kms:GenerateMac/VerifyMac on AuditChainKey, anchors put/get/list)"
+	policyChainVerifier = "the chain verifier's inline statements (kms:VerifyMac on AuditChainKey, anchors get/list)"
+	policyTouchAPIKeys  = "an inline statement allowing only dynamodb:UpdateItem of " + store.AttrLastUsedAt +
 		" on the API keys' id items"
 )
 
@@ -845,7 +850,7 @@ const (
 func policySendToQueue(queue string) string { return "SQSSendMessagePolicy on " + queue }
 
 var extraPolicyKinds = func() []string {
-	kinds := []string{policyStartExecution, policyPublishEvents, policyAssumeTenantRole, policyEmailSubscriptions, policyTouchAPIKeys}
+	kinds := []string{policyStartExecution, policyPublishEvents, policyAssumeTenantRole, policyEmailSubscriptions, policyTouchAPIKeys, policyChainWriter, policyChainVerifier}
 	for _, fn := range slices.Sorted(maps.Keys(deadLetterQueues)) {
 		kinds = append(kinds, policySendToQueue(deadLetterQueues[fn]))
 	}
@@ -866,6 +871,10 @@ func extraPolicyHolders(k string) []string {
 		return subscribingFunctions
 	case policyTouchAPIKeys:
 		return []string{routes.Authorizer}
+	case policyChainWriter:
+		return []string{"extend-audit-chain"}
+	case policyChainVerifier:
+		return []string{"verify-audit-log"}
 	}
 	for fn, q := range deadLetterQueues {
 		if k == policySendToQueue(q) {
@@ -880,6 +889,16 @@ func extraPolicyHolders(k string) []string {
 const (
 	startExecutionTemplate = `{"StepFunctionsExecutionPolicy":{"StateMachineName":"Sub:${AWS::StackName}-access-request"}}`
 	publishEventsTemplate  = `{"SNSPublishMessagePolicy":{"TopicName":"GetAtt:` + eventsTopicID + `.TopicName"}}`
+)
+
+// The chain's inline documents, as tablePolicies sees them.
+const (
+	chainWriterDoc = `{"Statement":[{"Action":["kms:GenerateMac","kms:VerifyMac"],"Effect":"Allow","Resource":"GetAtt:AuditChainKey.Arn"},` +
+		`{"Action":["s3:PutObject","s3:PutObjectRetention","s3:GetObject"],"Effect":"Allow","Resource":"Sub:${AuditAnchorBucket.Arn}/anchors/*"},` +
+		`{"Action":"s3:ListBucket","Effect":"Allow","Resource":"GetAtt:AuditAnchorBucket.Arn"}]}`
+	chainVerifierDoc = `{"Statement":[{"Action":"kms:VerifyMac","Effect":"Allow","Resource":"GetAtt:AuditChainKey.Arn"},` +
+		`{"Action":"s3:GetObject","Effect":"Allow","Resource":"Sub:${AuditAnchorBucket.Arn}/anchors/*"},` +
+		`{"Action":"s3:ListBucket","Effect":"Allow","Resource":"GetAtt:AuditAnchorBucket.Arn"}]}`
 )
 
 // tenantRoleResource is the only resource sts:AssumeRole is allowed on: a
@@ -948,6 +967,10 @@ func tablePolicies(f *serverless.Function, tableRef string) (read, crud int, ext
 				extras = append(extras, policyEmailSubscriptions)
 			case isTouchAPIKeysDoc(docs[i], strings.TrimPrefix(tableRef, "Ref:")):
 				extras = append(extras, policyTouchAPIKeys)
+			case string(doc) == chainWriterDoc:
+				extras = append(extras, policyChainWriter)
+			case string(doc) == chainVerifierDoc:
+				extras = append(extras, policyChainVerifier)
 			default:
 				other = append(other, fmt.Sprintf("#%d inline %s", i, doc))
 			}

@@ -35,6 +35,13 @@ const (
 	AuditChannelUpdated     = "channel.updated"
 	AuditChannelDeleted     = "channel.deleted"
 	AuditDriftDetected      = "drift.detected"
+	AuditAPIKeyCreated      = "api_key.created"
+	AuditAPIKeyRevoked      = "api_key.revoked"
+	AuditTenantCreated      = "tenant.created"
+	AuditChannelTested      = "channel.tested"
+	AuditResourceAPIKey     = "api_key"
+	AuditResourceTenant     = "tenant"
+	AuditResourcePolicyRule = auditResourcePolicyRule
 	SeverityInfo            = "info"
 	SeverityCritical        = "critical"
 	SeverityWarning         = "warning"
@@ -47,12 +54,14 @@ const (
 	auditResourcePolicyRule = "policy_rule"
 )
 
-// GenesisHash is the prev_hash of a tenant's first audit event.
+// GenesisHash is the prev_hash of a tenant's first chain entry.
 const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
-// AuditHash is the hash of an event: lowercase hex SHA-256 of its canonical
-// encoding, which is the JSON object (keys sorted, as encoding/json writes
-// maps) of every field except hash:
+// AuditHash is the content hash of an event: lowercase hex SHA-256 of its
+// canonical encoding, which is the JSON object (keys sorted, as
+// encoding/json writes maps) of every field except hash (stored events
+// have seq 0 and prev_hash "": their place in the tenant's chain is the
+// chain entry's, shared/audit):
 //
 //	action, actor_id, actor_type, created_at (RFC3339Nano, UTC), id,
 //	metadata (object or null), prev_hash, reasoning, resource_id,
@@ -95,69 +104,39 @@ func auditCanonical(e AuditEvent) []byte {
 	return b
 }
 
-// ChainEvents fills Seq, PrevHash and Hash of events appended after the
-// event (headSeq, headHash); headSeq 0 and headHash "" mean an empty chain.
-// The Repo calls it for every append attempt.
-func ChainEvents(events []AuditEvent, headSeq int64, headHash string) []AuditEvent {
-	out := make([]AuditEvent, len(events))
-	prev := headHash
-	if headSeq == 0 || prev == "" {
-		prev = GenesisHash
-	}
-	for i, e := range events {
-		e.Seq = headSeq + int64(i) + 1
-		e.PrevHash = prev
-		e.CreatedAt = e.CreatedAt.UTC()
-		e.Hash = AuditHash(e)
-		prev = e.Hash
-		out[i] = e
-	}
-	return out
+// VerifyOptions selects what VerifyAudit checks. By default it starts at
+// the tenant's latest anchor (the newest checkpoint written outside the
+// table); FromSeq names an older anchor; Genesis starts at the first
+// event. Cursor continues a previous call (its NextCursor); Limit bounds
+// the entries checked per call (default 1000, at most 10000).
+type VerifyOptions struct {
+	FromSeq int64
+	Genesis bool
+	Cursor  string
+	Limit   int
 }
 
-// VerifyResult is the outcome of VerifyAudit.
+// VerifyResult is the outcome of VerifyAudit, one page of it: Valid and
+// the first broken seq with the reason, the entries checked in this call,
+// where the walk started (FromSeq, the anchor it started from), the
+// chain's head seen, and NextCursor/HasMore when the chain continues
+// beyond this page (Valid then covers the pages so far).
 type VerifyResult struct {
 	Valid          bool   `json:"valid"`
 	Checked        int64  `json:"checked"`
 	FirstBrokenSeq int64  `json:"first_broken_seq,omitempty"`
 	Reason         string `json:"reason,omitempty"`
+	FromSeq        int64  `json:"from_seq"`
+	AnchorSeq      int64  `json:"anchor_seq,omitempty"`
+	LatestAnchor   int64  `json:"latest_anchor_seq,omitempty"`
+	HeadSeq        int64  `json:"head_seq"`
+	Anchors        int    `json:"anchors_checked"`
+	NextCursor     string `json:"next_cursor,omitempty"`
+	HasMore        bool   `json:"has_more"`
 }
 
-// verifyChain walks the chain: keys 1, 2, 3, … without gaps, each event's
-// seq equal to its key and its tenant the chain's, prev_hash equal to the
-// previous event's hash (GenesisHash for the first), hash equal to the
-// recomputed one. Limitation: deleting the newest events (a truncated tail)
-// is not detectable without an external anchor; compare Checked and the
-// last hash with a copy kept elsewhere (e.g. the audit stream).
-func verifyChain(ctx context.Context, repo Repo, tenantID string) (VerifyResult, error) {
-	res := VerifyResult{Valid: true}
-	prevHash := GenesisHash
-	expect := int64(1)
-	errStop := fmt.Errorf("stop")
-	broken := func(seq int64, why string) error {
-		res.Valid, res.FirstBrokenSeq, res.Reason = false, seq, why
-		return errStop
-	}
-	err := repo.WalkAudit(ctx, tenantID, func(keySeq int64, e AuditEvent) error {
-		switch {
-		case keySeq != expect:
-			return broken(expect, fmt.Sprintf("event %d is missing (next stored event is %d)", expect, keySeq))
-		case e.Seq != keySeq:
-			return broken(keySeq, fmt.Sprintf("event stored at %d claims sequence %d", keySeq, e.Seq))
-		case e.TenantID != tenantID:
-			return broken(keySeq, "event belongs to another tenant")
-		case e.PrevHash != prevHash:
-			return broken(keySeq, "prev_hash does not match the previous event's hash")
-		case AuditHash(e) != e.Hash:
-			return broken(keySeq, "hash does not match the event's content")
-		}
-		res.Checked++
-		prevHash = e.Hash
-		expect++
-		return nil
-	})
-	if err != nil && err != errStop {
-		return VerifyResult{}, err
-	}
-	return res, nil
+// AuditVerifier checks a tenant's chain against its anchors
+// (shared/audit's Verifier).
+type AuditVerifier interface {
+	Verify(ctx context.Context, tenantID string, o VerifyOptions) (VerifyResult, error)
 }

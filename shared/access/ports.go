@@ -111,8 +111,9 @@ type GrantWrite struct {
 }
 
 // Change is one atomic state change: everything in it is written in one
-// transaction, together with the audit events appended to the tenant's
-// chain (the Repo assigns Seq, PrevHash and Hash).
+// transaction, together with its audit events (the Repo stores each with
+// its content hash; the tenant's chain is extended after commit, from the
+// table's stream, without a tenant-wide sequence on the request path).
 type Change struct {
 	Request     *RequestWrite
 	Grant       *GrantWrite
@@ -132,8 +133,7 @@ const (
 )
 
 // ConditionFailedError is what Repo.Commit returns when a condition of the
-// Change failed (after the Repo retried contention on the audit chain
-// itself). Parts lists every failed part.
+// Change failed. Parts lists every failed part.
 type ConditionFailedError struct{ Parts []string }
 
 func (e *ConditionFailedError) Error() string {
@@ -217,9 +217,6 @@ type Repo interface {
 	ListGrants(ctx context.Context, tenantID string, q GrantQuery, p Page) ([]Grant, string, error)
 	ListMessages(ctx context.Context, tenantID, requestID string, p Page) ([]Message, string, error)
 	ListAudit(ctx context.Context, tenantID string, q AuditQuery, p Page) ([]AuditEvent, string, error)
-	// WalkAudit calls fn for every event of the tenant's chain in key order,
-	// with the sequence number its key carries.
-	WalkAudit(ctx context.Context, tenantID string, fn func(keySeq int64, e AuditEvent) error) error
 }
 
 // Page asks for one page of a list. Limit 0 → 50, at most 250.

@@ -41,6 +41,9 @@ type Service struct {
 	// retries of a failed revoke (RecordRevokeFailure; 0: the defaults,
 	// DefaultRevokeRetryBase and DefaultRevokeRetryMax).
 	RevokeRetryBase, RevokeRetryMax time.Duration
+	// AuditVerifier checks the tenant's audit chain (VerifyAudit); only
+	// the verify function sets it.
+	AuditVerifier AuditVerifier
 }
 
 // Filters of the list calls.
@@ -260,6 +263,33 @@ func (s *Service) event(tenant, actorID, actorType, action, resType, resID, reas
 		Action: action, ResourceType: resType, ResourceID: resID, Severity: SeverityInfo,
 		Reasoning: reasoning, Metadata: NormalizeMetadata(md), CreatedAt: now,
 	}
+}
+
+// PrivilegedEvent builds the audit event of a privileged change by c
+// (API key, tenant, rule, settings or channel change), for the store to
+// write in the change's own transaction. before/after are summaries of
+// the changed thing (never secrets); nil when it did not exist.
+func (s *Service) PrivilegedEvent(c Caller, action, resourceType, resourceID string, before, after map[string]any, extra map[string]any) AuditEvent {
+	md := map[string]any{}
+	for k, v := range extra {
+		md[k] = v
+	}
+	if before != nil {
+		md["before"] = before
+	}
+	if after != nil {
+		md["after"] = after
+	}
+	ev := s.event(c.TenantID, c.ID, actorType(c), action, resourceType, resourceID, "", md, s.now())
+	if c.Admin {
+		ev.Metadata = NormalizeMetadata(withKey(md, "actor_admin", true))
+	}
+	return ev
+}
+
+func withKey(m map[string]any, k string, v any) map[string]any {
+	m[k] = v
+	return m
 }
 
 func systemMessage(r Request, body string, now time.Time) Message {

@@ -158,14 +158,23 @@ func (d Deps) unsubscribe(r *http.Request, arns []string) {
 	}
 }
 
-func (d Deps) auditChannel(r *http.Request, id auth.Identity, action string, ch notify.Channel) {
-	if d.Access == nil {
-		return
+// channelEvent is the audit event of a channel change, written in the
+// change's own transaction. Summaries never hold the URL, headers or
+// signing secret.
+func (d Deps) channelEvent(id auth.Identity, action string, before, after *notify.Channel) access.AuditEvent {
+	sum := func(ch *notify.Channel) map[string]any {
+		if ch == nil {
+			return nil
+		}
+		return map[string]any{"name": ch.Name, "type": ch.Type, "enabled": ch.Enabled, "version": ch.Version, "event_filters": ch.EventFilters}
 	}
-	meta := map[string]any{"name": ch.Name, "type": ch.Type, "enabled": ch.Enabled, "version": ch.Version}
-	if err := d.Access.RecordConfigChange(r.Context(), caller(id), action, access.AuditResourceChannel, ch.ID, meta); err != nil {
-		httpapi.Logger(r.Context()).Error("audit of a channel change failed", "channel_id", ch.ID, "error", err.Error())
+	chID := ""
+	if after != nil {
+		chID = after.ID
+	} else if before != nil {
+		chID = before.ID
 	}
+	return d.privilegedEvent(id, id.TenantID, action, access.AuditResourceChannel, chID, sum(before), sum(after))
 }
 
 // adminChannel is the admin's identity and the channel {id} of the path.
@@ -249,13 +258,12 @@ func CreateChannel(d Deps) http.Handler {
 				return err
 			}
 		}
-		if err := d.Store.PutChannel(r.Context(), ch, true, 0); err != nil {
+		if err := d.Store.PutChannel(r.Context(), ch, true, 0, d.channelEvent(id, access.AuditChannelCreated, nil, &ch)); err != nil {
 			if ch.Type == notify.TypeEmail {
 				d.unsubscribe(r, slices.Collect(maps.Values(ch.SubscriptionARNs)))
 			}
 			return channelError(err)
 		}
-		d.auditChannel(r, id, access.AuditChannelCreated, ch)
 		httpapi.Logger(r.Context()).Info("notification channel created", "channel_id", ch.ID, "type", ch.Type)
 		v := viewChannel(ch)
 		v.SigningSecret = ch.SigningSecret
@@ -309,11 +317,10 @@ func UpdateChannel(d Deps) http.Handler {
 				}
 			}
 		}
-		if err := d.Store.PutChannel(r.Context(), next, false, cur.Version); err != nil {
+		if err := d.Store.PutChannel(r.Context(), next, false, cur.Version, d.channelEvent(id, access.AuditChannelUpdated, &cur, &next)); err != nil {
 			return channelError(err)
 		}
 		d.unsubscribe(r, removed)
-		d.auditChannel(r, id, access.AuditChannelUpdated, next)
 		w.Header().Set("ETag", strconv.FormatInt(next.Version, 10))
 		httpapi.WriteJSON(w, http.StatusOK, viewChannel(next))
 		return nil
@@ -327,13 +334,12 @@ func DeleteChannel(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		if err := d.Store.DeleteChannel(r.Context(), id.TenantID, ch.ID); err != nil {
+		if err := d.Store.DeleteChannel(r.Context(), id.TenantID, ch.ID, d.channelEvent(id, access.AuditChannelDeleted, &ch, nil)); err != nil {
 			return channelError(err)
 		}
 		if len(ch.SubscriptionARNs) > 0 && d.Notify.Subscriptions != nil {
 			d.unsubscribe(r, slices.Collect(maps.Values(ch.SubscriptionARNs)))
 		}
-		d.auditChannel(r, id, access.AuditChannelDeleted, ch)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
@@ -367,6 +373,12 @@ func TestChannel(d Deps) http.Handler {
 			return fmt.Errorf("channel test: no dispatcher configured")
 		}
 		ev := notify.NewTestEvent(ch, events.Actor{ID: id.PrincipalID, Type: caller(id).Type}, d.now())
+		// Audited before anything is sent: a test the log cannot record is
+		// not sent.
+		if err := d.Store.CommitAudit(r.Context(), id.TenantID, d.privilegedEvent(id, id.TenantID, access.AuditChannelTested,
+			access.AuditResourceChannel, ch.ID, nil, map[string]any{"name": ch.Name, "type": ch.Type, "event_id": ev.ID})); err != nil {
+			return apiError(err, named("notification channel", ch.ID))
+		}
 		res := d.Notify.Tester.DeliverTo(r.Context(), ch, ev)
 		v := testView{Delivered: res.Err == nil, EventID: ev.ID, StatusCode: res.StatusCode, Attempts: res.Attempts, DurationMS: res.Duration.Milliseconds()}
 		if res.Err != nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/audit"
 	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
@@ -119,6 +120,20 @@ func FromEnv(opts ...Option) func(context.Context, *slog.Logger) (Deps, error) {
 			}
 		}
 		return d, nil
+	}
+}
+
+// WithAuditVerifier sets the audit chain's verifier (the chain key for
+// VerifyMac and the anchor store, audit.VerifierFromEnv) for the verify
+// function.
+func WithAuditVerifier() Option {
+	return func(ctx context.Context, d *Deps) error {
+		_, sig, anchors, err := audit.FromEnv(ctx)
+		if err != nil {
+			return err
+		}
+		d.Access.AuditVerifier = &audit.Verifier{Repo: d.Store, Signer: sig, Anchors: anchors}
+		return nil
 	}
 }
 

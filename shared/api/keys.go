@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
@@ -101,7 +102,8 @@ func CreateAPIKey(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		if err := d.Store.CreateAPIKey(r.Context(), key); err != nil {
+		ev := d.privilegedEvent(id, id.TenantID, access.AuditAPIKeyCreated, access.AuditResourceAPIKey, key.ID, nil, keySummary(key))
+		if err := d.Store.CreateAPIKey(r.Context(), key, ev); err != nil {
 			return apiError(err, "API key")
 		}
 		httpapi.Logger(r.Context()).Info("API key created", "key_id", key.ID, "scopes", key.Scopes)
@@ -119,7 +121,8 @@ func DeleteAPIKey(d Deps) http.Handler {
 			return err
 		}
 		keyID := r.PathValue("id")
-		key, err := d.Store.RevokeAPIKey(r.Context(), id.TenantID, keyID, d.now())
+		ev := d.privilegedEvent(id, id.TenantID, access.AuditAPIKeyRevoked, access.AuditResourceAPIKey, keyID, nil, map[string]any{"revoked": true})
+		key, err := d.Store.RevokeAPIKey(r.Context(), id.TenantID, keyID, d.now(), ev)
 		if err != nil {
 			return apiError(err, named("API key", keyID))
 		}
@@ -153,4 +156,26 @@ func ListAPIKeys(d Deps) http.Handler {
 		httpapi.WriteJSON(w, http.StatusOK, httpapi.NewList(views, next))
 		return nil
 	})
+}
+
+// keySummary is what the audit log records of a key: never the secret
+// or its hash.
+func keySummary(k store.APIKey) map[string]any {
+	m := map[string]any{"name": k.Name, "scopes": k.Scopes, "prefix": k.Prefix}
+	if k.ExpiresAt != nil {
+		m["expires_at"] = k.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return m
+}
+
+// privilegedEvent is the audit event of a privileged change by id in
+// tenant, written in the change's own transaction.
+func (d Deps) privilegedEvent(id auth.Identity, tenant, action, resourceType, resourceID string, before, after map[string]any) access.AuditEvent {
+	c := caller(id)
+	c.TenantID = tenant
+	svc := d.Access
+	if svc == nil {
+		svc = &access.Service{Now: d.Now}
+	}
+	return svc.PrivilegedEvent(c, action, resourceType, resourceID, before, after, nil)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -458,15 +459,39 @@ func ListAuditLog(d Deps) http.Handler {
 	}, (*access.Service).AuditLog)
 }
 
-// VerifyAuditLog serves GET /v1/audit-log/verify (admin): walks the hash
-// chain and reports the first broken link.
+// VerifyAuditLog serves GET /v1/audit-log/verify (admin): checks one page
+// of the hash chain against its anchors — from the latest anchor, or
+// from_seq (an anchor's seq), or genesis=true; cursor continues, limit
+// bounds the entries (default 1000, max 10000) — and reports the first
+// broken link.
 func VerifyAuditLog(d Deps) http.Handler {
 	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
 		id, err := httpapi.RequireTenant(r, auth.ScopeAdmin)
 		if err != nil {
 			return err
 		}
-		res, err := d.Access.VerifyAudit(r.Context(), caller(id))
+		q := r.URL.Query()
+		o := access.VerifyOptions{Cursor: q.Get("cursor"), Genesis: q.Get("genesis") == "true"}
+		for _, p := range []struct {
+			name string
+			max  int64
+			dst  func(int64)
+		}{
+			{"from_seq", 1 << 62, func(n int64) { o.FromSeq = n }},
+			{"limit", 10000, func(n int64) { o.Limit = int(n) }},
+		} {
+			if v := q.Get(p.name); v != "" {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n < 1 || n > p.max {
+					return httpapi.Invalid("invalid verify request", httpapi.FieldError{Field: p.name, Message: fmt.Sprintf("must be an integer from 1 to %d", p.max)})
+				}
+				p.dst(n)
+			}
+		}
+		if g := q.Get("genesis"); g != "" && g != "true" && g != "false" {
+			return httpapi.Invalid("invalid verify request", httpapi.FieldError{Field: "genesis", Message: "must be true or false"})
+		}
+		res, err := d.Access.VerifyAudit(r.Context(), caller(id), o)
 		if err != nil {
 			return accessError(err, "audit log")
 		}

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"net/http"
@@ -126,17 +128,21 @@ func (d Deps) writeRuleChange(w http.ResponseWriter, r *http.Request, tenant str
 
 var policyReaders = []string{auth.ScopePoliciesRead, auth.ScopePoliciesWrite}
 
-// auditRuleChange appends the rule change to the tenant's audit log. The
-// change itself is already committed (its own transaction with the
-// rule-set version bump), so a failure here is logged, not returned: the
-// caller's change happened and must not be retried as if it had not.
-func (d Deps) auditRuleChange(r *http.Request, id auth.Identity, action, ruleID string, meta map[string]any) {
-	if d.Access == nil {
-		return
+// ruleEvent is the audit event of a rule change, written in the change's
+// own transaction (the change fails if it cannot be written).
+func (d Deps) ruleEvent(id auth.Identity, action, ruleID string, before, after *policy.Rule) access.AuditEvent {
+	return d.privilegedEvent(id, id.TenantID, action, access.AuditResourcePolicyRule, ruleID, ruleSummary(before), ruleSummary(after))
+}
+
+// ruleSummary is what the audit log records of a rule (nil: none).
+func ruleSummary(r *policy.Rule) map[string]any {
+	if r == nil {
+		return nil
 	}
-	if err := d.Access.RecordRuleChange(r.Context(), caller(id), action, ruleID, meta); err != nil {
-		httpapi.Logger(r.Context()).Error("audit of a rule change failed", "action", action, "rule_id", ruleID, "error", err.Error())
-	}
+	return map[string]any{"name": r.Name, "effect": r.Effect, "priority": r.Priority, "enabled": r.Enabled,
+		"approval_mode": r.ApprovalMode, "principal": r.PrincipalScopeType + " " + r.PrincipalEntityType + " " + r.PrincipalEntityID,
+		"resource": r.ResourceScopeType + " " + r.ResourceEntityType + " " + r.ResourceEntityID, "actions": r.ActionIDs,
+		"conditions_sha256": sha256Hex(r.Conditions)}
 }
 
 // ListRules serves GET /v1/policy-rules.
@@ -212,12 +218,11 @@ func CreateRule(d Deps) http.Handler {
 		if err != nil {
 			return apiError(err, "policy rule")
 		}
-		rec, err := d.Store.CreateRule(r.Context(), id.TenantID, rule, d.now())
+		rec, err := d.Store.CreateRule(r.Context(), id.TenantID, rule, d.now(), d.ruleEvent(id, access.AuditRuleCreated, rule.ID, nil, &rule))
 		if err != nil {
 			return apiError(err, named("policy rule", rule.ID))
 		}
 		httpapi.Logger(r.Context()).Info("policy rule created", "rule_id", rule.ID)
-		d.auditRuleChange(r, id, access.AuditRuleCreated, rule.ID, map[string]any{"revision": rec.Revision})
 		w.Header().Set("Location", "/v1/policy-rules/"+rule.ID)
 		return d.writeRuleChange(w, r, id.TenantID, http.StatusCreated, rec)
 	})
@@ -253,12 +258,15 @@ func UpdateRule(d Deps) http.Handler {
 			return httpapi.Invalid("the rule id in the body differs from the path",
 				httpapi.FieldError{Field: "id", Message: "must equal " + strconv.Quote(httpapi.ClipID(pathID))})
 		}
-		rec, err := d.Store.UpdateRule(r.Context(), id.TenantID, rule, expected, d.now())
+		var before *policy.Rule
+		if cur, err := d.Store.GetRule(r.Context(), id.TenantID, rule.ID); err == nil {
+			before = &cur.Rule
+		}
+		rec, err := d.Store.UpdateRule(r.Context(), id.TenantID, rule, expected, d.now(), d.ruleEvent(id, access.AuditRuleUpdated, rule.ID, before, &rule))
 		if err != nil {
 			return apiError(err, named("policy rule", rule.ID))
 		}
 		httpapi.Logger(r.Context()).Info("policy rule updated", "rule_id", rule.ID, "revision", rec.Revision)
-		d.auditRuleChange(r, id, access.AuditRuleUpdated, rule.ID, map[string]any{"revision": rec.Revision})
 		return d.writeRuleChange(w, r, id.TenantID, http.StatusOK, rec)
 	})
 }
@@ -271,11 +279,14 @@ func DeleteRule(d Deps) http.Handler {
 			return err
 		}
 		ruleID := r.PathValue("id")
-		if err := d.Store.DeleteRule(r.Context(), id.TenantID, ruleID); err != nil {
+		var before *policy.Rule
+		if cur, err := d.Store.GetRule(r.Context(), id.TenantID, ruleID); err == nil {
+			before = &cur.Rule
+		}
+		if err := d.Store.DeleteRule(r.Context(), id.TenantID, ruleID, d.ruleEvent(id, access.AuditRuleDeleted, ruleID, before, nil)); err != nil {
 			return apiError(err, named("policy rule", ruleID))
 		}
 		httpapi.Logger(r.Context()).Info("policy rule deleted", "rule_id", ruleID)
-		d.auditRuleChange(r, id, access.AuditRuleDeleted, ruleID, nil)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
@@ -349,12 +360,17 @@ func ImportRules(d Deps) http.Handler {
 			return httpapi.Invalid("the document holds no rule: nothing to import",
 				httpapi.FieldError{Field: "document", Message: "holds no rule"})
 		}
-		version, err := d.Store.ImportRules(r.Context(), id.TenantID, rules, replace, d.now())
+		ruleIDs := make([]string, len(rules))
+		for i, rule := range rules {
+			ruleIDs[i] = rule.ID
+		}
+		ev := d.privilegedEvent(id, id.TenantID, access.AuditRulesImported, access.AuditResourcePolicyRule, "*", nil,
+			map[string]any{"count": len(rules), "replace": replace, "rule_ids": ruleIDs})
+		version, err := d.Store.ImportRules(r.Context(), id.TenantID, rules, replace, d.now(), ev)
 		if err != nil {
 			return apiError(err, "policy rules")
 		}
 		httpapi.Logger(r.Context()).Info("policy rules imported", "count", len(rules), "replace", replace, "rule_set_version", version)
-		d.auditRuleChange(r, id, access.AuditRulesImported, "*", map[string]any{"count": len(rules), "replace": replace, "rule_set_version": version})
 		ids := make([]string, len(rules)) // warnings concern the document's rules
 		for i, rule := range rules {
 			ids[i] = rule.ID
@@ -367,4 +383,12 @@ func ImportRules(d Deps) http.Handler {
 			"warnings": shadowWarnings(shadows, ids...)})
 		return nil
 	})
+}
+
+func sha256Hex(s string) string {
+	if s == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }

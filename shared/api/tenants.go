@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
@@ -45,7 +46,9 @@ func CreateTenant(d Deps) http.Handler {
 			return err
 		}
 		t := store.Tenant{ID: in.ID, Name: in.Name, CreatedAt: now}
-		if err := d.Store.CreateTenant(r.Context(), t, key); err != nil {
+		ev := d.privilegedEvent(caller, t.ID, access.AuditTenantCreated, access.AuditResourceTenant, t.ID, nil,
+			map[string]any{"name": t.Name, "first_key": keySummary(key), "first_key_id": key.ID})
+		if err := d.Store.CreateTenant(r.Context(), t, key, ev); err != nil {
 			return apiError(err, named("tenant", in.ID))
 		}
 		httpapi.Logger(r.Context()).Info("tenant created", "new_tenant_id", t.ID)

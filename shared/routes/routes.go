@@ -130,6 +130,7 @@ var Background = []string{
 	"sweep-overdue",         // EventBridge schedule: finishes overdue grants and requests (workflow.Sweeper)
 	"publish-events",        // the table's stream (audit items): domain events → the SNS topic
 	"drive-workflow",        // the table's stream (request transitions): start / resume the workflow
+	"extend-audit-chain",    // the table's stream (audit items): the tenants' hash chains, MACed and anchored
 	"deliver-notifications", // the SNS topic: events → Slack and webhook channels
 }
 

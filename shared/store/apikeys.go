@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
 )
 
 // An API key is kept as two items written together: the hash item
@@ -79,7 +81,7 @@ func (s *Store) apiKeyPuts(k APIKey) ([]types.TransactWriteItem, error) {
 // CreateAPIKey stores a new key of an existing tenant: a condition check on
 // the tenant item and both key items in one transaction. ErrNotFound if the
 // tenant does not exist, ErrConflict if the key id or hash is taken.
-func (s *Store) CreateAPIKey(ctx context.Context, k APIKey) error {
+func (s *Store) CreateAPIKey(ctx context.Context, k APIKey, audit ...access.AuditEvent) error {
 	puts, err := s.apiKeyPuts(k)
 	if err != nil {
 		return err
@@ -90,6 +92,10 @@ func (s *Store) CreateAPIKey(ctx context.Context, k APIKey) error {
 		ConditionExpression:      aws.String("attribute_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
 	}}}, puts...)
+	tx, err = s.withAudit(k.TenantID, tx, audit)
+	if err != nil {
+		return err
+	}
 	if err := s.transact(ctx, tx); err != nil {
 		switch failedAt(err) {
 		case -1:
@@ -135,7 +141,7 @@ func decodeAPIKey(item map[string]types.AttributeValue) (APIKey, error) {
 // transaction, conditional on neither being revoked yet. It returns the
 // revoked key. ErrNotFound if there is no such key, ErrConflict if it is
 // revoked already.
-func (s *Store) RevokeAPIKey(ctx context.Context, tenantID, keyID string, at time.Time) (APIKey, error) {
+func (s *Store) RevokeAPIKey(ctx context.Context, tenantID, keyID string, at time.Time, audit ...access.AuditEvent) (APIKey, error) {
 	if err := checkTenant(tenantID); err != nil {
 		return APIKey{}, err
 	}
@@ -164,10 +170,14 @@ func (s *Store) RevokeAPIKey(ctx context.Context, tenantID, keyID string, at tim
 			ExpressionAttributeValues: map[string]types.AttributeValue{":at": atAV},
 		}}
 	}
-	err = s.transact(ctx, []types.TransactWriteItem{
+	tx, err := s.withAudit(tenantID, []types.TransactWriteItem{
 		update(apiKeysPK(tenantID), apiKeyIDSK(keyID)),
 		update(apiKeyHashPK(tenantID, k.Hash), skKey),
-	})
+	}, audit)
+	if err != nil {
+		return APIKey{}, err
+	}
+	err = s.transact(ctx, tx)
 	if err != nil {
 		if failedAt(err) < 0 {
 			return APIKey{}, fmt.Errorf("store: revoke API key %s: %w", keyID, err)

@@ -1,12 +1,15 @@
 package store
 
-// The audit log: per tenant a hash chain of events under PK T#<tenant>#AUDIT,
-// SK EVT#<seq, 20 digits>. An append is a Put with attribute_not_exists in
-// the same transaction as the state change it records, chained after the
-// head read with one consistent Query (newest first, Limit 1) — there is no
-// separate head item. The hash (access.AuditHash) covers every field of the
-// event but hash; the item also carries created_key (fixed-width time, for
-// the from/to filter), which is derived and not hashed.
+// The audit log: one item per event under PK T#<tenant>#AUDIT, SK
+// EVT#<event id> (ids begin with their creation time, so keys sort by
+// time), put with attribute_not_exists in the same transaction as the
+// change it records. Writers never contend: there is no sequence to claim
+// on the request path. The item's hash is the event's content hash
+// (access.AuditHash with seq 0 and prev_hash ""); the item also carries
+// created_key (fixed-width time, for the from/to filter), which is derived
+// and not hashed. The tenant's hash chain over the events (sequence
+// numbers, links, MACs) lives under T#<tenant>#CHAIN (chain.go), written
+// only by the chain extender (shared/audit) from the table's stream.
 
 import (
 	"context"
@@ -28,73 +31,160 @@ func auditItem(tenant string, e access.AuditEvent) (map[string]types.AttributeVa
 	if err != nil {
 		return nil, fmt.Errorf("store: encode audit event: %w", err)
 	}
-	item[AttrPK], item[AttrSK] = str(auditPK(tenant)), str(auditSK(e.Seq))
+	item[AttrPK], item[AttrSK] = str(auditPK(tenant)), str(auditSK(e.ID))
 	item[AttrEntityType] = str(entityAudit)
 	item[attrCreatedKey] = str(sortTime(e.CreatedAt))
 	return item, nil
+}
+
+// auditPuts normalizes events for storage (seq 0, no prev_hash, UTC
+// time, content hash) and returns them with their put-if-absent actions.
+func (s *Store) auditPuts(tenant string, events []access.AuditEvent) ([]access.AuditEvent, []types.TransactWriteItem, error) {
+	if len(events) == 0 {
+		return nil, nil, nil
+	}
+	out := make([]access.AuditEvent, len(events))
+	tx := make([]types.TransactWriteItem, len(events))
+	for i, e := range events {
+		if e.TenantID != tenant || !validItemID(e.ID) || strings.Contains(e.ID, "#") {
+			return nil, nil, fmt.Errorf("%w: audit event tenant/id", ErrInvalidInput)
+		}
+		e.Seq, e.PrevHash = 0, ""
+		e.CreatedAt = e.CreatedAt.UTC()
+		e.Metadata = access.NormalizeMetadata(e.Metadata)
+		e.Hash = access.AuditHash(e)
+		item, err := auditItem(tenant, e)
+		if err != nil {
+			return nil, nil, err
+		}
+		out[i], tx[i] = e, s.putIfAbsent(item)
+	}
+	return out, tx, nil
+}
+
+// CommitAudit writes events alone (a change with nothing else to write,
+// such as a drift report or a channel test), atomically.
+func (s *Store) CommitAudit(ctx context.Context, tenantID string, events ...access.AuditEvent) error {
+	_, err := s.Commit(ctx, tenantID, access.Change{Audit: events})
+	return err
+}
+
+// withAudit appends the audit puts of events (of tenant) to tx, for the
+// store's own privileged writes (keys, tenants, rules, settings, channels).
+func (s *Store) withAudit(tenant string, tx []types.TransactWriteItem, events []access.AuditEvent) ([]types.TransactWriteItem, error) {
+	_, puts, err := s.auditPuts(tenant, events)
+	if err != nil {
+		return nil, err
+	}
+	if len(tx)+len(puts) > maxTransactItems {
+		return nil, fmt.Errorf("%w: change has more than %d items", ErrInvalidInput, maxTransactItems)
+	}
+	return append(tx, puts...), nil
 }
 
 // UnmarshalAuditItem decodes an item of the table as an audit event, the
 // way the store reads them back: ok is false (and err nil) when the item is
 // not an audit event (entity_type is not AUDIT, or its keys are not an
 // audit event's), and an error means an audit item that does not decode or
-// whose partition is not its own tenant's audit chain. For readers of the
-// table's stream (the notification outbox), which see raw items.
+// whose keys are not its own (tenant's audit partition, EVT#<its id>). For
+// readers of the table's stream (the notification outbox, the chain
+// extender), which see raw items.
 func UnmarshalAuditItem(item map[string]types.AttributeValue) (access.AuditEvent, bool, error) {
 	et, _ := item[AttrEntityType].(*types.AttributeValueMemberS)
 	pk, _ := item[AttrPK].(*types.AttributeValueMemberS)
 	sk, _ := item[AttrSK].(*types.AttributeValueMemberS)
-	if et == nil || et.Value != entityAudit || pk == nil || sk == nil || !strings.HasSuffix(pk.Value, "#AUDIT") {
-		return access.AuditEvent{}, false, nil
-	}
-	seq, ok := parseSeqSK(sk.Value)
-	if !ok {
+	if et == nil || et.Value != entityAudit || pk == nil || sk == nil || !strings.HasSuffix(pk.Value, "#AUDIT") || !strings.HasPrefix(sk.Value, skEventPrefix) {
 		return access.AuditEvent{}, false, nil
 	}
 	var e access.AuditEvent
 	if err := attributevalue.UnmarshalMap(item, &e); err != nil {
 		return access.AuditEvent{}, true, fmt.Errorf("store: decode audit event %s: %w", sk.Value, err)
 	}
-	if !ValidTenantID(e.TenantID) || pk.Value != auditPK(e.TenantID) || e.Seq != seq {
-		return access.AuditEvent{}, true, fmt.Errorf("store: audit event at %s/%s claims tenant %q, sequence %d", pk.Value, sk.Value, e.TenantID, e.Seq)
+	if !ValidTenantID(e.TenantID) || pk.Value != auditPK(e.TenantID) || sk.Value != auditSK(e.ID) {
+		return access.AuditEvent{}, true, fmt.Errorf("store: audit event at %s/%s claims tenant %q, id %q", pk.Value, sk.Value, e.TenantID, e.ID)
 	}
 	return e, true, nil
 }
 
-// auditHead returns the sequence number and hash of the newest event (0, ""
-// for an empty chain).
-func (s *Store) auditHead(ctx context.Context, tenant string) (int64, string, error) {
-	out, err := s.client.Query(ctx, &dynamodb.QueryInput{
+// GetAuditEvents reads the events with the given ids (consistent,
+// BatchGetItem in groups of 100); missing ids are absent from the map.
+func (s *Store) GetAuditEvents(ctx context.Context, tenantID string, ids []string) (map[string]access.AuditEvent, error) {
+	if err := checkTenant(tenantID); err != nil {
+		return nil, err
+	}
+	out := make(map[string]access.AuditEvent, len(ids))
+	for start := 0; start < len(ids); start += 100 {
+		end := min(start+100, len(ids))
+		seen := map[string]bool{}
+		var keys []map[string]types.AttributeValue
+		for _, id := range ids[start:end] {
+			if seen[id] || !validItemID(id) {
+				continue
+			}
+			seen[id] = true
+			keys = append(keys, keyOf(auditPK(tenantID), auditSK(id)))
+		}
+		req := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+		for attempt := 0; len(req) > 0 && len(req[s.table].Keys) > 0; attempt++ {
+			if attempt > 8 {
+				return nil, fmt.Errorf("store: get audit events: unprocessed keys persisted")
+			}
+			res, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, fmt.Errorf("store: get audit events: %w", err)
+			}
+			for _, it := range res.Responses[s.table] {
+				e, ok, err := UnmarshalAuditItem(it)
+				if err != nil || !ok {
+					continue // a mangled item reads as missing: a broken link for verify
+				}
+				out[e.ID] = e
+			}
+			req = res.UnprocessedKeys
+		}
+	}
+	return out, nil
+}
+
+// AuditEventsAfter reads up to limit events in key (time) order after the
+// event id afterID ("" = from the first): the chain extender's catch-up
+// path. next is the last id read ("" when there are no more).
+func (s *Store) AuditEventsAfter(ctx context.Context, tenantID, afterID string, limit int) ([]access.AuditEvent, string, error) {
+	if err := checkTenant(tenantID); err != nil {
+		return nil, "", err
+	}
+	in := &dynamodb.QueryInput{
 		TableName:                aws.String(s.table),
 		KeyConditionExpression:   aws.String("#pk = :pk AND begins_with(#sk, :evt)"),
 		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#sk": AttrSK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(auditPK(tenant)), ":evt": str(skEventPrefix),
+			":pk": str(auditPK(tenantID)), ":evt": str(skEventPrefix),
 		},
-		ScanIndexForward: aws.Bool(false),
-		Limit:            aws.Int32(1),
-		ConsistentRead:   aws.Bool(true),
-	})
+		ConsistentRead: aws.Bool(true),
+		Limit:          aws.Int32(int32(limit)),
+	}
+	if afterID != "" {
+		in.ExclusiveStartKey = keyOf(auditPK(tenantID), auditSK(afterID))
+	}
+	res, err := s.client.Query(ctx, in)
 	if err != nil {
-		return 0, "", fmt.Errorf("store: audit head: %w", err)
+		return nil, "", fmt.Errorf("store: audit events after %s: %w", afterID, err)
 	}
-	if len(out.Items) == 0 {
-		return 0, "", nil
+	var out []access.AuditEvent
+	for _, it := range res.Items {
+		e, ok, err := UnmarshalAuditItem(it)
+		if err != nil {
+			return nil, "", err
+		}
+		if ok {
+			out = append(out, e)
+		}
 	}
-	it := out.Items[0]
-	sk, _ := it[AttrSK].(*types.AttributeValueMemberS)
-	if sk == nil {
-		return 0, "", fmt.Errorf("store: audit head: no sort key")
+	next := ""
+	if len(res.LastEvaluatedKey) > 0 && len(out) > 0 {
+		next = out[len(out)-1].ID
 	}
-	seq, ok := parseSeqSK(sk.Value)
-	if !ok {
-		return 0, "", fmt.Errorf("store: audit head: bad sort key %q", sk.Value)
-	}
-	h, _ := it["hash"].(*types.AttributeValueMemberS)
-	if h == nil {
-		return 0, "", fmt.Errorf("store: audit head: event %d has no hash", seq)
-	}
-	return seq, h.Value, nil
+	return out, next, nil
 }
 
 // ListAudit lists audit events newest first (consistent), filtered by
@@ -157,42 +247,4 @@ func (s *Store) ListAudit(ctx context.Context, tenantID string, q access.AuditQu
 		out = append(out, e)
 	}
 	return out, next, nil
-}
-
-// WalkAudit reads the whole chain in sequence order (consistent, all pages).
-func (s *Store) WalkAudit(ctx context.Context, tenantID string, fn func(keySeq int64, e access.AuditEvent) error) error {
-	if err := checkTenant(tenantID); err != nil {
-		return err
-	}
-	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
-		TableName:                aws.String(s.table),
-		KeyConditionExpression:   aws.String("#pk = :pk AND begins_with(#sk, :evt)"),
-		ExpressionAttributeNames: map[string]string{"#pk": AttrPK, "#sk": AttrSK},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": str(auditPK(tenantID)), ":evt": str(skEventPrefix),
-		},
-		ConsistentRead: aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("store: walk audit log: %w", err)
-		}
-		for _, it := range out.Items {
-			sk, _ := it[AttrSK].(*types.AttributeValueMemberS)
-			var seq int64
-			if sk != nil {
-				seq, _ = parseSeqSK(sk.Value)
-			}
-			var e access.AuditEvent
-			if err := attributevalue.UnmarshalMap(it, &e); err != nil {
-				// A mangled item is a broken link, not an I/O error.
-				e = access.AuditEvent{Seq: -1}
-			}
-			if err := fn(seq, e); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

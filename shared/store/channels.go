@@ -17,6 +17,7 @@ import (
 
 	// The channel model's leaf package, not shared/notify: notify imports
 	// shared/events, which imports this package.
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify/channel"
 )
 
@@ -104,7 +105,7 @@ func decodeChannel(item map[string]types.AttributeValue) (channel.Channel, error
 // update: the stored version must be expectVersion (ErrConflict; ErrNotFound
 // if there is no such channel); every attribute but created_at and the
 // delivery status is replaced, attributes absent from ch are removed.
-func (s *Store) PutChannel(ctx context.Context, ch channel.Channel, create bool, expectVersion int64) error {
+func (s *Store) PutChannel(ctx context.Context, ch channel.Channel, create bool, expectVersion int64, audit ...access.AuditEvent) error {
 	if err := checkTenant(ch.TenantID); err != nil {
 		return err
 	}
@@ -119,16 +120,16 @@ func (s *Store) PutChannel(ctx context.Context, ch channel.Channel, create bool,
 		if ch.Version != 1 {
 			return fmt.Errorf("%w: a new channel has version 1, not %d", ErrInvalidInput, ch.Version)
 		}
-		return s.createChannel(ctx, ch, item)
+		return s.createChannel(ctx, ch, item, audit)
 	}
 	if expectVersion < 1 || ch.Version != expectVersion+1 {
 		return fmt.Errorf("%w: channel update from version %d must write version %d, not %d", ErrInvalidInput, expectVersion, expectVersion+1, ch.Version)
 	}
-	return s.updateChannel(ctx, ch, item, expectVersion)
+	return s.updateChannel(ctx, ch, item, expectVersion, audit)
 }
 
-func (s *Store) createChannel(ctx context.Context, ch channel.Channel, item map[string]types.AttributeValue) error {
-	err := s.transact(ctx, []types.TransactWriteItem{
+func (s *Store) createChannel(ctx context.Context, ch channel.Channel, item map[string]types.AttributeValue, audit []access.AuditEvent) error {
+	tx, err := s.withAudit(ch.TenantID, []types.TransactWriteItem{
 		{ConditionCheck: &types.ConditionCheck{
 			TableName:                aws.String(s.table),
 			Key:                      keyOf(tenantPK(ch.TenantID), skTenant),
@@ -141,7 +142,11 @@ func (s *Store) createChannel(ctx context.Context, ch channel.Channel, item map[
 			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 			ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
 		}},
-	})
+	}, audit)
+	if err != nil {
+		return err
+	}
+	err = s.transact(ctx, tx)
 	switch failedAt(err) {
 	case -1:
 		if err != nil {
@@ -161,7 +166,7 @@ func (s *Store) createChannel(ctx context.Context, ch channel.Channel, item map[
 // the version. NULL, not REMOVE: the embedded stand-in the tests use
 // (minidyn v0.8.2) ignores REMOVE of top-level attributes, and NULL decodes
 // as the empty value all the same.
-func (s *Store) updateChannel(ctx context.Context, ch channel.Channel, item map[string]types.AttributeValue, expectVersion int64) error {
+func (s *Store) updateChannel(ctx context.Context, ch channel.Channel, item map[string]types.AttributeValue, expectVersion int64, audit []access.AuditEvent) error {
 	names := map[string]string{"#pk": AttrPK, "#ver": chAttrVersion}
 	vals := map[string]types.AttributeValue{":expect": num(expectVersion)}
 	skip := append([]string{AttrPK, AttrSK, chAttrCreatedAt}, statusAttrs...)
@@ -182,14 +187,18 @@ func (s *Store) updateChannel(ctx context.Context, ch channel.Channel, item map[
 			set = append(set, ph+" = :null")
 		}
 	}
-	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	tx, err := s.withAudit(ch.TenantID, []types.TransactWriteItem{{Update: &types.Update{
 		TableName:                 aws.String(s.table),
 		Key:                       keyOf(channelsPK(ch.TenantID), channelSK(ch.ID)),
 		UpdateExpression:          aws.String("SET " + strings.Join(set, ", ")),
 		ConditionExpression:       aws.String("attribute_exists(#pk) AND #ver = :expect"),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: vals,
-	})
+	}}}, audit)
+	if err != nil {
+		return err
+	}
+	err = s.transact(ctx, tx)
 	if err == nil {
 		return nil
 	}
@@ -272,19 +281,23 @@ func decodeChannels(items []map[string]types.AttributeValue) ([]channel.Channel,
 }
 
 // DeleteChannel deletes a channel. ErrNotFound if there is none.
-func (s *Store) DeleteChannel(ctx context.Context, tenantID, id string) error {
+func (s *Store) DeleteChannel(ctx context.Context, tenantID, id string, audit ...access.AuditEvent) error {
 	if err := checkTenant(tenantID); err != nil {
 		return err
 	}
 	if err := checkChannelID(id); err != nil {
 		return err
 	}
-	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+	tx, err := s.withAudit(tenantID, []types.TransactWriteItem{{Delete: &types.Delete{
 		TableName:                aws.String(s.table),
 		Key:                      keyOf(channelsPK(tenantID), channelSK(id)),
 		ConditionExpression:      aws.String("attribute_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
-	})
+	}}}, audit)
+	if err != nil {
+		return err
+	}
+	err = s.transact(ctx, tx)
 	switch {
 	case err == nil:
 		return nil

@@ -19,7 +19,9 @@ package store
 //	grant             T#<tenant>#GRANT#<id>       META              (grant id derived from the request id)
 //	duplicate guard   T#<tenant>#LOCK#<sha256>    LOCK              (requester+resource+permission set; live request/grant)
 //	idempotency       T#<tenant>#IDEM#<sha256>    IDEM              (requester+Idempotency-Key → request id, input hash; ttl)
-//	audit event       T#<tenant>#AUDIT            EVT#<seq, 20 digits zero-padded>  (hash chain, audit.go)
+//	audit event       T#<tenant>#AUDIT            EVT#<event id>    (one item per event, no sequence; audit.go)
+//	chain entry       T#<tenant>#CHAIN            SEQ#<seq, 20 digits> (hash chain over the events: seq, event id and hash, links, MAC; chain.go)
+//	chain reference   T#<tenant>#CHAIN            REF#<event id>    (which seq chained the event: the extender's idempotence)
 //	assignment        T#<tenant>#ASSIGN           A#<sha256>        (provider bookkeeping: account+permission set+principal, holder grant ids; assignments.go)
 //	AWS settings      T#<tenant>                  SETTINGS#AWS      (Identity Center instance, role to assume; settings.go)
 //	drift digest      T#<tenant>                  DRIFT             (what the reconciler reported last; settings.go)
@@ -206,28 +208,32 @@ func apiKeyIDSK(id string) string             { return skKeyIDPrefix + id }
 // Keys of requests, grants, messages, locks, idempotency records, audit
 // events and assignments (see the table above).
 const (
-	skMeta         = "META"
-	skTaskToken    = "META#TOKEN" // must sort right after skMeta and before skMsgPrefix (GetRequestWithToken's range)
-	skLock         = "LOCK"
-	skIdem         = "IDEM"
-	skAssignPrefix = "A#"
-	skSettingsAWS  = "SETTINGS#AWS"
-	skDrift        = "DRIFT"
-	entityDrift    = "DRIFT_DIGEST"
-	skChanPrefix   = "CH#"
-	entitySettings = "SETTINGS"
-	entityChannel  = "CHANNEL"
-	skMsgPrefix    = "MSG#"
-	skEventPrefix  = "EVT#"
-	entityRequest  = "REQUEST"
-	entityToken    = "TASK_TOKEN"
-	entityGrant    = "GRANT"
-	entityMessage  = "MESSAGE"
-	entityLock     = "LOCK"
-	entityIdem     = "IDEMPOTENCY"
-	entityAudit    = "AUDIT"
-	entityAssign   = "ASSIGNMENT"
-	sortTimeLayout = "2006-01-02T15:04:05.000000000Z"
+	skMeta           = "META"
+	skTaskToken      = "META#TOKEN" // must sort right after skMeta and before skMsgPrefix (GetRequestWithToken's range)
+	skLock           = "LOCK"
+	skIdem           = "IDEM"
+	skAssignPrefix   = "A#"
+	skSettingsAWS    = "SETTINGS#AWS"
+	skDrift          = "DRIFT"
+	entityDrift      = "DRIFT_DIGEST"
+	skChanPrefix     = "CH#"
+	entitySettings   = "SETTINGS"
+	entityChannel    = "CHANNEL"
+	skMsgPrefix      = "MSG#"
+	skEventPrefix    = "EVT#"
+	skChainSeqPrefix = "SEQ#"
+	skChainRefPrefix = "REF#"
+	entityChain      = "CHAIN_ENTRY"
+	entityChainRef   = "CHAIN_REF"
+	entityRequest    = "REQUEST"
+	entityToken      = "TASK_TOKEN"
+	entityGrant      = "GRANT"
+	entityMessage    = "MESSAGE"
+	entityLock       = "LOCK"
+	entityIdem       = "IDEMPOTENCY"
+	entityAudit      = "AUDIT"
+	entityAssign     = "ASSIGNMENT"
+	sortTimeLayout   = "2006-01-02T15:04:05.000000000Z"
 )
 
 // sortTime is the fixed-width UTC time used inside sort keys.
@@ -241,7 +247,10 @@ func messageSK(at time.Time, id string) string {
 func lockPK(tenant, key string) string     { return tenantPrefix(tenant) + "#LOCK#" + key }
 func idemPK(tenant, key string) string     { return tenantPrefix(tenant) + "#IDEM#" + key }
 func auditPK(tenant string) string         { return tenantPrefix(tenant) + "#AUDIT" }
-func auditSK(seq int64) string             { return fmt.Sprintf("%s%020d", skEventPrefix, seq) }
+func auditSK(id string) string             { return skEventPrefix + id }
+func chainPK(tenant string) string         { return tenantPrefix(tenant) + "#CHAIN" }
+func chainSeqSK(seq int64) string          { return fmt.Sprintf("%s%020d", skChainSeqPrefix, seq) }
+func chainRefSK(id string) string          { return skChainRefPrefix + id }
 func assignPK(tenant string) string        { return tenantPrefix(tenant) + "#ASSIGN" }
 func assignSK(key string) string           { return skAssignPrefix + key }
 func settingsIndexPK(tenant string) string { return tenantPrefix(tenant) + "#SETTINGS" }

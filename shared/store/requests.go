@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -26,11 +25,10 @@ import (
 var _ access.Repo = (*Store)(nil)
 
 const (
-	maxIDBytes          = 256
-	auditAppendAttempts = 30
-	partAudit           = "audit"
-	partMessage         = "message"
-	partLockRelease     = "lock_release"
+	maxIDBytes      = 256
+	partAudit       = "audit"
+	partMessage     = "message"
+	partLockRelease = "lock_release"
 )
 
 func notFound(what, id string) error {
@@ -202,77 +200,43 @@ func failedParts(err error, parts []string) []string {
 	return nil
 }
 
-// Commit writes ch in one transaction. Audit events are chained after the
-// current head (one consistent Query); when another append won the race
-// for the next sequence number (only the audit put failed) it re-reads the
-// head and retries, up to 30 times. Other failed conditions are returned as
-// *access.ConditionFailedError.
+// Commit writes ch in one transaction, its audit events included. Each
+// event is its own item (PK T#<tenant>#AUDIT, SK EVT#<event id>, put if
+// absent) with its content hash; there is no tenant-wide sequence to
+// contend for: writers of different requests never conflict. The chain
+// (sequence numbers, links, MACs) is extended after commit, from the
+// table's stream, by shared/audit's Extender. A failed condition is
+// returned as *access.ConditionFailedError.
 func (s *Store) Commit(ctx context.Context, tenantID string, ch access.Change) ([]access.AuditEvent, error) {
 	if err := checkTenant(tenantID); err != nil {
 		return nil, err
 	}
-	base, parts, err := s.changeItems(tenantID, ch)
+	tx, parts, err := s.changeItems(tenantID, ch)
 	if err != nil {
 		return nil, err
 	}
-	if len(base)+len(ch.Audit) == 0 {
+	events, auditTx, err := s.auditPuts(tenantID, ch.Audit)
+	if err != nil {
+		return nil, err
+	}
+	tx = append(tx, auditTx...)
+	for range auditTx {
+		parts = append(parts, partAudit)
+	}
+	if len(tx) == 0 {
 		return nil, nil
 	}
-	if len(base)+len(ch.Audit) > maxTransactItems {
+	if len(tx) > maxTransactItems {
 		return nil, fmt.Errorf("%w: change has more than %d items", ErrInvalidInput, maxTransactItems)
 	}
-	backoff := 5 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		var events []access.AuditEvent
-		tx := base
-		allParts := parts
-		if len(ch.Audit) > 0 {
-			seq, hash, err := s.auditHead(ctx, tenantID)
-			if err != nil {
-				return nil, err
-			}
-			events = access.ChainEvents(ch.Audit, seq, hash)
-			tx = append(append([]types.TransactWriteItem(nil), base...), make([]types.TransactWriteItem, 0, len(events))...)
-			allParts = append(append([]string(nil), parts...), make([]string, 0, len(events))...)
-			for _, e := range events {
-				item, err := auditItem(tenantID, e)
-				if err != nil {
-					return nil, err
-				}
-				tx = append(tx, s.putIfAbsent(item))
-				allParts = append(allParts, partAudit)
-			}
-		}
-		err := s.transact(ctx, tx)
-		if err == nil {
-			return events, nil
-		}
-		failed := failedParts(err, allParts)
+	if err := s.transact(ctx, tx); err != nil {
+		failed := failedParts(err, parts)
 		if failed == nil {
 			return nil, fmt.Errorf("store: commit: %w", err)
 		}
-		var other []string
-		for _, p := range failed {
-			if p != partAudit {
-				other = append(other, p)
-			}
-		}
-		if len(other) > 0 {
-			return nil, fmt.Errorf("store: commit: %w", &access.ConditionFailedError{Parts: other})
-		}
-		if attempt+1 >= auditAppendAttempts {
-			return nil, fmt.Errorf("store: audit chain append contention persisted: %w (%w)", access.ErrConflict, ErrConflict)
-		}
-		d := backoff/2 + rand.N(backoff)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(d):
-		}
-		if backoff < 200*time.Millisecond {
-			backoff *= 2
-		}
+		return nil, fmt.Errorf("store: commit: %w", &access.ConditionFailedError{Parts: failed})
 	}
+	return events, nil
 }
 
 // GetRequest reads a request (consistent).
@@ -611,9 +575,9 @@ func (s *Store) ListMessages(ctx context.Context, tenantID, requestID string, p 
 }
 
 func parseSeqSK(sk string) (int64, bool) {
-	if !strings.HasPrefix(sk, skEventPrefix) {
+	if !strings.HasPrefix(sk, skChainSeqPrefix) {
 		return 0, false
 	}
-	n, err := strconv.ParseInt(sk[len(skEventPrefix):], 10, 64)
+	n, err := strconv.ParseInt(sk[len(skChainSeqPrefix):], 10, 64)
 	return n, err == nil
 }

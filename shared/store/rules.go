@@ -166,7 +166,7 @@ func (s *Store) putRule(item map[string]types.AttributeValue, cond string, vals 
 // CreateRule stores a new rule at revision 1 and bumps the tenant's
 // rule_set_version, in one transaction. ErrConflict if the id exists,
 // ErrNotFound if the tenant does not.
-func (s *Store) CreateRule(ctx context.Context, tenantID string, r policy.Rule, now time.Time) (RuleRecord, error) {
+func (s *Store) CreateRule(ctx context.Context, tenantID string, r policy.Rule, now time.Time, audit ...access.AuditEvent) (RuleRecord, error) {
 	if err := checkTenant(tenantID); err != nil {
 		return RuleRecord{}, err
 	}
@@ -179,10 +179,14 @@ func (s *Store) CreateRule(ctx context.Context, tenantID string, r policy.Rule, 
 	if err != nil {
 		return RuleRecord{}, err
 	}
-	err = s.transact(ctx, []types.TransactWriteItem{
+	tx, err := s.withAudit(tenantID, []types.TransactWriteItem{
 		s.bumpRuleSetVersion(tenantID),
 		s.putRule(item, "attribute_not_exists(#pk)", nil),
-	})
+	}, audit)
+	if err != nil {
+		return RuleRecord{}, err
+	}
+	err = s.transact(ctx, tx)
 	switch failedAt(err) {
 	case -1:
 		if err != nil {
@@ -201,7 +205,7 @@ func (s *Store) CreateRule(ctx context.Context, tenantID string, r policy.Rule, 
 // "whatever the current revision" (retried on concurrent updates); any
 // other value must equal the stored revision, else ErrConflict.
 // ErrNotFound if the rule (or tenant) does not exist.
-func (s *Store) UpdateRule(ctx context.Context, tenantID string, r policy.Rule, expectedRevision int64, now time.Time) (RuleRecord, error) {
+func (s *Store) UpdateRule(ctx context.Context, tenantID string, r policy.Rule, expectedRevision int64, now time.Time, audit ...access.AuditEvent) (RuleRecord, error) {
 	if err := checkTenant(tenantID); err != nil {
 		return RuleRecord{}, err
 	}
@@ -225,10 +229,14 @@ func (s *Store) UpdateRule(ctx context.Context, tenantID string, r policy.Rule, 
 		if err != nil {
 			return RuleRecord{}, err
 		}
-		err = s.transact(ctx, []types.TransactWriteItem{
+		tx, err := s.withAudit(tenantID, []types.TransactWriteItem{
 			s.bumpRuleSetVersion(tenantID),
 			s.putRule(item, "attribute_exists(#pk) AND #rev = :rev", map[string]types.AttributeValue{":rev": num(cur.Revision)}),
-		})
+		}, audit)
+		if err != nil {
+			return RuleRecord{}, err
+		}
+		err = s.transact(ctx, tx)
 		switch failedAt(err) {
 		case -1:
 			if err != nil {
@@ -250,6 +258,29 @@ func (s *Store) UpdateRule(ctx context.Context, tenantID string, r policy.Rule, 
 	return RuleRecord{}, fmt.Errorf("store: update rule %s: too much contention: %w", r.ID, ErrConflict)
 }
 
+// chunkEvents are the audit events of one import chunk (actions
+// [start, end) of total): the events themselves for the first chunk, and
+// copies with derived ids for the others, so each committed chunk carries
+// its record.
+func chunkEvents(evs []access.AuditEvent, start, end, total int) []access.AuditEvent {
+	out := make([]access.AuditEvent, len(evs))
+	for i, e := range evs {
+		md := map[string]any{}
+		for k, v := range e.Metadata {
+			md[k] = v
+		}
+		if start > 0 {
+			e.ID = fmt.Sprintf("%s-%d", e.ID, start)
+		}
+		if start > 0 || end < total {
+			md["chunk"] = map[string]any{"from": start, "to": end, "of": total}
+		}
+		e.Metadata = md
+		out[i] = e
+	}
+	return out
+}
+
 // ruleRevision is the conflict of an update expecting another revision.
 func ruleRevision(current, expected int64) error {
 	return conflict(map[string]any{"revision": current}, "the policy rule is at revision %d now, not %d", current, expected)
@@ -257,14 +288,14 @@ func ruleRevision(current, expected int64) error {
 
 // DeleteRule deletes a rule and bumps rule_set_version, in one
 // transaction. ErrNotFound if the rule (or tenant) does not exist.
-func (s *Store) DeleteRule(ctx context.Context, tenantID, id string) error {
+func (s *Store) DeleteRule(ctx context.Context, tenantID, id string, audit ...access.AuditEvent) error {
 	if err := checkTenant(tenantID); err != nil {
 		return err
 	}
 	if err := checkRule(policy.Rule{ID: id}); err != nil {
 		return err
 	}
-	err := s.transact(ctx, []types.TransactWriteItem{
+	tx, err := s.withAudit(tenantID, []types.TransactWriteItem{
 		s.bumpRuleSetVersion(tenantID),
 		{Delete: &types.Delete{
 			TableName:                aws.String(s.table),
@@ -272,7 +303,11 @@ func (s *Store) DeleteRule(ctx context.Context, tenantID, id string) error {
 			ConditionExpression:      aws.String("attribute_exists(#pk)"),
 			ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
 		}},
-	})
+	}, audit)
+	if err != nil {
+		return err
+	}
+	err = s.transact(ctx, tx)
 	switch failedAt(err) {
 	case -1:
 		if err != nil {
@@ -310,7 +345,7 @@ const (
 // It returns the tenant's rule_set_version read after the last write (a
 // concurrent writer may have moved it further). ErrNotFound if the tenant
 // does not exist.
-func (s *Store) ImportRules(ctx context.Context, tenantID string, rules []policy.Rule, replace bool, now time.Time) (int64, error) {
+func (s *Store) ImportRules(ctx context.Context, tenantID string, rules []policy.Rule, replace bool, now time.Time, audit ...access.AuditEvent) (int64, error) {
 	if err := checkTenant(tenantID); err != nil {
 		return 0, err
 	}
@@ -385,12 +420,16 @@ func (s *Store) ImportRules(ctx context.Context, tenantID string, rules []policy
 		tx := []types.TransactWriteItem{s.bumpRuleSetVersion(tenantID)}
 		size := 0
 		end := start
-		for end < len(actions) && len(tx) < maxTransactItems && (end == start || size+actions[end].size <= importChunkBytes) {
+		for end < len(actions) && len(tx) < maxTransactItems-len(audit) && (end == start || size+actions[end].size <= importChunkBytes) {
 			tx = append(tx, actions[end].item)
 			size += actions[end].size
 			end++
 		}
-		err := s.transact(ctx, tx)
+		tx, err := s.withAudit(tenantID, tx, chunkEvents(audit, start, end, len(actions)))
+		if err != nil {
+			return 0, err
+		}
+		err = s.transact(ctx, tx)
 		switch failedAt(err) {
 		case -1:
 			if err != nil {

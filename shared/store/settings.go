@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
 )
 
 // AWSSettings is a tenant's AWS configuration for real provisioning: the
@@ -116,7 +118,7 @@ const attrMaxGrantDuration = "max_grant_duration_seconds"
 // expectVersion 0 they must not exist yet, otherwise the stored version
 // must equal expectVersion (ErrConflict when not). v.Version is stored as
 // expectVersion+1.
-func (s *Store) PutAWSSettings(ctx context.Context, v AWSSettings, expectVersion int64) (AWSSettings, error) {
+func (s *Store) PutAWSSettings(ctx context.Context, v AWSSettings, expectVersion int64, audit ...access.AuditEvent) (AWSSettings, error) {
 	if err := checkTenant(v.TenantID); err != nil {
 		return AWSSettings{}, err
 	}
@@ -136,7 +138,12 @@ func (s *Store) PutAWSSettings(ctx context.Context, v AWSSettings, expectVersion
 		delete(in.ExpressionAttributeNames, "#pk")
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(expectVersion)}
 	}
-	if _, err := s.client.PutItem(ctx, in); err != nil {
+	tx, err := s.withAudit(v.TenantID, []types.TransactWriteItem{{Put: &types.Put{TableName: in.TableName, Item: in.Item,
+		ConditionExpression: in.ConditionExpression, ExpressionAttributeNames: in.ExpressionAttributeNames, ExpressionAttributeValues: in.ExpressionAttributeValues}}}, audit)
+	if err != nil {
+		return AWSSettings{}, err
+	}
+	if err := s.transact(ctx, tx); err != nil {
 		if failedAt(err) == 0 {
 			if expectVersion == 0 {
 				return AWSSettings{}, conflict(nil, "the AWS settings exist already; update them with If-Match: <version>")

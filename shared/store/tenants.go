@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
 )
 
 // CreateTenant creates tenant t together with its first API key, atomically
@@ -16,7 +18,7 @@ import (
 // t.RuleSetVersion says. firstKey.TenantID may be empty (it is set to t.ID);
 // any other value must equal t.ID. ErrConflict if the tenant (or the key)
 // exists already.
-func (s *Store) CreateTenant(ctx context.Context, t Tenant, firstKey APIKey) error {
+func (s *Store) CreateTenant(ctx context.Context, t Tenant, firstKey APIKey, audit ...access.AuditEvent) error {
 	if err := checkTenant(t.ID); err != nil {
 		return err
 	}
@@ -44,6 +46,9 @@ func (s *Store) CreateTenant(ctx context.Context, t Tenant, firstKey APIKey) err
 		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": AttrPK},
 	}}}, keyItems...)
+	if tx, err = s.withAudit(t.ID, tx, audit); err != nil {
+		return err
+	}
 	if err := s.transact(ctx, tx); err != nil {
 		if failedAt(err) >= 0 {
 			return conflict(nil, "the tenant (or its first API key) exists already")

@@ -1,0 +1,87 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/store"
+)
+
+// Environment of the extender's anchoring cadence.
+const (
+	EnvAnchorEvery    = "AUDIT_ANCHOR_EVERY"    // entries (default 100)
+	EnvAnchorInterval = "AUDIT_ANCHOR_INTERVAL" // Go duration (default 1m)
+)
+
+func newKMS(ctx context.Context) (KMSAPI, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit: AWS config: %w", err)
+	}
+	return kms.NewFromConfig(cfg), nil
+}
+
+func newS3(ctx context.Context) (S3API, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit: AWS config: %w", err)
+	}
+	return s3.NewFromConfig(cfg), nil
+}
+
+// FromEnv builds the chain's store, signer and anchor store from the
+// environment (store.FromEnv, SignerFromEnv, AnchorsFromEnv).
+func FromEnv(ctx context.Context) (*store.Store, Signer, AnchorStore, error) {
+	st, err := store.FromEnv(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sig, err := SignerFromEnv(ctx, newKMS)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	anchors, err := AnchorsFromEnv(ctx, newS3)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return st, sig, anchors, nil
+}
+
+// ExtenderFromEnv is the extend-audit-chain function's Extender.
+func ExtenderFromEnv(ctx context.Context, logger *slog.Logger) (*Extender, error) {
+	st, sig, anchors, err := FromEnv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	x := &Extender{Repo: st, Signer: sig, Anchors: anchors, Logger: logger}
+	if v := strings.TrimSpace(os.Getenv(EnvAnchorEvery)); v != "" {
+		if x.AnchorEvery, err = strconv.ParseInt(v, 10, 64); err != nil || x.AnchorEvery < 1 {
+			return nil, fmt.Errorf("audit: %s=%q: want a positive integer", EnvAnchorEvery, v)
+		}
+	}
+	if v := strings.TrimSpace(os.Getenv(EnvAnchorInterval)); v != "" {
+		if x.AnchorInterval, err = time.ParseDuration(v); err != nil || x.AnchorInterval <= 0 {
+			return nil, fmt.Errorf("audit: %s=%q: want a positive duration", EnvAnchorInterval, v)
+		}
+	}
+	return x, nil
+}
+
+// VerifierFromEnv is the verify function's (and the operator command's)
+// Verifier.
+func VerifierFromEnv(ctx context.Context) (*Verifier, error) {
+	st, sig, anchors, err := FromEnv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Verifier{Repo: st, Signer: sig, Anchors: anchors}, nil
+}
