@@ -8,7 +8,9 @@ GO           ?= go
 FUNCTIONS    := $(notdir $(wildcard functions/*))
 ARCH         ?= arm64
 BUILD_DIR    ?= .build/$(ARCH)
-MAX_BINARY_BYTES := 12582912
+# 13 MiB: verify-audit-log links the KMS and S3 clients (the audit chain's MAC and anchors), ~12.1 MiB.
+# A function that outgrows it has probably linked something it does not use (see TestAWSBinariesLinkNoStandIns).
+MAX_BINARY_BYTES := 13631488
 GOBUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
 # An execution count, not a duration: Go 1.26's fuzz coordinator can report a spurious
 # "context deadline exceeded" when a -fuzztime duration expires mid-exec under load
@@ -78,7 +80,7 @@ sizes:
 	@fail=0; for fn in $(FUNCTIONS); do \
 	  size=$$(stat -c %s $(BUILD_DIR)/$$fn/bootstrap); \
 	  printf '%-24s %9d bytes\n' $$fn $$size; \
-	  if [ $$size -gt $(MAX_BINARY_BYTES) ]; then echo "  ^ over the 12 MiB budget"; fail=1; fi; \
+	  if [ $$size -gt $(MAX_BINARY_BYTES) ]; then echo "  ^ over the 13 MiB budget"; fail=1; fi; \
 	done; exit $$fail
 
 ## invoke: run one function under the Lambda RIE with an event: make invoke FN=healthz EVENT=events/healthz.json

@@ -19,9 +19,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
+	"github.com/jitsudo/jitsudo-serverless/infra/openapicheck"
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
-	"github.com/jitsudo/jitsudo-serverless/shared/openapi"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/recording"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamolocal"
@@ -52,12 +52,12 @@ func TestMain(m *testing.M) {
 // document (shared/openapi: responses always, requests the API accepted);
 // a call that does not validate fails the run.
 func runValidated(m *testing.M) int {
-	v, err := openapi.NewValidator(context.Background())
+	v, err := openapicheck.NewValidator(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	vt := &openapi.Transport{Base: http.DefaultTransport, Validator: v}
+	vt := &openapicheck.Transport{Base: http.DefaultTransport, Validator: v}
 	http.DefaultClient.Transport = vt
 	code := m.Run()
 	if f := vt.Failures(); len(f) > 0 {

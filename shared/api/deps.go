@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
-	"github.com/jitsudo/jitsudo-serverless/shared/audit"
 	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
@@ -123,16 +122,17 @@ func FromEnv(opts ...Option) func(context.Context, *slog.Logger) (Deps, error) {
 	}
 }
 
-// WithAuditVerifier sets the audit chain's verifier (the chain key for
-// VerifyMac and the anchor store, audit.VerifierFromEnv) for the verify
-// function.
-func WithAuditVerifier() Option {
+// WithAuditVerifier sets the audit chain's verifier (newVerifier is
+// audit.VerifierOver: the chain key for VerifyMac and the anchor store)
+// for the verify function. Passed in, so that only that function links the
+// KMS and S3 clients.
+func WithAuditVerifier(newVerifier func(context.Context, *store.Store) (access.AuditVerifier, error)) Option {
 	return func(ctx context.Context, d *Deps) error {
-		_, sig, anchors, err := audit.FromEnv(ctx)
+		v, err := newVerifier(ctx, d.Store)
 		if err != nil {
 			return err
 		}
-		d.Access.AuditVerifier = &audit.Verifier{Repo: d.Store, Signer: sig, Anchors: anchors}
+		d.Access.AuditVerifier = v
 		return nil
 	}
 }

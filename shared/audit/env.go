@@ -9,10 +9,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 
@@ -22,20 +23,25 @@ const (
 	EnvAnchorInterval = "AUDIT_ANCHOR_INTERVAL" // Go duration (default 1m)
 )
 
-func newKMS(ctx context.Context) (KMSAPI, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("audit: AWS config: %w", err)
-	}
-	return kms.NewFromConfig(cfg), nil
-}
+// The clients use awsenv's configuration (Lambda's environment
+// credentials), not the SDK's config package, which would link the SSO,
+// SSO-OIDC and IMDS clients into the functions for nothing.
+func newKMS(context.Context) (KMSAPI, error) { return kms.NewFromConfig(awsenv.Config("")), nil }
 
-func newS3(ctx context.Context) (S3API, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
+func newS3(context.Context) (S3API, error) { return s3.NewFromConfig(awsenv.Config("")), nil }
+
+// VerifierOver is the verify function's chain verifier over st: the chain
+// key (VerifyMac only) and the anchor store from the environment.
+func VerifierOver(ctx context.Context, st *store.Store) (access.AuditVerifier, error) {
+	sig, err := SignerFromEnv(ctx, newKMS)
 	if err != nil {
-		return nil, fmt.Errorf("audit: AWS config: %w", err)
+		return nil, err
 	}
-	return s3.NewFromConfig(cfg), nil
+	anchors, err := AnchorsFromEnv(ctx, newS3)
+	if err != nil {
+		return nil, err
+	}
+	return &Verifier{Repo: st, Signer: sig, Anchors: anchors}, nil
 }
 
 // FromEnv builds the chain's store, signer and anchor store from the

@@ -1,4 +1,7 @@
-package openapi
+// Package openapicheck validates requests and responses against the API's
+// OpenAPI document (shared/openapi) with kin-openapi. Tests only: it lives
+// outside shared/ so that no function binary links the validator.
+package openapicheck
 
 import (
 	"bytes"
@@ -14,12 +17,14 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/openapi"
 )
 
 // Load parses and validates the document.
 func Load(ctx context.Context) (*openapi3.T, error) {
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(document)
+	doc, err := loader.LoadFromData(openapi.Document())
 	if err != nil {
 		return nil, fmt.Errorf("openapi: load: %w", err)
 	}
