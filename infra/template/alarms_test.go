@@ -20,6 +20,7 @@ var wantAlarms = []struct{ namespace, metric, dimension string }{
 	{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "GetAtt:PublishEventsDLQ.QueueName"},
 	{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "GetAtt:NotificationsDLQ.QueueName"},
 	{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "GetAtt:DriveWorkflowDLQ.QueueName"},
+	{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "GetAtt:ExtendAuditChainDLQ.QueueName"},
 	{"jitsudo", "RevokeFailures", ""},
 	{"jitsudo", "SweeperFindings", ""},
 	{"jitsudo", "WorkflowStepFailures", ""},

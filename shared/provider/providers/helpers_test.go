@@ -1,11 +1,13 @@
 package providers_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,7 +146,11 @@ func (e *env) drift(tenant string) []access.AuditEvent {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	slices.SortFunc(evs, func(a, b access.AuditEvent) int { return int(a.Seq - b.Seq) })
+	// Oldest first: events carry no tenant sequence on the request path
+	// (the chain assigns it later); their time-ordered ids order them.
+	slices.SortFunc(evs, func(a, b access.AuditEvent) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
 	return evs
 }
 
