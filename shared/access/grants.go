@@ -507,7 +507,9 @@ func (s *Service) VerifyAudit(ctx context.Context, c Caller, o VerifyOptions) (V
 	return s.AuditVerifier.Verify(ctx, c.TenantID, o)
 }
 
-// RecordRuleChange appends a policy-rule change to the audit log.
+// RecordRuleChange appends a policy-rule change to the audit log on its
+// own. The API writes rule changes with their audit event in one
+// transaction; this remains for tests that need a standalone audit event.
 func (s *Service) RecordRuleChange(ctx context.Context, c Caller, action, ruleID string, meta map[string]any) error {
 	switch action {
 	case AuditRuleCreated, AuditRuleUpdated, AuditRuleDeleted, AuditRulesImported:
@@ -517,7 +519,8 @@ func (s *Service) RecordRuleChange(ctx context.Context, c Caller, action, ruleID
 	return s.recordChange(ctx, c, action, auditResourcePolicyRule, ruleID, meta)
 }
 
-// Audit resource types of configuration changes (RecordConfigChange).
+// Audit resource types of configuration changes (their handlers write
+// the event in the change's own transaction).
 const (
 	AuditResourceSettings = "settings"
 	AuditResourceChannel  = "notification_channel"
@@ -525,17 +528,6 @@ const (
 	// whole (drift.detected; resource id = the tenant id).
 	AuditResourceAssignments = "assignments"
 )
-
-// RecordConfigChange appends a change of the tenant's configuration —
-// its AWS settings or a notification channel — to the audit log.
-func (s *Service) RecordConfigChange(ctx context.Context, c Caller, action, resourceType, resourceID string, meta map[string]any) error {
-	switch action {
-	case AuditSettingsUpdated, AuditChannelCreated, AuditChannelUpdated, AuditChannelDeleted:
-	default:
-		return &ValidationError{Fields: []FieldError{{Field: "action", Message: "must be settings.updated or channel.created, channel.updated, channel.deleted"}}}
-	}
-	return s.recordChange(ctx, c, action, resourceType, resourceID, meta)
-}
 
 func (s *Service) recordChange(ctx context.Context, c Caller, action, resourceType, resourceID string, meta map[string]any) error {
 	if err := checkCaller(c); err != nil {

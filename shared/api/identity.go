@@ -176,16 +176,20 @@ func PutIdentitySettings(d Deps) http.Handler {
 		if next.ExtraAudiences == nil {
 			next.ExtraAudiences = []string{}
 		}
-		saved, err := d.Store.PutIdentitySettings(r.Context(), next, cur.Version)
+		summary := func(v store.IdentitySettings) map[string]any {
+			return map[string]any{"issuer_url": v.IssuerURL, "audience": v.Audience, "client_id": v.ClientID,
+				"accept_default_issuer": v.AcceptDefaultIssuer}
+		}
+		var before map[string]any
+		if cur.Version != 0 {
+			before = summary(cur)
+		}
+		after := summary(next)
+		after["version"] = cur.Version + 1
+		ev := d.privilegedEvent(id, id.TenantID, access.AuditSettingsUpdated, access.AuditResourceSettings, "identity", before, after)
+		saved, err := d.Store.PutIdentitySettings(r.Context(), next, cur.Version, ev)
 		if err != nil {
 			return apiError(err, "identity settings")
-		}
-		if d.Access != nil {
-			meta := map[string]any{"issuer_url": saved.IssuerURL, "audience": saved.Audience, "client_id": saved.ClientID,
-				"accept_default_issuer": saved.AcceptDefaultIssuer, "version": saved.Version}
-			if err := d.Access.RecordConfigChange(r.Context(), caller(id), access.AuditSettingsUpdated, access.AuditResourceSettings, "identity", meta); err != nil {
-				httpapi.Logger(r.Context()).Error("audit of a settings change failed", "error", err.Error())
-			}
 		}
 		httpapi.Logger(r.Context()).Info("identity settings saved", "version", saved.Version, "issuer", saved.IssuerURL)
 		w.Header().Set("ETag", strconv.FormatInt(saved.Version, 10))

@@ -85,6 +85,13 @@ func TestPrivilegedChangesFailWithTheirAudit(t *testing.T) {
 	if _, err := s.GetAWSSettings(ctx, "acme"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("settings stored without their audit: %v", err)
 	}
+	idset := store.IdentitySettings{TenantID: "acme", IssuerURL: "https://idp.example.com", Audience: "jitsudo",
+		ExtraAudiences: []string{}, ClientID: "ui", UpdatedAt: time.Now().UTC(), UpdatedBy: "root"}
+	_, err = s.PutIdentitySettings(ctx, idset, 0, taken)
+	mustFail("put identity settings", err)
+	if _, err := s.GetIdentitySettings(ctx, "acme"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("identity settings stored without their audit: %v", err)
+	}
 	// Channels.
 	ch := newWebhook(t, "acme", "ch1")
 	mustFail("create channel", s.PutChannel(ctx, ch, true, 0, taken))

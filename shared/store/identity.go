@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
 )
 
 // IdentitySettings is a tenant's own OpenID Connect identity provider
@@ -90,7 +92,7 @@ func (s *Store) GetIdentitySettings(ctx context.Context, tenantID string) (Ident
 // with expectVersion 0 they must not exist yet, otherwise the stored
 // version must equal expectVersion (ErrConflict when not). v.Version is
 // stored as expectVersion+1.
-func (s *Store) PutIdentitySettings(ctx context.Context, v IdentitySettings, expectVersion int64) (IdentitySettings, error) {
+func (s *Store) PutIdentitySettings(ctx context.Context, v IdentitySettings, expectVersion int64, audit ...access.AuditEvent) (IdentitySettings, error) {
 	if err := checkTenant(v.TenantID); err != nil {
 		return IdentitySettings{}, err
 	}
@@ -108,7 +110,14 @@ func (s *Store) PutIdentitySettings(ctx context.Context, v IdentitySettings, exp
 		in.ExpressionAttributeNames = map[string]string{"#v": "version"}
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(expectVersion)}
 	}
-	if _, err := s.client.PutItem(ctx, in); err != nil {
+	// The settings and their audit event in one transaction: a change
+	// whose audit write fails does not happen (as for the AWS settings).
+	tx, err := s.withAudit(v.TenantID, []types.TransactWriteItem{{Put: &types.Put{TableName: in.TableName, Item: in.Item,
+		ConditionExpression: in.ConditionExpression, ExpressionAttributeNames: in.ExpressionAttributeNames, ExpressionAttributeValues: in.ExpressionAttributeValues}}}, audit)
+	if err != nil {
+		return IdentitySettings{}, err
+	}
+	if err := s.transact(ctx, tx); err != nil {
 		if failedAt(err) == 0 {
 			if expectVersion == 0 {
 				return IdentitySettings{}, conflict(nil, "the identity settings exist already; update them with If-Match: <version>")
