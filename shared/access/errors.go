@@ -3,6 +3,7 @@ package access
 import (
 	"errors"
 	"fmt"
+	"github.com/jitsudo/jitsudo-serverless/shared/validation"
 	"strconv"
 	"strings"
 	"time"
@@ -124,26 +125,7 @@ func (e *DuplicateError) Error() string {
 }
 
 // FieldError is one invalid input field ("resource.id", "reason").
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
+type FieldError = validation.FieldError
 
 // ValidationError lists every invalid field of an input. An API 400.
-type ValidationError struct {
-	Fields []FieldError `json:"fields"`
-}
-
-func (e *ValidationError) Error() string {
-	var b strings.Builder
-	b.WriteString("access: invalid input")
-	for i, f := range e.Fields {
-		if i == 0 {
-			b.WriteString(": ")
-		} else {
-			b.WriteString("; ")
-		}
-		b.WriteString(f.Field + ": " + f.Message)
-	}
-	return b.String()
-}
+type ValidationError = validation.Error

@@ -2,6 +2,8 @@ package access
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
@@ -137,28 +139,12 @@ const (
 type ConditionFailedError struct{ Parts []string }
 
 func (e *ConditionFailedError) Error() string {
-	return "access: condition failed on " + joinComma(e.Parts)
+	return "access: condition failed on " + strings.Join(e.Parts, ", ")
 }
 
 // Has reports whether part failed.
 func (e *ConditionFailedError) Has(part string) bool {
-	for _, p := range e.Parts {
-		if p == part {
-			return true
-		}
-	}
-	return false
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, p := range s {
-		if i > 0 {
-			out += ", "
-		}
-		out += p
-	}
-	return out
+	return slices.Contains(e.Parts, part)
 }
 
 // RequestQuery selects requests for Repo.ListRequests. Empty fields do not

@@ -85,17 +85,7 @@ func viewChannel(ch notify.Channel) channelView {
 	return channelView{Channel: ch.Public(), Failing: ch.Failing()}
 }
 
-func channelError(err error) error {
-	var ve *notify.ValidationError
-	if errors.As(err, &ve) {
-		fields := make([]httpapi.FieldError, 0, len(ve.Fields))
-		for _, f := range ve.Fields {
-			fields = append(fields, httpapi.FieldError{Field: f.Field, Message: f.Message})
-		}
-		return httpapi.Invalid("invalid notification channel", fields...)
-	}
-	return apiError(err, "notification channel")
-}
+func channelError(err error) error { return apiError(err, "notification channel") }
 
 // checkHost runs the SSRF guard on a webhook channel's URL (DNS included).
 func (d Deps) checkHost(ctx context.Context, ch notify.Channel) error {

@@ -10,6 +10,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"github.com/jitsudo/jitsudo-serverless/shared/validation"
 	"log/slog"
 	"net/http"
 	"os"
@@ -225,13 +226,13 @@ func newID(prefix string) string {
 // is (a logged 500). Messages are written for clients: no package prefix
 // ("store: "), and what echoes an id only clipped (named).
 func apiError(err error, what string) error {
-	var ve *policy.ValidationError
+	var ve *validation.Error
 	var ce *store.ConflictError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &ve):
-		return httpapi.Invalid("invalid "+what, httpapi.Fields(ve.Fields)...)
+		return httpapi.Invalid("invalid "+what, ve.Fields...)
 	case errors.Is(err, store.ErrNotFound):
 		return httpapi.Errorf(http.StatusNotFound, "not_found", "%s not found", what)
 	case errors.As(err, &ce):

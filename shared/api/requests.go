@@ -44,7 +44,6 @@ func deniedError(denied *access.PolicyDeniedError, forAdmin bool) error {
 func accessError(err error, what string) error {
 	var denied *access.PolicyDeniedError
 	var dup *access.DuplicateError
-	var ve *access.ValidationError
 	var limit *access.DurationLimitError
 	var state *access.StateError
 	switch {
@@ -69,8 +68,6 @@ func accessError(err error, what string) error {
 			msg = "a live grant for this target exists already"
 		}
 		return (&httpapi.Error{Status: http.StatusConflict, Code: "duplicate_request", Message: msg}).WithDetails(details)
-	case errors.As(err, &ve):
-		return httpapi.Invalid("invalid "+what, httpapi.Fields(ve.Fields)...)
 	case errors.Is(err, access.ErrNotFound):
 		return httpapi.Errorf(http.StatusNotFound, "not_found", "%s not found", what)
 	case errors.Is(err, access.ErrSelfApproval):

@@ -470,23 +470,6 @@ func objectsOf(t *testing.T, body []byte) []object {
 	return out
 }
 
-// domainFieldError has the shape of policy.FieldError and access.FieldError.
-type domainFieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
-
-func TestFieldsConvertsDomainErrors(t *testing.T) {
-	got := httpapi.Fields([]domainFieldError{{"priority", "must be an integer"}, {"resource.id", "must be a 12-digit AWS account id"}})
-	want := []httpapi.FieldError{{Field: "priority", Message: "must be an integer"}, {Field: "resource.id", Message: "must be a 12-digit AWS account id"}}
-	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
-		t.Fatalf("Fields = %+v, want %+v", got, want)
-	}
-	if len(httpapi.Fields([]domainFieldError(nil))) != 0 {
-		t.Fatal("nil in, non-empty out")
-	}
-}
-
 // TestUnknownFieldNameIsClipped: an unknown or repeated key is named, but
 // never echoed beyond MaxEchoedID bytes.
 func TestUnknownFieldNameIsClipped(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jitsudo/jitsudo-serverless/shared/validation"
 	"net/http"
 	"unicode/utf8"
 )
@@ -35,24 +36,8 @@ func (e *Error) WithDetails(details map[string]any) *Error {
 	return &c
 }
 
-// FieldError names one invalid input field.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
-
-// Fields converts a domain package's field errors (policy.FieldError,
-// access.FieldError: the same shape) into the API's.
-func Fields[F ~struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}](in []F) []FieldError {
-	out := make([]FieldError, len(in))
-	for i, f := range in {
-		out[i] = FieldError(f)
-	}
-	return out
-}
+// FieldError names one invalid input field: the domain packages' shape.
+type FieldError = validation.FieldError
 
 // Invalid is a 400 validation_failed error listing the offending fields.
 func Invalid(message string, fields ...FieldError) *Error {

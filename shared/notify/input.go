@@ -2,6 +2,7 @@ package notify
 
 import (
 	"fmt"
+	"github.com/jitsudo/jitsudo-serverless/shared/validation"
 	"maps"
 	"net/mail"
 	"slices"
@@ -56,30 +57,11 @@ type ChannelConfig struct {
 }
 
 // FieldError is one invalid input field ("config.url",
-// "event_filters[2]"); the shape of httpapi.FieldError.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
+// "event_filters[2]").
+type FieldError = validation.FieldError
 
 // ValidationError lists every invalid field of an input. An API 400.
-type ValidationError struct {
-	Fields []FieldError `json:"fields"`
-}
-
-func (e *ValidationError) Error() string {
-	var b strings.Builder
-	b.WriteString("notify: invalid channel")
-	for i, f := range e.Fields {
-		if i == 0 {
-			b.WriteString(": ")
-		} else {
-			b.WriteString("; ")
-		}
-		b.WriteString(f.Field + ": " + f.Message)
-	}
-	return b.String()
-}
+type ValidationError = validation.Error
 
 // Validate checks in as a create request under mode's URL rules. It needs
 // no network: the API layer also runs Guard.CheckURL on the URL (DNS).
@@ -87,7 +69,7 @@ func (in ChannelInput) Validate(mode Mode) []FieldError {
 	var errs []FieldError
 	for _, k := range slices.Sorted(maps.Keys(in.Config.Headers)) {
 		if in.Config.Headers[k] == Redacted {
-			errs = append(errs, FieldError{"config.headers." + k, "must be the header's value"})
+			errs = append(errs, FieldError{Field: "config.headers." + k, Message: "must be the header's value"})
 		}
 	}
 	return append(errs, in.spec(true).validate(mode)...)
@@ -119,7 +101,7 @@ func NewChannel(mode Mode, tenantID, id string, in ChannelInput, now time.Time) 
 // delivery status are kept. Store it with the version cur had.
 func UpdateChannel(mode Mode, cur Channel, in ChannelInput, now time.Time) (Channel, error) {
 	if in.Type != "" && in.Type != cur.Type {
-		return Channel{}, &ValidationError{Fields: []FieldError{{"type", "cannot be changed (delete the channel and create a new one)"}}}
+		return Channel{}, &ValidationError{Fields: []FieldError{{Field: "type", Message: "cannot be changed (delete the channel and create a new one)"}}}
 	}
 	s := spec{
 		name: cur.Name, typ: cur.Type, enabled: cur.Enabled, filters: cur.EventFilters,
@@ -146,7 +128,7 @@ func UpdateChannel(mode Mode, cur Channel, in ChannelInput, now time.Time) (Chan
 			if v == Redacted {
 				old, ok := headerValue(cur.Headers, k)
 				if !ok {
-					return Channel{}, &ValidationError{Fields: []FieldError{{"config.headers." + k, "is " + Redacted + " but the channel has no such header"}}}
+					return Channel{}, &ValidationError{Fields: []FieldError{{Field: "config.headers." + k, Message: "is " + Redacted + " but the channel has no such header"}}}
 				}
 				v = old
 			}
@@ -237,7 +219,7 @@ func dedupe(in []string, key func(string) string) []string {
 func (s spec) validate(mode Mode) []FieldError {
 	var errs []FieldError
 	add := func(field, format string, args ...any) {
-		errs = append(errs, FieldError{field, fmt.Sprintf(format, args...)})
+		errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 	}
 	name := strings.TrimSpace(s.name)
 	switch n := utf8.RuneCountInString(name); {
@@ -308,7 +290,7 @@ var forbiddenHeaders = map[string]bool{
 func validateHeaders(h map[string]string) []FieldError {
 	var errs []FieldError
 	if len(h) > MaxHeaders {
-		return []FieldError{{"config.headers", fmt.Sprintf("at most %d headers", MaxHeaders)}}
+		return []FieldError{{Field: "config.headers", Message: fmt.Sprintf("at most %d headers", MaxHeaders)}}
 	}
 	seen := make(map[string]string, len(h))
 	for _, k := range slices.Sorted(maps.Keys(h)) {
@@ -316,21 +298,21 @@ func validateHeaders(h map[string]string) []FieldError {
 		lk := strings.ToLower(k)
 		switch {
 		case !isToken(k):
-			errs = append(errs, FieldError{field, "header name must be an RFC 7230 token"})
+			errs = append(errs, FieldError{Field: field, Message: "header name must be an RFC 7230 token"})
 			continue
 		case forbiddenHeaders[lk] || strings.HasPrefix(lk, "x-jitsudo-"):
-			errs = append(errs, FieldError{field, "header is set by jitsudo and cannot be overridden"})
+			errs = append(errs, FieldError{Field: field, Message: "header is set by jitsudo and cannot be overridden"})
 			continue
 		case seen[lk] != "":
-			errs = append(errs, FieldError{field, "duplicates header " + seen[lk]})
+			errs = append(errs, FieldError{Field: field, Message: "duplicates header " + seen[lk]})
 			continue
 		}
 		seen[lk] = k
 		switch {
 		case len(v) > MaxHeaderValueLen:
-			errs = append(errs, FieldError{field, fmt.Sprintf("value must be at most %d characters", MaxHeaderValueLen)})
+			errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf("value must be at most %d characters", MaxHeaderValueLen)})
 		case !validHeaderValue(v):
-			errs = append(errs, FieldError{field, "value must not contain CR, LF or other control characters"})
+			errs = append(errs, FieldError{Field: field, Message: "value must not contain CR, LF or other control characters"})
 		}
 	}
 	return errs
@@ -365,12 +347,12 @@ func validHeaderValue(v string) bool {
 
 func validateAddresses(addrs []string) []FieldError {
 	if len(addrs) == 0 || len(addrs) > MaxAddresses {
-		return []FieldError{{"config.addresses", fmt.Sprintf("must list 1 to %d addresses", MaxAddresses)}}
+		return []FieldError{{Field: "config.addresses", Message: fmt.Sprintf("must list 1 to %d addresses", MaxAddresses)}}
 	}
 	var errs []FieldError
 	for i, a := range addrs {
 		if !validEmail(a) {
-			errs = append(errs, FieldError{fmt.Sprintf("config.addresses[%d]", i), "must be a plain e-mail address (name@example.com, no display name)"})
+			errs = append(errs, FieldError{Field: fmt.Sprintf("config.addresses[%d]", i), Message: "must be a plain e-mail address (name@example.com, no display name)"})
 		}
 	}
 	return errs

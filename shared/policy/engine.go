@@ -128,7 +128,7 @@ func Compile(rules []Rule) (*PolicySet, error) {
 		var errs errList
 		n, p := validateForCompile(r, &errs)
 		if len(errs) > 0 {
-			e := errs.err().(*ValidationError)
+			e := errs.Err("policy rule").(*ValidationError)
 			for i := range e.Fields {
 				e.Fields[i].Field = fmt.Sprintf("rule %q: %s", r.ID, e.Fields[i].Field)
 			}

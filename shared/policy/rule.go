@@ -76,7 +76,7 @@ var (
 func Normalize(r Rule) (Rule, error) {
 	n, _, errs := normalize(r, "")
 	if len(errs) > 0 {
-		return Rule{}, errs.err()
+		return Rule{}, errs.Err("policy rule")
 	}
 	return n, nil
 }
@@ -88,7 +88,7 @@ func Normalize(r Rule) (Rule, error) {
 func NormalizeInput(r Rule, priorityGiven bool) (Rule, error) {
 	n, _, errs := normalizeOpt(r, "", !priorityGiven)
 	if len(errs) > 0 {
-		return Rule{}, errs.err()
+		return Rule{}, errs.Err("policy rule")
 	}
 	return n, nil
 }
@@ -98,7 +98,7 @@ func NormalizeInput(r Rule, priorityGiven bool) (Rule, error) {
 func CedarText(r Rule) (string, error) {
 	_, p, errs := normalize(r, "")
 	if len(errs) > 0 {
-		return "", errs.err()
+		return "", errs.Err("policy rule")
 	}
 	return marshalPolicy(p), nil
 }
@@ -141,21 +141,21 @@ func Export(rules []Rule) string {
 func Import(doc string) ([]Rule, error) {
 	var errs errList
 	if len(doc) > MaxImportRules*(MaxPolicyTextLen/4) {
-		errs.add("document", "document too large")
-		return nil, errs.err()
+		errs.Add("document", "document too large")
+		return nil, errs.Err("policy rule")
 	}
 	if !utf8.ValidString(doc) {
-		errs.add("document", "not valid UTF-8")
-		return nil, errs.err()
+		errs.Add("document", "not valid UTF-8")
+		return nil, errs.Err("policy rule")
 	}
 	list, err := cedar.NewPolicyListFromBytes("", []byte(doc))
 	if err != nil {
-		errs.add("document", "does not parse: "+err.Error())
-		return nil, errs.err()
+		errs.Add("document", "does not parse: "+err.Error())
+		return nil, errs.Err("policy rule")
 	}
 	if len(list) > MaxImportRules {
-		errs.add("document", fmt.Sprintf("too many policies (max %d)", MaxImportRules))
-		return nil, errs.err()
+		errs.Add("document", fmt.Sprintf("too many policies (max %d)", MaxImportRules))
+		return nil, errs.Err("policy rule")
 	}
 	out := make([]Rule, 0, len(list))
 	seen := make(map[string]int, len(list))
@@ -175,14 +175,14 @@ func Import(doc string) ([]Rule, error) {
 			continue
 		}
 		if j, dup := seen[n.ID]; dup {
-			errs.add(prefix+"id", fmt.Sprintf("duplicate id %q (also rules[%d])", n.ID, j))
+			errs.Add(prefix+"id", fmt.Sprintf("duplicate id %q (also rules[%d])", n.ID, j))
 			continue
 		}
 		seen[n.ID] = i
 		out = append(out, n)
 	}
 	if len(errs) > 0 {
-		return nil, errs.err()
+		return nil, errs.Err("policy rule")
 	}
 	return out, nil
 }
@@ -233,20 +233,20 @@ func mergePolicyText(r Rule, prefix string) (Rule, bool, errList) {
 	var errs errList
 	f := prefix + "policy_text"
 	if len(r.PolicyText) > MaxPolicyTextLen {
-		errs.add(f, fmt.Sprintf("too long (max %d bytes)", MaxPolicyTextLen))
+		errs.Add(f, fmt.Sprintf("too long (max %d bytes)", MaxPolicyTextLen))
 		return Rule{}, false, errs
 	}
 	if !utf8.ValidString(r.PolicyText) {
-		errs.add(f, "not valid UTF-8")
+		errs.Add(f, "not valid UTF-8")
 		return Rule{}, false, errs
 	}
 	list, err := cedar.NewPolicyListFromBytes("", []byte(r.PolicyText))
 	if err != nil {
-		errs.add(f, "does not parse: "+err.Error())
+		errs.Add(f, "does not parse: "+err.Error())
 		return Rule{}, false, errs
 	}
 	if len(list) != 1 {
-		errs.add(f, fmt.Sprintf("must contain exactly one policy, found %d", len(list)))
+		errs.Add(f, fmt.Sprintf("must contain exactly one policy, found %d", len(list)))
 		return Rule{}, false, errs
 	}
 	t, ferrs := decompose((*ast.Policy)(list[0].AST()), prefix)
@@ -254,7 +254,7 @@ func mergePolicyText(r Rule, prefix string) (Rule, bool, errList) {
 		return Rule{}, false, ferrs
 	}
 	conflict := func(field string, given, text any) {
-		errs.add(prefix+field, fmt.Sprintf("conflicts with policy_text (%v vs %v)", given, text))
+		errs.Add(prefix+field, fmt.Sprintf("conflicts with policy_text (%v vs %v)", given, text))
 	}
 	str := func(field string, given string, text *string) {
 		if given == "" {
@@ -344,7 +344,7 @@ func decompose(p *ast.Policy, prefix string) (parsedRule, errList) {
 	for _, a := range p.Annotations {
 		k, v := string(a.Key), string(a.Value)
 		if !knownAnnotations[k] {
-			errs.add(f, fmt.Sprintf("unknown annotation @%s", truncate(k, 64)))
+			errs.Add(f, fmt.Sprintf("unknown annotation @%s", truncate(k, 64)))
 			continue
 		}
 		switch k {
@@ -357,7 +357,7 @@ func decompose(p *ast.Policy, prefix string) (parsedRule, errList) {
 		case annPriority:
 			n, err := strconv.Atoi(v)
 			if err != nil || strconv.Itoa(n) != v {
-				errs.add(prefix+"priority", "@priority must be an integer")
+				errs.Add(prefix+"priority", "@priority must be an integer")
 				continue
 			}
 			r.Priority, r.hasPriority = n, true
@@ -368,7 +368,7 @@ func decompose(p *ast.Policy, prefix string) (parsedRule, errList) {
 			case "false":
 				r.Enabled = false
 			default:
-				errs.add(prefix+"enabled", `@enabled must be "true" or "false"`)
+				errs.Add(prefix+"enabled", `@enabled must be "true" or "false"`)
 			}
 			r.hasEnabled = true
 		case annApprovalMode:
@@ -378,7 +378,7 @@ func decompose(p *ast.Policy, prefix string) (parsedRule, errList) {
 		case annApprovalsRequired:
 			n, err := strconv.Atoi(v)
 			if err != nil || strconv.Itoa(n) != v || n <= 0 {
-				errs.add(prefix+"approvals_required", "@approvals_required must be a positive integer")
+				errs.Add(prefix+"approvals_required", "@approvals_required must be a positive integer")
 				continue
 			}
 			r.ApprovalsRequired = n
@@ -396,7 +396,7 @@ func decompose(p *ast.Policy, prefix string) (parsedRule, errList) {
 	var ok bool
 	r.PrincipalScopeType, r.PrincipalEntityType, r.PrincipalEntityID, ok = decomposeScope(p.Principal)
 	if !ok {
-		errs.add(prefix+"principal_scope_type", "unsupported principal scope")
+		errs.Add(prefix+"principal_scope_type", "unsupported principal scope")
 	}
 	switch s := p.Action.(type) {
 	case ast.ScopeTypeAll:
@@ -411,14 +411,14 @@ func decompose(p *ast.Policy, prefix string) (parsedRule, errList) {
 			r.ActionIDs = append(r.ActionIDs, actionID(e, prefix, &errs))
 		}
 		if len(r.ActionIDs) == 0 {
-			errs.add(prefix+"action_ids", "empty action list")
+			errs.Add(prefix+"action_ids", "empty action list")
 		}
 	default:
-		errs.add(prefix+"action_scope_type", "unsupported action scope")
+		errs.Add(prefix+"action_scope_type", "unsupported action scope")
 	}
 	r.ResourceScopeType, r.ResourceEntityType, r.ResourceEntityID, ok = decomposeScope(p.Resource)
 	if !ok {
-		errs.add(prefix+"resource_scope_type", "unsupported resource scope")
+		errs.Add(prefix+"resource_scope_type", "unsupported resource scope")
 	}
 	if len(p.Conditions) > 0 {
 		r.Conditions = marshalConditions(p.Conditions)
@@ -428,7 +428,7 @@ func decompose(p *ast.Policy, prefix string) (parsedRule, errList) {
 
 func actionID(e types.EntityUID, prefix string, errs *errList) string {
 	if e.Type != EntityAction {
-		errs.add(prefix+"action_ids", fmt.Sprintf("action entity must be of type Action, got %s", truncate(string(e.Type), 64)))
+		errs.Add(prefix+"action_ids", fmt.Sprintf("action entity must be of type Action, got %s", truncate(string(e.Type), 64)))
 	}
 	return string(e.ID)
 }
@@ -466,18 +466,18 @@ func validateOpt(r Rule, prefix string, errs *errList, verify bool) (Rule, *ast.
 	// id
 	switch {
 	case r.ID == "":
-		errs.add(fld("id"), "required")
+		errs.Add(fld("id"), "required")
 	case !ruleIDPattern.MatchString(r.ID):
-		errs.add(fld("id"), "must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+		errs.Add(fld("id"), "must match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 	case strings.EqualFold(r.ID, "export") || strings.EqualFold(r.ID, "import"):
-		errs.add(fld("id"), fmt.Sprintf("%q is reserved", r.ID))
+		errs.Add(fld("id"), fmt.Sprintf("%q is reserved", r.ID))
 	}
 	checkText(fld("name"), r.Name, MaxNameLen, false, errs)
 	checkText(fld("description"), r.Description, MaxDescriptionLen, true, errs)
 	checkText(fld("notice"), r.Notice, MaxNoticeLen, true, errs)
 	checkText(fld("notification_channel"), r.NotificationChannel, MaxNotificationChannelLen, false, errs)
 	if r.Priority > MaxPriority || r.Priority < -MaxPriority {
-		errs.add(fld("priority"), fmt.Sprintf("must be between %d and %d", -MaxPriority, MaxPriority))
+		errs.Add(fld("priority"), fmt.Sprintf("must be between %d and %d", -MaxPriority, MaxPriority))
 	}
 
 	p := &ast.Policy{}
@@ -487,9 +487,9 @@ func validateOpt(r Rule, prefix string, errs *errList, verify bool) (Rule, *ast.
 	case EffectForbid:
 		p.Effect = ast.EffectForbid
 	case "":
-		errs.add(fld("effect"), "required (permit or forbid)")
+		errs.Add(fld("effect"), "required (permit or forbid)")
 	default:
-		errs.add(fld("effect"), "must be permit or forbid")
+		errs.Add(fld("effect"), "must be permit or forbid")
 	}
 
 	// principal
@@ -513,25 +513,25 @@ func validateOpt(r Rule, prefix string, errs *errList, verify bool) (Rule, *ast.
 	actions = slices.Compact(actions)
 	for _, a := range actions {
 		if !knownActions[a] {
-			errs.add(fld("action_ids"), fmt.Sprintf("unknown action %q (known: request_access, approve_request, extend_grant)", truncate(a, 64)))
+			errs.Add(fld("action_ids"), fmt.Sprintf("unknown action %q (known: request_access, approve_request, extend_grant)", truncate(a, 64)))
 		}
 	}
 	switch r.ActionScopeType {
 	case ScopeAny:
 		if len(actions) > 0 {
-			errs.add(fld("action_ids"), "must be empty when action_scope_type is any")
+			errs.Add(fld("action_ids"), "must be empty when action_scope_type is any")
 		}
 		p.Action = ast.ScopeTypeAll{}
 		actions = nil
 	case ScopeEq:
 		if len(actions) != 1 {
-			errs.add(fld("action_ids"), "exactly one action required when action_scope_type is eq")
+			errs.Add(fld("action_ids"), "exactly one action required when action_scope_type is eq")
 		} else {
 			p.Action = ast.ScopeTypeEq{Entity: types.NewEntityUID(EntityAction, types.String(actions[0]))}
 		}
 	case ScopeIn:
 		if len(actions) == 0 {
-			errs.add(fld("action_ids"), "at least one action required when action_scope_type is in")
+			errs.Add(fld("action_ids"), "at least one action required when action_scope_type is in")
 		} else {
 			set := make([]types.EntityUID, len(actions))
 			for i, a := range actions {
@@ -540,9 +540,9 @@ func validateOpt(r Rule, prefix string, errs *errList, verify bool) (Rule, *ast.
 			p.Action = ast.ScopeTypeInSet{Entities: set}
 		}
 	case "":
-		errs.add(fld("action_scope_type"), "required (any, eq, in)")
+		errs.Add(fld("action_scope_type"), "required (any, eq, in)")
 	default:
-		errs.add(fld("action_scope_type"), "must be any, eq or in")
+		errs.Add(fld("action_scope_type"), "must be any, eq or in")
 	}
 	n.ActionIDs = actions
 
@@ -558,13 +558,13 @@ func validateOpt(r Rule, prefix string, errs *errList, verify bool) (Rule, *ast.
 	switch {
 	case r.Effect == EffectForbid:
 		if r.ApprovalMode != "" {
-			errs.add(fld("approval_mode"), "not allowed on a forbid rule")
+			errs.Add(fld("approval_mode"), "not allowed on a forbid rule")
 		}
 		if r.ApprovalTimeout != "" {
-			errs.add(fld("approval_timeout"), "not allowed on a forbid rule")
+			errs.Add(fld("approval_timeout"), "not allowed on a forbid rule")
 		}
 		if r.ApprovalsRequired != 0 {
-			errs.add(fld("approvals_required"), "not allowed on a forbid rule")
+			errs.Add(fld("approvals_required"), "not allowed on a forbid rule")
 		}
 	case r.ApprovalMode == ModeRequire:
 		d := DefaultApprovalTimeout
@@ -572,9 +572,9 @@ func validateOpt(r Rule, prefix string, errs *errList, verify bool) (Rule, *ast.
 			var err error
 			d, err = ParseTimeout(r.ApprovalTimeout)
 			if err != nil {
-				errs.add(fld("approval_timeout"), err.Error())
+				errs.Add(fld("approval_timeout"), err.Error())
 			} else if d < MinApprovalTimeout || d > MaxApprovalTimeout {
-				errs.add(fld("approval_timeout"), "must be between 1m and 30d")
+				errs.Add(fld("approval_timeout"), "must be between 1m and 30d")
 			}
 		}
 		n.ApprovalTimeout = FormatTimeout(d)
@@ -582,22 +582,22 @@ func validateOpt(r Rule, prefix string, errs *errList, verify bool) (Rule, *ast.
 		case r.ApprovalsRequired == 0:
 			n.ApprovalsRequired = 1
 		case r.ApprovalsRequired < 0 || r.ApprovalsRequired > MaxApprovalsRequired:
-			errs.add(fld("approvals_required"), fmt.Sprintf("must be between 1 and %d", MaxApprovalsRequired))
+			errs.Add(fld("approvals_required"), fmt.Sprintf("must be between 1 and %d", MaxApprovalsRequired))
 		default:
 			n.ApprovalsRequired = r.ApprovalsRequired
 		}
 	case r.ApprovalMode == ModeAuto || r.ApprovalMode == ModeBreakGlass || r.ApprovalMode == "":
 		if r.ApprovalMode == "" && coversRequest && r.Effect == EffectPermit {
-			errs.add(fld("approval_mode"), "required (auto, require, break_glass) on a permit that covers request_access")
+			errs.Add(fld("approval_mode"), "required (auto, require, break_glass) on a permit that covers request_access")
 		}
 		if r.ApprovalTimeout != "" {
-			errs.add(fld("approval_timeout"), "only allowed with approval_mode require")
+			errs.Add(fld("approval_timeout"), "only allowed with approval_mode require")
 		}
 		if r.ApprovalsRequired != 0 {
-			errs.add(fld("approvals_required"), "only allowed with approval_mode require")
+			errs.Add(fld("approvals_required"), "only allowed with approval_mode require")
 		}
 	default:
-		errs.add(fld("approval_mode"), "must be auto, require or break_glass")
+		errs.Add(fld("approval_mode"), "must be auto, require or break_glass")
 	}
 
 	// conditions
@@ -605,7 +605,7 @@ func validateOpt(r Rule, prefix string, errs *errList, verify bool) (Rule, *ast.
 	if strings.TrimSpace(r.Conditions) != "" {
 		conds, canon, msg := parseConditionsOpt(r.Conditions, verify)
 		if msg != "" {
-			errs.add(fld("conditions"), msg)
+			errs.Add(fld("conditions"), msg)
 		} else {
 			p.Conditions = conds
 			n.Conditions = canon
@@ -651,7 +651,7 @@ func validateOpt(r Rule, prefix string, errs *errList, verify bool) (Rule, *ast.
 		return n, p
 	}
 	if msg := verifyRoundTrip(p); msg != "" {
-		errs.add(fld("conditions"), msg)
+		errs.Add(fld("conditions"), msg)
 		return Rule{}, nil
 	}
 	return n, p
@@ -663,18 +663,18 @@ func buildScope(which, prefix, kind, typ, id string, typeOK func(string) bool, a
 	needType := func() {
 		switch {
 		case typ == "":
-			errs.add(fType, fmt.Sprintf("required when %s_scope_type is %s", which, kind))
+			errs.Add(fType, fmt.Sprintf("required when %s_scope_type is %s", which, kind))
 		case !typeOK(typ):
-			errs.add(fType, fmt.Sprintf("unknown entity type %q (allowed: %s)", truncate(typ, 64), allowed))
+			errs.Add(fType, fmt.Sprintf("unknown entity type %q (allowed: %s)", truncate(typ, 64), allowed))
 		}
 	}
 	switch kind {
 	case ScopeAny:
 		if typ != "" {
-			errs.add(fType, fmt.Sprintf("must be empty when %s_scope_type is any", which))
+			errs.Add(fType, fmt.Sprintf("must be empty when %s_scope_type is any", which))
 		}
 		if id != "" {
-			errs.add(fID, fmt.Sprintf("must be empty when %s_scope_type is any", which))
+			errs.Add(fID, fmt.Sprintf("must be empty when %s_scope_type is any", which))
 		}
 		if len(*errs) == before {
 			return ast.ScopeTypeAll{}, true
@@ -682,9 +682,9 @@ func buildScope(which, prefix, kind, typ, id string, typeOK func(string) bool, a
 	case ScopeEq, ScopeIn:
 		needType()
 		if id == "" {
-			errs.add(fID, fmt.Sprintf("required when %s_scope_type is %s", which, kind))
+			errs.Add(fID, fmt.Sprintf("required when %s_scope_type is %s", which, kind))
 		} else if msg := checkEntityID(typ, id); msg != "" {
-			errs.add(fID, msg)
+			errs.Add(fID, msg)
 		}
 		if len(*errs) == before {
 			uid := types.NewEntityUID(types.EntityType(typ), types.String(id))
@@ -696,7 +696,7 @@ func buildScope(which, prefix, kind, typ, id string, typeOK func(string) bool, a
 	case ScopeIs:
 		needType()
 		if id != "" {
-			errs.add(fID, fmt.Sprintf("must be empty when %s_scope_type is is", which))
+			errs.Add(fID, fmt.Sprintf("must be empty when %s_scope_type is is", which))
 		}
 		if len(*errs) == before {
 			return ast.ScopeTypeIs{Type: types.EntityType(typ)}, true
@@ -706,21 +706,21 @@ func buildScope(which, prefix, kind, typ, id string, typeOK func(string) bool, a
 		inType, inID, ok := strings.Cut(id, "::")
 		switch {
 		case id == "":
-			errs.add(fID, fmt.Sprintf(`required when %s_scope_type is is_in: the container as Type::id, e.g. "Group::engineering" or "AwsAccount::123456789012"`, which))
+			errs.Add(fID, fmt.Sprintf(`required when %s_scope_type is is_in: the container as Type::id, e.g. "Group::engineering" or "AwsAccount::123456789012"`, which))
 		case !ok || !typeOK(inType):
-			errs.add(fID, fmt.Sprintf("must name the container as Type::id with Type one of %s", allowed))
+			errs.Add(fID, fmt.Sprintf("must name the container as Type::id with Type one of %s", allowed))
 		default:
 			if msg := checkEntityID(inType, inID); msg != "" {
-				errs.add(fID, msg)
+				errs.Add(fID, msg)
 			}
 		}
 		if len(*errs) == before {
 			return ast.ScopeTypeIsIn{Type: types.EntityType(typ), Entity: types.NewEntityUID(types.EntityType(inType), types.String(inID))}, true
 		}
 	case "":
-		errs.add(fScope, "required (any, eq, in, is, is_in)")
+		errs.Add(fScope, "required (any, eq, in, is, is_in)")
 	default:
-		errs.add(fScope, "must be any, eq, in, is or is_in")
+		errs.Add(fScope, "must be any, eq, in, is or is_in")
 	}
 	return nil, false
 }
@@ -757,7 +757,7 @@ func checkEntityID(typ, id string) string {
 
 func checkText(field, s string, max int, multiline bool, errs *errList) {
 	if msg := printable(s, max, multiline); msg != "" {
-		errs.add(field, msg)
+		errs.Add(field, msg)
 	}
 }
 
