@@ -4,19 +4,10 @@
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify"
 )
 
 func main() {
-	log := lambdaapp.Logger("deliver-notifications")
-	d, err := notify.DispatcherFromEnv(context.Background(), log)
-	if err != nil {
-		lambdaapp.Fatal(log, "configuration failed", err)
-	}
-	lambda.Start(d.HandleSNS)
+	lambdaapp.Worker("deliver-notifications", notify.DispatcherFromEnv, func(d *notify.Dispatcher) any { return d.HandleSNS })
 }

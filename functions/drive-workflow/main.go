@@ -6,19 +6,10 @@
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
 func main() {
-	log := lambdaapp.Logger("drive-workflow")
-	d, err := workflow.DriverFromEnv(context.Background(), log)
-	if err != nil {
-		lambdaapp.Fatal(log, "configuration failed", err)
-	}
-	lambda.Start(d.HandleStream)
+	lambdaapp.Worker("drive-workflow", workflow.DriverFromEnv, func(d *workflow.Driver) any { return d.HandleStream })
 }

@@ -6,19 +6,10 @@
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/jitsudo/jitsudo-serverless/shared/audit"
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 )
 
 func main() {
-	log := lambdaapp.Logger("extend-audit-chain")
-	x, err := audit.ExtenderFromEnv(context.Background(), log)
-	if err != nil {
-		lambdaapp.Fatal(log, "configuration failed", err)
-	}
-	lambda.Start(x.HandleStream)
+	lambdaapp.Worker("extend-audit-chain", audit.ExtenderFromEnv, func(x *audit.Extender) any { return x.HandleStream })
 }

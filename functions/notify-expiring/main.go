@@ -5,8 +5,7 @@ package main
 
 import (
 	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
+	"log/slog"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
@@ -14,15 +13,17 @@ import (
 )
 
 func main() {
-	log := lambdaapp.Logger("notify-expiring")
-	w, err := workflow.WorkersFromEnv(context.Background(), log, nil)
+	lambdaapp.Worker("notify-expiring", build, func(w *workflow.Workers) any { return w.NotifyExpiringSoon })
+}
+
+// build is the task workers with the one publisher among them.
+func build(ctx context.Context, log *slog.Logger) (*workflow.Workers, error) {
+	w, err := workflow.WorkersFromEnv(ctx, log, nil)
 	if err != nil {
-		lambdaapp.Fatal(log, "configuration failed", err)
+		return nil, err
 	}
-	pub, err := snspub.PublisherFromEnv()
-	if err != nil {
-		lambdaapp.Fatal(log, "configuration failed", err)
+	if w.Events, err = snspub.PublisherFromEnv(); err != nil {
+		return nil, err
 	}
-	w.Events = pub
-	lambda.Start(w.NotifyExpiringSoon)
+	return w, nil
 }

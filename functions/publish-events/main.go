@@ -4,19 +4,11 @@
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
+	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 )
 
 func main() {
-	log := lambdaapp.Logger("publish-events")
-	relay, err := snspub.RelayFromEnv(context.Background(), log)
-	if err != nil {
-		lambdaapp.Fatal(log, "configuration failed", err)
-	}
-	lambda.Start(relay.HandleStream)
+	lambdaapp.Worker("publish-events", snspub.RelayFromEnv, func(r *events.Relay) any { return r.HandleStream })
 }

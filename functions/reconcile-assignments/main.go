@@ -5,19 +5,10 @@
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/providers"
 )
 
 func main() {
-	log := lambdaapp.Logger("reconcile-assignments")
-	r, err := providers.ReconcileFromEnv(context.Background(), log)
-	if err != nil {
-		lambdaapp.Fatal(log, "configuration failed", err)
-	}
-	lambda.Start(r.Handle)
+	lambdaapp.Worker("reconcile-assignments", providers.ReconcileFromEnv, func(r providers.Reconcile) any { return r.Handle })
 }

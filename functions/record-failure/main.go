@@ -5,19 +5,10 @@
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
 func main() {
-	log := lambdaapp.Logger("record-failure")
-	w, err := workflow.WorkersFromEnv(context.Background(), log, nil)
-	if err != nil {
-		lambdaapp.Fatal(log, "configuration failed", err)
-	}
-	lambda.Start(w.RecordFailure)
+	lambdaapp.Worker("record-failure", workflow.BuildWorkers(nil), func(w *workflow.Workers) any { return w.RecordFailure })
 }

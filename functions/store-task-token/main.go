@@ -3,19 +3,10 @@
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
 func main() {
-	log := lambdaapp.Logger("store-task-token")
-	w, err := workflow.WorkersFromEnv(context.Background(), log, nil)
-	if err != nil {
-		lambdaapp.Fatal(log, "configuration failed", err)
-	}
-	lambda.Start(w.StoreTaskToken)
+	lambdaapp.Worker("store-task-token", workflow.BuildWorkers(nil), func(w *workflow.Workers) any { return w.StoreTaskToken })
 }

@@ -5,20 +5,11 @@
 package main
 
 import (
-	"context"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/providers"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
 func main() {
-	log := lambdaapp.Logger("sweep-overdue")
-	s, err := workflow.SweeperFromEnv(context.Background(), log, providers.FromEnv)
-	if err != nil {
-		lambdaapp.Fatal(log, "configuration failed", err)
-	}
-	lambda.Start(s.Handle)
+	lambdaapp.Worker("sweep-overdue", workflow.BuildSweeper(providers.FromEnv), func(s *workflow.Sweeper) any { return s.Handle })
 }

@@ -1,6 +1,7 @@
-// Package lambdaapp wires an HTTP handler into a Lambda function behind API
-// Gateway (HTTP API, payload 2.0). Functions' main.go files call Start and
-// nothing else of substance.
+// Package lambdaapp starts a function: an HTTP handler behind API Gateway
+// (HTTP API, payload 2.0) with Run, any other handler (a Step Functions
+// task, a stream, SNS or schedule consumer) with Worker. Functions'
+// main.go files call one of them and nothing else of substance.
 package lambdaapp
 
 import (
@@ -81,4 +82,17 @@ func Health() http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write([]byte("{\"status\":\"ok\"}\n"))
 	})
+}
+
+// Worker builds a non-HTTP function's dependencies once (cold start) with
+// build and starts the Lambda runtime on the handler that handler picks
+// from them (a method value such as w.ExpireGrant). It never returns; a
+// build failure exits loudly.
+func Worker[D any](function string, build func(context.Context, *slog.Logger) (D, error), handler func(D) any) {
+	log := Logger(function)
+	deps, err := build(context.Background(), log)
+	if err != nil {
+		Fatal(log, "configuration failed", err)
+	}
+	lambda.Start(handler(deps))
 }

@@ -92,6 +92,14 @@ func WorkersFromEnv(ctx context.Context, logger *slog.Logger, newProvider Provid
 	return w, nil
 }
 
+// BuildWorkers is WorkersFromEnv with its provider fixed: the build step
+// of lambdaapp.Worker for the state machine's task functions.
+func BuildWorkers(newProvider ProviderFunc) func(context.Context, *slog.Logger) (*Workers, error) {
+	return func(ctx context.Context, logger *slog.Logger) (*Workers, error) {
+		return WorkersFromEnv(ctx, logger, newProvider)
+	}
+}
+
 // DriverFromEnv builds the workflow driver (drive-workflow) over the table
 // (store.FromEnv) and the workflow (FromEnv).
 func DriverFromEnv(ctx context.Context, logger *slog.Logger) (*Driver, error) {

@@ -202,6 +202,14 @@ func (s *Sweeper) Handle(ctx context.Context) (SweepResult, error) {
 	return s.Run(ctx)
 }
 
+// BuildSweeper is SweeperFromEnv with its provider fixed (the build step
+// of lambdaapp.Worker).
+func BuildSweeper(newProvider ProviderFunc) func(context.Context, *slog.Logger) (*Sweeper, error) {
+	return func(ctx context.Context, logger *slog.Logger) (*Sweeper, error) {
+		return SweeperFromEnv(ctx, logger, newProvider)
+	}
+}
+
 // SweeperFromEnv builds the sweeper over ServiceFromEnv with the provider
 // newProvider builds, reading SWEEP_GRACE and PROVISIONING_BUDGET
 // (durations, optional).
