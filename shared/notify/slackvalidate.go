@@ -66,100 +66,119 @@ func ValidateSlack(payload []byte) error {
 	if err := json.Unmarshal(payload, &m); err != nil {
 		return fmt.Errorf("notify: Slack payload is not a JSON message: %w", err)
 	}
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	length := func(path, s string, min, max int) {
-		if n := utf8.RuneCountInString(s); n < min || n > max {
-			bad("%s: %d characters, must be %d..%d", path, n, min, max)
-		}
-	}
-	text := func(path string, t *vText, max int, plainOnly bool) {
-		if t == nil {
-			bad("%s: missing", path)
-			return
-		}
-		if t.Type != "plain_text" && (plainOnly || t.Type != "mrkdwn") {
-			bad("%s: type %q not allowed", path, t.Type)
-		}
-		length(path+".text", t.Text, 1, max)
-	}
-
-	length("text", m.Text, 1, slackMaxText)
+	c := slackCheck{blockIDs: map[string]bool{}, actionIDs: map[string]bool{}}
+	c.length("text", m.Text, 1, slackMaxText)
 	if n := len(m.Blocks); n > slackMaxBlocks {
-		bad("blocks: %d, at most %d", n, slackMaxBlocks)
+		c.bad("blocks: %d, at most %d", n, slackMaxBlocks)
 	}
-	blockIDs, actionIDs := map[string]bool{}, map[string]bool{}
 	for i, b := range m.Blocks {
-		p := fmt.Sprintf("blocks[%d]", i)
-		if b.BlockID != "" {
-			length(p+".block_id", b.BlockID, 1, slackMaxID)
-			if blockIDs[b.BlockID] {
-				bad("%s.block_id: %q is not unique", p, b.BlockID)
-			}
-			blockIDs[b.BlockID] = true
-		}
-		switch b.Type {
-		case "header":
-			text(p+".text", b.Text, slackMaxHeaderText, true)
-		case "section":
-			if b.Text == nil && len(b.Fields) == 0 {
-				bad("%s: needs text or fields", p)
-			}
-			if b.Text != nil {
-				text(p+".text", b.Text, slackMaxSectionText, false)
-			}
-			if len(b.Fields) > slackMaxFields {
-				bad("%s.fields: %d, at most %d", p, len(b.Fields), slackMaxFields)
-			}
-			for j := range b.Fields {
-				text(fmt.Sprintf("%s.fields[%d]", p, j), &b.Fields[j], slackMaxFieldText, false)
-			}
-		case "actions":
-			if n := len(b.Elements); n == 0 || n > slackMaxActionElements {
-				bad("%s.elements: %d, must be 1..%d", p, n, slackMaxActionElements)
-			}
-			for j, e := range b.Elements {
-				ep := fmt.Sprintf("%s.elements[%d]", p, j)
-				if e.Type != "button" {
-					bad("%s: type %q not allowed", ep, e.Type)
-					continue
-				}
-				var t vText
-				if err := json.Unmarshal(e.Text, &t); err != nil {
-					bad("%s.text: not a text object", ep)
-				} else {
-					text(ep+".text", &t, slackMaxButtonText, true)
-				}
-				length(ep+".action_id", e.ActionID, 1, slackMaxID)
-				if actionIDs[e.ActionID] {
-					bad("%s.action_id: %q is not unique", ep, e.ActionID)
-				}
-				actionIDs[e.ActionID] = true
-				length(ep+".url", e.URL, 0, slackMaxButtonURL)
-				length(ep+".value", e.Value, 0, slackMaxButtonValue)
-				if e.Style != "" && e.Style != "primary" && e.Style != "danger" {
-					bad("%s.style: %q not allowed", ep, e.Style)
-				}
-			}
-		case "context":
-			if n := len(b.Elements); n == 0 || n > slackMaxContextElements {
-				bad("%s.elements: %d, must be 1..%d", p, n, slackMaxContextElements)
-			}
-			for j, e := range b.Elements {
-				var s string
-				if err := json.Unmarshal(e.Text, &s); err != nil {
-					bad("%s.elements[%d]: not a text element", p, j)
-					continue
-				}
-				text(fmt.Sprintf("%s.elements[%d]", p, j), &vText{Type: e.Type, Text: s}, slackMaxContextText, false)
-			}
-		case "divider":
-		default:
-			bad("%s: block type %q not supported", p, b.Type)
-		}
+		c.block(fmt.Sprintf("blocks[%d]", i), b)
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("notify: invalid Slack message: %w", errors.Join(errs...))
+	if len(c.errs) > 0 {
+		return fmt.Errorf("notify: invalid Slack message: %w", errors.Join(c.errs...))
 	}
 	return nil
+}
+
+// slackCheck collects every problem of one Slack message; block and
+// action ids must be unique across the message.
+type slackCheck struct {
+	errs                []error
+	blockIDs, actionIDs map[string]bool
+}
+
+func (c *slackCheck) bad(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf(format, args...))
+}
+
+func (c *slackCheck) length(path, s string, min, max int) {
+	if n := utf8.RuneCountInString(s); n < min || n > max {
+		c.bad("%s: %d characters, must be %d..%d", path, n, min, max)
+	}
+}
+
+func (c *slackCheck) text(path string, t *vText, max int, plainOnly bool) {
+	if t == nil {
+		c.bad("%s: missing", path)
+		return
+	}
+	if t.Type != "plain_text" && (plainOnly || t.Type != "mrkdwn") {
+		c.bad("%s: type %q not allowed", path, t.Type)
+	}
+	c.length(path+".text", t.Text, 1, max)
+}
+
+// unique records id under path in seen, reporting a repeat.
+func (c *slackCheck) unique(seen map[string]bool, path, id string) {
+	if seen[id] {
+		c.bad("%s: %q is not unique", path, id)
+	}
+	seen[id] = true
+}
+
+func (c *slackCheck) block(p string, b vBlock) {
+	if b.BlockID != "" {
+		c.length(p+".block_id", b.BlockID, 1, slackMaxID)
+		c.unique(c.blockIDs, p+".block_id", b.BlockID)
+	}
+	switch b.Type {
+	case "header":
+		c.text(p+".text", b.Text, slackMaxHeaderText, true)
+	case "section":
+		if b.Text == nil && len(b.Fields) == 0 {
+			c.bad("%s: needs text or fields", p)
+		}
+		if b.Text != nil {
+			c.text(p+".text", b.Text, slackMaxSectionText, false)
+		}
+		if len(b.Fields) > slackMaxFields {
+			c.bad("%s.fields: %d, at most %d", p, len(b.Fields), slackMaxFields)
+		}
+		for j := range b.Fields {
+			c.text(fmt.Sprintf("%s.fields[%d]", p, j), &b.Fields[j], slackMaxFieldText, false)
+		}
+	case "actions":
+		if n := len(b.Elements); n == 0 || n > slackMaxActionElements {
+			c.bad("%s.elements: %d, must be 1..%d", p, n, slackMaxActionElements)
+		}
+		for j, e := range b.Elements {
+			c.button(fmt.Sprintf("%s.elements[%d]", p, j), e)
+		}
+	case "context":
+		if n := len(b.Elements); n == 0 || n > slackMaxContextElements {
+			c.bad("%s.elements: %d, must be 1..%d", p, n, slackMaxContextElements)
+		}
+		for j, e := range b.Elements {
+			var s string
+			if err := json.Unmarshal(e.Text, &s); err != nil {
+				c.bad("%s.elements[%d]: not a text element", p, j)
+				continue
+			}
+			c.text(fmt.Sprintf("%s.elements[%d]", p, j), &vText{Type: e.Type, Text: s}, slackMaxContextText, false)
+		}
+	case "divider":
+	default:
+		c.bad("%s: block type %q not supported", p, b.Type)
+	}
+}
+
+// button checks one element of an actions block: only buttons.
+func (c *slackCheck) button(ep string, e vElement) {
+	if e.Type != "button" {
+		c.bad("%s: type %q not allowed", ep, e.Type)
+		return
+	}
+	var t vText
+	if err := json.Unmarshal(e.Text, &t); err != nil {
+		c.bad("%s.text: not a text object", ep)
+	} else {
+		c.text(ep+".text", &t, slackMaxButtonText, true)
+	}
+	c.length(ep+".action_id", e.ActionID, 1, slackMaxID)
+	c.unique(c.actionIDs, ep+".action_id", e.ActionID)
+	c.length(ep+".url", e.URL, 0, slackMaxButtonURL)
+	c.length(ep+".value", e.Value, 0, slackMaxButtonValue)
+	if e.Style != "" && e.Style != "primary" && e.Style != "danger" {
+		c.bad("%s.style: %q not allowed", ep, e.Style)
+	}
 }

@@ -462,8 +462,62 @@ func validateOpt(r Rule, prefix string, errs *errList, verify bool) (Rule, *ast.
 	n := r
 	n.PolicyText = ""
 	fld := func(name string) string { return prefix + name }
+	checkMeta(r, fld, errs)
 
-	// id
+	p := &ast.Policy{}
+	switch r.Effect {
+	case EffectPermit:
+		p.Effect = ast.EffectPermit
+	case EffectForbid:
+		p.Effect = ast.EffectForbid
+	case "":
+		errs.Add(fld("effect"), "required (permit or forbid)")
+	default:
+		errs.Add(fld("effect"), "must be permit or forbid")
+	}
+
+	n.PrincipalEntityType, n.PrincipalEntityID = principalEntity(r)
+	if sc, ok := buildScope("principal", prefix, r.PrincipalScopeType, n.PrincipalEntityType, n.PrincipalEntityID, isPrincipalType, "User, Group", errs); ok {
+		p.Principal = sc.(ast.IsPrincipalScopeNode)
+	}
+	p.Action, n.ActionIDs = actionScope(r, fld, errs)
+	if sc, ok := buildScope("resource", prefix, r.ResourceScopeType, r.ResourceEntityType, r.ResourceEntityID, isResourceType,
+		"AwsAccount, AwsPermissionSet, AwsOrganizationalUnit, AwsS3Bucket, AwsRdsInstance, AwsEc2Instance", errs); ok {
+		p.Resource = sc.(ast.IsResourceScopeNode)
+	}
+	n.ApprovalTimeout, n.ApprovalsRequired = approvalFields(r, n.ActionIDs, fld, errs)
+
+	n.Conditions = ""
+	if strings.TrimSpace(r.Conditions) != "" {
+		conds, canon, msg := parseConditionsOpt(r.Conditions, verify)
+		if msg != "" {
+			errs.Add(fld("conditions"), msg)
+		} else {
+			p.Conditions = conds
+			n.Conditions = canon
+		}
+	}
+
+	if len(*errs) > 0 {
+		return Rule{}, nil
+	}
+	p.Annotations = annotations(n)
+
+	// Escape check: the assembled text must parse back to exactly this one
+	// policy (effect, scope, annotations, conditions).
+	if !verify {
+		return n, p
+	}
+	if msg := verifyRoundTrip(p); msg != "" {
+		errs.Add(fld("conditions"), msg)
+		return Rule{}, nil
+	}
+	return n, p
+}
+
+// checkMeta checks the fields that are not part of the Cedar policy's
+// scope: id, the free texts and the priority.
+func checkMeta(r Rule, fld func(string) string, errs *errList) {
 	switch {
 	case r.ID == "":
 		errs.Add(fld("id"), "required")
@@ -479,35 +533,26 @@ func validateOpt(r Rule, prefix string, errs *errList, verify bool) (Rule, *ast.
 	if r.Priority > MaxPriority || r.Priority < -MaxPriority {
 		errs.Add(fld("priority"), fmt.Sprintf("must be between %d and %d", -MaxPriority, MaxPriority))
 	}
+}
 
-	p := &ast.Policy{}
-	switch r.Effect {
-	case EffectPermit:
-		p.Effect = ast.EffectPermit
-	case EffectForbid:
-		p.Effect = ast.EffectForbid
-	case "":
-		errs.Add(fld("effect"), "required (permit or forbid)")
-	default:
-		errs.Add(fld("effect"), "must be permit or forbid")
-	}
-
-	// principal
-	pType, pID := r.PrincipalEntityType, r.PrincipalEntityID
-	if pType == "" && (r.PrincipalScopeType == ScopeEq || r.PrincipalScopeType == ScopeIn) {
-		// The original's spelling: principal_entity_id "group:engineering".
-		if rest, ok := strings.CutPrefix(pID, "group:"); ok {
-			pType, pID = EntityGroup, rest
-		} else if rest, ok := strings.CutPrefix(pID, "user:"); ok {
-			pType, pID = EntityUser, rest
+// principalEntity is the rule's principal type and id, accepting the
+// original's spelling: principal_entity_id "group:engineering" without a
+// type.
+func principalEntity(r Rule) (typ, id string) {
+	typ, id = r.PrincipalEntityType, r.PrincipalEntityID
+	if typ == "" && (r.PrincipalScopeType == ScopeEq || r.PrincipalScopeType == ScopeIn) {
+		if rest, ok := strings.CutPrefix(id, "group:"); ok {
+			return EntityGroup, rest
+		} else if rest, ok := strings.CutPrefix(id, "user:"); ok {
+			return EntityUser, rest
 		}
 	}
-	n.PrincipalEntityType, n.PrincipalEntityID = pType, pID
-	if sc, ok := buildScope("principal", prefix, r.PrincipalScopeType, pType, pID, isPrincipalType, "User, Group", errs); ok {
-		p.Principal = sc.(ast.IsPrincipalScopeNode)
-	}
+	return typ, id
+}
 
-	// action
+// actionScope is the rule's action scope and its sorted, de-duplicated
+// action ids (none for scope any).
+func actionScope(r Rule, fld func(string) string, errs *errList) (ast.IsActionScopeNode, []string) {
 	actions := slices.Clone(r.ActionIDs)
 	slices.Sort(actions)
 	actions = slices.Compact(actions)
@@ -521,40 +566,37 @@ func validateOpt(r Rule, prefix string, errs *errList, verify bool) (Rule, *ast.
 		if len(actions) > 0 {
 			errs.Add(fld("action_ids"), "must be empty when action_scope_type is any")
 		}
-		p.Action = ast.ScopeTypeAll{}
-		actions = nil
+		return ast.ScopeTypeAll{}, nil
 	case ScopeEq:
 		if len(actions) != 1 {
 			errs.Add(fld("action_ids"), "exactly one action required when action_scope_type is eq")
-		} else {
-			p.Action = ast.ScopeTypeEq{Entity: types.NewEntityUID(EntityAction, types.String(actions[0]))}
+			return nil, actions
 		}
+		return ast.ScopeTypeEq{Entity: types.NewEntityUID(EntityAction, types.String(actions[0]))}, actions
 	case ScopeIn:
 		if len(actions) == 0 {
 			errs.Add(fld("action_ids"), "at least one action required when action_scope_type is in")
-		} else {
-			set := make([]types.EntityUID, len(actions))
-			for i, a := range actions {
-				set[i] = types.NewEntityUID(EntityAction, types.String(a))
-			}
-			p.Action = ast.ScopeTypeInSet{Entities: set}
+			return nil, actions
 		}
+		set := make([]types.EntityUID, len(actions))
+		for i, a := range actions {
+			set[i] = types.NewEntityUID(EntityAction, types.String(a))
+		}
+		return ast.ScopeTypeInSet{Entities: set}, actions
 	case "":
 		errs.Add(fld("action_scope_type"), "required (any, eq, in)")
 	default:
 		errs.Add(fld("action_scope_type"), "must be any, eq or in")
 	}
-	n.ActionIDs = actions
+	return nil, actions
+}
 
-	// resource
-	if sc, ok := buildScope("resource", prefix, r.ResourceScopeType, r.ResourceEntityType, r.ResourceEntityID, isResourceType,
-		"AwsAccount, AwsPermissionSet, AwsOrganizationalUnit, AwsS3Bucket, AwsRdsInstance, AwsEc2Instance", errs); ok {
-		p.Resource = sc.(ast.IsResourceScopeNode)
-	}
-
-	// approval fields
+// approvalFields checks approval_mode, approval_timeout and
+// approvals_required against the effect and mode, and returns the
+// normalized timeout and count (defaults filled for require; empty and 0
+// otherwise).
+func approvalFields(r Rule, actions []string, fld func(string) string, errs *errList) (timeout string, required int) {
 	coversRequest := r.ActionScopeType == ScopeAny || slices.Contains(actions, ActionRequestAccess)
-	n.ApprovalTimeout, n.ApprovalsRequired = "", 0
 	switch {
 	case r.Effect == EffectForbid:
 		if r.ApprovalMode != "" {
@@ -577,15 +619,15 @@ func validateOpt(r Rule, prefix string, errs *errList, verify bool) (Rule, *ast.
 				errs.Add(fld("approval_timeout"), "must be between 1m and 30d")
 			}
 		}
-		n.ApprovalTimeout = FormatTimeout(d)
 		switch {
 		case r.ApprovalsRequired == 0:
-			n.ApprovalsRequired = 1
+			required = 1
 		case r.ApprovalsRequired < 0 || r.ApprovalsRequired > MaxApprovalsRequired:
 			errs.Add(fld("approvals_required"), fmt.Sprintf("must be between 1 and %d", MaxApprovalsRequired))
 		default:
-			n.ApprovalsRequired = r.ApprovalsRequired
+			required = r.ApprovalsRequired
 		}
+		return FormatTimeout(d), required
 	case r.ApprovalMode == ModeAuto || r.ApprovalMode == ModeBreakGlass || r.ApprovalMode == "":
 		if r.ApprovalMode == "" && coversRequest && r.Effect == EffectPermit {
 			errs.Add(fld("approval_mode"), "required (auto, require, break_glass) on a permit that covers request_access")
@@ -599,26 +641,15 @@ func validateOpt(r Rule, prefix string, errs *errList, verify bool) (Rule, *ast.
 	default:
 		errs.Add(fld("approval_mode"), "must be auto, require or break_glass")
 	}
+	return "", 0
+}
 
-	// conditions
-	n.Conditions = ""
-	if strings.TrimSpace(r.Conditions) != "" {
-		conds, canon, msg := parseConditionsOpt(r.Conditions, verify)
-		if msg != "" {
-			errs.Add(fld("conditions"), msg)
-		} else {
-			p.Conditions = conds
-			n.Conditions = canon
-		}
-	}
-
-	if len(*errs) > 0 {
-		return Rule{}, nil
-	}
-
-	// annotations, in canonical order
+// annotations are a normalized rule's fields as Cedar annotations, in
+// canonical order.
+func annotations(n Rule) []ast.AnnotationType {
+	var out []ast.AnnotationType
 	add := func(k, v string) {
-		p.Annotations = append(p.Annotations, ast.AnnotationType{Key: types.AnnotationKey(k), Value: types.String(v)})
+		out = append(out, ast.AnnotationType{Key: types.AnnotationKey(k), Value: types.String(v)})
 	}
 	add(annID, n.ID)
 	if n.Name != "" {
@@ -644,17 +675,7 @@ func validateOpt(r Rule, prefix string, errs *errList, verify bool) (Rule, *ast.
 	if n.NotificationChannel != "" {
 		add(annNotificationChannel, n.NotificationChannel)
 	}
-
-	// Escape check: the assembled text must parse back to exactly this one
-	// policy (effect, scope, annotations, conditions).
-	if !verify {
-		return n, p
-	}
-	if msg := verifyRoundTrip(p); msg != "" {
-		errs.Add(fld("conditions"), msg)
-		return Rule{}, nil
-	}
-	return n, p
+	return out
 }
 
 func buildScope(which, prefix, kind, typ, id string, typeOK func(string) bool, allowed string, errs *errList) (ast.IsScopeNode, bool) {
