@@ -154,9 +154,7 @@ func (m Mapper) Event(ctx context.Context, a access.AuditEvent) (Event, bool, er
 		Actor:      Actor{ID: a.ActorID, Type: a.ActorType},
 		Reasoning:  a.Reasoning,
 	}
-	var ruleIDs []string
-	var requestID, grantID string
-	pending := false // approve/deny links apply
+	var sub subject
 	switch {
 	case typ == DriftDetected:
 		// What the reconciler found, from the audit metadata
@@ -166,60 +164,16 @@ func (m Mapper) Event(ctx context.Context, a access.AuditEvent) (Event, bool, er
 			Unexpected: metaStrings(a.Metadata, "unexpected"),
 		}
 	case typ == RequestMessage:
-		requestID = a.ResourceID
-		r, cur, err := m.request(ctx, a, requestID, false)
-		if err != nil {
-			return Event{}, false, err
-		}
-		ev.Request = r
-		if cur != nil {
-			ruleIDs, grantID, pending = cur.DecidingRuleIDs, cmp.Or(cur.GrantID, cur.ExtendsGrantID), cur.Status == access.StatusPending
-		}
-		if ev.Message, err = m.message(ctx, a); err != nil {
-			return Event{}, false, err
-		}
+		sub, err = m.messageSubject(ctx, a, &ev)
 	case typ == GrantActive || typ == GrantFailed || typ == GrantRevokeFailed || typ == GrantExpired || typ == GrantRevoked || typ == GrantExtended:
-		grantID = a.ResourceID
-		g, err := m.grant(ctx, a)
-		if err != nil {
-			return Event{}, false, err
-		}
-		ev.Grant = g
-		requestID = g.RequestID
-		if requestID != "" {
-			r, cur, err := m.request(ctx, a, requestID, false)
-			if err != nil {
-				return Event{}, false, err
-			}
-			if cur != nil {
-				ev.Request, ruleIDs = r, cur.DecidingRuleIDs
-			}
-		}
-		// An extension is decided by the extension request's rules.
-		if ext := metaString(a.Metadata, "extension_request_id"); typ == GrantExtended && ext != "" {
-			x, err := m.Loader.GetRequest(ctx, a.TenantID, ext)
-			switch {
-			case err == nil:
-				ruleIDs = x.DecidingRuleIDs
-			case !errors.Is(err, access.ErrNotFound):
-				return Event{}, false, fmt.Errorf("events: extension request %s of %s: %w", ext, a.ID, err)
-			}
-		}
+		sub, err = m.grantSubject(ctx, a, &ev)
 	default: // request transitions
-		requestID = a.ResourceID
-		r, cur, err := m.request(ctx, a, requestID, true)
-		if err != nil {
-			return Event{}, false, err
-		}
-		ev.Request = r
-		// An extension request links the grant it extends.
-		grantID = cmp.Or(r.GrantID, metaString(a.Metadata, "extends_grant_id"))
-		pending = typ == RequestPending
-		ruleIDs = metaStrings(a.Metadata, "deciding_rule_ids")
-		if ruleIDs == nil && cur != nil {
-			ruleIDs = cur.DecidingRuleIDs
-		}
+		sub, err = m.requestSubject(ctx, a, &ev)
 	}
+	if err != nil {
+		return Event{}, false, err
+	}
+	requestID, grantID, ruleIDs, pending := sub.requestID, sub.grantID, sub.ruleIDs, sub.pending
 	if m.Rules != nil && len(ruleIDs) > 0 {
 		ch, err := m.Rules.NotificationChannels(ctx, a.TenantID, ruleIDs)
 		if err != nil {
@@ -234,6 +188,81 @@ func (m Mapper) Event(ctx context.Context, a access.AuditEvent) (Event, bool, er
 		}
 	}
 	return ev, true, nil
+}
+
+// subject is what an event is about beyond its own fields: the request
+// and grant its links name, the rules that route it to channels, and
+// whether approve/deny links apply (the request is pending).
+type subject struct {
+	requestID, grantID string
+	ruleIDs            []string
+	pending            bool
+}
+
+// messageSubject fills a message.posted event: the request as it is now
+// and the message.
+func (m Mapper) messageSubject(ctx context.Context, a access.AuditEvent, ev *Event) (subject, error) {
+	sub := subject{requestID: a.ResourceID}
+	r, cur, err := m.request(ctx, a, sub.requestID, false)
+	if err != nil {
+		return sub, err
+	}
+	ev.Request = r
+	if cur != nil {
+		sub.ruleIDs, sub.grantID, sub.pending = cur.DecidingRuleIDs, cmp.Or(cur.GrantID, cur.ExtendsGrantID), cur.Status == access.StatusPending
+	}
+	ev.Message, err = m.message(ctx, a)
+	return sub, err
+}
+
+// grantSubject fills a grant transition: the grant and the request that
+// created it; an extension is routed by the extension request's rules.
+func (m Mapper) grantSubject(ctx context.Context, a access.AuditEvent, ev *Event) (subject, error) {
+	sub := subject{grantID: a.ResourceID}
+	g, err := m.grant(ctx, a)
+	if err != nil {
+		return sub, err
+	}
+	ev.Grant = g
+	sub.requestID = g.RequestID
+	if sub.requestID != "" {
+		r, cur, err := m.request(ctx, a, sub.requestID, false)
+		if err != nil {
+			return sub, err
+		}
+		if cur != nil {
+			ev.Request, sub.ruleIDs = r, cur.DecidingRuleIDs
+		}
+	}
+	if ext := metaString(a.Metadata, "extension_request_id"); ev.Type == GrantExtended && ext != "" {
+		x, err := m.Loader.GetRequest(ctx, a.TenantID, ext)
+		switch {
+		case err == nil:
+			sub.ruleIDs = x.DecidingRuleIDs
+		case !errors.Is(err, access.ErrNotFound):
+			return sub, fmt.Errorf("events: extension request %s of %s: %w", ext, a.ID, err)
+		}
+	}
+	return sub, nil
+}
+
+// requestSubject fills a request transition from the request as the
+// audit event recorded it; an extension request links the grant it
+// extends.
+func (m Mapper) requestSubject(ctx context.Context, a access.AuditEvent, ev *Event) (subject, error) {
+	sub := subject{requestID: a.ResourceID}
+	r, cur, err := m.request(ctx, a, sub.requestID, true)
+	if err != nil {
+		return sub, err
+	}
+	ev.Request = r
+	sub.grantID = cmp.Or(r.GrantID, metaString(a.Metadata, "extends_grant_id"))
+	sub.pending = ev.Type == RequestPending
+	sub.ruleIDs = metaStrings(a.Metadata, "deciding_rule_ids")
+	if sub.ruleIDs == nil && cur != nil {
+		sub.ruleIDs = cur.DecidingRuleIDs
+	}
+	return sub, nil
 }
 
 // request summarizes request id. With snapshot (a is a transition of this
