@@ -105,22 +105,8 @@ func (in *identitySettingsInput) validate() error {
 
 // GetIdentitySettings serves GET /v1/settings/identity (admin).
 func GetIdentitySettings(d Deps) http.Handler {
-	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
-		id, err := httpapi.RequireTenant(r, auth.ScopeAdmin)
-		if err != nil {
-			return err
-		}
-		v, err := d.Store.GetIdentitySettings(r.Context(), id.TenantID)
-		if errors.Is(err, store.ErrNotFound) {
-			return httpapi.Errorf(http.StatusNotFound, "not_configured", "no identity settings: the tenant signs in with the deployment's default issuer; PUT /v1/settings/identity")
-		}
-		if err != nil {
-			return apiError(err, "identity settings")
-		}
-		w.Header().Set("ETag", strconv.FormatInt(v.Version, 10))
-		httpapi.WriteJSON(w, http.StatusOK, v)
-		return nil
-	})
+	return getSettings(d, "identity settings", "no identity settings: the tenant signs in with the deployment's default issuer; PUT /v1/settings/identity",
+		d.Store.GetIdentitySettings, func(v store.IdentitySettings) int64 { return v.Version })
 }
 
 // PutIdentitySettings serves PUT /v1/settings/identity (admin): a full

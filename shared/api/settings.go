@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -87,19 +88,27 @@ func newExternalID(tenant string) string {
 
 // GetAWSSettings serves GET /v1/settings/aws (admin).
 func GetAWSSettings(d Deps) http.Handler {
+	return getSettings(d, "AWS settings", "no AWS settings yet: PUT /v1/settings/aws",
+		d.Store.GetAWSSettings, func(v store.AWSSettings) int64 { return v.Version })
+}
+
+// getSettings serves GET of one of the tenant's settings (admin) with its
+// version as the ETag (the If-Match of the next PUT); 404 not_configured
+// with notConfigured's advice when none were saved.
+func getSettings[T any](d Deps, what, notConfigured string, read func(context.Context, string) (T, error), version func(T) int64) http.Handler {
 	return httpapi.Wrap(d.Logger, func(w http.ResponseWriter, r *http.Request) error {
 		id, err := httpapi.RequireTenant(r, auth.ScopeAdmin)
 		if err != nil {
 			return err
 		}
-		v, err := d.Store.GetAWSSettings(r.Context(), id.TenantID)
+		v, err := read(r.Context(), id.TenantID)
 		if errors.Is(err, store.ErrNotFound) {
-			return httpapi.Errorf(http.StatusNotFound, "not_configured", "no AWS settings yet: PUT /v1/settings/aws")
+			return httpapi.Errorf(http.StatusNotFound, "not_configured", "%s", notConfigured)
 		}
 		if err != nil {
-			return apiError(err, "AWS settings")
+			return apiError(err, what)
 		}
-		w.Header().Set("ETag", strconv.FormatInt(v.Version, 10))
+		w.Header().Set("ETag", strconv.FormatInt(version(v), 10))
 		httpapi.WriteJSON(w, http.StatusOK, v)
 		return nil
 	})

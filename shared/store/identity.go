@@ -2,15 +2,9 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 )
@@ -55,19 +49,9 @@ const skSettingsIdentity = "SETTINGS#IDENTITY"
 // GetIdentitySettings reads the tenant's identity settings (consistent);
 // ErrNotFound if none were saved.
 func (s *Store) GetIdentitySettings(ctx context.Context, tenantID string) (IdentitySettings, error) {
-	if err := checkTenant(tenantID); err != nil {
-		return IdentitySettings{}, err
-	}
-	item, err := s.getItem(ctx, tenantPK(tenantID), skSettingsIdentity)
+	out, err := getSettings[IdentitySettings](ctx, s, tenantID, skSettingsIdentity, "identity settings")
 	if err != nil {
-		return IdentitySettings{}, fmt.Errorf("store: get identity settings of %s: %w", tenantID, err)
-	}
-	if item == nil {
-		return IdentitySettings{}, fmt.Errorf("store: identity settings of %s: %w", tenantID, ErrNotFound)
-	}
-	var out IdentitySettings
-	if err := attributevalue.UnmarshalMap(item, &out); err != nil {
-		return IdentitySettings{}, fmt.Errorf("store: decode identity settings of %s: %w", tenantID, err)
+		return IdentitySettings{}, err
 	}
 	if out.ExtraAudiences == nil {
 		out.ExtraAudiences = []string{}
@@ -93,42 +77,13 @@ func (s *Store) GetIdentitySettings(ctx context.Context, tenantID string) (Ident
 // version must equal expectVersion (ErrConflict when not). v.Version is
 // stored as expectVersion+1.
 func (s *Store) PutIdentitySettings(ctx context.Context, v IdentitySettings, expectVersion int64, audit ...access.AuditEvent) (IdentitySettings, error) {
-	if err := checkTenant(v.TenantID); err != nil {
-		return IdentitySettings{}, err
-	}
 	v.Version = expectVersion + 1
-	item, err := attributevalue.MarshalMap(v)
-	if err != nil {
-		return IdentitySettings{}, fmt.Errorf("store: put identity settings: %w", err)
-	}
-	item[AttrPK], item[AttrSK], item[AttrEntityType] = str(tenantPK(v.TenantID)), str(skSettingsIdentity), str(entitySettings)
-	in := &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item, ExpressionAttributeNames: map[string]string{"#pk": AttrPK}}
-	if expectVersion == 0 {
-		in.ConditionExpression = aws.String("attribute_not_exists(#pk)")
-	} else {
-		in.ConditionExpression = aws.String("#v = :v")
-		in.ExpressionAttributeNames = map[string]string{"#v": "version"}
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(expectVersion)}
-	}
-	// The settings and their audit event in one transaction: a change
-	// whose audit write fails does not happen (as for the AWS settings).
-	tx, err := s.withAudit(v.TenantID, []types.TransactWriteItem{{Put: &types.Put{TableName: in.TableName, Item: in.Item,
-		ConditionExpression: in.ConditionExpression, ExpressionAttributeNames: in.ExpressionAttributeNames, ExpressionAttributeValues: in.ExpressionAttributeValues}}}, audit)
+	err := s.putSettings(ctx, v.TenantID, skSettingsIdentity, "identity settings", v, nil, expectVersion, audit, func() (int64, error) {
+		cur, err := s.GetIdentitySettings(ctx, v.TenantID)
+		return cur.Version, err
+	})
 	if err != nil {
 		return IdentitySettings{}, err
-	}
-	if err := s.transact(ctx, tx); err != nil {
-		if failedAt(err) == 0 {
-			if expectVersion == 0 {
-				return IdentitySettings{}, conflict(nil, "the identity settings exist already; update them with If-Match: <version>")
-			}
-			cur, gerr := s.GetIdentitySettings(ctx, v.TenantID)
-			if gerr != nil {
-				return IdentitySettings{}, fmt.Errorf("store: identity settings changed meanwhile: %w", gerr)
-			}
-			return IdentitySettings{}, conflict(map[string]any{"version": cur.Version}, "the identity settings are at version %d now, not %d", cur.Version, expectVersion)
-		}
-		return IdentitySettings{}, fmt.Errorf("store: put identity settings of %s: %w", v.TenantID, err)
 	}
 	return v, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,21 +53,72 @@ const (
 // GetAWSSettings reads the tenant's AWS settings (consistent); ErrNotFound
 // if none were saved.
 func (s *Store) GetAWSSettings(ctx context.Context, tenantID string) (AWSSettings, error) {
+	return getSettings[AWSSettings](ctx, s, tenantID, skSettingsAWS, "AWS settings")
+}
+
+// getSettings reads one of a tenant's settings items (consistent);
+// ErrNotFound if none were saved.
+func getSettings[T any](ctx context.Context, s *Store, tenantID, sk, what string) (T, error) {
+	var out T
 	if err := checkTenant(tenantID); err != nil {
-		return AWSSettings{}, err
+		return out, err
 	}
-	item, err := s.getItem(ctx, tenantPK(tenantID), skSettingsAWS)
+	item, err := s.getItem(ctx, tenantPK(tenantID), sk)
 	if err != nil {
-		return AWSSettings{}, fmt.Errorf("store: get AWS settings of %s: %w", tenantID, err)
+		return out, fmt.Errorf("store: get %s of %s: %w", what, tenantID, err)
 	}
 	if item == nil {
-		return AWSSettings{}, fmt.Errorf("store: AWS settings of %s: %w", tenantID, ErrNotFound)
+		return out, fmt.Errorf("store: %s of %s: %w", what, tenantID, ErrNotFound)
 	}
-	var out AWSSettings
 	if err := attributevalue.UnmarshalMap(item, &out); err != nil {
-		return AWSSettings{}, fmt.Errorf("store: decode AWS settings of %s: %w", tenantID, err)
+		return out, fmt.Errorf("store: decode %s of %s: %w", what, tenantID, err)
 	}
 	return out, nil
+}
+
+// putSettings writes one of a tenant's settings items, v (its version
+// already set to expectVersion+1), plus extra attributes, together with
+// its audit events in one transaction: a change whose audit write fails
+// does not happen. expectVersion 0 creates the item; otherwise the stored
+// version must be expectVersion, and a conflict names the current one
+// (current reads it).
+func (s *Store) putSettings(ctx context.Context, tenantID, sk, what string, v any, extra map[string]types.AttributeValue, expectVersion int64, audit []access.AuditEvent, current func() (int64, error)) error {
+	if err := checkTenant(tenantID); err != nil {
+		return err
+	}
+	item, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		return fmt.Errorf("store: put %s: %w", what, err)
+	}
+	item[AttrPK], item[AttrSK], item[AttrEntityType] = str(tenantPK(tenantID)), str(sk), str(entitySettings)
+	maps.Copy(item, extra)
+	put := &types.Put{TableName: aws.String(s.table), Item: item}
+	if expectVersion == 0 {
+		put.ConditionExpression = aws.String("attribute_not_exists(#pk)")
+		put.ExpressionAttributeNames = map[string]string{"#pk": AttrPK}
+	} else {
+		put.ConditionExpression = aws.String("#v = :v")
+		put.ExpressionAttributeNames = map[string]string{"#v": "version"}
+		put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(expectVersion)}
+	}
+	tx, err := s.withAudit(tenantID, []types.TransactWriteItem{{Put: put}}, audit)
+	if err != nil {
+		return err
+	}
+	if err := s.transact(ctx, tx); err != nil {
+		if failedAt(err) == 0 {
+			if expectVersion == 0 {
+				return conflict(nil, "the %s exist already; update them with If-Match: <version>", what)
+			}
+			cur, gerr := current()
+			if gerr != nil {
+				return fmt.Errorf("store: %s changed meanwhile: %w", what, gerr)
+			}
+			return conflict(map[string]any{"version": cur}, "the %s are at version %d now, not %d", what, cur, expectVersion)
+		}
+		return fmt.Errorf("store: put %s of %s: %w", what, tenantID, err)
+	}
+	return nil
 }
 
 // UsersByEmail reports whether the tenant's AWS settings map a person to
@@ -119,42 +171,14 @@ const attrMaxGrantDuration = "max_grant_duration_seconds"
 // must equal expectVersion (ErrConflict when not). v.Version is stored as
 // expectVersion+1.
 func (s *Store) PutAWSSettings(ctx context.Context, v AWSSettings, expectVersion int64, audit ...access.AuditEvent) (AWSSettings, error) {
-	if err := checkTenant(v.TenantID); err != nil {
-		return AWSSettings{}, err
-	}
 	v.Version = expectVersion + 1
-	item, err := attributevalue.MarshalMap(v)
-	if err != nil {
-		return AWSSettings{}, fmt.Errorf("store: put AWS settings: %w", err)
-	}
-	item[AttrPK], item[AttrSK], item[AttrEntityType] = str(tenantPK(v.TenantID)), str(skSettingsAWS), str(entitySettings)
-	item[AttrGSI4PK], item[AttrGSI4SK] = str(settingsIndexPK(v.TenantID)), str("AWS")
-	in := &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item, ExpressionAttributeNames: map[string]string{"#pk": AttrPK}}
-	if expectVersion == 0 {
-		in.ConditionExpression = aws.String("attribute_not_exists(#pk)")
-	} else {
-		in.ConditionExpression = aws.String("#v = :v")
-		in.ExpressionAttributeNames["#v"] = "version"
-		delete(in.ExpressionAttributeNames, "#pk")
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(expectVersion)}
-	}
-	tx, err := s.withAudit(v.TenantID, []types.TransactWriteItem{{Put: &types.Put{TableName: in.TableName, Item: in.Item,
-		ConditionExpression: in.ConditionExpression, ExpressionAttributeNames: in.ExpressionAttributeNames, ExpressionAttributeValues: in.ExpressionAttributeValues}}}, audit)
+	index := map[string]types.AttributeValue{AttrGSI4PK: str(settingsIndexPK(v.TenantID)), AttrGSI4SK: str("AWS")}
+	err := s.putSettings(ctx, v.TenantID, skSettingsAWS, "AWS settings", v, index, expectVersion, audit, func() (int64, error) {
+		cur, err := s.GetAWSSettings(ctx, v.TenantID)
+		return cur.Version, err
+	})
 	if err != nil {
 		return AWSSettings{}, err
-	}
-	if err := s.transact(ctx, tx); err != nil {
-		if failedAt(err) == 0 {
-			if expectVersion == 0 {
-				return AWSSettings{}, conflict(nil, "the AWS settings exist already; update them with If-Match: <version>")
-			}
-			cur, gerr := s.GetAWSSettings(ctx, v.TenantID)
-			if gerr != nil {
-				return AWSSettings{}, fmt.Errorf("store: AWS settings changed meanwhile: %w", gerr)
-			}
-			return AWSSettings{}, conflict(map[string]any{"version": cur.Version}, "the AWS settings are at version %d now, not %d", cur.Version, expectVersion)
-		}
-		return AWSSettings{}, fmt.Errorf("store: put AWS settings of %s: %w", v.TenantID, err)
 	}
 	return v, nil
 }
