@@ -3,15 +3,15 @@
 package main
 
 import (
-	"os"
 	"strings"
 
+	"github.com/jitsudo/jitsudo-serverless/shared/config"
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/web"
 )
 
 func main() {
-	site, err := web.New(web.Config{ConnectSrc: strings.Fields(os.Getenv("UI_CONNECT_SRC"))})
+	site, err := web.New(web.Config{ConnectSrc: strings.Fields(config.Raw("UI_CONNECT_SRC"))})
 	if err != nil {
 		lambdaapp.Fatal(lambdaapp.Logger("web"), "assets", err)
 	}

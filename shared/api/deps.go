@@ -10,13 +10,14 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
-	"github.com/jitsudo/jitsudo-serverless/shared/validation"
 	"log/slog"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/config"
+	"github.com/jitsudo/jitsudo-serverless/shared/validation"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
@@ -64,9 +65,9 @@ func DepsFromEnv(ctx context.Context, logger *slog.Logger) (Deps, error) {
 		return Deps{}, fmt.Errorf("api: %w", err)
 	}
 	d.Notify.Guard.Mode = d.Notify.Mode
-	d.TenantRoleName = strings.TrimSpace(os.Getenv(EnvTenantRoleName))
-	d.DefaultIssuer = strings.TrimSpace(os.Getenv("OIDC_ISSUER"))
-	d.UIClientID = strings.TrimSpace(os.Getenv(EnvUIClientID))
+	d.TenantRoleName = config.String(EnvTenantRoleName)
+	d.DefaultIssuer = config.String("OIDC_ISSUER")
+	d.UIClientID = config.String(EnvUIClientID)
 	if d.Access.Targets, err = TargetsFromEnv(); err != nil {
 		return Deps{}, fmt.Errorf("api: %w", err)
 	}
@@ -86,7 +87,7 @@ const EnvProviderMode = "PROVIDER_MODE"
 // to Identity Center's rule: it is no safety control (a grant Identity
 // Center cannot make fails anyway), only an earlier, clearer answer.
 func TargetsFromEnv() (access.TargetChecker, error) {
-	switch m := strings.TrimSpace(os.Getenv(EnvProviderMode)); m {
+	switch m := config.String(EnvProviderMode); m {
 	case "identitycenter":
 		return access.AccountAssignmentTargets{}, nil
 	case "", "recording":

@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/config"
 )
 
 // Checkpoint is an anchor: the chain's head at Seq, MACed with the chain
@@ -291,7 +293,7 @@ const (
 // AnchorsFromEnv: AUDIT_ANCHOR_BUCKET (newS3 builds the client), else
 // AUDIT_ANCHOR_DIR; none is an error.
 func AnchorsFromEnv(ctx context.Context, newS3 func(context.Context) (S3API, error)) (AnchorStore, error) {
-	if b := strings.TrimSpace(os.Getenv(EnvAnchorBucket)); b != "" {
+	if b := config.String(EnvAnchorBucket); b != "" {
 		if newS3 == nil {
 			return nil, fmt.Errorf("audit: %s set but no S3 client", EnvAnchorBucket)
 		}
@@ -299,19 +301,19 @@ func AnchorsFromEnv(ctx context.Context, newS3 func(context.Context) (S3API, err
 		if err != nil {
 			return nil, err
 		}
-		p, ok := os.LookupEnv(EnvAnchorPrefix)
+		p, ok := config.Lookup(EnvAnchorPrefix)
 		if !ok {
 			p = "anchors/"
 		}
 		days := 0
-		if v := strings.TrimSpace(os.Getenv(EnvAnchorRetention)); v != "" {
+		if v := config.String(EnvAnchorRetention); v != "" {
 			if days, err = strconv.Atoi(v); err != nil || days < 0 {
 				return nil, fmt.Errorf("audit: %s=%q: want days", EnvAnchorRetention, v)
 			}
 		}
 		return S3Anchors{Client: c, Bucket: b, Prefix: p, RetentionDays: days}, nil
 	}
-	if d := strings.TrimSpace(os.Getenv(EnvAnchorDir)); d != "" {
+	if d := config.String(EnvAnchorDir); d != "" {
 		return DirAnchors{Dir: d}, nil
 	}
 	return nil, fmt.Errorf("audit: no anchor store: set %s (AWS) or %s", EnvAnchorBucket, EnvAnchorDir)

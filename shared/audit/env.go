@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
+	"github.com/jitsudo/jitsudo-serverless/shared/config"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 
@@ -69,12 +68,12 @@ func ExtenderFromEnv(ctx context.Context, logger *slog.Logger) (*Extender, error
 		return nil, err
 	}
 	x := &Extender{Repo: st, Signer: sig, Anchors: anchors, Logger: logger}
-	if v := strings.TrimSpace(os.Getenv(EnvAnchorEvery)); v != "" {
+	if v := config.String(EnvAnchorEvery); v != "" {
 		if x.AnchorEvery, err = strconv.ParseInt(v, 10, 64); err != nil || x.AnchorEvery < 1 {
 			return nil, fmt.Errorf("audit: %s=%q: want a positive integer", EnvAnchorEvery, v)
 		}
 	}
-	if v := strings.TrimSpace(os.Getenv(EnvAnchorInterval)); v != "" {
+	if v := config.String(EnvAnchorInterval); v != "" {
 		if x.AnchorInterval, err = time.ParseDuration(v); err != nil || x.AnchorInterval <= 0 {
 			return nil, fmt.Errorf("audit: %s=%q: want a positive duration", EnvAnchorInterval, v)
 		}

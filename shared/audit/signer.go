@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/config"
 )
 
 // Signer computes and checks MACs with the chain key.
@@ -121,7 +123,7 @@ func ParseKey(s string) ([]byte, error) {
 // SignerFromEnv: AUDIT_KMS_KEY_ID (with newKMS building the client), else
 // AUDIT_MAC_KEY, else AUDIT_MAC_KEY_FILE; none is an error (fail closed).
 func SignerFromEnv(ctx context.Context, newKMS func(context.Context) (KMSAPI, error)) (Signer, error) {
-	if id := strings.TrimSpace(os.Getenv(EnvKMSKey)); id != "" {
+	if id := config.String(EnvKMSKey); id != "" {
 		if newKMS == nil {
 			return nil, fmt.Errorf("audit: %s set but no KMS client", EnvKMSKey)
 		}
@@ -131,9 +133,9 @@ func SignerFromEnv(ctx context.Context, newKMS func(context.Context) (KMSAPI, er
 		}
 		return KMSSigner{Client: c, Key: id}, nil
 	}
-	raw := os.Getenv(EnvKey)
+	raw := config.Raw(EnvKey)
 	if raw == "" {
-		if f := strings.TrimSpace(os.Getenv(EnvKeyFile)); f != "" {
+		if f := config.String(EnvKeyFile); f != "" {
 			b, err := os.ReadFile(f)
 			if err != nil {
 				return nil, fmt.Errorf("audit: read %s: %w", EnvKeyFile, err)

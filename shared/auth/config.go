@@ -6,8 +6,9 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/config"
 )
 
 // Defaults of Config.
@@ -105,16 +106,16 @@ const (
 // "0" disables the cache. A malformed value makes New fail.
 func ConfigFromEnv() Config {
 	cfg := Config{
-		Issuer:           strings.TrimSpace(os.Getenv(EnvIssuer)),
-		Audience:         strings.TrimSpace(os.Getenv(EnvAudience)),
-		JWKSURL:          strings.TrimSpace(os.Getenv(EnvJWKSURL)),
-		GroupsClaim:      strings.TrimSpace(os.Getenv(EnvGroupsClaim)),
-		TenantClaim:      strings.TrimSpace(os.Getenv(EnvTenantClaim)),
-		AdminGroup:       strings.TrimSpace(os.Getenv(EnvAdminGroup)),
-		PlatformAdminKey: strings.TrimSpace(os.Getenv(EnvPlatformAdminKey)),
+		Issuer:           config.String(EnvIssuer),
+		Audience:         config.String(EnvAudience),
+		JWKSURL:          config.String(EnvJWKSURL),
+		GroupsClaim:      config.String(EnvGroupsClaim),
+		TenantClaim:      config.String(EnvTenantClaim),
+		AdminGroup:       config.String(EnvAdminGroup),
+		PlatformAdminKey: config.String(EnvPlatformAdminKey),
 		KeyCacheTTL:      DefaultKeyCacheTTL,
 	}
-	if v := strings.TrimSpace(os.Getenv(EnvAPIKeyCacheTTL)); v != "" {
+	if v := config.String(EnvAPIKeyCacheTTL); v != "" {
 		d, err := parseDuration(v)
 		if err != nil {
 			cfg.envErr = fmt.Errorf("auth: %s=%q: %w", EnvAPIKeyCacheTTL, v, err)

@@ -11,9 +11,10 @@ package awsenv
 import (
 	"context"
 	"errors"
-	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/config"
 )
 
 // DefaultRegion applies when AWS_REGION and AWS_DEFAULT_REGION are unset.
@@ -26,10 +27,10 @@ var ErrNoCredentials = errors.New("awsenv: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_K
 // whose credentials are read from the environment on every retrieval.
 func Config(region string) aws.Config {
 	if region == "" {
-		region = os.Getenv("AWS_REGION")
+		region = config.Raw("AWS_REGION")
 	}
 	if region == "" {
-		region = os.Getenv("AWS_DEFAULT_REGION")
+		region = config.Raw("AWS_DEFAULT_REGION")
 	}
 	if region == "" {
 		region = DefaultRegion
@@ -42,7 +43,7 @@ func Config(region string) aws.Config {
 
 // HasCredentials reports whether the environment holds credentials.
 func HasCredentials() bool {
-	return os.Getenv("AWS_ACCESS_KEY_ID") != "" && os.Getenv("AWS_SECRET_ACCESS_KEY") != ""
+	return config.Raw("AWS_ACCESS_KEY_ID") != "" && config.Raw("AWS_SECRET_ACCESS_KEY") != ""
 }
 
 func envCredentials(context.Context) (aws.Credentials, error) {
@@ -50,9 +51,9 @@ func envCredentials(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{}, ErrNoCredentials
 	}
 	return aws.Credentials{
-		AccessKeyID:     os.Getenv("AWS_ACCESS_KEY_ID"),
-		SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
-		SessionToken:    os.Getenv("AWS_SESSION_TOKEN"),
+		AccessKeyID:     config.Raw("AWS_ACCESS_KEY_ID"),
+		SecretAccessKey: config.Raw("AWS_SECRET_ACCESS_KEY"),
+		SessionToken:    config.Raw("AWS_SESSION_TOKEN"),
 		Source:          "environment",
 	}, nil
 }

@@ -2,8 +2,9 @@ package events
 
 import (
 	"net/url"
-	"os"
 	"strings"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/config"
 )
 
 // LinkBuilder makes the API links of an event (Event.Links). tenantID is
@@ -35,8 +36,8 @@ func NewLinks(baseURL string) APILinks {
 // LinksFromEnv: API_BASE_URL, and UI_BASE_URL for the page links (empty:
 // the API's base URL, which serves the page).
 func LinksFromEnv() APILinks {
-	l := NewLinks(os.Getenv(EnvAPIBaseURL))
-	if ui := strings.TrimRight(strings.TrimSpace(os.Getenv(EnvUIBaseURL)), "/"); ui != "" {
+	l := NewLinks(config.Raw(EnvAPIBaseURL))
+	if ui := strings.TrimRight(config.String(EnvUIBaseURL), "/"); ui != "" {
 		l.UI = ui
 	}
 	return l

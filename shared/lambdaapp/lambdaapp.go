@@ -10,11 +10,11 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/jitsudo/jitsudo-serverless/shared/config"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 )
 
@@ -22,7 +22,7 @@ import (
 // (debug|info|warn|error, default info), tagged with the function name.
 func Logger(function string) *slog.Logger {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(strings.TrimSpace(os.Getenv("LOG_LEVEL")))); err != nil {
+	if err := level.UnmarshalText([]byte(config.String("LOG_LEVEL"))); err != nil {
 		level = slog.LevelInfo
 	}
 	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level})).With("function", function)

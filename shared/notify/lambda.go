@@ -6,11 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"strings"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
+	"github.com/jitsudo/jitsudo-serverless/shared/config"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
@@ -21,7 +20,7 @@ const EnvMode = "NOTIFY_MODE"
 
 // ModeFromEnv reads NOTIFY_MODE.
 func ModeFromEnv() (Mode, error) {
-	switch v := strings.TrimSpace(os.Getenv(EnvMode)); v {
+	switch v := config.String(EnvMode); v {
 	case "", "aws":
 		return ModeAWS, nil
 	case "local":

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
-	"strings"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/config"
 )
 
 // Environment variables read by FromEnv.
@@ -25,17 +25,17 @@ const (
 
 // FromEnv opens the store a Lambda function is configured for.
 func FromEnv(ctx context.Context) (*Store, error) {
-	table := strings.TrimSpace(os.Getenv(EnvTableName))
+	table := config.String(EnvTableName)
 	if table == "" {
 		return nil, fmt.Errorf("store: %s is not set", EnvTableName)
 	}
-	endpoint := strings.TrimSpace(os.Getenv(EnvDynamoDBEndpoint))
-	client, err := NewClient(ctx, endpoint, os.Getenv(EnvRegion))
+	endpoint := config.String(EnvDynamoDBEndpoint)
+	client, err := NewClient(ctx, endpoint, config.Raw(EnvRegion))
 	if err != nil {
 		return nil, fmt.Errorf("store: dynamodb client: %w", err)
 	}
 	s := New(client, table)
-	secret := []byte(os.Getenv(EnvCursorSecret))
+	secret := []byte(config.Raw(EnvCursorSecret))
 	if len(secret) == 0 {
 		if !loopback(endpoint) {
 			return nil, fmt.Errorf("store: %s is not set", EnvCursorSecret)

@@ -3,13 +3,13 @@ package workflow
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
+	"github.com/jitsudo/jitsudo-serverless/shared/config"
 )
 
 // Environment variables read by FromEnv.
@@ -36,12 +36,12 @@ func NewClient(endpoint, region string) *sfn.Client {
 // FromEnv returns the workflow of STATE_MACHINE_ARN, over SFN_ENDPOINT when
 // set (the local shim) or Step Functions in AWS_REGION.
 func FromEnv() (*SFN, error) {
-	arn := strings.TrimSpace(os.Getenv(EnvStateMachineARN))
+	arn := config.String(EnvStateMachineARN)
 	if arn == "" {
 		return nil, fmt.Errorf("workflow: %s is not set", EnvStateMachineARN)
 	}
 	if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":stateMachine:") {
 		return nil, errors.New("workflow: " + EnvStateMachineARN + " is not a state machine ARN: " + arn)
 	}
-	return New(NewClient(strings.TrimSpace(os.Getenv(EnvSFNEndpoint)), ""), arn), nil
+	return New(NewClient(config.String(EnvSFNEndpoint), ""), arn), nil
 }

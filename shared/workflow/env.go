@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/config"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
@@ -82,7 +81,7 @@ func WorkersFromEnv(ctx context.Context, logger *slog.Logger, newProvider Provid
 		return nil, err
 	}
 	w := &Workers{Service: svc, Workflow: svc.Workflow, Logger: logger, Links: events.LinksFromEnv()}
-	if v := strings.TrimSpace(os.Getenv(EnvNoticeLead)); v != "" {
+	if v := config.String(EnvNoticeLead); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return nil, fmt.Errorf("workflow: %s=%q is not a positive duration", EnvNoticeLead, v)

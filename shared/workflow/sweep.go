@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/config"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 
@@ -224,7 +223,7 @@ func SweeperFromEnv(ctx context.Context, logger *slog.Logger, newProvider Provid
 	}
 	sw := &Sweeper{Index: st, Service: svc, Logger: logger}
 	for env, dst := range map[string]*time.Duration{EnvSweepGrace: &sw.Grace, EnvProvisioningBudget: &sw.ProvisioningBudget} {
-		if v := strings.TrimSpace(os.Getenv(env)); v != "" {
+		if v := config.String(env); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
 				return nil, fmt.Errorf("workflow: %s=%q is not a positive duration", env, v)

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
+	"github.com/jitsudo/jitsudo-serverless/shared/config"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
@@ -49,11 +49,11 @@ func NewSNSClient(cfg aws.Config, endpoint string) *sns.Client {
 // TopicFromEnv reads the topic to publish to (SNS_TOPIC_ARN) and the
 // optional endpoint override (SNS_ENDPOINT, for goaws).
 func TopicFromEnv() (topicARN, endpoint string, err error) {
-	topicARN = strings.TrimSpace(os.Getenv(EnvTopicARN))
+	topicARN = config.String(EnvTopicARN)
 	if topicARN == "" {
 		return "", "", fmt.Errorf("snspub: %s is not set", EnvTopicARN)
 	}
-	return topicARN, strings.TrimSpace(os.Getenv(EnvSNSEndpoint)), nil
+	return topicARN, config.String(EnvSNSEndpoint), nil
 }
 
 // PublisherFromEnv is the Publisher a Lambda function is configured for:

@@ -27,12 +27,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
+	"github.com/jitsudo/jitsudo-serverless/shared/config"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
@@ -54,7 +53,7 @@ const (
 const DefaultPollBudget = 20 * time.Second
 
 // Name is the provider PROVIDER selects ("" when unset).
-func Name() string { return strings.TrimSpace(os.Getenv(EnvProvider)) }
+func Name() string { return config.String(EnvProvider) }
 
 // local builds the recording provider; nil unless the binary was built with
 // -tags jitsudo_local (local.go).
@@ -85,7 +84,7 @@ func FromEnv(_ context.Context, s *store.Store, logger *slog.Logger) (access.Pro
 // sts:AssumeRole only.
 func IdentityCenterFromEnv(s *store.Store, logger *slog.Logger) (*identitycenter.Provider, error) {
 	budget := DefaultPollBudget
-	if v := strings.TrimSpace(os.Getenv(EnvPollBudget)); v != "" {
+	if v := config.String(EnvPollBudget); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return nil, fmt.Errorf("providers: %s=%q is not a positive duration", EnvPollBudget, v)
@@ -94,7 +93,7 @@ func IdentityCenterFromEnv(s *store.Store, logger *slog.Logger) (*identitycenter
 	}
 	p := identitycenter.New(awsenv.Config(""), Settings(s), s)
 	p.PollBudget = budget
-	p.Endpoint = strings.TrimSpace(os.Getenv(EnvEndpoint))
+	p.Endpoint = config.String(EnvEndpoint)
 	p.Logger = logger
 	return p, nil
 }
