@@ -277,3 +277,53 @@ func TestMotoLostResponses(t *testing.T) {
 		t.Fatalf("records %+v", recs)
 	}
 }
+
+// TestMotoReconcileRepairsDrift: the reconciler against assignments
+// changed in moto behind the provider's back — an active grant's
+// assignment deleted (re-created), a revoked grant's left behind
+// (removed), one nobody granted (reported, left alone).
+func TestMotoReconcileRepairsDrift(t *testing.T) {
+	m := newMotoEnv(t)
+	ctx := context.Background()
+	e := &env{t: t, st: m.st} // the table helpers
+	e.putGrant("gA", "alice", psAdmin, access.GrantProvisioning)
+	e.putGrant("gB", "bob", psAdmin, access.GrantProvisioning)
+	mustNot(t, m.p.Provision(ctx, assignment("gA", "alice", psAdmin)))
+	mustNot(t, m.p.Provision(ctx, assignment("gB", "bob", psAdmin)))
+	e.setGrantStatus("gA", access.GrantActive)
+	e.setGrantStatus("gB", access.GrantActive)
+	e.setGrantStatus("gB", access.GrantRevoked)
+	behindOurBack := func(create bool, user string) {
+		t.Helper()
+		in := struct{ instance, target, ps, user *string }{aws.String(instanceARN), aws.String(account), aws.String(psAdmin), aws.String(m.users[user])}
+		var err error
+		if create {
+			_, err = m.sso.CreateAccountAssignment(ctx, &ssoadmin.CreateAccountAssignmentInput{InstanceArn: in.instance, TargetId: in.target,
+				TargetType: "AWS_ACCOUNT", PermissionSetArn: in.ps, PrincipalType: "USER", PrincipalId: in.user})
+		} else {
+			_, err = m.sso.DeleteAccountAssignment(ctx, &ssoadmin.DeleteAccountAssignmentInput{InstanceArn: in.instance, TargetId: in.target,
+				TargetType: "AWS_ACCOUNT", PermissionSetArn: in.ps, PrincipalType: "USER", PrincipalId: in.user})
+		}
+		mustNot(t, err)
+	}
+	behindOurBack(false, "alice")
+	behindOurBack(true, "carol")
+	m.wantAssigned("bob/"+admin, "carol/"+admin)
+
+	r := &identitycenter.Reconciler{Provider: m.p, Grants: identitycenter.RepoGrants{Repo: m.st}, Logger: m.p.Logger}
+	rep, err := r.Reconcile(ctx, tenant)
+	mustNot(t, err)
+	if len(rep.Errors) != 0 || len(rep.Repaired) != 1 || !strings.Contains(rep.Repaired[0], psAdmin) ||
+		len(rep.Removed) != 1 || !strings.Contains(rep.Removed[0], "principal bob") ||
+		len(rep.Unexpected) != 1 || !strings.Contains(rep.Unexpected[0], m.users["carol"]) {
+		t.Fatalf("report %+v", rep)
+	}
+	m.wantAssigned("alice/"+admin, "carol/"+admin)
+	// Idempotent.
+	rep, err = r.Reconcile(ctx, tenant)
+	mustNot(t, err)
+	if len(rep.Repaired)+len(rep.Removed)+len(rep.Errors) != 0 || len(rep.Unexpected) != 1 {
+		t.Fatalf("second run: %+v", rep)
+	}
+	m.wantAssigned("alice/"+admin, "carol/"+admin)
+}
