@@ -21,7 +21,7 @@
 //   - idempotent assignments, as Identity Center is: creating an
 //     assignment that exists and deleting one that does not answer
 //     SUCCEEDED without forwarding (moto would list a duplicate, and fail
-//     the deletion with an internal error).
+//     the deletion with ResourceNotFoundException).
 //
 // Calls and CallsOf tell tests what was called, by which access key, in
 // which region (read from the SigV4 Authorization header; moto does not
