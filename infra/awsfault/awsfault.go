@@ -18,14 +18,21 @@
 //   - the external id: RequireExternalID makes AssumeRole of a role with a
 //     different (or no) ExternalId fail with AccessDenied (403), as the
 //     trust policy's sts:ExternalId condition does — moto ignores it;
+//   - who may call: AuthorizeInstance ties an Identity Center instance and
+//     its identity store to the role whose sessions may use them (another
+//     caller gets AccessDeniedException — moto keeps state per account but
+//     lets any caller name any instance or store), and a session past its expiration by the
+//     proxy's clock (SetClock) gets ExpiredTokenException; AssumeRole's
+//     Expiration is the proxy's clock plus the session's duration. Sessions
+//     lists the sessions moto issued through the proxy;
 //   - idempotent assignments, as Identity Center is: creating an
 //     assignment that exists and deleting one that does not answer
 //     SUCCEEDED without forwarding (moto would list a duplicate, and fail
 //     the deletion with ResourceNotFoundException).
 //
-// Calls and CallsOf tell tests what was called, by which access key, in
-// which region (read from the SigV4 Authorization header; moto does not
-// check signatures).
+// Calls and CallsOf tell tests what was called (refused callers aside:
+// Rejected counts those), by which access key, in which region (read from
+// the SigV4 Authorization header; moto does not check signatures).
 package awsfault
 
 import (
@@ -34,6 +41,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -65,6 +73,13 @@ type Call struct {
 	Time        time.Time
 }
 
+// Session is a set of temporary credentials AssumeRole issued.
+type Session struct {
+	RoleARN, SessionName, ExternalID string
+	AccessKeyID                      string
+	Expiration                       time.Time // by the proxy's clock
+}
+
 type faults struct{ throttle, conflict, lose int }
 
 // plan shapes one planned request: polls IN_PROGRESS answers, then FAILED
@@ -94,6 +109,9 @@ type Proxy struct {
 	creations   []plan
 	deletions   []plan
 	externalIDs map[string]string // role ARN -> required external id
+	instances   map[string]string // instance ARN or identity store id -> the role that may use it
+	sessions    []Session
+	now         func() time.Time
 	requests    map[string]*request
 	calls       []Call
 	rejected    map[string]int
@@ -106,7 +124,8 @@ func New(upstream string) (*Proxy, error) {
 		return nil, fmt.Errorf("awsfault: upstream %q: %w", upstream, err)
 	}
 	return &Proxy{upstream: u, client: &http.Client{Timeout: time.Minute}, faults: map[string]*faults{},
-		externalIDs: map[string]string{}, requests: map[string]*request{}, rejected: map[string]int{}}, nil
+		externalIDs: map[string]string{}, instances: map[string]string{}, requests: map[string]*request{}, rejected: map[string]int{},
+		now: time.Now}, nil
 }
 
 func (p *Proxy) opFaults(op string) *faults {
@@ -150,6 +169,69 @@ func (p *Proxy) RequireExternalID(roleARN, externalID string) {
 	p.externalIDs[roleARN] = externalID
 }
 
+// AuthorizeInstance lets only sessions of roleARN call SSO Admin on
+// instanceARN and Identity Store on identityStoreID.
+func (p *Proxy) AuthorizeInstance(instanceARN, identityStoreID, roleARN string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.instances[instanceARN] = roleARN
+	p.instances[identityStoreID] = roleARN
+}
+
+// SetClock replaces the proxy's clock (session expiry; default time.Now).
+func (p *Proxy) SetClock(now func() time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.now = now
+}
+
+// Sessions returns the sessions AssumeRole issued, oldest first.
+func (p *Proxy) Sessions() []Session {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Session(nil), p.sessions...)
+}
+
+// SessionOf returns the session an access key belongs to.
+func (p *Proxy) SessionOf(accessKeyID string) (Session, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.sessions {
+		if s.AccessKeyID == accessKeyID {
+			return s, true
+		}
+	}
+	return Session{}, false
+}
+
+// refuse says why a caller may not make this call ("" if it may); callers
+// hold p.mu.
+func (p *Proxy) refuse(op, key string, form url.Values, body []byte) (status int, code, msg string) {
+	if op == OpAssumeRole {
+		if want, ok := p.externalIDs[form.Get("RoleArn")]; ok && form.Get("ExternalId") != want {
+			return http.StatusForbidden, "AccessDenied", "User is not authorized to perform: sts:AssumeRole on resource: " + form.Get("RoleArn")
+		}
+		return 0, "", ""
+	}
+	var sess *Session
+	for i := range p.sessions {
+		if p.sessions[i].AccessKeyID == key {
+			sess = &p.sessions[i]
+		}
+	}
+	if sess != nil && !p.now().Before(sess.Expiration) {
+		return http.StatusBadRequest, "ExpiredTokenException", "The security token included in the request is expired"
+	}
+	var in struct{ InstanceArn, IdentityStoreId string }
+	_ = json.Unmarshal(body, &in)
+	for _, res := range []string{in.InstanceArn, in.IdentityStoreId} {
+		if role, ok := p.instances[res]; ok && res != "" && (sess == nil || sess.RoleARN != role) {
+			return http.StatusBadRequest, "AccessDeniedException", "User is not authorized to perform: " + op + " on resource: " + res
+		}
+	}
+	return 0, "", ""
+}
+
 // Calls counts the calls of op received (faulted ones included).
 func (p *Proxy) Calls(op string) int { return len(p.CallsOf(op)) }
 
@@ -191,6 +273,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key, region := credentialScope(r.Header.Get("Authorization"))
 
 	p.mu.Lock()
+	if status, code, msg := p.refuse(op, key, form, body); status != 0 {
+		p.rejected[op]++
+		p.mu.Unlock()
+		if target == "" {
+			writeQueryError(w, status, code, msg)
+		} else {
+			writeJSONError(w, status, code, msg)
+		}
+		return
+	}
 	p.calls = append(p.calls, Call{Op: op, AccessKeyID: key, Region: region, Time: time.Now()})
 	f := p.opFaults(op)
 	var fault string
@@ -206,15 +298,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.lose--
 		lose = true
 	}
-	if fault == "" && op == OpAssumeRole {
-		if want, ok := p.externalIDs[form.Get("RoleArn")]; ok && form.Get("ExternalId") != want {
-			p.rejected[op]++
-			p.mu.Unlock()
-			writeQueryError(w, http.StatusForbidden, "AccessDenied",
-				"User is not authorized to perform: sts:AssumeRole on resource: "+form.Get("RoleArn"))
-			return
-		}
-	}
 	p.mu.Unlock()
 
 	switch {
@@ -229,6 +312,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status, ctype, out, err := p.answer(r, op, body)
+	if err == nil && op == OpAssumeRole && status == http.StatusOK {
+		out, err = p.session(form, out)
+	}
 	if err != nil {
 		http.Error(w, "awsfault: "+err.Error(), http.StatusBadGateway)
 		return
@@ -240,6 +326,31 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", ctype)
 	w.WriteHeader(status)
 	_, _ = w.Write(out)
+}
+
+// session records the session an AssumeRole response issues and restates
+// its Expiration by the proxy's clock.
+func (p *Proxy) session(form url.Values, out []byte) ([]byte, error) {
+	var resp struct {
+		Credentials struct {
+			AccessKeyID string `xml:"AccessKeyId"`
+			Expiration  string
+		} `xml:"AssumeRoleResult>Credentials"`
+	}
+	if err := xml.Unmarshal(out, &resp); err != nil {
+		return nil, fmt.Errorf("AssumeRole response: %w", err)
+	}
+	exp, err := time.Parse(time.RFC3339, resp.Credentials.Expiration)
+	if err != nil {
+		return nil, fmt.Errorf("AssumeRole response's Expiration: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := Session{RoleARN: form.Get("RoleArn"), SessionName: form.Get("RoleSessionName"), ExternalID: form.Get("ExternalId"),
+		AccessKeyID: resp.Credentials.AccessKeyID, Expiration: p.now().Add(time.Until(exp)).UTC().Truncate(time.Second)}
+	p.sessions = append(p.sessions, s)
+	return bytes.Replace(out, []byte("<Expiration>"+resp.Credentials.Expiration+"</Expiration>"),
+		[]byte("<Expiration>"+s.Expiration.Format(time.RFC3339)+"</Expiration>"), 1), nil
 }
 
 // answer computes the response of a call that was not refused.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,7 +47,7 @@ type motoEnv struct {
 	sso     *ssoadmin.Client  // direct to moto, as the tenant's role: what is really assigned
 
 	mu       sync.Mutex
-	settings identitycenter.Settings
+	settings map[string]identitycenter.Settings
 }
 
 func randomAccount() string {
@@ -65,6 +66,7 @@ func newMotoEnv(t *testing.T) *motoEnv {
 	t.Cleanup(srv.Close)
 	e := &motoEnv{t: t, proxy: proxy, roleARN: "arn:aws:iam::" + randomAccount() + ":role/jitsudo-broker", users: map[string]string{}}
 	proxy.RequireExternalID(e.roleARN, externalID)
+	proxy.AuthorizeInstance(instanceARN, storeID, e.roleARN)
 
 	// The tenant's administrator: users in the identity store, and the
 	// view of the assignments, as the role, straight to moto.
@@ -85,16 +87,18 @@ func newMotoEnv(t *testing.T) *motoEnv {
 	}
 	e.sso = ssoadmin.NewFromConfig(admin, func(o *ssoadmin.Options) { o.BaseEndpoint = aws.String(endpoint) })
 
-	e.settings = identitycenter.Settings{InstanceARN: instanceARN, IdentityStoreID: storeID, Region: region, RoleARN: e.roleARN, ExternalID: externalID}
+	e.settings = map[string]identitycenter.Settings{tenant: {InstanceARN: instanceARN, IdentityStoreID: storeID, Region: region,
+		RoleARN: e.roleARN, ExternalID: externalID}}
 	e.st, _, _ = dynamotest.New(t)
 	e.p = identitycenter.New(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(platformKey, platformSecret, "")},
 		func(_ context.Context, tenantID string) (identitycenter.Settings, error) {
 			e.mu.Lock()
 			defer e.mu.Unlock()
-			if tenantID != tenant {
+			s, ok := e.settings[tenantID]
+			if !ok {
 				return identitycenter.Settings{}, fmt.Errorf("settings of %s: %w", tenantID, access.ErrNotFound)
 			}
-			return e.settings, nil
+			return s, nil
 		}, e.st)
 	e.p.Endpoint = srv.URL
 	e.p.Sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
@@ -143,21 +147,21 @@ func TestMotoProvisionSignsWithAssumedRole(t *testing.T) {
 	mustNot(t, e.p.Provision(ctx, assignment("g2", "bob", psRead)))
 	e.wantAssigned("alice/"+admin, "bob/"+read)
 
-	// One AssumeRole with the platform key; every Identity Center call
-	// signed by another key (the session's), in the tenant's region.
-	if n := e.proxy.Calls(awsfault.OpAssumeRole); n != 1 {
-		t.Fatalf("AssumeRole calls: %d", n)
+	// One AssumeRole with the platform key, for the tenant's role,
+	// external id and session name; every Identity Center call signed by
+	// the session's key, in the tenant's region.
+	sessions := e.proxy.Sessions()
+	if len(sessions) != 1 || sessions[0].RoleARN != e.roleARN || sessions[0].ExternalID != externalID || sessions[0].SessionName != "jitsudo-acme" {
+		t.Fatalf("AssumeRole sessions: %+v", sessions)
 	}
-	var session string
+	session := sessions[0].AccessKeyID
 	for _, c := range e.proxy.CallsOf("") {
 		switch {
 		case c.Op == awsfault.OpAssumeRole && (c.AccessKeyID != platformKey || c.Region != region):
 			t.Fatalf("AssumeRole %+v: want the platform key in %s", c, region)
 		case c.Op == awsfault.OpAssumeRole:
-		case c.AccessKeyID == platformKey || c.Region != region || (session != "" && c.AccessKeyID != session):
-			t.Fatalf("%s signed by %s in %s", c.Op, c.AccessKeyID, c.Region)
-		default:
-			session = c.AccessKeyID
+		case c.AccessKeyID != session || c.Region != region:
+			t.Fatalf("%s signed by %s in %s; want the session's key %s in %s", c.Op, c.AccessKeyID, c.Region, session, region)
 		}
 	}
 	recs, err := e.st.ListAssignments(ctx, tenant)
@@ -176,13 +180,15 @@ func TestMotoProvisionSignsWithAssumedRole(t *testing.T) {
 
 func TestMotoWrongExternalIDIsRefused(t *testing.T) {
 	e := newMotoEnv(t)
-	e.settings.ExternalID = "someone-elses-id"
+	s := e.settings[tenant]
+	s.ExternalID = "someone-elses-id"
+	e.settings[tenant] = s
 	err := e.p.Provision(context.Background(), assignment("g1", "alice", psAdmin))
 	wantPermanent(t, err, nil)
 	if !strings.Contains(err.Error(), "AccessDenied") {
 		t.Fatalf("error %v does not say AccessDenied", err)
 	}
-	if e.proxy.Rejected(awsfault.OpAssumeRole) != 1 || e.proxy.Calls(awsfault.OpCreateAccountAssignment) != 0 {
+	if e.proxy.Rejected(awsfault.OpAssumeRole) != 1 || len(e.proxy.Sessions()) != 0 || e.proxy.Calls(awsfault.OpCreateAccountAssignment) != 0 {
 		t.Fatalf("calls %+v", e.proxy.CallsOf(""))
 	}
 	e.wantAssigned()
@@ -326,4 +332,91 @@ func TestMotoReconcileRepairsDrift(t *testing.T) {
 		t.Fatalf("second run: %+v", rep)
 	}
 	m.wantAssigned("alice/"+admin, "carol/"+admin)
+}
+
+// TestMotoOtherTenantsInstanceIsRefused: globex's role may not manage
+// acme's instance.
+func TestMotoOtherTenantsInstanceIsRefused(t *testing.T) {
+	e := newMotoEnv(t)
+	otherRole := "arn:aws:iam::" + randomAccount() + ":role/jitsudo-broker"
+	e.proxy.RequireExternalID(otherRole, otherExtID)
+	e.settings[otherTenant] = identitycenter.Settings{InstanceARN: instanceARN, IdentityStoreID: storeID, Region: region,
+		RoleARN: otherRole, ExternalID: otherExtID}
+	a := assignment("g1", "alice", psAdmin)
+	a.TenantID = otherTenant
+	err := e.p.Provision(context.Background(), a)
+	wantPermanent(t, err, nil)
+	if !strings.Contains(err.Error(), "AccessDeniedException") {
+		t.Fatalf("error %v", err)
+	}
+	e.wantAssigned()
+}
+
+// TestMotoExpiredCredentialsAreRefreshed: AWS's clock runs an hour ahead
+// and finds the cached 15-minute session expired; the provider drops it
+// and assumes the role again.
+func TestMotoExpiredCredentialsAreRefreshed(t *testing.T) {
+	e := newMotoEnv(t)
+	ctx := context.Background()
+	var skew atomic.Int64
+	e.proxy.SetClock(func() time.Time { return time.Now().Add(time.Duration(skew.Load())) })
+	mustNot(t, e.p.Provision(ctx, assignment("g1", "alice", psAdmin)))
+	skew.Store(int64(time.Hour))
+	mustNot(t, e.p.Revoke(ctx, assignment("g1", "alice", psAdmin)))
+	if n := len(e.proxy.Sessions()); n != 2 {
+		t.Fatalf("sessions: %d, want 2", n)
+	}
+	if n := e.proxy.Rejected(awsfault.OpDeleteAccountAssignment); n != 1 {
+		t.Fatalf("DeleteAccountAssignment rejected %d times, want 1 (expired)", n)
+	}
+	e.wantAssigned()
+}
+
+// TestMotoCreationStuckIsRetryable: IN_PROGRESS past the poll budget is
+// retryable after exactly the budget; the task's retry converges.
+func TestMotoCreationStuckIsRetryable(t *testing.T) {
+	e := newMotoEnv(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	var waited time.Duration
+	e.p.Sleep = func(ctx context.Context, d time.Duration) error {
+		mu.Lock()
+		waited += d
+		mu.Unlock()
+		return ctx.Err()
+	}
+	e.proxy.PlanCreation(1000, "")
+	err := e.p.Provision(ctx, assignment("g1", "alice", psAdmin))
+	wantRetryable(t, err)
+	if !strings.Contains(err.Error(), "still IN_PROGRESS") || waited != identitycenter.DefaultPollBudget {
+		t.Fatalf("error %v after %s, want the poll budget %s", err, waited, identitycenter.DefaultPollBudget)
+	}
+	e.wantAssigned()
+	mustNot(t, e.p.Provision(ctx, assignment("g1", "alice", psAdmin)))
+	e.wantAssigned("alice/" + admin)
+}
+
+// TestMotoOverlappingGrants: two grants share one assignment; it goes
+// with the last of them, once.
+func TestMotoOverlappingGrants(t *testing.T) {
+	e := newMotoEnv(t)
+	ctx := context.Background()
+	g1, g2 := assignment("g1", "alice", psAdmin), assignment("g2", "alice", psAdmin)
+	mustNot(t, e.p.Provision(ctx, g1))
+	mustNot(t, e.p.Provision(ctx, g2))
+	e.wantAssigned("alice/" + admin)
+	mustNot(t, e.p.Revoke(ctx, g1))
+	mustNot(t, e.p.Revoke(ctx, g1))
+	e.wantAssigned("alice/" + admin)
+	if n := e.proxy.Calls(awsfault.OpDeleteAccountAssignment); n != 0 {
+		t.Fatalf("%d deletions while a grant still holds the assignment", n)
+	}
+	mustNot(t, e.p.Revoke(ctx, g2))
+	e.wantAssigned()
+	calls := len(e.proxy.CallsOf(""))
+	mustNot(t, e.p.Revoke(ctx, g2))
+	mustNot(t, e.p.Revoke(ctx, assignment("g9", "bob", psRead)))
+	if len(e.proxy.CallsOf("")) != calls {
+		t.Fatal("revoking twice, or a never-provisioned grant, called AWS")
+	}
 }
