@@ -25,6 +25,9 @@
 //     proxy's clock (SetClock) gets ExpiredTokenException; AssumeRole's
 //     Expiration is the proxy's clock plus the session's duration. Sessions
 //     lists the sessions moto issued through the proxy;
+//   - pages: moto answers ListAccountAssignments in one page; the proxy
+//     pages it (MaxResults, default 10 so that paging is exercised;
+//     NextToken) as Identity Center does;
 //   - idempotent assignments, as Identity Center is: creating an
 //     assignment that exists and deleting one that does not answer
 //     SUCCEEDED without forwarding (moto would list a duplicate, and fail
@@ -358,6 +361,8 @@ func (p *Proxy) answer(r *http.Request, op string, body []byte) (int, string, []
 	switch op {
 	case OpCreateAccountAssignment, OpDeleteAccountAssignment:
 		return p.assignmentRequest(r, op, body)
+	case OpListAccountAssignments:
+		return p.page(r, body)
 	case OpDescribeCreationStatus, OpDescribeDeletionStatus:
 		var in struct {
 			CreationID string `json:"AccountAssignmentCreationRequestId"`
@@ -371,6 +376,53 @@ func (p *Proxy) answer(r *http.Request, op string, body []byte) (int, string, []
 		}
 	}
 	return p.forward(r, body)
+}
+
+// defaultMaxResults is the page size without MaxResults.
+const defaultMaxResults = 10
+
+// page answers ListAccountAssignments one page at a time from moto's
+// complete list; the NextToken is the next page's offset.
+func (p *Proxy) page(r *http.Request, body []byte) (int, string, []byte, error) {
+	var in struct {
+		MaxResults *int
+		NextToken  *string
+	}
+	_ = json.Unmarshal(body, &in)
+	size, from := defaultMaxResults, 0
+	if in.MaxResults != nil {
+		size = *in.MaxResults
+	}
+	if in.NextToken != nil {
+		if _, err := fmt.Sscanf(*in.NextToken, "page-%d", &from); err != nil || from < 0 {
+			return http.StatusBadRequest, "application/x-amz-json-1.1",
+				[]byte(`{"__type":"ValidationException","message":"invalid NextToken"}`), nil
+		}
+	}
+	var q map[string]any
+	if err := json.Unmarshal(body, &q); err != nil {
+		return p.forward(r, body)
+	}
+	delete(q, "MaxResults")
+	delete(q, "NextToken")
+	whole, _ := json.Marshal(q)
+	st, ctype, out, err := p.forward(r, whole)
+	if err != nil || st != http.StatusOK {
+		return st, ctype, out, err
+	}
+	var all struct{ AccountAssignments []json.RawMessage }
+	if err := json.Unmarshal(out, &all); err != nil {
+		return 0, "", nil, fmt.Errorf("ListAccountAssignments: %w", err)
+	}
+	list := all.AccountAssignments
+	from = min(from, len(list))
+	to := min(from+max(size, 1), len(list))
+	res := map[string]any{"AccountAssignments": list[from:to]}
+	if to < len(list) {
+		res["NextToken"] = fmt.Sprintf("page-%d", to)
+	}
+	b, err := json.Marshal(res)
+	return http.StatusOK, ctype, b, err
 }
 
 // assignmentRequest answers Create/DeleteAccountAssignment: planned

@@ -120,7 +120,9 @@ func (e *motoEnv) assigned() []string {
 			InstanceArn: aws.String(instanceARN), AccountId: aws.String(account), PermissionSetArn: aws.String(ps)})
 		mustNot(e.t, err)
 		for _, a := range l.AccountAssignments {
-			out = append(out, byID[aws.ToString(a.PrincipalId)]+"/"+ps[strings.LastIndexByte(ps, '/')+1:])
+			if name, ok := byID[aws.ToString(a.PrincipalId)]; ok { // the fixture's users only
+				out = append(out, name+"/"+ps[strings.LastIndexByte(ps, '/')+1:])
+			}
 		}
 	}
 	slices.Sort(out)
@@ -315,20 +317,30 @@ func TestMotoReconcileRepairsDrift(t *testing.T) {
 	behindOurBack(false, "alice")
 	behindOurBack(true, "carol")
 	m.wantAssigned("bob/"+admin, "carol/"+admin)
+	// 11 more nobody granted: the reconciler reads more than one page.
+	for i := range 11 {
+		_, err := m.sso.CreateAccountAssignment(ctx, &ssoadmin.CreateAccountAssignmentInput{InstanceArn: aws.String(instanceARN),
+			TargetId: aws.String(account), TargetType: "AWS_ACCOUNT", PermissionSetArn: aws.String(psAdmin), PrincipalType: "USER",
+			PrincipalId: aws.String(fmt.Sprintf("906753c5b4-%08d-0000-0000-0000-000000000000", i))})
+		mustNot(t, err)
+	}
 
 	r := &identitycenter.Reconciler{Provider: m.p, Grants: identitycenter.RepoGrants{Repo: m.st}, Logger: m.p.Logger}
 	rep, err := r.Reconcile(ctx, tenant)
 	mustNot(t, err)
 	if len(rep.Errors) != 0 || len(rep.Repaired) != 1 || !strings.Contains(rep.Repaired[0], psAdmin) ||
 		len(rep.Removed) != 1 || !strings.Contains(rep.Removed[0], "principal bob") ||
-		len(rep.Unexpected) != 1 || !strings.Contains(rep.Unexpected[0], m.users["carol"]) {
+		len(rep.Unexpected) != 12 || !strings.Contains(strings.Join(rep.Unexpected, "\n"), m.users["carol"]) {
 		t.Fatalf("report %+v", rep)
+	}
+	if n := m.proxy.Calls(awsfault.OpListAccountAssignments); n < 2 {
+		t.Fatalf("ListAccountAssignments calls: %d, want more than one page", n)
 	}
 	m.wantAssigned("alice/"+admin, "carol/"+admin)
 	// Idempotent.
 	rep, err = r.Reconcile(ctx, tenant)
 	mustNot(t, err)
-	if len(rep.Repaired)+len(rep.Removed)+len(rep.Errors) != 0 || len(rep.Unexpected) != 1 {
+	if len(rep.Repaired)+len(rep.Removed)+len(rep.Errors) != 0 || len(rep.Unexpected) != 12 {
 		t.Fatalf("second run: %+v", rep)
 	}
 	m.wantAssigned("alice/"+admin, "carol/"+admin)
