@@ -49,7 +49,7 @@ test-go:
 ## infra/serialproxy (one request at a time: moto's transactions are not atomic under concurrency).
 ## Point JITSUDO_TEST_DYNAMODB_ENDPOINT at DynamoDB Local or AWS and run `go test` to run them there.
 test-external-dynamodb:
-	infra/moto/with-moto.sh $(GO) test -count=1 ./shared/store/... ./shared/access/... ./shared/provider/...
+	infra/moto/with-moto.sh $(GO) test -count=1 ./shared/store/... ./shared/access/... ./shared/provider/... ./shared/workflow/...
 
 ## fuzz: run every fuzz target briefly beyond its seed corpus
 fuzz:

@@ -26,6 +26,15 @@
 // as Lambda does. After the last attempt the records are dropped and
 // logged. Flush waits for everything queued to be delivered (or dropped);
 // Close stops delivery.
+//
+// Why it stays: minidyn serves no Streams API (DescribeStream,
+// GetShardIterator, GetRecords), and `make dev` runs on it, without Python.
+// shared/events' TestTapMatchesMotoStream writes the same items to the tap
+// and to moto's DynamoDB, whose stream is read with ReadStream (streams.go),
+// and checks that the tap delivers exactly the records of moto's stream
+// that pass the consumers' event-source filter (audit inserts: event name,
+// keys, new image, order); the MODIFY and REMOVE records moto also streams
+// are the ones the filter drops on AWS.
 package ddbstream
 
 import (

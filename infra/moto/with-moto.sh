@@ -3,6 +3,7 @@
 # moto's DynamoDB (moto_server, started here on a free loopback port) behind
 # infra/serialproxy, which forwards one request at a time (see its doc: moto's
 # transactions are not atomic under concurrent requests; DynamoDB's are).
+# JITSUDO_TEST_MOTO_ENDPOINT is the same address (see infra/mototest).
 # Both are stopped when CMD ends; CMD's exit code is ours.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,4 +22,7 @@ for _ in $(seq 300); do
 done
 curl -sf -o /dev/null "http://127.0.0.1:$port/moto-api/" || { echo "moto_server did not start"; cat "$tmp/moto.log"; exit 1; }
 echo "moto $(python3 -c 'import moto; print(moto.__version__)') on 127.0.0.1:$port, serialized at $(cat "$tmp/proxy.addr")"
-JITSUDO_TEST_DYNAMODB_ENDPOINT="http://$(cat "$tmp/proxy.addr")" "$@"
+# JITSUDO_TEST_MOTO_ENDPOINT: the same moto for the tests that use its other
+# APIs (infra/mototest), so the step starts one moto, not one per package.
+JITSUDO_TEST_DYNAMODB_ENDPOINT="http://$(cat "$tmp/proxy.addr")" \
+  JITSUDO_TEST_MOTO_ENDPOINT="http://$(cat "$tmp/proxy.addr")" "$@"

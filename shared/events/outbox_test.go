@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -173,14 +172,7 @@ func TestOutboxEndToEnd(t *testing.T) {
 // returns the records the stream carried, in stream order, and the store.
 func streamRecords(t *testing.T) ([]lambdaevents.DynamoDBEventRecord, *store.Store) {
 	t.Helper()
-	var mu sync.Mutex
-	var recs []lambdaevents.DynamoDBEventRecord
-	st, stream := tappedStore(t, func(_ context.Context, ev lambdaevents.DynamoDBEvent) error {
-		mu.Lock()
-		defer mu.Unlock()
-		recs = append(recs, ev.Records...)
-		return nil
-	})
+	st, read := tapStore(t)
 	svc := setupTenant(t, st, acme)
 	ctx := context.Background()
 	if _, err := svc.Create(ctx, user(acme, "alice"), input(acctReq), ""); err != nil {
@@ -189,9 +181,7 @@ func streamRecords(t *testing.T) ([]lambdaevents.DynamoDBEventRecord, *store.Sto
 	if _, err := svc.Create(ctx, user(acme, "alice"), input(acctAuto), ""); err != nil {
 		t.Fatal(err)
 	}
-	flush(t, stream)
-	mu.Lock()
-	defer mu.Unlock()
+	recs := read()
 	slices.SortFunc(recs, func(a, b lambdaevents.DynamoDBEventRecord) int {
 		return strings.Compare(a.Change.SequenceNumber, b.Change.SequenceNumber)
 	})
