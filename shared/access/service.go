@@ -44,6 +44,12 @@ type Service struct {
 	// AuditVerifier checks the tenant's audit chain (VerifyAudit); only
 	// the verify function sets it.
 	AuditVerifier AuditVerifier
+	// Limiter and Limits are the abuse limits (limits.go): per-principal
+	// write rates of messages, requests and extensions, and the cap of
+	// messages per request. Nil Limiter: no rate limits (the workflow
+	// workers, which never serve those routes).
+	Limiter RateLimiter
+	Limits  Limits
 }
 
 // Filters of the list calls.
@@ -476,6 +482,9 @@ func (s *Service) Create(ctx context.Context, c Caller, in CreateInput, idempote
 	}
 	if verr != nil {
 		return CreateResult{}, verr
+	}
+	if err := s.takeRate(ctx, c, RateKindRequest, s.Limits.Requests); err != nil {
+		return CreateResult{}, err
 	}
 	if err := s.checkProviderIdentity(ctx, c); err != nil {
 		return CreateResult{}, err

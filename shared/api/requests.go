@@ -47,9 +47,21 @@ func accessError(err error, what string) error {
 	var ve *access.ValidationError
 	var limit *access.DurationLimitError
 	var state *access.StateError
+	var limited *access.RateLimitedError
+	var capped *access.MessageCapError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &limited):
+		return httpapi.RateLimited(
+			fmt.Sprintf("too many %s writes: at most %d per %s for each caller; retry after %d seconds",
+				limited.Kind, limited.Max, limited.Window, int64(limited.RetryAfter/time.Second)),
+			limited.RetryAfter,
+			map[string]any{"kind": limited.Kind, "limit": limited.Max, "window_seconds": int64(limited.Window / time.Second)})
+	case errors.As(err, &capped):
+		return (&httpapi.Error{Status: http.StatusConflict, Code: "message_limit_reached",
+			Message: fmt.Sprintf("request %s holds %d messages, the most a request may hold; continue the conversation elsewhere or open a new request", httpapi.ClipID(capped.RequestID), capped.Max)}).
+			WithDetails(map[string]any{"request_id": capped.RequestID, "max_messages": capped.Max})
 	case errors.As(err, &limit):
 		details := map[string]any{"total_duration_seconds": limit.TotalSeconds, "max_grant_duration_seconds": limit.MaxSeconds}
 		if limit.RequestID != "" {

@@ -178,6 +178,18 @@ func (s *Store) changeItems(tenant string, ch access.Change) ([]types.TransactWr
 		item[AttrEntityType], item[AttrTenantID] = str(entityMessage), str(tenant)
 		add(partMessage, s.putIfAbsent(item))
 	}
+	if c := ch.MessageCap; c != nil {
+		for _, m := range ch.Messages {
+			if m.RequestID != c.RequestID {
+				return nil, nil, fmt.Errorf("%w: a capped change's messages must be on its request", ErrInvalidInput)
+			}
+		}
+		it, err := s.messageCapItem(tenant, *c, len(ch.Messages))
+		if err != nil {
+			return nil, nil, err
+		}
+		add(access.PartMessageCap, it)
+	}
 	return items, parts, nil
 }
 
