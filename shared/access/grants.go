@@ -381,7 +381,7 @@ func (s *Service) RevokeGrant(ctx context.Context, c Caller, id, reasoning strin
 			return nil, Grant{}, errHidden("grant", id)
 		}
 		if grantEnded(g.Status) {
-			return nil, Grant{}, &StateError{What: "grant", ID: g.ID, Status: g.Status}
+			return nil, Grant{}, &StateError{What: "grant", ID: g.ID, Status: g.Status, By: g.RevokedBy, ChangedAt: g.RevokedAt}
 		}
 		if err := s.Provider.Revoke(ctx, AssignmentOf(g)); err != nil {
 			return nil, Grant{}, fmt.Errorf("access: revoke grant %s: %w", g.ID, err)

@@ -885,7 +885,7 @@ func (s *Service) review(ctx context.Context, c Caller, id, reasoning string, ap
 			return Request{}, s.forbiddenOrHidden(ctx, lp, c, r, fmt.Errorf("%w: policy does not allow you to review this request", ErrForbidden))
 		}
 		if r.Status != StatusPending {
-			return Request{}, &StateError{What: "request", ID: r.ID, Status: r.Status}
+			return Request{}, requestState(r)
 		}
 		now := s.now()
 		if pastDeadline(r, now) {
@@ -981,7 +981,7 @@ func (s *Service) Cancel(ctx context.Context, c Caller, id string) (Request, err
 			return Request{}, s.forbiddenOrHidden(ctx, &lazyPolicies{s: s, tenant: c.TenantID}, c, r, fmt.Errorf("%w: only the requester may cancel a request", ErrForbidden))
 		}
 		if r.Status != StatusPending {
-			return Request{}, &StateError{What: "request", ID: r.ID, Status: r.Status}
+			return Request{}, requestState(r)
 		}
 		now := s.now()
 		if pastDeadline(r, now) {
