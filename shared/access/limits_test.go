@@ -40,6 +40,28 @@ func messages(t *testing.T, e *env, c access.Caller, id string) int {
 	return len(ms)
 }
 
+// race runs calls of post in parallel and counts the successes and the
+// refusals refused accepts (checking them); any other error fails t.
+func race(t *testing.T, calls int, post func(i int) error, refused func(error) bool) (ok, no int64) {
+	t.Helper()
+	var okN, noN atomic.Int64
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Go(func() {
+			switch err := post(i); {
+			case err == nil:
+				okN.Add(1)
+			case refused(err):
+				noN.Add(1)
+			default:
+				t.Errorf("call %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	return okN.Load(), noN.Load()
+}
+
 // Of many parallel posts by one principal in one window exactly the limit
 // succeed; the others are refused with a RateLimitedError and write nothing
 // (no message, no audit event); another principal has a budget of its own.
@@ -48,28 +70,21 @@ func TestRateLimitHoldsUnderParallelCalls(t *testing.T) {
 	e, _ := limitedEnv(t, access.Limits{Messages: perMinute(limit)})
 	ctx := context.Background()
 	r := mustCreate(t, e, alice, psInput(acctProd)).Request
-	var ok, limited atomic.Int64
-	var wg sync.WaitGroup
-	for i := range calls {
-		wg.Go(func() {
-			_, err := e.svc.PostMessage(ctx, alice, r.ID, fmt.Sprintf("message %d", i))
-			var rl *access.RateLimitedError
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errors.As(err, &rl):
-				if rl.Kind != access.RateKindMessage || rl.Max != limit || rl.RetryAfter != 50*time.Second {
-					t.Errorf("limited: %+v", rl)
-				}
-				limited.Add(1)
-			default:
-				t.Errorf("post: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if ok.Load() != limit || limited.Load() != calls-limit {
-		t.Fatalf("%d posted, %d limited; want %d and %d", ok.Load(), limited.Load(), limit, calls-limit)
+	ok, limited := race(t, calls, func(i int) error {
+		_, err := e.svc.PostMessage(ctx, alice, r.ID, fmt.Sprintf("message %d", i))
+		return err
+	}, func(err error) bool {
+		var rl *access.RateLimitedError
+		if !errors.As(err, &rl) {
+			return false
+		}
+		if rl.Kind != access.RateKindMessage || rl.Max != limit || rl.RetryAfter != 50*time.Second {
+			t.Errorf("limited: %+v", rl)
+		}
+		return true
+	})
+	if ok != limit || limited != calls-limit {
+		t.Fatalf("%d posted, %d limited; want %d and %d", ok, limited, limit, calls-limit)
 	}
 	if n := messages(t, e, alice, r.ID); n != limit {
 		t.Fatalf("%d messages stored, want %d", n, limit)
@@ -143,32 +158,25 @@ func TestMessageCap(t *testing.T) {
 	e, _ := limitedEnv(t, access.Limits{MaxMessagesPerRequest: capN})
 	ctx := context.Background()
 	r := mustCreate(t, e, alice, psInput(acctProd)).Request
-	var ok, capped atomic.Int64
-	var wg sync.WaitGroup
-	for i := range calls {
-		wg.Go(func() {
-			who := alice
-			if i%2 == 1 {
-				who = bob
-			}
-			_, err := e.svc.PostMessage(ctx, who, r.ID, fmt.Sprintf("message %d", i))
-			var mc *access.MessageCapError
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errors.As(err, &mc):
-				if mc.RequestID != r.ID || mc.Max != capN {
-					t.Errorf("capped: %+v", mc)
-				}
-				capped.Add(1)
-			default:
-				t.Errorf("post: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if ok.Load() != capN || capped.Load() != calls-capN {
-		t.Fatalf("%d posted, %d capped; want %d and %d", ok.Load(), capped.Load(), capN, calls-capN)
+	ok, capped := race(t, calls, func(i int) error {
+		who := alice
+		if i%2 == 1 {
+			who = bob
+		}
+		_, err := e.svc.PostMessage(ctx, who, r.ID, fmt.Sprintf("message %d", i))
+		return err
+	}, func(err error) bool {
+		var mc *access.MessageCapError
+		if !errors.As(err, &mc) {
+			return false
+		}
+		if mc.RequestID != r.ID || mc.Max != capN {
+			t.Errorf("capped: %+v", mc)
+		}
+		return true
+	})
+	if ok != capN || capped != calls-capN {
+		t.Fatalf("%d posted, %d capped; want %d and %d", ok, capped, capN, calls-capN)
 	}
 	if n, err := e.store.MessageCount(ctx, tenantA, r.ID); err != nil || n != capN {
 		t.Fatalf("count %d %v", n, err)
