@@ -193,3 +193,31 @@ func TestMessageCap(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A message.posted event names its message well enough for one read (its
+// id, and its own time is the message's): what notifications use to fetch
+// the body instead of walking the conversation.
+func TestMessagePostedEventFindsItsMessage(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	r := mustCreate(t, e, alice, psInput(acctProd)).Request
+	for i := range 3 {
+		if _, err := e.svc.PostMessage(ctx, alice, r.ID, fmt.Sprintf("message %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events, _, err := e.svc.AuditLog(ctx, admin, access.AuditFilter{Action: access.AuditMessagePosted}, access.Page{})
+	if err != nil || len(events) != 3 {
+		t.Fatalf("%d events %v", len(events), err)
+	}
+	for _, ev := range events {
+		id, _ := ev.Metadata["message_id"].(string)
+		m, err := e.store.GetMessage(ctx, tenantA, ev.ResourceID, id, ev.CreatedAt)
+		if err != nil || m.ID != id || m.Body == "" {
+			t.Fatalf("message of %s: %+v %v", ev.ID, m, err)
+		}
+	}
+	if _, err := e.store.GetMessage(ctx, tenantA, r.ID, "msg_nope", events[0].CreatedAt); !errors.Is(err, access.ErrNotFound) {
+		t.Fatalf("missing message: %v", err)
+	}
+}

@@ -557,6 +557,31 @@ func (s *Store) ListGrants(ctx context.Context, tenantID string, q access.GrantQ
 	return out, next, nil
 }
 
+// GetMessage reads one message of a request by its id and creation time
+// (the two parts of its sort key; a message.posted audit event carries
+// both: its message_id and its own time, the message's). One GetItem,
+// whatever the conversation's length; a miss wraps ErrNotFound.
+func (s *Store) GetMessage(ctx context.Context, tenantID, requestID, messageID string, at time.Time) (access.Message, error) {
+	if err := checkTenant(tenantID); err != nil {
+		return access.Message{}, err
+	}
+	if !validItemID(requestID) || !validItemID(messageID) {
+		return access.Message{}, notFound("message", messageID)
+	}
+	item, err := s.getItem(ctx, requestPK(tenantID, requestID), messageSK(at, messageID))
+	if err != nil {
+		return access.Message{}, fmt.Errorf("store: get message: %w", err)
+	}
+	if item == nil {
+		return access.Message{}, notFound("message", messageID)
+	}
+	var m access.Message
+	if err := attributevalue.UnmarshalMap(item, &m); err != nil {
+		return access.Message{}, fmt.Errorf("store: decode message: %w", err)
+	}
+	return m, nil
+}
+
 // ListMessages lists a request's messages, oldest first (consistent).
 func (s *Store) ListMessages(ctx context.Context, tenantID, requestID string, p access.Page) ([]access.Message, string, error) {
 	if err := checkTenant(tenantID); err != nil {
