@@ -69,3 +69,29 @@ func TestRateLimitOverHTTP(t *testing.T) {
 	e.st.Workflow.Clock.Set(minute.Add(time.Minute + time.Second)) // the next window
 	e.want(http.StatusCreated, "POST", "/v1/requests/"+r.ID+"/messages", alice, map[string]any{"body": "a new minute"})
 }
+
+// TestMessageCapOverHTTP: a stack configured with a cap of 3 messages per
+// request (as MAX_MESSAGES_PER_REQUEST configures jitsudo-dev and the
+// functions) answers the fourth post 409 message_limit_reached naming the
+// request; decisions still add their system message.
+func TestMessageCapOverHTTP(t *testing.T) {
+	t.Parallel()
+	l := access.DefaultLimits()
+	l.MaxMessagesPerRequest = 3
+	e := newEnvConfig(t, devstack.Config{Limits: &l})
+	alice, bob := e.alice(), e.bob()
+	r := e.create(alice, accessRequest(devstack.ProdAccount, 3600, "limits: a short conversation"))
+	for i := range 3 {
+		e.want(http.StatusCreated, "POST", "/v1/requests/"+r.ID+"/messages", alice, map[string]any{"body": fmt.Sprintf("message %d", i)})
+	}
+	res := e.do("POST", "/v1/requests/"+r.ID+"/messages", bob, map[string]any{"body": "one too many"})
+	m := res.obj(t)
+	if d := errDetails(t, res); res.Status != http.StatusConflict || m["code"] != "message_limit_reached" || d["request_id"] != r.ID || d["max_messages"] != float64(3) {
+		t.Fatalf("fourth post: %s", res)
+	}
+	e.waitToken(r.ID)
+	e.review(bob, r.ID, "approve", nil)
+	if msgs := listAll[access.Message](e, alice, "/v1/requests/"+r.ID+"/messages", 250); len(msgs) != 4 {
+		t.Fatalf("%d messages, want 3 posted + the approval's", len(msgs))
+	}
+}
