@@ -298,19 +298,25 @@ func TestAPILeaksConflictsNameTheState(t *testing.T) {
 	a := e.create(alice, accessRequest(devstack.ProdAccount, 3600, "prod"))
 	e.waitToken(a.ID)
 	e.review(bob, a.ID, "approve", nil)
-	conflict("POST", "/v1/requests/"+a.ID+"/approve", carol, "the request is already approved", access.StatusApproved)
-	conflict("POST", "/v1/requests/"+a.ID+"/deny", carol, "the request is already approved", access.StatusApproved)
-	conflict("POST", "/v1/requests/"+a.ID+"/cancel", alice, "the request is already approved", access.StatusApproved)
+	// What happened, by whom and when: the decider and the decision's time
+	// are in the message and the details.
+	approved := "request " + a.ID + " was approved by "
+	conflict("POST", "/v1/requests/"+a.ID+"/approve", carol, approved, access.StatusApproved)
+	conflict("POST", "/v1/requests/"+a.ID+"/deny", carol, approved, access.StatusApproved)
+	conflict("POST", "/v1/requests/"+a.ID+"/cancel", alice, "; it is no longer pending", access.StatusApproved)
+	if d := errDetails(t, e.do("POST", "/v1/requests/"+a.ID+"/approve", carol, nil)); d["by"] == nil || d["at"] == nil || d["request_id"] != a.ID {
+		t.Errorf("details of the 409 name no decider/time: %v", d)
+	}
 
 	d := e.create(dave, accessRequest(devstack.ProdAccount, 3600, "prod"))
 	e.waitToken(d.ID)
 	e.review(bob, d.ID, "deny", nil)
-	conflict("POST", "/v1/requests/"+d.ID+"/cancel", dave, "the request is already denied", access.StatusDenied)
-	conflict("POST", "/v1/requests/"+d.ID+"/approve", carol, "the request is already denied", access.StatusDenied)
+	conflict("POST", "/v1/requests/"+d.ID+"/cancel", dave, "request "+d.ID+" was denied by ", access.StatusDenied)
+	conflict("POST", "/v1/requests/"+d.ID+"/approve", carol, "request "+d.ID+" was denied by ", access.StatusDenied)
 
 	g := e.create(dave, accessRequest(devstack.DevAccount, 3600, "dev"))
 	e.want(http.StatusOK, "DELETE", "/v1/grants/"+g.GrantID, dave, nil)
-	conflict("DELETE", "/v1/grants/"+g.GrantID, dave, "the grant is already revoked", access.GrantRevoked)
+	conflict("DELETE", "/v1/grants/"+g.GrantID, dave, "grant "+g.GrantID+" was revoked by ", access.GrantRevoked)
 
 	k := decodeAs[struct {
 		ID string `json:"id"`

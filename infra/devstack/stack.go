@@ -20,6 +20,7 @@ import (
 
 	"github.com/jitsudo/jitsudo-serverless/infra/ddbstream"
 	"github.com/jitsudo/jitsudo-serverless/infra/devidp"
+	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
 	"github.com/jitsudo/jitsudo-serverless/shared/audit"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
@@ -51,6 +52,10 @@ type Config struct {
 	// temporary directory removed on Close).
 	AuditKey       []byte
 	AuditAnchorDir string
+	// Limits, if set, are the API functions' abuse limits (default:
+	// access.DefaultLimits, as deployed; jitsudo-dev reads the same
+	// environment variables as the functions, api.LimitsFromEnv).
+	Limits *access.Limits
 }
 
 // Stack is a running local system.
@@ -217,6 +222,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	st.Workflow.Workers.Events, st.Workflow.Workers.Links = notifs.Publisher, events.NewLinks(st.URL)
 	gw, err := NewGateway(authz, FunctionsWith(st.Store, st.Workflow, notifs, cfg.Logger, func(d *api.Deps) {
 		d.DefaultIssuer, d.UIClientID = st.Issuer.IssuerURL(), UIClientID
+		if cfg.Limits != nil {
+			d.Access.Limits = *cfg.Limits
+		}
 	}), cfg.Logger.With("component", "gateway"))
 	if err != nil {
 		ln.Close()

@@ -26,7 +26,14 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	st, err := devstack.Start(t.Context(), devstack.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	return newEnvConfig(t, devstack.Config{})
+}
+
+// newEnvConfig is newEnv with cfg (its address and logger are set here).
+func newEnvConfig(t *testing.T, cfg devstack.Config) *env {
+	t.Helper()
+	cfg.Addr, cfg.Logger = "127.0.0.1:0", slog.New(slog.DiscardHandler)
+	st, err := devstack.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("devstack.Start: %v", err)
 	}

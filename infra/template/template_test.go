@@ -56,10 +56,13 @@ type tmpl struct {
 // branch so typed fields (DeletionProtectionEnabled) still decode.
 func markerHandlers() map[string]intrinsics.IntrinsicHandler {
 	return map[string]intrinsics.IntrinsicHandler{
-		"Ref": func(_ string, in, _ any) any {
+		"Ref": func(_ string, in, template any) any {
 			if s, ok := in.(string); ok {
 				if s == "AWS::NoValue" {
 					return nil
+				}
+				if n, ok := numberParamDefault(template, s); ok {
+					return n
 				}
 				return "Ref:" + s
 			}
@@ -96,6 +99,27 @@ func markerHandlers() map[string]intrinsics.IntrinsicHandler {
 			return nil
 		},
 	}
+}
+
+// numberParamDefault: a Ref to a Number parameter is its default, so that
+// the typed numeric fields it sets (ReservedConcurrentExecutions,
+// ThrottlingRateLimit) decode; the checks read the Ref itself from the raw
+// tree. Environment variables take a Number parameter through !Sub (a
+// string either way in CloudFormation).
+func numberParamDefault(template any, name string) (float64, bool) {
+	root, _ := template.(map[string]any)
+	params, _ := root["Parameters"].(map[string]any)
+	p, _ := params[name].(map[string]any)
+	if p == nil || p["Type"] != "Number" {
+		return 0, false
+	}
+	switch d := p["Default"].(type) {
+	case float64:
+		return d, true
+	case int:
+		return float64(d), true
+	}
+	return 0, false
 }
 
 func parseTemplate(data []byte) (*tmpl, error) {

@@ -80,10 +80,24 @@ type StateError struct {
 	// deadline (Status expired), the grant's end (a grant past its end,
 	// whatever its stored status).
 	At *time.Time
+	// By and ChangedAt, if set, say who moved it to Status and when (a
+	// request's decider: a reviewer, "policy", "approval_timeout"; a
+	// grant's revoker).
+	By        string
+	ChangedAt *time.Time
+}
+
+// requestState is the StateError of a request no longer pending: what it
+// is, who decided it and when.
+func requestState(r Request) *StateError {
+	return &StateError{What: "request", ID: r.ID, Status: r.Status, By: r.DecidedBy, ChangedAt: r.DecidedAt}
 }
 
 func (e *StateError) Error() string {
 	msg := "access: " + e.What + " " + ClipID(e.ID) + " is " + e.Status
+	if e.By != "" {
+		msg += " (by " + e.By + ")"
+	}
 	if e.Want != "" {
 		msg += ", not " + e.Want
 	}

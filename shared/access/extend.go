@@ -162,6 +162,9 @@ func (s *Service) ExtendGrant(ctx context.Context, c Caller, grantID string, in 
 	if err != nil {
 		return ExtendResult{}, err
 	}
+	if err := s.takeRate(ctx, c, RateKindExtension, s.Limits.Extensions); err != nil {
+		return ExtendResult{}, err
+	}
 	if err := s.checkProviderIdentity(ctx, c); err != nil {
 		return ExtendResult{}, err
 	}

@@ -381,7 +381,7 @@ func (s *Service) RevokeGrant(ctx context.Context, c Caller, id, reasoning strin
 			return nil, Grant{}, errHidden("grant", id)
 		}
 		if grantEnded(g.Status) {
-			return nil, Grant{}, &StateError{What: "grant", ID: g.ID, Status: g.Status}
+			return nil, Grant{}, &StateError{What: "grant", ID: g.ID, Status: g.Status, By: g.RevokedBy, ChangedAt: g.RevokedAt}
 		}
 		if err := s.Provider.Revoke(ctx, AssignmentOf(g)); err != nil {
 			return nil, Grant{}, fmt.Errorf("access: revoke grant %s: %w", g.ID, err)
@@ -430,6 +430,10 @@ func (s *Service) PostMessage(ctx context.Context, c Caller, requestID, body str
 	if msg != "" {
 		return Message{}, &ValidationError{Fields: []FieldError{{Field: "body", Message: msg}}}
 	}
+	// Counted before anything is read: a flood is refused with one write.
+	if err := s.takeRate(ctx, c, RateKindMessage, s.Limits.Messages); err != nil {
+		return Message{}, err
+	}
 	r, err := s.Repo.GetRequest(ctx, c.TenantID, requestID)
 	if err != nil {
 		return Message{}, err
@@ -445,7 +449,14 @@ func (s *Service) PostMessage(ctx context.Context, c Caller, requestID, body str
 		Audit: []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditMessagePosted, auditResourceRequest, r.ID, "",
 			map[string]any{"message_id": m.ID, "author_type": role, "length": len([]rune(body))}, now)},
 	}
+	if limit := s.Limits.MaxMessagesPerRequest; limit > 0 {
+		ch.MessageCap = &MessageCap{RequestID: r.ID, Max: limit}
+	}
 	if _, err := s.Repo.Commit(ctx, c.TenantID, ch); err != nil {
+		var cf *ConditionFailedError
+		if errors.As(err, &cf) && cf.Has(PartMessageCap) {
+			return Message{}, &MessageCapError{RequestID: r.ID, Max: s.Limits.MaxMessagesPerRequest}
+		}
 		return Message{}, fmt.Errorf("access: post message: %w", err)
 	}
 	return m, nil

@@ -124,6 +124,17 @@ type Change struct {
 	LockRelease string      // lock key to delete (unconditionally: only the holder's state change releases it)
 	Idempotency *IdempotencyRecord
 	Audit       []AuditEvent
+	// MessageCap, if set, counts Messages (all on MessageCap.RequestID)
+	// against the request's cap, in the same transaction: the change
+	// fails on PartMessageCap when the request would hold more than
+	// MessageCap.Max posted messages.
+	MessageCap *MessageCap
+}
+
+// MessageCap is a Change's count of posted messages on one request.
+type MessageCap struct {
+	RequestID string
+	Max       int64
 }
 
 // Parts of a Change whose condition may fail (ConditionFailedError.Parts).
@@ -132,6 +143,7 @@ const (
 	PartGrant       = "grant"
 	PartLock        = "lock"
 	PartIdempotency = "idempotency"
+	PartMessageCap  = "message_cap"
 )
 
 // ConditionFailedError is what Repo.Commit returns when a condition of the

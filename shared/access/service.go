@@ -44,6 +44,12 @@ type Service struct {
 	// AuditVerifier checks the tenant's audit chain (VerifyAudit); only
 	// the verify function sets it.
 	AuditVerifier AuditVerifier
+	// Limiter and Limits are the abuse limits (limits.go): per-principal
+	// write rates of messages, requests and extensions, and the cap of
+	// messages per request. Nil Limiter: no rate limits (the workflow
+	// workers, which never serve those routes).
+	Limiter RateLimiter
+	Limits  Limits
 }
 
 // Filters of the list calls.
@@ -477,6 +483,9 @@ func (s *Service) Create(ctx context.Context, c Caller, in CreateInput, idempote
 	if verr != nil {
 		return CreateResult{}, verr
 	}
+	if err := s.takeRate(ctx, c, RateKindRequest, s.Limits.Requests); err != nil {
+		return CreateResult{}, err
+	}
 	if err := s.checkProviderIdentity(ctx, c); err != nil {
 		return CreateResult{}, err
 	}
@@ -876,7 +885,7 @@ func (s *Service) review(ctx context.Context, c Caller, id, reasoning string, ap
 			return Request{}, s.forbiddenOrHidden(ctx, lp, c, r, fmt.Errorf("%w: policy does not allow you to review this request", ErrForbidden))
 		}
 		if r.Status != StatusPending {
-			return Request{}, &StateError{What: "request", ID: r.ID, Status: r.Status}
+			return Request{}, requestState(r)
 		}
 		now := s.now()
 		if pastDeadline(r, now) {
@@ -972,7 +981,7 @@ func (s *Service) Cancel(ctx context.Context, c Caller, id string) (Request, err
 			return Request{}, s.forbiddenOrHidden(ctx, &lazyPolicies{s: s, tenant: c.TenantID}, c, r, fmt.Errorf("%w: only the requester may cancel a request", ErrForbidden))
 		}
 		if r.Status != StatusPending {
-			return Request{}, &StateError{What: "request", ID: r.ID, Status: r.Status}
+			return Request{}, requestState(r)
 		}
 		now := s.now()
 		if pastDeadline(r, now) {

@@ -71,6 +71,9 @@ func DepsFromEnv(ctx context.Context, logger *slog.Logger) (Deps, error) {
 	if d.Access.Targets, err = TargetsFromEnv(); err != nil {
 		return Deps{}, fmt.Errorf("api: %w", err)
 	}
+	if d.Access.Limits, err = LimitsFromEnv(); err != nil {
+		return Deps{}, fmt.Errorf("api: %w", err)
+	}
 	return d, nil
 }
 
@@ -153,11 +156,12 @@ func WithProvider(newProvider workflow.ProviderFunc) Option {
 }
 
 // NewDeps returns Deps over s with a fresh policy cache (shared by the
-// handlers and the access service) and the real clock.
+// handlers and the access service), the real clock and the default abuse
+// limits (counted in s).
 func NewDeps(s *store.Store, wf access.Workflow, prov access.Provider, logger *slog.Logger) Deps {
 	d := Deps{Store: s, Policies: policy.NewCache(), Logger: logger, Now: time.Now}
 	d.Access = &access.Service{Repo: s, Workflow: wf, Provider: prov, Now: time.Now, Logger: logger,
-		UsersByEmail: s.UsersByEmail,
+		UsersByEmail: s.UsersByEmail, Limiter: s, Limits: access.DefaultLimits(),
 		Policies: func(ctx context.Context, tenant string) (*policy.PolicySet, error) {
 			ps, _, err := d.policySet(ctx, tenant)
 			return ps, err

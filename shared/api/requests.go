@@ -46,9 +46,21 @@ func accessError(err error, what string) error {
 	var dup *access.DuplicateError
 	var limit *access.DurationLimitError
 	var state *access.StateError
+	var limited *access.RateLimitedError
+	var capped *access.MessageCapError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &limited):
+		return httpapi.RateLimited(
+			fmt.Sprintf("too many %s writes: at most %d per %s for each caller; retry after %d seconds",
+				limited.Kind, limited.Max, limited.Window, int64(limited.RetryAfter/time.Second)),
+			limited.RetryAfter,
+			map[string]any{"kind": limited.Kind, "limit": limited.Max, "window_seconds": int64(limited.Window / time.Second)})
+	case errors.As(err, &capped):
+		return (&httpapi.Error{Status: http.StatusConflict, Code: "message_limit_reached",
+			Message: fmt.Sprintf("request %s holds %d messages, the most a request may hold; continue the conversation elsewhere or open a new request", httpapi.ClipID(capped.RequestID), capped.Max)}).
+			WithDetails(map[string]any{"request_id": capped.RequestID, "max_messages": capped.Max})
 	case errors.As(err, &limit):
 		details := map[string]any{"total_duration_seconds": limit.TotalSeconds, "max_grant_duration_seconds": limit.MaxSeconds}
 		if limit.RequestID != "" {
@@ -79,22 +91,7 @@ func accessError(err error, what string) error {
 	case errors.Is(err, access.ErrAlreadyReviewed):
 		return httpapi.Errorf(http.StatusConflict, "already_reviewed", "you have already reviewed this request (possibly with another token)")
 	case errors.As(err, &state):
-		msg := fmt.Sprintf("the %s is already %s", state.What, state.Status)
-		if state.Want != "" {
-			msg = fmt.Sprintf("the %s is %s; only an %s %s can be changed this way", state.What, state.Status, state.Want, state.What)
-		}
-		details := map[string]any{"status": state.Status}
-		if state.At != nil {
-			at := state.At.UTC().Format(time.RFC3339)
-			if state.What == "request" {
-				msg = fmt.Sprintf("the request expired at %s (its approval deadline)", at)
-				details["expired_at"] = at
-			} else {
-				msg = fmt.Sprintf("the %s ended at %s", state.What, at)
-				details["ended_at"] = at
-			}
-		}
-		return httpapi.Errorf(http.StatusConflict, "conflict", "%s", msg).WithDetails(details)
+		return stateConflict(state)
 	case errors.Is(err, access.ErrConflict):
 		return httpapi.Errorf(http.StatusConflict, "conflict", "the %s kept changing while this call ran; read it again and retry", what)
 	case errors.Is(err, access.ErrIdempotencyMismatch):
@@ -102,6 +99,47 @@ func accessError(err error, what string) error {
 	default:
 		return apiError(err, what)
 	}
+}
+
+// stateConflict is the 409 of a transition its item's state refuses: it
+// says what happened ("request req_x was approved by bob at …; it is no
+// longer pending") and carries the state in details (status, and when
+// known by, at, expired_at or ended_at).
+func stateConflict(state *access.StateError) error {
+	name := state.What + " " + httpapi.ClipID(state.ID)
+	msg := fmt.Sprintf("%s is already %s", name, state.Status)
+	details := map[string]any{"status": state.Status, state.What + "_id": state.ID}
+	if state.By != "" || state.ChangedAt != nil {
+		msg = fmt.Sprintf("%s was %s", name, state.Status)
+		if state.By != "" {
+			msg += " by " + httpapi.Clip(state.By, 200)
+			details["by"] = state.By
+		}
+		if state.ChangedAt != nil {
+			at := state.ChangedAt.UTC().Format(time.RFC3339)
+			msg += " at " + at
+			details["at"] = at
+		}
+		if state.What == "request" {
+			msg += "; it is no longer pending"
+		} else {
+			msg += "; it can no longer be changed"
+		}
+	}
+	if state.Want != "" {
+		msg = fmt.Sprintf("%s is %s; only an %s %s can be changed this way", name, state.Status, state.Want, state.What)
+	}
+	if state.At != nil {
+		at := state.At.UTC().Format(time.RFC3339)
+		if state.What == "request" {
+			msg = fmt.Sprintf("the request expired at %s (its approval deadline)", at)
+			details["expired_at"] = at
+		} else {
+			msg = fmt.Sprintf("the %s ended at %s", state.What, at)
+			details["ended_at"] = at
+		}
+	}
+	return httpapi.Errorf(http.StatusConflict, "conflict", "%s", msg).WithDetails(details)
 }
 
 func nonNil(s []string) []string {

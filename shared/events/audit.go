@@ -50,6 +50,15 @@ type MessageLister interface {
 	ListMessages(ctx context.Context, tenantID, requestID string, p access.Page) ([]access.Message, string, error)
 }
 
+// MessageGetter is an optional capability of a Loader, tried before
+// MessageLister: one message by request, id and creation time (the
+// message.posted event's own time; *store.Store implements it), one read
+// instead of a walk through the conversation. A miss (an event whose time
+// is not its message's) falls back to MessageLister.
+type MessageGetter interface {
+	GetMessage(ctx context.Context, tenantID, requestID, messageID string, at time.Time) (access.Message, error)
+}
+
 // Rules resolves the notification channels (policy.Rule.NotificationChannel)
 // of rules by id, skipping rules without one and rules that no longer
 // exist. RuleChannels implements it over the stored rules.
@@ -388,8 +397,21 @@ const maxMessagePages = 40
 // looked up when the Loader can list messages (MessageLister).
 func (m Mapper) message(ctx context.Context, a access.AuditEvent) (*Message, error) {
 	msg := &Message{ID: metaString(a.Metadata, "message_id"), AuthorID: a.ActorID, AuthorType: metaString(a.Metadata, "author_type")}
+	if msg.ID == "" {
+		return msg, nil
+	}
+	if mg, ok := m.Loader.(MessageGetter); ok {
+		x, err := mg.GetMessage(ctx, a.TenantID, a.ResourceID, msg.ID, a.CreatedAt)
+		if err == nil {
+			msg.Body, msg.AuthorID, msg.AuthorType = x.Body, x.AuthorID, x.AuthorType
+			return msg, nil
+		}
+		if !errors.Is(err, access.ErrNotFound) {
+			return nil, fmt.Errorf("events: message %s of request %s (%s): %w", msg.ID, a.ResourceID, a.ID, err)
+		}
+	}
 	ml, ok := m.Loader.(MessageLister)
-	if !ok || msg.ID == "" {
+	if !ok {
 		return msg, nil
 	}
 	cursor := ""

@@ -188,6 +188,15 @@ func TestMessagesCancelExpire(t *testing.T) {
 		ev.Links != links(r1.Request.ID, "", true) {
 		t.Fatalf("message: %+v %+v", ev, ev.Message)
 	}
+	// A Loader that can only list messages (no GetMessage): the body is
+	// found by walking the conversation.
+	lister := events.Mapper{Loader: struct {
+		events.Loader
+		events.MessageLister
+	}{st, st}}
+	if ev, _, err := lister.Event(ctx, posted); err != nil || ev.Message == nil || ev.Message.Body != "why production?" {
+		t.Fatalf("message through MessageLister: %+v, %v", ev.Message, err)
+	}
 	// A Loader that cannot list messages: the body stays empty.
 	bare := events.Mapper{Loader: struct{ events.Loader }{st}}
 	ev, _, err = bare.Event(ctx, posted)

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"github.com/jitsudo/jitsudo-serverless/shared/validation"
 	"net/http"
+	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -20,6 +22,9 @@ type Error struct {
 	Code    string         `json:"code"`
 	Message string         `json:"message"`
 	Details map[string]any `json:"details,omitempty"`
+	// Headers are set on the response with the error (Retry-After of a
+	// 429).
+	Headers map[string]string `json:"-"`
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
@@ -69,6 +74,19 @@ func Clip(s string, n int) string {
 	return s[:cut] + "…"
 }
 
+// RateLimited is a 429 rate_limited error whose Retry-After header (and
+// details.retry_after_seconds) says when to try again (whole seconds, at
+// least 1); details adds to the details.
+func RateLimited(message string, retryAfter time.Duration, details map[string]any) *Error {
+	secs := max(int64((retryAfter+time.Second-1)/time.Second), 1)
+	d := map[string]any{"retry_after_seconds": secs}
+	for k, v := range details {
+		d[k] = v
+	}
+	return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: message, Details: d,
+		Headers: map[string]string{"Retry-After": strconv.FormatInt(secs, 10)}}
+}
+
 // Common errors.
 var (
 	ErrNotFound = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such resource"}
@@ -81,6 +99,9 @@ func WriteError(w http.ResponseWriter, err error) {
 	var apiErr *Error
 	if !errors.As(err, &apiErr) {
 		apiErr = ErrInternal
+	}
+	for k, v := range apiErr.Headers {
+		w.Header().Set(k, v)
 	}
 	WriteJSON(w, apiErr.Status, apiErr)
 }

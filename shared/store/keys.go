@@ -26,6 +26,9 @@ package store
 //	AWS settings      T#<tenant>                  SETTINGS#AWS      (Identity Center instance, role to assume; settings.go)
 //	drift digest      T#<tenant>                  DRIFT             (what the reconciler reported last; settings.go)
 //	notif. channel    T#<tenant>#CHANNELS         CH#<channel id>   (Slack / webhook / email channel; channels.go)
+//	message count     T#<tenant>#REQ#<id>         COUNT#MSG         (posted messages of the request, capped; limits.go)
+//	rate window       T#<tenant>#RATE#<sha256>    <kind>#<window start, unix seconds, 12 digits>
+//	                                                                (a principal's writes of a kind in one fixed window; ttl; limits.go)
 //
 // The task token (up to ~1 KB) has its own item so that the request item
 // stays small: every state change rewrites the whole request item in a
@@ -101,6 +104,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -220,6 +225,9 @@ const (
 	entitySettings   = "SETTINGS"
 	entityChannel    = "CHANNEL"
 	skMsgPrefix      = "MSG#"
+	skMsgCount       = "COUNT#MSG" // sorts before skMeta: outside GetRequestWithToken's and ListMessages' ranges
+	entityMsgCount   = "MESSAGE_COUNT"
+	entityRate       = "RATE_WINDOW"
 	skEventPrefix    = "EVT#"
 	skChainSeqPrefix = "SEQ#"
 	skChainRefPrefix = "REF#"
@@ -256,6 +264,16 @@ func assignSK(key string) string           { return skAssignPrefix + key }
 func settingsIndexPK(tenant string) string { return tenantPrefix(tenant) + "#SETTINGS" }
 func channelsPK(tenant string) string      { return tenantPrefix(tenant) + "#CHANNELS" }
 func channelSK(id string) string           { return skChanPrefix + id }
+
+// ratePK is a principal's rate-limit partition: the principal id is
+// hashed (ids are caller-controlled text of any length).
+func ratePK(tenant, principal string) string {
+	sum := sha256.Sum256([]byte(principal))
+	return tenantPrefix(tenant) + "#RATE#" + hex.EncodeToString(sum[:])
+}
+func rateSK(kind string, windowStart time.Time) string {
+	return fmt.Sprintf("%s#%012d", kind, windowStart.Unix())
+}
 
 func reqStatusPK(tenant, status string) string { return tenantPrefix(tenant) + "#REQSTATUS#" + status }
 func requesterPK(tenant, id string) string     { return tenantPrefix(tenant) + "#REQUESTER#" + id }

@@ -178,6 +178,18 @@ func (s *Store) changeItems(tenant string, ch access.Change) ([]types.TransactWr
 		item[AttrEntityType], item[AttrTenantID] = str(entityMessage), str(tenant)
 		add(partMessage, s.putIfAbsent(item))
 	}
+	if c := ch.MessageCap; c != nil {
+		for _, m := range ch.Messages {
+			if m.RequestID != c.RequestID {
+				return nil, nil, fmt.Errorf("%w: a capped change's messages must be on its request", ErrInvalidInput)
+			}
+		}
+		it, err := s.messageCapItem(tenant, *c, len(ch.Messages))
+		if err != nil {
+			return nil, nil, err
+		}
+		add(access.PartMessageCap, it)
+	}
 	return items, parts, nil
 }
 
@@ -543,6 +555,31 @@ func (s *Store) ListGrants(ctx context.Context, tenantID string, q access.GrantQ
 		out = append(out, g)
 	}
 	return out, next, nil
+}
+
+// GetMessage reads one message of a request by its id and creation time
+// (the two parts of its sort key; a message.posted audit event carries
+// both: its message_id and its own time, the message's). One GetItem,
+// whatever the conversation's length; a miss wraps ErrNotFound.
+func (s *Store) GetMessage(ctx context.Context, tenantID, requestID, messageID string, at time.Time) (access.Message, error) {
+	if err := checkTenant(tenantID); err != nil {
+		return access.Message{}, err
+	}
+	if !validItemID(requestID) || !validItemID(messageID) {
+		return access.Message{}, notFound("message", messageID)
+	}
+	item, err := s.getItem(ctx, requestPK(tenantID, requestID), messageSK(at, messageID))
+	if err != nil {
+		return access.Message{}, fmt.Errorf("store: get message: %w", err)
+	}
+	if item == nil {
+		return access.Message{}, notFound("message", messageID)
+	}
+	var m access.Message
+	if err := attributevalue.UnmarshalMap(item, &m); err != nil {
+		return access.Message{}, fmt.Errorf("store: decode message: %w", err)
+	}
+	return m, nil
 }
 
 // ListMessages lists a request's messages, oldest first (consistent).

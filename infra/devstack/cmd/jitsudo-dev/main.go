@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
+	"github.com/jitsudo/jitsudo-serverless/shared/api"
 )
 
 func main() {
@@ -53,8 +54,13 @@ func run(addr, envFile, logFile, dynamo, slackURL string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	limits, err := api.LimitsFromEnv() // RATE_LIMIT_*, MAX_MESSAGES_PER_REQUEST, as in AWS
+	if err != nil {
+		return fail("abuse limits", err)
+	}
 	st, err := devstack.Start(ctx, devstack.Config{Addr: addr, DynamoDBEndpoint: dynamo, Logger: logger, Console: os.Stdout, ShimLog: logs,
-		SweepEvery: time.Minute}) // sweep-overdue's default schedule
+		SweepEvery: time.Minute, // sweep-overdue's default schedule
+		Limits:     &limits})
 	if err != nil {
 		return fail("dev stack failed to start", err)
 	}
