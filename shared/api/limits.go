@@ -2,12 +2,11 @@ package api
 
 import (
 	"fmt"
-	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/config"
 )
 
 // Environment variables of the abuse limits (docs/limits.md; template.yaml
@@ -37,7 +36,7 @@ func LimitsFromEnv() (access.Limits, error) {
 		{EnvRateLimitExtensions, &l.Extensions.Max},
 		{EnvMaxMessages, &l.MaxMessagesPerRequest},
 	} {
-		raw := strings.TrimSpace(os.Getenv(v.env))
+		raw := config.String(v.env)
 		if raw == "" {
 			continue
 		}
