@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -149,4 +151,31 @@ func (t *Transport) Checked() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.checked
+}
+
+// RunValidated runs a test binary's tests (m.Run) with every /v1 call
+// they make through http.DefaultClient validated against the document
+// (Transport: responses always, requests the API accepted); a call that
+// does not validate fails the run. Call it from TestMain:
+// os.Exit(openapicheck.RunValidated(m)).
+func RunValidated(m *testing.M) int {
+	v, err := NewValidator(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	vt := &Transport{Base: http.DefaultTransport, Validator: v}
+	http.DefaultClient.Transport = vt
+	code := m.Run()
+	if f := vt.Failures(); len(f) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: %d of %d API calls do not match the OpenAPI document (shared/openapi/openapi.json):\n", len(f), vt.Checked())
+		for _, s := range f {
+			fmt.Fprintln(os.Stderr, "  "+s)
+		}
+		return 1
+	}
+	if code == 0 {
+		fmt.Fprintf(os.Stderr, "openapi: %d API calls validated against the document\n", vt.Checked())
+	}
+	return code
 }
