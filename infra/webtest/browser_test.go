@@ -357,3 +357,81 @@ func requestIDFromPath(t *testing.T, p string) string {
 	}
 	return p[i+len("/requests/"):]
 }
+
+// ---------------------------------------------------------------- keyboard
+
+// Keys as chromedp.KeyEvent takes them.
+const (
+	keyTab   = "\t"
+	keyEnter = "\r"
+	keySpace = " "
+)
+
+// press sends one key (optionally with Shift) to the focused element, as
+// a keyboard does: real key events, no element.click().
+func (tb *tab) press(key string, shift bool) {
+	tb.t.Helper()
+	var opts []chromedp.KeyOption
+	if shift {
+		opts = append(opts, chromedp.KeyModifiers(chromedp.ModifierShift))
+	}
+	tb.run(chromedp.KeyEvent(key, opts...))
+}
+
+// focusedJS describes document.activeElement for failure messages.
+const focusedJS = `(() => { const e = document.activeElement; if (!e) return 'nothing';
+	return e.tagName.toLowerCase() + (e.name ? '[name=' + e.name + ']' : '') + (e.getAttribute('aria-label') ? '[aria-label=' + e.getAttribute('aria-label') + ']' : '') +
+		' "' + (e.innerText || e.value || '').trim().slice(0, 40) + '"'; })()`
+
+// focused reports whether the focused element matches pred, a JavaScript
+// expression over e (document.activeElement).
+func (tb *tab) focused(pred string) bool {
+	tb.t.Helper()
+	ok, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](`(() => { const e = document.activeElement; return !!e && e !== document.body && !!(` + pred + `); })()`))
+	if err != nil {
+		tb.t.Fatalf("focused: %v", err)
+	}
+	return ok
+}
+
+// tabTo presses Tab (Shift+Tab with back) until the focused element
+// matches pred (see focused), at most 80 times, then checks the focus is
+// visible: the element matches :focus-visible and draws an outline.
+func (tb *tab) tabTo(what, pred string, back bool) {
+	tb.t.Helper()
+	for range 80 {
+		tb.press(keyTab, back)
+		if tb.focused(pred) {
+			tb.focusVisible(what)
+			return
+		}
+	}
+	tb.shot("failure-" + strings.ReplaceAll(tb.t.Name(), "/", "-"))
+	tb.t.Fatalf("Tab never reached %s; focus is on %s", what, tb.evalString(focusedJS))
+}
+
+// focusVisible fails unless the focused element shows that it has focus.
+func (tb *tab) focusVisible(what string) {
+	tb.t.Helper()
+	visible := tb.evalString(`(() => { const e = document.activeElement; if (!e || e === document.body) return 'nothing focused';
+		if (!e.matches(':focus-visible')) return 'not :focus-visible';
+		const s = getComputedStyle(e);
+		if ((s.outlineStyle === 'none' || parseFloat(s.outlineWidth) === 0) && s.boxShadow === 'none') return 'no outline';
+		const r = e.getBoundingClientRect(); if (r.width === 0 || r.height === 0) return 'not on screen';
+		return 'ok'; })()`)
+	if visible != "ok" {
+		tb.t.Errorf("the focus on %s is not visible: %s", what, visible)
+	}
+}
+
+// wantFocus fails unless the focused element matches pred.
+func (tb *tab) wantFocus(what, pred string) {
+	tb.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !tb.focused(pred) {
+		if time.Now().After(deadline) {
+			tb.t.Fatalf("focus should be on %s; it is on %s", what, tb.evalString(focusedJS))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
