@@ -387,7 +387,7 @@ const focusedJS = `(() => { const e = document.activeElement; if (!e) return 'no
 // expression over e (document.activeElement).
 func (tb *tab) focused(pred string) bool {
 	tb.t.Helper()
-	ok, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](`(() => { const e = document.activeElement; return !!e && e !== document.body && !!(` + pred + `); })()`))
+	ok, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](`(() => { const e = document.activeElement; return !!e && e !== document.body && !!(`+pred+`); })()`))
 	if err != nil {
 		tb.t.Fatalf("focused: %v", err)
 	}
