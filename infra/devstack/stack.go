@@ -51,6 +51,9 @@ type Config struct {
 	// temporary directory removed on Close).
 	AuditKey       []byte
 	AuditAnchorDir string
+	// Wrap, when set, wraps the HTTP API's handler (a test's OpenAPI
+	// validator of what a browser sends and gets).
+	Wrap func(http.Handler) http.Handler
 }
 
 // Stack is a running local system.
@@ -229,7 +232,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	mux.Handle("/sns", notifs.Handler())
 	mux.Handle("/", gw)
-	st.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	var handler http.Handler = mux
+	if cfg.Wrap != nil {
+		handler = cfg.Wrap(mux)
+	}
+	st.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := st.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			cfg.Logger.Error("dev server stopped", "error", err.Error())

@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
+	"github.com/jitsudo/jitsudo-serverless/infra/openapicheck"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 )
 
@@ -30,7 +31,11 @@ type stack struct {
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	st, err := devstack.Start(t.Context(), devstack.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	cfg := devstack.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)}
+	if openapicheck.Installed != nil { // TestMain: what the browser sends and gets is checked against the OpenAPI document too
+		cfg.Wrap = openapicheck.Installed.Middleware
+	}
+	st, err := devstack.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("devstack.Start: %v", err)
 	}
