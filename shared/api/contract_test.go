@@ -3,9 +3,12 @@ package api_test
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -23,6 +26,18 @@ var contract = sync.OnceValues(func() (*openapicheck.Validator, error) {
 	return openapicheck.NewValidator(context.Background())
 })
 
+// contractChecked counts the calls validated (reported by TestMain).
+var contractChecked atomic.Int64
+
+// TestMain says how many handler calls were checked against the document.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 && contractChecked.Load() > 0 {
+		fmt.Fprintf(os.Stderr, "openapi: %d handler calls validated against the document\n", contractChecked.Load())
+	}
+	os.Exit(code)
+}
+
 // validated wraps proxy so that every call the suite makes through it is
 // checked against the OpenAPI document (shared/openapi/openapi.json): the
 // response always (an error against the `default` Error schema), the
@@ -38,6 +53,7 @@ func validated(tb testing.TB, proxy proxyFunc) proxyFunc {
 		if cerr := checkContract(ctx, ev, resp); cerr != nil {
 			tb.Errorf("OpenAPI document: %v", cerr)
 		}
+		contractChecked.Add(1)
 		return resp, nil
 	}
 }
