@@ -415,6 +415,12 @@ func (tb *tab) tabTo(what, pred string, back bool) {
 	tb.t.Fatalf("Tab never reached %s; focus is on %s", what, tb.evalString(focusedJS))
 }
 
+// tabToButton presses Tab until the button labelled label has focus.
+func (tb *tab) tabToButton(label string) {
+	tb.t.Helper()
+	tb.tabTo(label, fmt.Sprintf(`e.tagName === 'BUTTON' && e.textContent === %q`, label), false)
+}
+
 // focusVisible fails unless the focused element shows that it has focus.
 func (tb *tab) focusVisible(what string) {
 	tb.t.Helper()

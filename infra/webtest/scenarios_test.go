@@ -266,8 +266,10 @@ func TestApprovalsPage(t *testing.T) {
 		kb.waitText(d.Reviewer.ID+" @ "+d.TenantID, 15*time.Second)
 		kb.waitText("reviewed by keyboard", 10*time.Second)
 		kb.wantFocus("the inbox heading (after sign-in)", `e.tagName === 'H1' && e.textContent === 'Inbox'`)
-		// The skip link comes first and leads to the content.
+		// "Skip to content" (the page's first Tab stop) leads past the navigation.
 		kb.tabTo("the skip link", `e.classList.contains('skip')`, false)
+		kb.press(keyEnter, false)
+		kb.wantFocus("the page's content", `e.id === 'main'`)
 		kb.tabTo("the request's Open link", fmt.Sprintf(`e.tagName === 'A' && (e.getAttribute('aria-label') || '').includes(%q)`, id), false)
 		kb.press(keyEnter, false)
 		kb.waitText("Your review", 10*time.Second)
@@ -276,7 +278,7 @@ func TestApprovalsPage(t *testing.T) {
 
 		kb.tabTo("the message field", `e.name === 'message'`, false)
 		kb.keys("Is INC-77 the incident?")
-		kb.tabTo("Post message", `e.tagName === 'BUTTON' && e.textContent === 'Post message'`, false)
+		kb.tabToButton("Post message")
 		kb.press(keyEnter, false)
 		kb.waitText("Message posted.", 10*time.Second)
 		kb.waitText("Is INC-77 the incident?", 10*time.Second)
@@ -284,7 +286,7 @@ func TestApprovalsPage(t *testing.T) {
 
 		kb.tabTo("the reasoning field", `e.name === 'reasoning'`, true) // Shift+Tab: back up the page
 		kb.keys("INC-77 confirmed on the call")
-		kb.tabTo("Approve", `e.tagName === 'BUTTON' && e.textContent === 'Approve'`, false)
+		kb.tabToButton("Approve")
 		kb.press(keySpace, false)
 		kb.waitText("You approved this request.", 10*time.Second)
 		kb.wantFocus("what happened (the review form is gone)", `e.querySelector && e.querySelector('.notice.ok')`)
@@ -308,7 +310,7 @@ func TestApprovalsPage(t *testing.T) {
 		// No scope ticked: the API's refusal, in its words, next to the scopes.
 		admin.tabTo("the key's name", `e.name === 'key_name'`, false)
 		admin.keys("ci deploy")
-		admin.tabTo("Create key", `e.tagName === 'BUTTON' && e.textContent === 'Create key'`, false)
+		admin.tabToButton("Create key")
 		admin.press(keyEnter, false)
 		admin.waitText("scopes at least one of admin", 10*time.Second)
 		admin.wantFocus("the first scope (the field to fix)", `e.name === 'scopes'`)
@@ -318,7 +320,7 @@ func TestApprovalsPage(t *testing.T) {
 		admin.axe("admin keys (field error)")
 		admin.shot("admin-keys-error")
 		admin.press(keySpace, false) // tick admin
-		admin.tabTo("Create key", `e.tagName === 'BUTTON' && e.textContent === 'Create key'`, false)
+		admin.tabToButton("Create key")
 		admin.press(keyEnter, false)
 		admin.waitText("Copy it now: it is shown only this once.", 10*time.Second)
 		admin.wantFocus("the new secret", `e.name === 'secret'`)
@@ -331,7 +333,7 @@ func TestApprovalsPage(t *testing.T) {
 		}
 		admin.axe("admin keys (secret shown)")
 		admin.shot("admin-keys-secret")
-		admin.tabTo("Copy", `e.tagName === 'BUTTON' && e.textContent === 'Copy'`, false)
+		admin.tabToButton("Copy")
 		admin.press(keyEnter, false)
 		admin.waitText("to the clipboard", 5*time.Second) // "Copied to the clipboard." or "Selected: press Ctrl+C … to copy it."
 		if !strings.Contains(admin.text(), "Copied to the clipboard.") {

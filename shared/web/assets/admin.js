@@ -12,6 +12,36 @@ function subnav(ctx, current) {
     h('li', h('a', { href: ctx.base + '/admin/' + k, 'aria-current': k === current ? 'page' : null }, t)))));
 }
 
+/** Every item of a paged list: page({limit, cursor}) until there is no next_cursor. */
+async function allPages(page) {
+  const items = [];
+  let cursor;
+  do {
+    const p = await page({ limit: 100, cursor });
+    items.push(...(p.data || []));
+    cursor = p.next_cursor;
+  } while (cursor);
+  return items;
+}
+
+/**
+ * A red button that asks first (confirmDialog: question, yes), then runs
+ * fn, says done, reloads the list and lands on the outcome (its row's
+ * button is gone).
+ */
+function dangerButton(ctx, show, out, { label, aria, question, yes, done }, fn, reload) {
+  return h('button.small.deny', {
+    type: 'button', 'aria-label': aria,
+    onclick: act(ctx, show, async () => {
+      if (!await confirmDialog(question, yes)) return;
+      await fn();
+      show(notice('ok', done));
+      await reload();
+      focusOn(out);
+    }),
+  }, label);
+}
+
 const VIEW_FIELDS = ['cedar_text', 'shadowed_by', 'scope_note', 'created_at', 'updated_at', 'revision', 'warnings'];
 function editable(rule) {
   const out = {};
@@ -95,13 +125,7 @@ export async function rulesPage(el, ctx) {
     h('button', { type: 'submit' }, 'Import')));
 
   async function load() {
-    const rules = [];
-    let cursor;
-    do {
-      const p = await ctx.api.listRules({ limit: 250, cursor });
-      rules.push(...(p.data || []));
-      cursor = p.next_cursor;
-    } while (cursor);
+    const rules = await allPages(ctx.api.listRules);
     mount(list, h('table',
       h('thead', h('tr', ['Rule', 'Effect', 'Priority', 'Mode', 'Enabled', ''].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', rules.map((r) => h('tr', { class: r.approval_mode === 'break_glass' ? 'bg-row' : null },
@@ -125,16 +149,10 @@ export async function rulesPage(el, ctx) {
               await load(); runDry();
             }),
           }, r.enabled ? 'Disable' : 'Enable'), ' ',
-          h('button.small.deny', {
-            type: 'button', 'aria-label': 'Delete rule ' + r.id,
-            onclick: act(ctx, show, async () => {
-              if (!await confirmDialog('Delete rule ' + r.id + '? Requests it decided keep their decision.', 'Delete rule')) return;
-              await ctx.api.deleteRule(r.id);
-              show(notice('ok', 'Rule ' + r.id + ' deleted.'));
-              await load(); runDry();
-              focusOn(out);
-            }),
-          }, 'Delete')))))));
+          dangerButton(ctx, show, out, {
+            label: 'Delete', aria: 'Delete rule ' + r.id, yes: 'Delete rule', done: 'Rule ' + r.id + ' deleted.',
+            question: 'Delete rule ' + r.id + '? Requests it decided keep their decision.',
+          }, () => ctx.api.deleteRule(r.id), async () => { await load(); runDry(); })))))));
   }
   mount(el, subnav(ctx, 'rules'), h('h1', 'Policy rules'), out, list, h('div.split', editor, dry), io);
   await load();
@@ -298,13 +316,7 @@ export async function channelsPage(el, ctx) {
   }));
 
   async function load() {
-    const chans = [];
-    let cursor;
-    do {
-      const p = await ctx.api.listChannels({ limit: 100, cursor });
-      chans.push(...(p.data || []));
-      cursor = p.next_cursor;
-    } while (cursor);
+    const chans = await allPages(ctx.api.listChannels);
     mount(list, chans.length ? h('table',
       h('caption.sr-only', 'Notification channels'),
       h('thead', h('tr', ['Name', 'Type', 'Destination', 'Events', 'Status', ''].map((t) => h('th', { scope: 'col' }, t)))),
@@ -331,16 +343,10 @@ export async function channelsPage(el, ctx) {
               focusOn(list.querySelector('button[aria-label="' + (c.enabled ? 'Turn on ' : 'Turn off ') + CSS.escape(c.name) + '"]') || out);
             }),
           }, c.enabled ? 'Turn off' : 'Turn on'), ' ',
-          h('button.small.deny', {
-            type: 'button', 'aria-label': 'Delete ' + c.name,
-            onclick: act(ctx, show, async () => {
-              if (!await confirmDialog('Delete channel ' + c.name + '? It gets no more events.', 'Delete channel')) return;
-              await ctx.api.deleteChannel(c.id);
-              show(notice('ok', 'Channel ' + c.name + ' deleted.'));
-              await load();
-              focusOn(out);
-            }),
-          }, 'Delete')))))) : h('p.empty', 'No channels yet.'));
+          dangerButton(ctx, show, out, {
+            label: 'Delete', aria: 'Delete ' + c.name, yes: 'Delete channel', done: 'Channel ' + c.name + ' deleted.',
+            question: 'Delete channel ' + c.name + '? It gets no more events.',
+          }, () => ctx.api.deleteChannel(c.id), load)))))) : h('p.empty', 'No channels yet.'));
   }
   mount(el, subnav(ctx, 'channels'), h('h1', 'Notification channels'), out, secret, listHeading, list, form);
   await load();
@@ -383,13 +389,7 @@ export async function keysPage(el, ctx) {
   }));
 
   async function load() {
-    const keys = [];
-    let cursor;
-    do {
-      const p = await ctx.api.listKeys({ limit: 100, cursor });
-      keys.push(...(p.data || []));
-      cursor = p.next_cursor;
-    } while (cursor);
+    const keys = await allPages(ctx.api.listKeys);
     const expired = (k) => k.expires_at && new Date(k.expires_at).getTime() <= Date.now();
     mount(list, keys.length ? h('table',
       h('caption.sr-only', 'API keys'),
@@ -398,16 +398,10 @@ export async function keysPage(el, ctx) {
         h('td', k.name), h('td.mono', k.prefix), h('td', (k.scopes || []).join(', ')), h('td', time(k.created_at)),
         h('td', k.expires_at ? time(k.expires_at) : 'never'), h('td', k.last_used_at ? time(k.last_used_at) : 'never'),
         h('td', k.revoked ? 'revoked' : expired(k) ? 'expired' : 'active'),
-        h('td', k.revoked ? null : h('button.small.deny', {
-          type: 'button', 'aria-label': 'Revoke ' + k.name + ' (' + k.prefix + ')',
-          onclick: act(ctx, show, async () => {
-            if (!await confirmDialog('Revoke ' + k.name + '? Whatever uses it is refused from now on.', 'Revoke key')) return;
-            await ctx.api.revokeKey(k.id);
-            show(notice('ok', 'API key ' + k.name + ' revoked.'));
-            await load();
-            focusOn(out);
-          }),
-        }, 'Revoke')))))) : h('p.empty', 'No API keys.'));
+        h('td', k.revoked ? null : dangerButton(ctx, show, out, {
+          label: 'Revoke', aria: 'Revoke ' + k.name + ' (' + k.prefix + ')', yes: 'Revoke key', done: 'API key ' + k.name + ' revoked.',
+          question: 'Revoke ' + k.name + '? Whatever uses it is refused from now on.',
+        }, () => ctx.api.revokeKey(k.id), load)))))) : h('p.empty', 'No API keys.'));
   }
   mount(el, subnav(ctx, 'keys'), h('h1', 'API keys'), out, secret, listHeading, list, form);
   await load();

@@ -20,6 +20,10 @@ export function go(path, replace) {
 }
 
 document.addEventListener('click', (ev) => {
+  // The skip link moves focus without touching the URL (a #main in it
+  // would be a history entry whose popstate re-renders the page).
+  const skip = ev.target.closest && ev.target.closest('a.skip');
+  if (skip) { ev.preventDefault(); focusOn(document.getElementById('main')); return; }
   const a = ev.target.closest && ev.target.closest('a[href^="/ui/"]');
   if (!a || ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey || a.target) return;
   ev.preventDefault();
