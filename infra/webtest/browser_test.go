@@ -336,6 +336,23 @@ func (tb *tab) fill(sel, value string) {
 	tb.run(chromedp.SendKeys(chromedp.CSS(sel), value))
 }
 
+// waitValue waits until the value of the input or textarea sel holds
+// want, and returns it.
+func (tb *tab) waitValue(sel, want string, timeout time.Duration) string {
+	tb.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		v := tb.evalString(fmt.Sprintf(`(document.querySelector(%q) || {}).value || ''`, sel))
+		if strings.Contains(v, want) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			tb.t.Fatalf("%s does not hold %q within %s: %q", sel, want, timeout, v)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+}
+
 // has reports whether the page has an element matching xpath now.
 func (tb *tab) has(xpath string) bool {
 	n, err := chromedp.Run(tb.ctx, chromedp.Evaluate[int](fmt.Sprintf(`document.evaluate(%q, document, null, XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null).snapshotLength`, xpath)))

@@ -198,8 +198,29 @@ func TestApprovalsPage(t *testing.T) {
 		admin.waitText("Auto: approved at once (rule staging-auto)", 10*time.Second)
 		admin.shot("admin-rules")
 		admin.axe("admin rules")
+		// Disable: the dry run beside it follows; export has it; delete through the dialog.
+		admin.click(`//button[@aria-label="Disable rule staging-auto"]`)
+		admin.waitText("Rule staging-auto disabled.", 10*time.Second)
+		admin.waitText("Deny: no applicable policy", 10*time.Second)
+		admin.click(`//button[normalize-space(.)="Export"]`)
+		if got := admin.waitValue(`textarea[name="export"]`, `@id("staging-auto")`, 10*time.Second); !strings.Contains(got, "principal in Group::\"engineering\"") {
+			t.Fatalf("the export: %s", got)
+		}
+		admin.click(`//button[@aria-label="Delete rule staging-auto"]`)
+		admin.axe("admin rules (delete dialog)")
+		admin.click(`//dialog[@open]//button[normalize-space(.)="Delete rule"]`)
+		admin.waitText("Rule staging-auto deleted.", 10*time.Second)
+		if admin.has(`//table//code[normalize-space(.)="staging-auto"]`) {
+			t.Fatal("the deleted rule is still listed")
+		}
 		admin.open(acme + "/admin/audit")
 		admin.waitText("Chain verified", 10*time.Second)
+		admin.fill(`input[name="action"]`, "rule.deleted")
+		admin.click(`//button[normalize-space(.)="Filter"]`)
+		admin.waitText("staging-auto", 10*time.Second)
+		if n := admin.evalInt(`document.querySelectorAll('main tbody tr').length`); n != 1 {
+			t.Fatalf("the audit log filtered on rule.deleted has %d rows, want the one deletion", n)
+		}
 		admin.shot("admin-audit")
 		admin.axe("admin audit")
 		admin.open(acme + "/admin/channels")
@@ -261,6 +282,7 @@ func TestApprovalsPage(t *testing.T) {
 		kb.tabTo("the sign-in button", `e.tagName === 'BUTTON' && e.textContent.startsWith('Sign in to')`, false)
 		kb.press(keyEnter, false)
 		kb.waitText("Sign in as "+d.Reviewer.ID, 10*time.Second) // the dev identity provider's page
+		kb.axe("the dev identity provider's sign-in page")
 		kb.tabTo("Sign in as bob", fmt.Sprintf(`e.name === 'user' && e.value === %q`, d.Reviewer.ID), false)
 		kb.press(keyEnter, false)
 		kb.waitText(d.Reviewer.ID+" @ "+d.TenantID, 15*time.Second)
