@@ -106,6 +106,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	return t.roundTrip(base, req)
+}
+
+// Over is a RoundTripper over base that validates like t and records in
+// t: for a suite's own http.Client (its own connection pool).
+func (t *Transport) Over(base http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) { return t.roundTrip(base, req) })
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+func (t *Transport) roundTrip(base http.RoundTripper, req *http.Request) (*http.Response, error) {
 	if !strings.HasPrefix(req.URL.Path, "/v1/") {
 		return base.RoundTrip(req)
 	}

@@ -353,6 +353,23 @@ func (tb *tab) waitValue(sel, want string, timeout time.Duration) string {
 	}
 }
 
+// waitTrue waits until the JavaScript expression js is true.
+func (tb *tab) waitTrue(what, js string, timeout time.Duration) {
+	tb.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](js))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.shot("failure-" + strings.ReplaceAll(tb.t.Name(), "/", "-"))
+			tb.t.Fatalf("not within %s: %s (%v); the page shows:\n%s", timeout, what, err, tb.text())
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+}
+
 // has reports whether the page has an element matching xpath now.
 func (tb *tab) has(xpath string) bool {
 	n, err := chromedp.Run(tb.ctx, chromedp.Evaluate[int](fmt.Sprintf(`document.evaluate(%q, document, null, XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null).snapshotLength`, xpath)))
