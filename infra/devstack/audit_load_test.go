@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
+	"github.com/jitsudo/jitsudo-serverless/infra/openapicheck"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/audit"
 )
@@ -35,7 +36,8 @@ func TestAuditNoTenantContention(t *testing.T) {
 	for i := range 2 * approvals {
 		ids = append(ids, e.create(e.user(fmt.Sprintf("eng%02d", i), "engineering"), accessRequest(devstack.ProdAccount, 3600, "load: approve me")).ID)
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: writers + 10}, Timeout: 60 * time.Second}
+	// Its own connection pool, validated against the OpenAPI document like http.DefaultClient (TestMain).
+	client := &http.Client{Transport: openapicheck.Installed.Over(&http.Transport{MaxIdleConnsPerHost: writers + 10}), Timeout: 60 * time.Second}
 	call := func(h map[string]string, path string, body any) (int, string) {
 		b, _ := json.Marshal(body)
 		req, _ := http.NewRequestWithContext(t.Context(), "POST", e.st.URL+path, bytes.NewReader(b))

@@ -1,7 +1,6 @@
 package devstack_test
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -44,33 +43,7 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 	}
-	os.Exit(runValidated(m))
-}
-
-// runValidated runs the tests with every /v1 call they make through
-// http.DefaultClient (env.do, listAll, …) validated against the OpenAPI
-// document (shared/openapi: responses always, requests the API accepted);
-// a call that does not validate fails the run.
-func runValidated(m *testing.M) int {
-	v, err := openapicheck.NewValidator(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	vt := &openapicheck.Transport{Base: http.DefaultTransport, Validator: v}
-	http.DefaultClient.Transport = vt
-	code := m.Run()
-	if f := vt.Failures(); len(f) > 0 {
-		fmt.Fprintf(os.Stderr, "FAIL: %d of %d API calls do not match the OpenAPI document (shared/openapi/openapi.json):\n", len(f), vt.Checked())
-		for _, s := range f {
-			fmt.Fprintln(os.Stderr, "  "+s)
-		}
-		return 1
-	}
-	if code == 0 {
-		fmt.Fprintf(os.Stderr, "openapi: %d API calls validated against the document\n", vt.Checked())
-	}
-	return code
+	os.Exit(openapicheck.RunValidated(m)) // every /v1 call through http.DefaultClient (env.do, listAll, …) validated
 }
 
 // newEnvWithDB is newEnv on a DynamoDB server the test holds a client of,

@@ -56,6 +56,9 @@ type Config struct {
 	// access.DefaultLimits, as deployed; jitsudo-dev reads the same
 	// environment variables as the functions, api.LimitsFromEnv).
 	Limits *access.Limits
+	// Wrap, when set, wraps the HTTP API's handler (a test's OpenAPI
+	// validator of what a browser sends and gets).
+	Wrap func(http.Handler) http.Handler
 }
 
 // Stack is a running local system.
@@ -237,7 +240,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	mux.Handle("/sns", notifs.Handler())
 	mux.Handle("/", gw)
-	st.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	var handler http.Handler = mux
+	if cfg.Wrap != nil {
+		handler = cfg.Wrap(mux)
+	}
+	st.srv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := st.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			cfg.Logger.Error("dev server stopped", "error", err.Error())

@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -104,6 +106,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	return t.roundTrip(base, req)
+}
+
+// Over is a RoundTripper over base that validates like t and records in
+// t: for a suite's own http.Client (its own connection pool).
+func (t *Transport) Over(base http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) { return t.roundTrip(base, req) })
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+func (t *Transport) roundTrip(base http.RoundTripper, req *http.Request) (*http.Response, error) {
 	if !strings.HasPrefix(req.URL.Path, "/v1/") {
 		return base.RoundTrip(req)
 	}
@@ -126,14 +142,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(respBody))
-	if cerr := t.Validator.Check(req.Context(), req, reqBody, resp.StatusCode, resp.Header, respBody); cerr != nil {
-		t.mu.Lock()
-		t.failures = append(t.failures, cerr.Error())
-		t.mu.Unlock()
-	}
-	t.mu.Lock()
-	t.checked++
-	t.mu.Unlock()
+	t.record(t.Validator.Check(req.Context(), req, reqBody, resp.StatusCode, resp.Header, respBody))
 	return resp, nil
 }
 
@@ -149,4 +158,98 @@ func (t *Transport) Checked() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.checked
+}
+
+// Installed is the Transport RunValidated put on http.DefaultClient (nil
+// before): a suite adds its server-side checks to it (Middleware) so that
+// one run reports every mismatch.
+var Installed *Transport
+
+// RunValidated runs a test binary's tests (m.Run) with every /v1 call
+// they make through http.DefaultClient validated against the document
+// (Transport: responses always, requests the API accepted), and every
+// call through Installed.Middleware; a call that does not validate fails
+// the run. Call it from TestMain: os.Exit(openapicheck.RunValidated(m)).
+func RunValidated(m *testing.M) int {
+	v, err := NewValidator(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	vt := &Transport{Base: http.DefaultTransport, Validator: v}
+	http.DefaultClient.Transport, Installed = vt, vt
+	code := m.Run()
+	if f := vt.Failures(); len(f) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: %d of %d API calls do not match the OpenAPI document (shared/openapi/openapi.json):\n", len(f), vt.Checked())
+		for _, s := range f {
+			fmt.Fprintln(os.Stderr, "  "+s)
+		}
+		return 1
+	}
+	if code == 0 {
+		fmt.Fprintf(os.Stderr, "openapi: %d API calls validated against the document\n", vt.Checked())
+	}
+	return code
+}
+
+// Middleware validates every /v1 call next serves, as RoundTrip does for
+// the calls a client makes, recording failures in t: for a server whose
+// callers are not Go clients (a browser).
+func (t *Transport) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/v1/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var reqBody []byte
+		if r.Body != nil {
+			b, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, "read body", http.StatusBadRequest)
+				return
+			}
+			reqBody = b
+			r.Body = io.NopCloser(bytes.NewReader(reqBody))
+		}
+		rec := &teeWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		t.record(t.Validator.Check(r.Context(), r, reqBody, rec.status, w.Header(), rec.body.Bytes()))
+	})
+}
+
+// teeWriter writes through to the client and keeps the status and body.
+type teeWriter struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+	wrote  bool
+}
+
+func (w *teeWriter) WriteHeader(status int) {
+	if !w.wrote {
+		w.status, w.wrote = status, true
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *teeWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	w.body.Write(b)
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush lets streamed answers through.
+func (w *teeWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (t *Transport) record(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.checked++
+	if err != nil {
+		t.failures = append(t.failures, err.Error())
+	}
 }

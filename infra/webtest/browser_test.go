@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
+	"github.com/jitsudo/jitsudo-serverless/infra/openapicheck"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 )
 
@@ -30,7 +31,11 @@ type stack struct {
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	st, err := devstack.Start(t.Context(), devstack.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	cfg := devstack.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)}
+	if openapicheck.Installed != nil { // TestMain: what the browser sends and gets is checked against the OpenAPI document too
+		cfg.Wrap = openapicheck.Installed.Middleware
+	}
+	st, err := devstack.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("devstack.Start: %v", err)
 	}
@@ -331,6 +336,40 @@ func (tb *tab) fill(sel, value string) {
 	tb.run(chromedp.SendKeys(chromedp.CSS(sel), value))
 }
 
+// waitValue waits until the value of the input or textarea sel holds
+// want, and returns it.
+func (tb *tab) waitValue(sel, want string, timeout time.Duration) string {
+	tb.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		v := tb.evalString(fmt.Sprintf(`(document.querySelector(%q) || {}).value || ''`, sel))
+		if strings.Contains(v, want) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			tb.t.Fatalf("%s does not hold %q within %s: %q", sel, want, timeout, v)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+}
+
+// waitTrue waits until the JavaScript expression js is true.
+func (tb *tab) waitTrue(what, js string, timeout time.Duration) {
+	tb.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](js))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.shot("failure-" + strings.ReplaceAll(tb.t.Name(), "/", "-"))
+			tb.t.Fatalf("not within %s: %s (%v); the page shows:\n%s", timeout, what, err, tb.text())
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+}
+
 // has reports whether the page has an element matching xpath now.
 func (tb *tab) has(xpath string) bool {
 	n, err := chromedp.Run(tb.ctx, chromedp.Evaluate[int](fmt.Sprintf(`document.evaluate(%q, document, null, XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null).snapshotLength`, xpath)))
@@ -356,4 +395,88 @@ func requestIDFromPath(t *testing.T, p string) string {
 		t.Fatalf("not a request page: %s", p)
 	}
 	return p[i+len("/requests/"):]
+}
+
+// ---------------------------------------------------------------- keyboard
+
+// Keys as chromedp.KeyEvent takes them.
+const (
+	keyTab   = "\t"
+	keyEnter = "\r"
+	keySpace = " "
+)
+
+// press sends one key (optionally with Shift) to the focused element, as
+// a keyboard does: real key events, no element.click().
+func (tb *tab) press(key string, shift bool) {
+	tb.t.Helper()
+	var opts []chromedp.KeyOption
+	if shift {
+		opts = append(opts, chromedp.KeyModifiers(chromedp.ModifierShift))
+	}
+	tb.run(chromedp.KeyEvent(key, opts...))
+}
+
+// focusedJS describes document.activeElement for failure messages.
+const focusedJS = `(() => { const e = document.activeElement; if (!e) return 'nothing';
+	return e.tagName.toLowerCase() + (e.name ? '[name=' + e.name + ']' : '') + (e.getAttribute('aria-label') ? '[aria-label=' + e.getAttribute('aria-label') + ']' : '') +
+		' "' + (e.innerText || e.value || '').trim().slice(0, 40) + '"'; })()`
+
+// focused reports whether the focused element matches pred, a JavaScript
+// expression over e (document.activeElement).
+func (tb *tab) focused(pred string) bool {
+	tb.t.Helper()
+	ok, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](`(() => { const e = document.activeElement; return !!e && e !== document.body && !!(`+pred+`); })()`))
+	if err != nil {
+		tb.t.Fatalf("focused: %v", err)
+	}
+	return ok
+}
+
+// tabTo presses Tab (Shift+Tab with back) until the focused element
+// matches pred (see focused), at most 80 times, then checks the focus is
+// visible: the element matches :focus-visible and draws an outline.
+func (tb *tab) tabTo(what, pred string, back bool) {
+	tb.t.Helper()
+	for range 80 {
+		tb.press(keyTab, back)
+		if tb.focused(pred) {
+			tb.focusVisible(what)
+			return
+		}
+	}
+	tb.shot("failure-" + strings.ReplaceAll(tb.t.Name(), "/", "-"))
+	tb.t.Fatalf("Tab never reached %s; focus is on %s", what, tb.evalString(focusedJS))
+}
+
+// tabToButton presses Tab until the button labelled label has focus.
+func (tb *tab) tabToButton(label string) {
+	tb.t.Helper()
+	tb.tabTo(label, fmt.Sprintf(`e.tagName === 'BUTTON' && e.textContent === %q`, label), false)
+}
+
+// focusVisible fails unless the focused element shows that it has focus.
+func (tb *tab) focusVisible(what string) {
+	tb.t.Helper()
+	visible := tb.evalString(`(() => { const e = document.activeElement; if (!e || e === document.body) return 'nothing focused';
+		if (!e.matches(':focus-visible')) return 'not :focus-visible';
+		const s = getComputedStyle(e);
+		if ((s.outlineStyle === 'none' || parseFloat(s.outlineWidth) === 0) && s.boxShadow === 'none') return 'no outline';
+		const r = e.getBoundingClientRect(); if (r.width === 0 || r.height === 0) return 'not on screen';
+		return 'ok'; })()`)
+	if visible != "ok" {
+		tb.t.Errorf("the focus on %s is not visible: %s", what, visible)
+	}
+}
+
+// wantFocus fails unless the focused element matches pred.
+func (tb *tab) wantFocus(what, pred string) {
+	tb.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !tb.focused(pred) {
+		if time.Now().After(deadline) {
+			tb.t.Fatalf("focus should be on %s; it is on %s", what, tb.evalString(focusedJS))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -3,7 +3,10 @@ package webtest
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,8 +198,25 @@ func TestApprovalsPage(t *testing.T) {
 		admin.waitText("Auto: approved at once (rule staging-auto)", 10*time.Second)
 		admin.shot("admin-rules")
 		admin.axe("admin rules")
+		// Disable: the dry run beside it follows; export has it; delete through the dialog.
+		admin.click(`//button[@aria-label="Disable rule staging-auto"]`)
+		admin.waitText("Rule staging-auto disabled.", 10*time.Second)
+		admin.waitText("Deny: no applicable policy", 10*time.Second)
+		admin.click(`//button[normalize-space(.)="Export"]`)
+		if got := admin.waitValue(`textarea[name="export"]`, `@id("staging-auto")`, 10*time.Second); !strings.Contains(got, "principal in Group::\"engineering\"") {
+			t.Fatalf("the export: %s", got)
+		}
+		admin.click(`//button[@aria-label="Delete rule staging-auto"]`)
+		admin.axe("admin rules (delete dialog)")
+		admin.click(`//dialog[@open]//button[normalize-space(.)="Delete rule"]`)
+		admin.waitText("Rule staging-auto deleted.", 10*time.Second)
+		admin.waitTrue("the deleted rule is no longer listed", `![...document.querySelectorAll('main table code')].some((c) => c.textContent === 'staging-auto')`, 10*time.Second)
 		admin.open(acme + "/admin/audit")
 		admin.waitText("Chain verified", 10*time.Second)
+		admin.fill(`input[name="action"]`, "rule.deleted")
+		admin.click(`//button[normalize-space(.)="Filter"]`)
+		admin.waitTrue("the audit log filtered on rule.deleted: the one deletion", `(() => { const rows = [...document.querySelectorAll('main tbody tr')];
+			return rows.length === 1 && rows[0].innerText.includes('rule.deleted') && rows[0].innerText.includes('staging-auto'); })()`, 10*time.Second)
 		admin.shot("admin-audit")
 		admin.axe("admin audit")
 		admin.open(acme + "/admin/channels")
@@ -240,6 +260,185 @@ func TestApprovalsPage(t *testing.T) {
 		kb.waitText("Sign in to acme", 10*time.Second)
 		kb.axe("sign-in screen")
 		kb.shot("sign-in")
+	})
+
+	t.Run("8 keyboard only: bob signs in, opens his inbox item, posts a message, approves with a reasoning", func(t *testing.T) {
+		erin := s.as(s.person(t, "erin", "engineering"))
+		r := s.api(t, "POST", "/v1/requests", erin, map[string]any{
+			"resource": map[string]any{"type": "aws_account", "id": devstack.ProdAccount}, "duration_seconds": 1800, "justification": "reviewed by keyboard"})
+		id := r["id"].(string)
+
+		kb := b.tab(t, s) // a fresh tab: no session
+		kb.open("/ui/")
+		kb.tabTo("the organisation field", `e.id === 'org'`, false)
+		kb.keys(d.TenantID)
+		kb.press(keyEnter, false)
+		kb.waitText("Sign in to "+d.TenantID, 10*time.Second)
+		kb.wantFocus("the sign-in screen's heading", `e.tagName === 'H1' && e.textContent === 'Sign in'`)
+		kb.tabTo("the sign-in button", `e.tagName === 'BUTTON' && e.textContent.startsWith('Sign in to')`, false)
+		kb.press(keyEnter, false)
+		kb.waitText("Sign in as "+d.Reviewer.ID, 10*time.Second) // the dev identity provider's page
+		kb.axe("the dev identity provider's sign-in page")
+		kb.tabTo("Sign in as bob", fmt.Sprintf(`e.name === 'user' && e.value === %q`, d.Reviewer.ID), false)
+		kb.press(keyEnter, false)
+		kb.waitText(d.Reviewer.ID+" @ "+d.TenantID, 15*time.Second)
+		kb.waitText("reviewed by keyboard", 10*time.Second)
+		kb.wantFocus("the inbox heading (after sign-in)", `e.tagName === 'H1' && e.textContent === 'Inbox'`)
+		// "Skip to content" (the page's first Tab stop) leads past the navigation.
+		kb.tabTo("the skip link", `e.classList.contains('skip')`, false)
+		kb.press(keyEnter, false)
+		kb.wantFocus("the page's content", `e.id === 'main'`)
+		kb.tabTo("the request's Open link", fmt.Sprintf(`e.tagName === 'A' && (e.getAttribute('aria-label') || '').includes(%q)`, id), false)
+		kb.press(keyEnter, false)
+		kb.waitText("Your review", 10*time.Second)
+		kb.wantFocus("the request's heading (after navigation)", `e.tagName === 'H1' && e.textContent.startsWith('Request')`)
+		kb.axe("request (keyboard reviewer)")
+
+		kb.tabTo("the message field", `e.name === 'message'`, false)
+		kb.keys("Is INC-77 the incident?")
+		kb.tabToButton("Post message")
+		kb.press(keyEnter, false)
+		kb.waitText("Message posted.", 10*time.Second)
+		kb.waitText("Is INC-77 the incident?", 10*time.Second)
+		kb.wantFocus("the message field, ready for the next one", `e.name === 'message'`)
+
+		kb.tabTo("the reasoning field", `e.name === 'reasoning'`, true) // Shift+Tab: back up the page
+		kb.keys("INC-77 confirmed on the call")
+		kb.tabToButton("Approve")
+		kb.press(keySpace, false)
+		kb.waitText("You approved this request.", 10*time.Second)
+		kb.wantFocus("what happened (the review form is gone)", `e.querySelector && e.querySelector('.notice.ok')`)
+		kb.waitText("INC-77 confirmed on the call", 10*time.Second)
+		kb.shot("request-approved-by-keyboard")
+		kb.axe("request (approved)")
+		kb.clean("keyboard review")
+		got := s.api(t, "GET", "/v1/requests/"+id, erin, nil)
+		if got["status"] != "approved" {
+			t.Fatalf("after the keyboard review the request is %v", got["status"])
+		}
+	})
+
+	t.Run("10 admin: API keys by keyboard (secret once, copy, revoke) and notification channels (errors in words, send test)", func(t *testing.T) {
+		admin := b.tab(t, s)
+		admin.signInWithToken(d.TenantID, s.person(t, "dana", "jitsudo-admins"))
+		admin.open(acme + "/admin/keys")
+		admin.waitText("New API key", 10*time.Second)
+		admin.axe("admin keys")
+
+		// No scope ticked: the API's refusal, in its words, next to the scopes.
+		admin.tabTo("the key's name", `e.name === 'key_name'`, false)
+		admin.keys("ci deploy")
+		admin.tabToButton("Create key")
+		admin.press(keyEnter, false)
+		admin.waitText("scopes at least one of admin", 10*time.Second)
+		admin.wantFocus("the first scope (the field to fix)", `e.name === 'scopes'`)
+		if got := admin.evalString(`(() => { const f = document.querySelector('fieldset[aria-describedby]'); const p = f && document.getElementById(f.getAttribute('aria-describedby')); return p && f.contains(p) ? p.textContent : ''; })()`); !strings.HasPrefix(got, "At least one of admin") {
+			t.Fatalf("the scopes' error says %q", got)
+		}
+		admin.axe("admin keys (field error)")
+		admin.shot("admin-keys-error")
+		admin.press(keySpace, false) // tick admin
+		admin.tabToButton("Create key")
+		admin.press(keyEnter, false)
+		admin.waitText("Copy it now: it is shown only this once.", 10*time.Second)
+		admin.wantFocus("the new secret", `e.name === 'secret'`)
+		secret := admin.evalString(`document.querySelector('input[name="secret"]').value`)
+		if !strings.HasPrefix(secret, "jit_") {
+			t.Fatalf("the shown secret is %q", secret)
+		}
+		if st, _, _ := devstack.Call(t.Context(), s.st.URL, "GET", "/v1/api-keys", devstack.AdminHeaders(d.TenantID, secret), nil); st != 200 {
+			t.Fatalf("the shown key does not work: %d", st)
+		}
+		admin.axe("admin keys (secret shown)")
+		admin.shot("admin-keys-secret")
+		admin.tabToButton("Copy")
+		admin.press(keyEnter, false)
+		admin.waitText("to the clipboard", 5*time.Second) // "Copied to the clipboard." or "Selected: press Ctrl+C … to copy it."
+		if !strings.Contains(admin.text(), "Copied to the clipboard.") {
+			sel := admin.evalString(`(() => { const i = document.querySelector('input[name="secret"]'); return i.value.slice(i.selectionStart, i.selectionEnd); })()`)
+			if sel != secret {
+				t.Fatalf("Copy neither copied nor selected the secret (selected %q)", sel)
+			}
+		}
+		admin.tabTo("Done", `e.tagName === 'BUTTON' && e.textContent.startsWith('Done')`, false)
+		admin.press(keyEnter, false)
+		admin.wantFocus("the list of keys", `e.tagName === 'H2' && e.textContent === 'Keys'`)
+		if strings.Contains(admin.text(), secret) || admin.has(`//input[@name="secret"]`) {
+			t.Fatal("the secret is still on the page after Done")
+		}
+		admin.open(acme + "/admin/keys")
+		admin.waitText("ci deploy", 10*time.Second)
+		if strings.Contains(admin.text(), secret) {
+			t.Fatal("the secret is shown again")
+		}
+
+		// Revoke, through the confirmation dialog, by keyboard.
+		admin.tabTo("Revoke ci deploy", `(e.getAttribute('aria-label') || '').startsWith('Revoke ci deploy')`, false)
+		admin.press(keyEnter, false)
+		admin.wantFocus("the dialog's safe choice", `e.closest('dialog[open]') && e.textContent === 'Keep'`)
+		admin.axe("admin keys (revoke dialog)")
+		admin.shot("admin-keys-revoke")
+		admin.tabTo("Revoke key", `e.closest('dialog[open]') && e.textContent === 'Revoke key'`, false)
+		admin.press(keyEnter, false)
+		admin.waitText("API key ci deploy revoked.", 10*time.Second)
+		admin.wantFocus("what happened", `e.querySelector && e.querySelector('.notice.ok')`)
+		if st, _, _ := devstack.Call(t.Context(), s.st.URL, "GET", "/v1/api-keys", devstack.AdminHeaders(d.TenantID, secret), nil); st != 401 {
+			t.Fatalf("the revoked key answers %d, want 401", st)
+		}
+		admin.shot("admin-keys")
+
+		// Notification channels: a webhook at a local receiver.
+		var hits atomic.Int32
+		receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-Jitsudo-Event") == "channel.test" {
+				hits.Add(1)
+			}
+		}))
+		t.Cleanup(receiver.Close)
+		admin.open(acme + "/admin/channels")
+		admin.waitText("New channel", 10*time.Second)
+		admin.axe("admin channels")
+		admin.fill(`input[name="channel_name"]`, "ops hook")
+		admin.eval(`(() => { const s = document.querySelector('select[name="channel_type"]'); s.value = 'generic_webhook'; s.dispatchEvent(new Event('change')); })()`)
+		admin.click(`//button[normalize-space(.)="Create channel"]`) // no URL: the API says what is wrong, next to the field
+		admin.waitText("config.url", 10*time.Second)
+		// Under the field: the API's message for config.url (the summary names the field).
+		inline := admin.evalString(`(() => { const i = document.querySelector('input[name="channel_url"]'); const p = document.getElementById(i.getAttribute('aria-describedby'));
+			return i.getAttribute('aria-invalid') === 'true' && p && p.previousElementSibling === i ? p.textContent : ''; })()`)
+		if inline == "" || !strings.Contains(strings.ToLower(admin.text()), "config.url "+strings.ToLower(inline)) {
+			t.Fatalf("the URL field's error %q is not the API's words for config.url; the page says:\n%s", inline, admin.text())
+		}
+		admin.wantFocus("the URL field", `e.name === 'channel_url'`)
+		admin.axe("admin channels (field error)")
+		admin.shot("admin-channels-error")
+		admin.fill(`input[name="channel_url"]`, receiver.URL+"/hook")
+		admin.click(`//button[normalize-space(.)="Create channel"]`)
+		admin.waitText("Signing secret of ops hook", 10*time.Second)
+		whsec := admin.evalString(`document.querySelector('input[name="secret"]').value`)
+		if !strings.HasPrefix(whsec, "whsec_") {
+			t.Fatalf("signing secret %q", whsec)
+		}
+		admin.axe("admin channels (signing secret shown)")
+		admin.shot("admin-channels-secret")
+		admin.click(`//button[starts-with(normalize-space(.), "Done")]`)
+		admin.click(`//button[@aria-label="Send a test to ops hook"]`)
+		admin.waitText("Test delivered to ops hook (HTTP 200).", 15*time.Second)
+		if hits.Load() != 1 {
+			t.Fatalf("the receiver got %d test events", hits.Load())
+		}
+		admin.click(`//button[@aria-label="Turn off ops hook"]`)
+		admin.waitText("ops hook is off", 10*time.Second)
+		admin.wantFocus("the channel's Turn on button", `e.getAttribute('aria-label') === 'Turn on ops hook'`)
+		admin.shot("admin-channels")
+		admin.open(acme + "/admin/channels")
+		admin.waitText("ops hook", 10*time.Second)
+		if strings.Contains(admin.text(), whsec) || strings.Contains(admin.text(), "/hook") {
+			t.Fatal("the channel's secret or URL path is shown after creation")
+		}
+		admin.click(`//button[@aria-label="Delete ops hook"]`)
+		admin.click(`//dialog[@open]//button[normalize-space(.)="Delete channel"]`)
+		admin.waitText("Channel ops hook deleted.", 10*time.Second)
+		admin.clean("admin keys and channels")
 	})
 
 	t.Run("6 the ApprovalTimeoutWorker expires a request while the page is open", func(t *testing.T) {

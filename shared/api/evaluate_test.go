@@ -92,9 +92,9 @@ func newDryRunStack(t *testing.T, prov func(*store.Store) access.Provider) *dryR
 			t.Fatal(err)
 		}
 		if fn == "create-request" {
-			st.create = httpadapter.NewV2(mux).ProxyWithContext
+			st.create = validated(t, httpadapter.NewV2(mux).ProxyWithContext)
 		} else {
-			st.evaluate = httpadapter.NewV2(mux).ProxyWithContext
+			st.evaluate = validated(t, httpadapter.NewV2(mux).ProxyWithContext)
 		}
 	}
 	return st

@@ -79,7 +79,7 @@ func invoke(t *testing.T, rt routes.Route, target string, id *auth.Identity, hea
 	if id != nil {
 		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: id.AuthorizerContext()}
 	}
-	resp, err := httpadapter.NewV2(mux).ProxyWithContext(t.Context(), ev)
+	resp, err := validated(t, httpadapter.NewV2(mux).ProxyWithContext)(t.Context(), ev)
 	if err != nil {
 		t.Fatalf("%s: %v", rt.Key(), err)
 	}

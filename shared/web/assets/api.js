@@ -91,8 +91,13 @@ export function client(tenant) {
     importRules: (text, replace) => call('POST', '/v1/policy-rules/import' + q({ replace: replace ? 'true' : '' }), text),
     auditLog: (p) => call('GET', '/v1/audit-log' + q(p)),
     verifyAudit: () => call('GET', '/v1/audit-log/verify'),
-    listChannels: () => call('GET', '/v1/notification-channels'),
+    listChannels: (p) => call('GET', '/v1/notification-channels' + q(p)),
+    createChannel: (body) => call('POST', '/v1/notification-channels', body),
+    updateChannel: (cid, body, version) => call('PUT', '/v1/notification-channels/' + id(cid), body, version ? { 'If-Match': String(version) } : undefined),
+    deleteChannel: (cid) => call('DELETE', '/v1/notification-channels/' + id(cid)),
     testChannel: (cid) => call('POST', '/v1/notification-channels/' + id(cid) + '/test'),
-    listKeys: () => call('GET', '/v1/api-keys'),
+    listKeys: (p) => call('GET', '/v1/api-keys' + q(p)),
+    createKey: (body) => call('POST', '/v1/api-keys', body),
+    revokeKey: (kid) => call('DELETE', '/v1/api-keys/' + id(kid)),
   };
 }

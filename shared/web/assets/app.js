@@ -1,7 +1,7 @@
 // app.js — the Approvals page: routing, layout, sign-in screens.
 // Every page has its own URL under /ui/t/<tenant>/ so notifications can
 // deep-link to it.
-import { h, mount, notice } from './dom.js';
+import { h, mount, notice, focusOn } from './dom.js';
 import { session, signIn, completeSignIn, signOut } from './auth.js';
 import { client, SessionExpired } from './api.js';
 import { inboxPage, requestPage, newRequestPage, minePage } from './pages.js';
@@ -20,6 +20,10 @@ export function go(path, replace) {
 }
 
 document.addEventListener('click', (ev) => {
+  // The skip link moves focus without touching the URL (a #main in it
+  // would be a history entry whose popstate re-renders the page).
+  const skip = ev.target.closest && ev.target.closest('a.skip');
+  if (skip) { ev.preventDefault(); focusOn(document.getElementById('main')); return; }
   const a = ev.target.closest && ev.target.closest('a[href^="/ui/"]');
   if (!a || ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey || a.target) return;
   ev.preventDefault();
@@ -64,6 +68,12 @@ function orgForm(message) {
       h('button', { type: 'submit' }, 'Continue'))));
 }
 
+/** After a screen change, focus its heading (unless something on it took focus). */
+function focusHeading() {
+  const h1 = root.querySelector('main h1');
+  if (h1 && (document.activeElement === document.body || !document.activeElement || !root.contains(document.activeElement))) focusOn(h1);
+}
+
 function signInScreen(tenant, why) {
   document.title = 'Sign in — jitsudo';
   const status = h('div', { 'aria-live': 'polite' });
@@ -82,6 +92,7 @@ function signInScreen(tenant, why) {
     why ? notice('info', why) : null,
     h('p', 'Organisation: ', h('strong', tenant), ' · ', h('a', { href: '/ui/' }, 'another organisation')),
     btn, status));
+  focusHeading();
 }
 
 async function callback() {
@@ -92,6 +103,7 @@ async function callback() {
   } catch (e) {
     mount(root, h('main#main.narrow', { tabindex: '-1' }, h('h1', 'Sign-in failed'), notice('error', e.message),
       h('p', h('a', { href: '/ui/' }, 'Start again'))));
+    focusHeading();
   }
 }
 
@@ -128,14 +140,14 @@ export async function render() {
     if (e instanceof SessionExpired) return ctx.expired();
     mount(content, h('h1', page.title), notice('error', e.message));
   }
-  const h1 = root.querySelector('main h1');
-  if (h1 && document.activeElement === document.body) { h1.tabIndex = -1; h1.focus({ preventScroll: true }); }
+  focusHeading();
 }
 
 function notFound(tenant, s) {
   const content = [h('h1', 'Page not found'), h('p', 'There is no page at this address.')];
-  if (tenant && s) return mount(root, ...layout(tenant, s, content, ''));
-  return mount(root, h('main#main.narrow', { tabindex: '-1' }, content, h('p', h('a', { href: '/ui/' }, 'Start page'))));
+  if (tenant && s) mount(root, ...layout(tenant, s, content, ''));
+  else mount(root, h('main#main.narrow', { tabindex: '-1' }, content, h('p', h('a', { href: '/ui/' }, 'Start page'))));
+  focusHeading();
 }
 
 render();

@@ -98,3 +98,76 @@ export function field(label, input, hint) {
 export function notice(kind, ...text) {
   return h('div.notice.' + kind, { role: kind === 'error' ? 'alert' : 'status' }, ...text);
 }
+
+/**
+ * Focus el (made focusable by script, not by Tab) so that keyboard and
+ * screen-reader users land where the page changed.
+ */
+export function focusOn(el) {
+  if (!el || !el.isConnected) return;
+  if (!el.matches('a[href], button, input, select, textarea, [tabindex]')) el.tabIndex = -1;
+  el.focus({ preventScroll: false });
+}
+
+/**
+ * A modal confirmation (<dialog>, Escape cancels, focus kept inside it):
+ * resolves true when the person confirms. Focus starts on the safe
+ * choice and goes back to where it was when the dialog closes.
+ */
+export function confirmDialog(question, yes, no = 'Keep') {
+  return new Promise((resolve) => {
+    const back = document.activeElement;
+    const qid = 'dlg-' + Math.random().toString(36).slice(2, 9);
+    let done = false;
+    const close = (v) => {
+      if (done) return;
+      done = true;
+      d.close(); d.remove();
+      if (back && back.isConnected) back.focus();
+      resolve(v);
+    };
+    const keep = h('button', { type: 'button', onclick: () => close(false) }, no);
+    const d = h('dialog.confirm', { 'aria-labelledby': qid },
+      h('p#' + qid, question),
+      h('div.buttons', keep, h('button.deny', { type: 'button', onclick: () => close(true) }, yes)));
+    d.addEventListener('cancel', (ev) => { ev.preventDefault(); close(false); });
+    document.body.appendChild(d);
+    d.showModal();
+    keep.focus();
+  });
+}
+
+/** Remove the field errors showFieldErrors put on form. */
+export function clearFieldErrors(form) {
+  for (const p of form.querySelectorAll('.field-error')) p.remove();
+  for (const i of form.querySelectorAll('[aria-invalid]')) i.removeAttribute('aria-invalid');
+  for (const i of form.querySelectorAll('[data-error-for]')) { i.removeAttribute('aria-describedby'); i.removeAttribute('data-error-for'); }
+}
+
+/**
+ * Put an API 400's field errors (details.fields: [{field, message}]) right
+ * under the inputs they name, in the API's words (its message; the label
+ * above names the field): inputFor maps a field name
+ * ("name", "scopes[1]", "config.url") to its input or fieldset. Returns
+ * the first input with an error (to focus), or null.
+ */
+export function showFieldErrors(form, fields, inputFor) {
+  let first = null;
+  for (const f of fields || []) {
+    const el = inputFor(String(f.field || ''));
+    if (!el) continue;
+    const id = (el.id || (el.id = 'f-' + Math.random().toString(36).slice(2, 9))) + '-error';
+    let p = document.getElementById(id);
+    if (!p) {
+      p = h('p.field-error', { id });
+      if (el.tagName === 'FIELDSET') el.appendChild(p); else el.after(p); // right under the input, before its hint
+    }
+    const said = String(f.message || 'is not valid').replace(/^./, (c) => c.toUpperCase());
+    p.textContent = p.textContent ? p.textContent + '; ' + said : said;
+    if (el.tagName !== 'FIELDSET') el.setAttribute('aria-invalid', 'true');
+    el.setAttribute('aria-describedby', id);
+    el.setAttribute('data-error-for', f.field);
+    first = first || (el.tagName === 'FIELDSET' ? el.querySelector('input') : el);
+  }
+  return first;
+}

@@ -1,6 +1,6 @@
 // pages.js — the reviewer's and requester's pages: inbox, request detail,
 // new request, my requests and grants.
-import { h, mount, time, duration, timeLeft, breakGlass, statusBadge, target, field, notice } from './dom.js';
+import { h, mount, time, duration, timeLeft, breakGlass, statusBadge, target, field, notice, focusOn } from './dom.js';
 import { keep, clearDrafts, saveDraft, draft } from './auth.js';
 import { SessionExpired } from './api.js';
 
@@ -24,11 +24,18 @@ function act(ctx, show, fn) {
   return async (ev) => {
     if (ev && ev.preventDefault) ev.preventDefault();
     const btn = ev && ev.submitter ? ev.submitter : (ev && ev.currentTarget && ev.currentTarget.tagName === 'BUTTON' ? ev.currentTarget : null);
+    const hadFocus = btn && document.activeElement === btn;
     if (btn) btn.disabled = true;
     try { await fn(); } catch (e) {
       if (e instanceof SessionExpired) return ctx.expired();
       show(notice('error', e.message));
-    } finally { if (btn && btn.isConnected) btn.disabled = false; }
+    } finally {
+      if (btn && btn.isConnected) {
+        btn.disabled = false;
+        // Disabling dropped the keyboard focus: give it back unless the action moved it.
+        if (hadFocus && (document.activeElement === document.body || !document.activeElement)) btn.focus();
+      }
+    }
   };
 }
 function poll(ctx, ms, fn) {
@@ -116,6 +123,7 @@ export async function requestPage(el, ctx) {
       msgInput.value = ''; saveDraft('msg:' + id, '');
       show(notice('ok', 'Message posted.'));
       await load();
+      msgInput.focus(); // ready for the next one
     }),
   }, field('Message', msgInput), h('button', { type: 'submit' }, 'Post message'));
 
@@ -141,6 +149,7 @@ export async function requestPage(el, ctx) {
         saveDraft('reasoning:' + id, '');
         show(notice('ok', approve ? 'You approved this request.' : 'You denied this request.'));
         await load();
+        focusOn(out); // the review form is gone: land on what happened
       });
       parts.push(h('section', h('h2', 'Your review'), field('Reasoning (optional)', reasoning),
         h('div.buttons', h('button.approve', { type: 'button', onclick: decide(true) }, 'Approve'),
