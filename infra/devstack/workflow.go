@@ -44,7 +44,7 @@ type Workflow struct {
 	// Clock is the API functions' clock (tests move it forward).
 	Clock *Clock
 	// Driver performs committed transitions' workflow effects from the
-	// table's stream (the drive-workflow function; driver.go).
+	// table's stream (half of the relay-outbox function; outbox.go).
 	Driver   *workflow.Driver
 	Provider access.Provider
 	// Sweeper finishes overdue work as the sweep-overdue function does on
@@ -99,7 +99,7 @@ func StartWorkflowWith(ctx context.Context, s *store.Store, prov access.Provider
 	wf := &Workflow{Endpoint: endpoint, Faults: faults, stop: stop, Provider: prov,
 		SFN: workflow.New(workflow.NewClient(endpoint, stepfunctions.Region), stepfunctions.StateMachineARN(StateMachine))}
 	wf.API, wf.Clock = &APIWorkflow{Workflow: wf.SFN}, &Clock{}
-	wf.Driver = &workflow.Driver{Repo: s, Workflow: wf.SFN, Logger: logger.With("function", "drive-workflow")}
+	wf.Driver = &workflow.Driver{Repo: s, Workflow: wf.SFN, Logger: logger.With("function", "relay-outbox", "half", "drive")}
 	svc := &access.Service{Repo: s, Policies: workflow.Policies(s), Workflow: wf.SFN, Provider: wf.Provider,
 		Logger: logger.With("function", "workers")}
 	wf.Workers = &workflow.Workers{Service: svc, Workflow: wf.SFN, Logger: logger.With("function", "workers")}

@@ -368,7 +368,7 @@ func workflowInput(r Request) WorkflowInput {
 
 // startWorkflow starts the request's execution, retrying with backoff for
 // at most workflowFastPath: the fast path. The request is committed already, so a failure
-// is logged and not returned: the workflow driver (drive-workflow, fed by
+// is logged and not returned: the workflow driver (relay-outbox, fed by
 // the table's stream) starts the execution from the committed audit event
 // (driver.go in shared/workflow; docs/workflow-effects.md).
 func (s *Service) startWorkflow(ctx context.Context, r Request) {
@@ -403,7 +403,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 
 // resume hands a decision to the waiting execution: the fast path. The
 // decision is already committed, so a failure is logged, not returned: the
-// workflow driver (drive-workflow, fed by the table's stream) resumes the
+// workflow driver (relay-outbox, fed by the table's stream) resumes the
 // wait from the committed audit event; and were that lost too, the
 // execution reaches its approval timeout, and ExpireRequest returns the
 // decided request unchanged, from which the workflow continues. The

@@ -1,6 +1,6 @@
 package workflow
 
-// The workflow driver (functions/drive-workflow): the guarantee behind the
+// The workflow driver (one half of functions/relay-outbox, shared/outbox): the guarantee behind the
 // API functions' synchronous Step Functions calls. Every transition
 // commits its audit event in the same transaction as the state change, so
 // the table's stream is an outbox of committed transitions; the driver
@@ -89,6 +89,14 @@ func (d *Driver) HandleStream(ctx context.Context, e lambdaevents.DynamoDBEvent)
 		}
 	}
 	return resp, nil
+}
+
+// HandleRecord performs one stream record's workflow effect (none for
+// records that are not audit inserts of a request transition): one half
+// of the outbox consumer (shared/outbox). An error means the record must
+// be delivered again.
+func (d *Driver) HandleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
+	return d.handle(ctx, rec)
 }
 
 func (d *Driver) handle(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
