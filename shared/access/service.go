@@ -332,6 +332,17 @@ func requestMeta(r Request) map[string]any {
 	return m
 }
 
+// pendingMeta is requestMeta of a request held for review, with its
+// approval timeout: request.created carries all the workflow driver needs
+// to start the execution (no read of the request).
+func pendingMeta(r Request) map[string]any {
+	m := requestMeta(r)
+	if r.ApprovalTimeout > 0 {
+		m["approval_timeout_seconds"] = r.ApprovalTimeout
+	}
+	return m
+}
+
 func grantMeta(g Grant) map[string]any {
 	m := map[string]any{
 		"request_id": g.RequestID, "grantee_id": g.GranteeID, "resource_type": g.Resource.Type,
@@ -528,7 +539,7 @@ func (s *Service) Create(ctx context.Context, c Caller, in CreateInput, idempote
 			holdForReview(&r, dec, now)
 			// decision_reasoning is set when decided (it also keeps the
 			// request item small: its size drives write cost).
-			ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestCreated, auditResourceRequest, r.ID, r.Reason, requestMeta(r), now)}
+			ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestCreated, auditResourceRequest, r.ID, r.Reason, pendingMeta(r), now)}
 		default: // auto, break_glass
 			r.Status, r.ApprovalMode = StatusApproved, dec.Mode
 			r.DecidedBy, r.DecisionReasoning, r.DecidedAt = DecidedByPolicy, dec.Reason, &now

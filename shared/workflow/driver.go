@@ -7,7 +7,7 @@ package workflow
 // consumes its audit inserts and performs each one's workflow effect,
 // idempotently:
 //
-//	request.created (pending)             StartExecution {mode: require, approval_timeout_seconds}
+//	request.created (pending)             StartExecution {mode: require, approval_timeout_seconds} (from the event)
 //	request.approved (auto), .break_glass StartExecution {mode, grant_id} (provisioning)
 //	request.approved (after review)       SendTaskSuccess {status: approved, grant_id}
 //	request.denied (after review)         SendTaskFailure Denied
@@ -164,6 +164,16 @@ func (d *Driver) effect(a access.AuditEvent) (func(context.Context) error, strin
 		if metaString(a.Metadata, "status") != access.StatusPending {
 			return nil, ""
 		}
+		if timeout := metaInt(a.Metadata, "approval_timeout_seconds"); timeout > 0 {
+			// The event carries the start input (the API function's at
+			// create): no read.
+			if mode == "" {
+				mode = policy.ModeRequire
+			}
+			in := access.WorkflowInput{TenantID: tenant, RequestID: id, Mode: mode, ApprovalTimeoutSeconds: timeout}
+			return func(ctx context.Context) error { return d.Workflow.Start(ctx, in) }, "start"
+		}
+		// An event committed before request.created carried the timeout.
 		return func(ctx context.Context) error { return d.startPending(ctx, tenant, id) }, "start"
 	case access.AuditRequestApproved, access.AuditRequestBreakGlass:
 		if mode == policy.ModeAuto || mode == policy.ModeBreakGlass {
@@ -244,4 +254,19 @@ func (d *Driver) resume(ctx context.Context, tenant, id string, out access.Workf
 func metaString(md map[string]any, k string) string {
 	s, _ := md[k].(string)
 	return s
+}
+
+// metaInt is a whole number of md (decoded from the stream as float64).
+func metaInt(md map[string]any, k string) int64 {
+	switch v := md[k].(type) {
+	case float64:
+		if v == float64(int64(v)) {
+			return int64(v)
+		}
+	case int64:
+		return v
+	case int:
+		return int64(v)
+	}
+	return 0
 }
