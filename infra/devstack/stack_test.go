@@ -26,7 +26,13 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	st, err := devstack.Start(t.Context(), devstack.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	return newEnvWith(t, devstack.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+}
+
+// newEnvWith is newEnv with the stack's configuration cfg.
+func newEnvWith(t *testing.T, cfg devstack.Config) *env {
+	t.Helper()
+	st, err := devstack.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("devstack.Start: %v", err)
 	}

@@ -164,7 +164,7 @@ func (d *Driver) effect(a access.AuditEvent) (func(context.Context) error, strin
 		if metaString(a.Metadata, "status") != access.StatusPending {
 			return nil, ""
 		}
-		if timeout := metaInt(a.Metadata, "approval_timeout_seconds"); timeout > 0 {
+		if timeout := events.MetaInt(a.Metadata, "approval_timeout_seconds"); timeout > 0 {
 			// The event carries the start input (the API function's at
 			// create): no read.
 			if mode == "" {
@@ -254,19 +254,4 @@ func (d *Driver) resume(ctx context.Context, tenant, id string, out access.Workf
 func metaString(md map[string]any, k string) string {
 	s, _ := md[k].(string)
 	return s
-}
-
-// metaInt is a whole number of md (decoded from the stream as float64).
-func metaInt(md map[string]any, k string) int64 {
-	switch v := md[k].(type) {
-	case float64:
-		if v == float64(int64(v)) {
-			return int64(v)
-		}
-	case int64:
-		return v
-	case int:
-		return int64(v)
-	}
-	return 0
 }
