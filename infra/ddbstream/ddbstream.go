@@ -2,9 +2,9 @@
 // DynamoDB stand-in (shared/store/dynamolocal, minidyn) has none: Tap wraps
 // the stand-in's HTTP handler, watches the writes that go through it and
 // hands stream records (aws-lambda-go's events.DynamoDBEvent, the payload
-// a Lambda stream consumer receives) to a sink — locally, the
-// publish-events handler (events.Relay) that on AWS is fed by the real
-// stream.
+// a Lambda stream consumer receives) to a sink — locally, the stream
+// consumers (the relay-outbox and extend-audit-chain handlers) that on
+// AWS are fed by the real stream.
 //
 // What is emitted: the items of successful PutItem calls and the Put
 // actions of successful TransactWriteItems calls (the wrapped handler

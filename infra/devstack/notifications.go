@@ -26,8 +26,8 @@ import (
 
 // Notifications is the local notification path, the same one as on AWS
 // with local stand-ins: every table write goes through the DynamoDB
-// Streams emulator (ddbstream); its audit records reach the relay
-// (events.Relay, the publish-events function), which publishes to the SNS
+// Streams emulators (ddbstream); its audit records reach the relay
+// (events.Relay, half of the relay-outbox function: OutboxTap), which publishes to the SNS
 // topic on goaws; goaws POSTs every message to the dev server's /sns
 // endpoint (the deliver-notifications function's subscription), which
 // prints it to the console and delivers it to the tenant's channels
@@ -39,7 +39,7 @@ type Notifications struct {
 	Subscriptions snspub.Subscriptions
 	Dispatcher    *notify.Dispatcher
 	Relay         *events.Relay
-	Stream        *ddbstream.Stream // nil until Tap
+	Stream        *ddbstream.Stream // the chain's stream; nil until Tap
 	// Chain extends the tenants' audit chains from the same stream (the
 	// extend-audit-chain function); Verifier checks them (the
 	// verify-audit-log function's). Nil until BindAudit.
@@ -74,7 +74,7 @@ func StartNotifications(ctx context.Context, console io.Writer, logger *slog.Log
 func (n *Notifications) Bind(s *store.Store, apiBase string) {
 	n.Dispatcher = &notify.Dispatcher{Channels: s, Guard: notify.Guard{Mode: notify.ModeLocal}, Logger: n.logger.With("function", "deliver-notifications")}
 	n.Relay = &events.Relay{Loader: s, Rules: events.RuleChannels{Rules: s}, Links: events.NewLinks(apiBase),
-		Publisher: n.Publisher, Logger: n.logger.With("function", "publish-events")}
+		Publisher: n.Publisher, Logger: n.logger.With("function", "relay-outbox", "half", "publish")}
 }
 
 // BindAudit builds the chain extender and verifier over the table s, the
@@ -85,27 +85,17 @@ func (n *Notifications) BindAudit(s *store.Store, signer audit.Signer, anchors a
 }
 
 // Tap wraps the table's DynamoDB-API handler with the streams emulator
-// feeding the chain extender and the relay (two consumers of one stream,
-// as on AWS; a record either fails is redelivered to both, and both are
-// idempotent per event).
+// feeding the chain extender (the extend-audit-chain function, a consumer
+// of its own as on AWS). The relay reads the table's other stream
+// consumer, the outbox (OutboxTap), with the workflow driver.
 func (n *Notifications) Tap(h http.Handler) http.Handler {
-	relay := func(ctx context.Context, ev lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
-		var resp lambdaevents.DynamoDBEventResponse
-		if n.Chain != nil {
-			r, err := n.Chain.HandleStream(ctx, ev)
-			if err != nil {
-				return r, err
-			}
-			resp.BatchItemFailures = append(resp.BatchItemFailures, r.BatchItemFailures...)
+	chain := func(ctx context.Context, ev lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
+		if n.Chain == nil { // writes before BindAudit (creating the table) carry no audit items
+			return lambdaevents.DynamoDBEventResponse{}, nil
 		}
-		if n.Relay == nil { // writes before Bind (creating the table) carry no audit items
-			return resp, nil
-		}
-		r, err := n.Relay.HandleStream(ctx, ev)
-		resp.BatchItemFailures = append(resp.BatchItemFailures, r.BatchItemFailures...)
-		return resp, err
+		return n.Chain.HandleStream(ctx, ev)
 	}
-	n.Stream = ddbstream.Tap(h, ddbstream.Lambda(relay), n.logger.With("component", "ddbstream"))
+	n.Stream = ddbstream.Tap(h, ddbstream.Lambda(chain), n.logger.With("component", "ddbstream", "consumer", "extend-audit-chain"))
 	return n.Stream
 }
 

@@ -105,16 +105,7 @@ type channelOut struct {
 func newEnvConsole(t *testing.T) (*env, *proclog.Buffer) {
 	t.Helper()
 	console := &proclog.Buffer{}
-	st, err := devstack.Start(t.Context(), devstack.Config{Addr: "127.0.0.1:0", Logger: quietLogger(), Console: console})
-	if err != nil {
-		t.Fatalf("devstack.Start: %v", err)
-	}
-	t.Cleanup(st.Close)
-	demo, err := devstack.Seed(t.Context(), st)
-	if err != nil {
-		t.Fatalf("devstack.Seed: %v", err)
-	}
-	return &env{t: t, st: st, demo: demo}, console
+	return newEnvWith(t, devstack.Config{Addr: "127.0.0.1:0", Logger: quietLogger(), Console: console}), console
 }
 
 // TestNotificationsEndToEnd: the whole local path — a state change's audit

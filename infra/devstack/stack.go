@@ -28,6 +28,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify"
+	"github.com/jitsudo/jitsudo-serverless/shared/outbox"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamolocal"
@@ -77,7 +78,7 @@ type Stack struct {
 	Store            *store.Store
 	Workflow         *Workflow
 	Notifications    *Notifications
-	DriverStream     *ddbstream.Stream // the stream feeding Workflow.Driver
+	OutboxStream     *ddbstream.Stream // the stream feeding the relay-outbox consumer (Workflow.Driver and Notifications.Relay)
 	PlatformAdminKey string
 	Audience         string
 	srv, lambdaSrv   *http.Server
@@ -114,8 +115,10 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 	}()
 
-	// The table's DynamoDB API goes through the streams emulator, which
-	// feeds the notification relay (see Notifications).
+	// The table's DynamoDB API goes through two streams emulators, as
+	// the table's stream has two consumers on AWS: the audit chain
+	// (Notifications.Tap) and the outbox (OutboxTap: the workflow driver
+	// and the notification relay, bound below).
 	notifs, err := StartNotifications(ctx, cfg.Console, cfg.Logger)
 	if err != nil {
 		return nil, err
@@ -132,11 +135,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 		ddb = httputil.NewSingleHostReverseProxy(target)
 	}
-	// A second consumer of the stream: the workflow driver (its own
-	// event source mapping on AWS, with its own retries), bound below.
-	driver := &DriverTap{}
-	st.stops = append(st.stops, driver.Close)
-	ddbSrv := httptest.NewServer(driver.Tap(notifs.Tap(ddb), cfg.Logger))
+	outboxTap := &OutboxTap{}
+	st.stops = append(st.stops, outboxTap.Close)
+	ddbSrv := httptest.NewServer(outboxTap.Tap(notifs.Tap(ddb), cfg.Logger))
 	st.stops = append(st.stops, ddbSrv.Close)
 	client := store.NewLocalClient(ddbSrv.URL)
 	if cfg.DynamoDBEndpoint != "" {
@@ -220,8 +221,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		go st.Workflow.sweepEvery(sweepCtx, cfg.SweepEvery, cfg.Logger.With("function", "sweep-overdue"))
 		st.stops = append(st.stops, stopSweep)
 	}
-	driver.Bind(st.Workflow.Driver)
-	st.DriverStream = driver.Stream
+	outboxTap.Bind(outbox.New(cfg.Logger.With("function", "relay-outbox"),
+		outbox.Named{Name: "drive", Half: st.Workflow.Driver}, outbox.Named{Name: "publish", Half: notifs.Relay}))
+	st.OutboxStream = outboxTap.Stream
 	st.Workflow.Workers.Events, st.Workflow.Workers.Links = notifs.Publisher, events.NewLinks(st.URL)
 	gw, err := NewGateway(authz, FunctionsWith(st.Store, st.Workflow, notifs, cfg.Logger, func(d *api.Deps) {
 		d.DefaultIssuer, d.UIClientID = st.Issuer.IssuerURL(), UIClientID

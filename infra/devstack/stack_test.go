@@ -33,6 +33,12 @@ func newEnv(t *testing.T) *env {
 func newEnvConfig(t *testing.T, cfg devstack.Config) *env {
 	t.Helper()
 	cfg.Addr, cfg.Logger = "127.0.0.1:0", slog.New(slog.DiscardHandler)
+	return newEnvWith(t, cfg)
+}
+
+// newEnvWith is newEnv with the stack's configuration cfg, as it is.
+func newEnvWith(t *testing.T, cfg devstack.Config) *env {
+	t.Helper()
 	st, err := devstack.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("devstack.Start: %v", err)

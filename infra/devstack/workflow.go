@@ -43,8 +43,14 @@ type Workflow struct {
 	API *APIWorkflow
 	// Clock is the API functions' clock (tests move it forward).
 	Clock *Clock
+	// WorkerClock is the workers' clock (the wall clock unless a test
+	// moves it: a grant provisioned while it runs 57 s behind ends 3 s
+	// after it is active, though durations are at least a minute).
+	WorkerClock *Clock
+	// Faults sits between every function and Provider (provider_faults.go).
+	ProviderFaults *ProviderFaults
 	// Driver performs committed transitions' workflow effects from the
-	// table's stream (the drive-workflow function; driver.go).
+	// table's stream (half of the relay-outbox function; outbox.go).
 	Driver   *workflow.Driver
 	Provider access.Provider
 	// Sweeper finishes overdue work as the sweep-overdue function does on
@@ -96,12 +102,13 @@ func StartWorkflowWith(ctx context.Context, s *store.Store, prov access.Provider
 	faultSrv := httptest.NewServer(faults)
 	endpoint := faultSrv.URL
 	stop := func() { faultSrv.Close(); stopShim() }
-	wf := &Workflow{Endpoint: endpoint, Faults: faults, stop: stop, Provider: prov,
+	pf := &ProviderFaults{Provider: prov}
+	wf := &Workflow{Endpoint: endpoint, Faults: faults, stop: stop, Provider: pf, ProviderFaults: pf, WorkerClock: &Clock{},
 		SFN: workflow.New(workflow.NewClient(endpoint, stepfunctions.Region), stepfunctions.StateMachineARN(StateMachine))}
 	wf.API, wf.Clock = &APIWorkflow{Workflow: wf.SFN}, &Clock{}
-	wf.Driver = &workflow.Driver{Repo: s, Workflow: wf.SFN, Logger: logger.With("function", "drive-workflow")}
+	wf.Driver = &workflow.Driver{Repo: s, Workflow: wf.SFN, Logger: logger.With("function", "relay-outbox", "half", "drive")}
 	svc := &access.Service{Repo: s, Policies: workflow.Policies(s), Workflow: wf.SFN, Provider: wf.Provider,
-		Logger: logger.With("function", "workers")}
+		Now: wf.WorkerClock.Now, Logger: logger.With("function", "workers")}
 	wf.Workers = &workflow.Workers{Service: svc, Workflow: wf.SFN, Logger: logger.With("function", "workers")}
 	wf.Sweeper = &workflow.Sweeper{Index: s, Service: svc, Logger: logger.With("function", "sweep-overdue")}
 	wf.Lambda = stepfunctions.RequireLambdaSecret(secret, stepfunctions.LambdaInvokeHandler(wf.Workers.Handlers()))

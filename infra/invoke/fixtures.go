@@ -272,12 +272,12 @@ func setEnv(env []string, k, v string) []string {
 //     Verify checks the reconciler put it back and audited it;
 //   - the notification channel routes: goaws as SNS with the events
 //     topic, and the tenant's channels (withChannels);
-//   - drive-workflow: the real state machine on the local Step Functions
-//     (as for StartsWorkflow); Verify checks the sample record (the
-//     creation of EventPendingRequest) started its execution, which
-//     reached the approval wait;
-//   - publish-events: the sample stream record's audit item in the table,
-//     goaws with the topic and a subscribed queue (withRelay);
+//   - relay-outbox: the real state machine on the local Step Functions
+//     (as for StartsWorkflow), the sample stream record's audit item in
+//     the table, goaws with the topic and a subscribed queue; Verify
+//     checks the sample record (the creation of EventPendingRequest)
+//     started its execution, which reached the approval wait, and was
+//     published (withOutbox);
 //   - deliver-notifications: webhook channels on a local receiver
 //     (withDispatcher).
 //
@@ -294,10 +294,8 @@ func Environment(ctx context.Context, fn, endpoint, table string, s *store.Store
 		err = f.withIdentityCenter(ctx, s)
 	case slices.Contains(channelRoutes, fn):
 		err = f.withChannels(ctx, fn, s)
-	case fn == FnDriveWorkflow:
-		err = f.withDriver(ctx, s)
-	case fn == FnPublishEvents:
-		err = f.withRelay(ctx, s)
+	case fn == FnRelayOutbox:
+		err = f.withOutbox(ctx, s)
 	case fn == FnExtendAuditChain:
 		err = f.withChain(ctx, s)
 	case fn == FnDeliverNotifications:
@@ -310,18 +308,26 @@ func Environment(ctx context.Context, fn, endpoint, table string, s *store.Store
 	return f, nil
 }
 
-// FnDriveWorkflow is the workflow driver, fed by the table's stream.
-const FnDriveWorkflow = "drive-workflow"
+// FnRelayOutbox is the outbox consumer (the workflow driver and the
+// events relay), fed by the table's stream.
+const FnRelayOutbox = "relay-outbox"
 
-// withDriver: the workflow (withWorkflow); Verify finds the execution of
-// EventPendingRequest, started by the driver from the sample record, in
-// its approval wait.
-func (f *Fixture) withDriver(ctx context.Context, s *store.Store) error {
-	if err := f.withWorkflow(ctx, FnDriveWorkflow, s); err != nil {
+// withOutbox: the workflow (withWorkflow) and the relay's topic
+// (withRelay); Verify finds the execution of EventPendingRequest, started
+// by the driver from the sample record, in its approval wait, and the
+// record's event on the topic.
+func (f *Fixture) withOutbox(ctx context.Context, s *store.Store) error {
+	if err := f.withWorkflow(ctx, FnRelayOutbox, s); err != nil {
 		return err
 	}
-	endpoint := f.sfnEndpoint
+	if err := f.withRelay(ctx, s); err != nil {
+		return err
+	}
+	endpoint, published := f.sfnEndpoint, f.Verify
 	f.Verify = func(ctx context.Context) error {
+		if err := published(ctx); err != nil {
+			return err
+		}
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			x, err := stepfunctions.DebugExecution(ctx, endpoint, EventPendingRequest)

@@ -125,12 +125,11 @@ var expected = map[string]want{
 	"test-notification-channel.json":       {200, `"delivered":true,"event_id":"evt_test_`},
 	"test-notification-channel-email.json": {422, `"code":"not_testable"`},
 
-	// The outbox relay publishes the seeded audit item's event to goaws
-	// (no batch item failure; Verify reads it from a subscribed queue).
-	"publish-events.json": {body: `{"batchItemFailures":null}`},
-	// The workflow driver starts the seeded pending request's execution
-	// (no batch item failure; Verify finds it in its approval wait).
-	"drive-workflow.json": {body: `{"batchItemFailures":null}`},
+	// The outbox consumer starts the seeded pending request's execution
+	// and publishes the seeded audit item's event to goaws (no batch item
+	// failure; Verify finds the execution in its approval wait and reads
+	// the event from a subscribed queue).
+	"relay-outbox.json": {body: `{"batchItemFailures":null}`},
 	// The chain extender chains the seeded audit item as entry 1, MACed,
 	// and anchors it (Verify reads the chain head and the anchor).
 	"extend-audit-chain.json": {body: `{"batchItemFailures":null}`},

@@ -26,10 +26,9 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 
-// The notification functions: the channel routes, the outbox relay and
-// the deliverer.
+// The notification functions: the channel routes and the deliverer (the
+// outbox relay is FnRelayOutbox).
 const (
-	FnPublishEvents        = "publish-events"
 	FnDeliverNotifications = "deliver-notifications"
 	FnTestChannel          = "test-notification-channel"
 	FnCreateChannel        = "create-notification-channel"
@@ -401,7 +400,7 @@ func verifyDelivered(ctx context.Context, s *store.Store, id string) error {
 	return nil
 }
 
-// EventAuditID is the audit event events/publish-events.json carries and
+// EventAuditID is the audit event events/relay-outbox.json carries and
 // events/deliver-notifications.json is the notification of: the creation
 // of EventPendingRequest.
 const EventAuditID = "evt_eventpendingcreated"
@@ -425,8 +424,8 @@ func EventAudit() access.AuditEvent {
 }
 
 // SeedStreamFixtures appends EventAudit to the tenant's (empty) audit
-// chain, as the first event: events/publish-events.json's NewImage is
-// that item exactly (TestPublishEventsSampleIsTheSeededItem).
+// chain, as the first event: events/relay-outbox.json's NewImage is
+// that item exactly (TestRelayOutboxSampleIsTheSeededItem).
 func SeedStreamFixtures(ctx context.Context, s *store.Store) error {
 	if _, err := s.Commit(ctx, EventTenant, access.Change{Audit: []access.AuditEvent{EventAudit()}}); err != nil {
 		return fmt.Errorf("fixtures: audit event: %w", err)

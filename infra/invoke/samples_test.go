@@ -23,9 +23,9 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamotest"
 )
 
-var updateSamples = flag.Bool("update-samples", false, "rewrite events/publish-events.json from the seeded table")
+var updateSamples = flag.Bool("update-samples", false, "rewrite events/relay-outbox.json from the seeded table")
 
-// The stream record around the seeded item in events/publish-events.json.
+// The stream record around the seeded item in events/relay-outbox.json.
 const (
 	streamEventID        = "c81e728d9d4c2f636f067f89cc14862c"
 	streamRegion         = "eu-west-1"
@@ -33,13 +33,13 @@ const (
 	streamSequenceNumber = "4421584500000000017450439091"
 )
 
-// TestPublishEventsSampleIsTheSeededItem: the stream record of
-// events/publish-events.json carries, as its NewImage and Keys, exactly
+// TestRelayOutboxSampleIsTheSeededItem: the stream record of
+// events/relay-outbox.json carries, as its NewImage and Keys, exactly
 // the one audit item the fixtures put into the table
 // (invoke.SeedStreamFixtures, through the store as every transition
 // writes its audit event), so the relay under the RIE publishes a real
 // audit event of the seeded tenant. -update-samples rewrites the file.
-func TestPublishEventsSampleIsTheSeededItem(t *testing.T) {
+func TestRelayOutboxSampleIsTheSeededItem(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, client, table := dynamotest.New(t)
@@ -69,7 +69,7 @@ func TestPublishEventsSampleIsTheSeededItem(t *testing.T) {
 	image := streamImage(audit[0])
 	keys := map[string]lambdaevents.DynamoDBAttributeValue{"PK": image["PK"], "SK": image["SK"]}
 
-	file := filepath.Join("..", "..", "events", "publish-events.json")
+	file := filepath.Join("..", "..", "events", "relay-outbox.json")
 	if *updateSamples {
 		rec := lambdaevents.DynamoDBEventRecord{
 			AWSRegion: streamRegion, EventID: streamEventID, EventName: string(lambdaevents.DynamoDBOperationTypeInsert),
@@ -98,11 +98,11 @@ func TestPublishEventsSampleIsTheSeededItem(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(sample.Records) != 1 {
-		t.Fatalf("events/publish-events.json has %d records, want 1", len(sample.Records))
+		t.Fatalf("events/relay-outbox.json has %d records, want 1", len(sample.Records))
 	}
 	rec := sample.Records[0].Change
 	if !sameJSON(t, rec.NewImage, image) || !sameJSON(t, rec.Keys, keys) {
-		t.Errorf("events/publish-events.json is not the seeded audit item (go test ./infra/invoke/ -run %s -update-samples):\nfile: %s\nseeded: %s",
+		t.Errorf("events/relay-outbox.json is not the seeded audit item (go test ./infra/invoke/ -run %s -update-samples):\nfile: %s\nseeded: %s",
 			t.Name(), mustJSON(t, rec.NewImage), mustJSON(t, image))
 	}
 	// And it is an intact event as the store wrote it: no place in the

@@ -76,7 +76,7 @@ var providerFunctions = map[string]providerSpec{
 // SNSPublishMessagePolicy on it, nobody else. They are exactly the
 // functions whose main.go calls snspub.PublisherFromEnv or
 // snspub.RelayFromEnv (publishingConstructors).
-var publishingFunctions = []string{workflow.FnNotifyExpiring, "publish-events"}
+var publishingFunctions = []string{workflow.FnNotifyExpiring, "relay-outbox"}
 
 // subscribingFunctions manage the events topic's email subscriptions (the
 // email notification channels): SNS_TOPIC_ARN and the inline statement of
@@ -93,14 +93,13 @@ var (
 
 // linkingFunctions build API links into the events they publish: they
 // get API_BASE_URL (the ApiUrl output's value), nobody else.
-var linkingFunctions = []string{workflow.FnNotifyExpiring, "publish-events"}
+var linkingFunctions = []string{workflow.FnNotifyExpiring, "relay-outbox"}
 
 // deadLetterQueues maps each function with a dead-letter queue to it (an
 // AWS::SQS::Queue of the template); the function may send to its own
 // queue only (SQSSendMessagePolicy), and no other queue may exist.
 var deadLetterQueues = map[string]string{
-	"publish-events":        "PublishEventsDLQ", // the stream mapping's on-failure destination
-	"drive-workflow":        "DriveWorkflowDLQ", // the stream mapping's on-failure destination
+	"relay-outbox":          "RelayOutboxDLQ", // the stream mapping's on-failure destination
 	"extend-audit-chain":    "ExtendAuditChainDLQ",
 	"deliver-notifications": "NotificationsDLQ", // the function's DeadLetterQueue
 }
@@ -116,9 +115,8 @@ type backgroundSpec struct {
 var backgroundFunctions = map[string]backgroundSpec{
 	"reconcile-assignments": {eventType: "Schedule", check: checkReconcileSchedule, sample: checkScheduledEvent},
 	"sweep-overdue":         {eventType: "Schedule", check: checkSweepSchedule, sample: checkScheduledEvent},
-	"publish-events":        {eventType: "DynamoDB", check: checkPublishStream, sample: checkStreamEvent},
-	"drive-workflow":        {eventType: "DynamoDB", check: checkDriveStream, sample: checkDriveEvent},
-	"extend-audit-chain":    {eventType: "DynamoDB", check: checkPublishStream, sample: checkStreamEvent},
+	"relay-outbox":          {eventType: "DynamoDB", check: checkStream(outboxStream), sample: checkOutboxEvent},
+	"extend-audit-chain":    {eventType: "DynamoDB", check: checkStream(chainStream), sample: checkStreamEvent},
 	"deliver-notifications": {eventType: "SNS", check: checkDeliverySubscription, sample: checkSNSEvent},
 }
 
@@ -763,10 +761,10 @@ func TestNoDependencyCycles(t *testing.T) {
 		{"StoreTaskTokenSendTaskPolicy", routes.LogicalID(workflow.FnStoreTaskToken) + "Role"},
 		// The notification path: the relay's stream, links and
 		// destination, its role's queue, the deliverer's topic and queue.
-		{routes.LogicalID("publish-events"), "Table"},
-		{routes.LogicalID("publish-events"), "HttpApi"},
-		{routes.LogicalID("publish-events"), deadLetterQueues["publish-events"]},
-		{routes.LogicalID("publish-events") + "Role", deadLetterQueues["publish-events"]},
+		{routes.LogicalID("relay-outbox"), "Table"},
+		{routes.LogicalID("relay-outbox"), "HttpApi"},
+		{routes.LogicalID("relay-outbox"), deadLetterQueues["relay-outbox"]},
+		{routes.LogicalID("relay-outbox") + "Role", deadLetterQueues["relay-outbox"]},
 		{routes.LogicalID("deliver-notifications"), eventsTopicID},
 		{routes.LogicalID("deliver-notifications"), deadLetterQueues["deliver-notifications"]},
 		{routes.LogicalID("create-notification-channel") + "Role", eventsTopicID},

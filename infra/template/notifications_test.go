@@ -25,7 +25,7 @@ import (
 )
 
 // The notification path in template.yaml: the table's stream into the
-// outbox relay (publish-events), the events topic into the deliverer
+// outbox consumer (relay-outbox: the relay and the workflow driver), the events topic into the deliverer
 // (deliver-notifications), their dead-letter queues, the delivery rules
 // (NOTIFY_MODE) and the timeouts of the functions that deliver.
 
@@ -33,12 +33,9 @@ const (
 	apiPackage    = modulePath + "/shared/api"
 	notifyPackage = modulePath + "/shared/notify"
 
-	// The relay's event source mapping (shared/events/stream.go).
+	// The stream consumers' event source mappings (shared/outbox,
+	// shared/audit): from the start, audit inserts only.
 	streamStartingPosition = "TRIM_HORIZON" // nothing written before the mapping existed is skipped
-	streamBatchSize        = 100
-	streamBatchingWindow   = 1     // seconds
-	streamRetryAttempts    = 20    // finite: a record that keeps failing goes to the DLQ
-	streamMaxRecordAge     = 86400 // the stream's retention
 	streamFilterPattern    = `{"eventName":["INSERT"],"dynamodb":{"NewImage":{"entity_type":{"S":["AUDIT"]}}}}`
 
 	// deliver-notifications: Lambda's retries of an asynchronous (SNS)
@@ -117,20 +114,42 @@ func keysOfNode(n *yaml.Node) []string {
 	return out
 }
 
-// ---------------------------------------------------------------- publish-events
+// ---------------------------------------------------------------- the table's stream
+
+// streamSettings are a stream mapping's batching and retry limits.
+type streamSettings struct {
+	batchSize, window int // records, seconds
+	retries           int // finite: a record that keeps failing goes to the DLQ
+	maxAge            int // seconds; at most the stream's retention
+}
+
+var (
+	// relay-outbox: no batching window (the driver is the guarantee of a
+	// lost start or resume), and retries to ride out an hour of Step
+	// Functions refusing calls.
+	outboxStream = streamSettings{batchSize: 100, window: 0, retries: 100, maxAge: 86400}
+	// extend-audit-chain.
+	chainStream = streamSettings{batchSize: 100, window: 1, retries: 20, maxAge: 86400}
+)
 
 // streamProperties are the properties the relay's stream event may have.
 var streamProperties = []string{"Stream", "StartingPosition", "BatchSize", "MaximumBatchingWindowInSeconds",
 	"BisectBatchOnFunctionError", "FunctionResponseTypes", "MaximumRetryAttempts", "MaximumRecordAgeInSeconds",
 	"FilterCriteria", "DestinationConfig", "Enabled"}
 
-// checkPublishStream: the relay reads the table's stream from the start
-// of its retention, filtered to audit inserts, reports batch item failures
+// checkStream: the consumer reads the table's stream from the start of
+// its retention, filtered to audit inserts, reports batch item failures
 // (without ReportBatchItemFailures Lambda would take a partly failed
-// batch as done and the failed events would be lost), gives a record up
-// after a finite number of retries, and reports it to its own
-// dead-letter queue.
-func checkPublishStream(tp *tmpl, id string, _ serverless.Function_EventSource) []string {
+// batch as done and the failed events or effects would be lost), gives a
+// record up after want.retries, and reports it to its own dead-letter
+// queue.
+func checkStream(want streamSettings) func(tp *tmpl, id string, _ serverless.Function_EventSource) []string {
+	return func(tp *tmpl, id string, _ serverless.Function_EventSource) []string {
+		return checkStreamMapping(tp, id, want)
+	}
+}
+
+func checkStreamMapping(tp *tmpl, id string, want streamSettings) []string {
 	var probs []string
 	fail := func(f string, a ...any) { probs = append(probs, fmt.Sprintf(f, a...)) }
 	props := eventProperties(tp, id)
@@ -139,7 +158,7 @@ func checkPublishStream(tp *tmpl, id string, _ serverless.Function_EventSource) 
 	}
 	for _, k := range keysOfNode(props) {
 		if !slices.Contains(streamProperties, k) {
-			fail("property %s: not one the relay was built for (%v)", k, streamProperties)
+			fail("property %s: not one the consumers were built for (%v)", k, streamProperties)
 		}
 	}
 	var tableID string
@@ -153,15 +172,15 @@ func checkPublishStream(tp *tmpl, id string, _ serverless.Function_EventSource) 
 		fail("StartingPosition %q, want %s", got, streamStartingPosition)
 	}
 	for k, want := range map[string]int{
-		"BatchSize": streamBatchSize, "MaximumBatchingWindowInSeconds": streamBatchingWindow,
-		"MaximumRetryAttempts": streamRetryAttempts, "MaximumRecordAgeInSeconds": streamMaxRecordAge,
+		"BatchSize": want.batchSize, "MaximumBatchingWindowInSeconds": want.window,
+		"MaximumRetryAttempts": want.retries, "MaximumRecordAgeInSeconds": want.maxAge,
 	} {
 		if got, err := strconv.Atoi(marker(mapValue(props, k))); err != nil || got != want {
 			fail("%s is %q, want %d", k, marker(mapValue(props, k)), want)
 		}
 	}
 	if v := mapValue(props, "BisectBatchOnFunctionError"); v != nil && marker(v) != "false" {
-		fail("BisectBatchOnFunctionError %q: the relay already cuts the batch at its first failure", marker(v))
+		fail("BisectBatchOnFunctionError %q: the consumer already cuts the batch at its first failure", marker(v))
 	}
 	if v := mapValue(props, "Enabled"); v != nil && marker(v) != "true" {
 		fail("the mapping is disabled")
@@ -173,7 +192,7 @@ func checkPublishStream(tp *tmpl, id string, _ serverless.Function_EventSource) 
 		}
 	}
 	if !slices.Equal(types, []string{"ReportBatchItemFailures"}) {
-		fail("FunctionResponseTypes %v, want [ReportBatchItemFailures] (events.Relay.HandleStream reports the record it failed at)", types)
+		fail("FunctionResponseTypes %v, want [ReportBatchItemFailures] (the handler reports the record it failed at)", types)
 	}
 	patterns, err := streamFilterPatterns(props)
 	switch {
@@ -472,25 +491,25 @@ func TestDeliveryBudget(t *testing.T) {
 // another entity.
 func TestStreamSampleMatchesFilter(t *testing.T) {
 	tp := loadTemplate(t)
-	patterns, err := streamFilterPatterns(eventProperties(tp, routes.LogicalID("publish-events")))
+	patterns, err := streamFilterPatterns(eventProperties(tp, routes.LogicalID("relay-outbox")))
 	if err != nil || len(patterns) != 1 {
-		t.Fatalf("publish-events filter patterns %v: %v", patterns, err)
+		t.Fatalf("relay-outbox filter patterns %v: %v", patterns, err)
 	}
 	var pattern any
 	if err := json.Unmarshal([]byte(patterns[0]), &pattern); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(eventsDir, "publish-events.json"))
+	data, err := os.ReadFile(filepath.Join(eventsDir, "relay-outbox.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var sample struct{ Records []map[string]any }
 	if err := json.Unmarshal(data, &sample); err != nil || len(sample.Records) == 0 {
-		t.Fatalf("events/publish-events.json: %v", err)
+		t.Fatalf("events/relay-outbox.json: %v", err)
 	}
 	for i, rec := range sample.Records {
 		if !matchesFilter(pattern, rec) {
-			t.Errorf("record %d of events/publish-events.json does not pass the stream filter %s", i, patterns[0])
+			t.Errorf("record %d of events/relay-outbox.json does not pass the stream filter %s", i, patterns[0])
 		}
 		for name, mutate := range map[string]func(r map[string]any){
 			"MODIFY": func(r map[string]any) { r["eventName"] = "MODIFY" },
@@ -580,13 +599,15 @@ func TestNotificationChecksDetectBreakage(t *testing.T) {
 		{"records never too old", "            MaximumRecordAgeInSeconds: 86400\n", "            MaximumRecordAgeInSeconds: -1\n", checkBackground},
 		{"bisect", "            BisectBatchOnFunctionError: false\n", "            BisectBatchOnFunctionError: true\n", checkBackground},
 		{"parallel shards", "            BatchSize: 100\n", "            BatchSize: 100\n            ParallelizationFactor: 10\n", checkBackground},
-		{"no on-failure destination", "            DestinationConfig:\n              OnFailure:\n                Destination: !GetAtt PublishEventsDLQ.Arn\n", "", checkBackground},
-		{"failures to the other queue", "                Destination: !GetAtt PublishEventsDLQ.Arn\n", "                Destination: !GetAtt NotificationsDLQ.Arn\n", checkBackground},
+		{"no on-failure destination", "            DestinationConfig:\n              OnFailure:\n                Destination: !GetAtt RelayOutboxDLQ.Arn\n", "", checkBackground},
+		{"failures to the other queue", "                Destination: !GetAtt RelayOutboxDLQ.Arn\n", "                Destination: !GetAtt NotificationsDLQ.Arn\n", checkBackground},
 		// The relay's permissions and environment.
-		{"relay writes the table", "        # summarize (SAM adds the stream read permissions itself)\n        - DynamoDBReadPolicy", "        # summarize (SAM adds the stream read permissions itself)\n        - DynamoDBCrudPolicy", checkSettings},
-		{"relay cannot publish", "        - SNSPublishMessagePolicy: {TopicName: !GetAtt EventsTopic.TopicName}\n        # the on-failure destination", "        # the on-failure destination", checkSettings},
-		{"relay cannot report failures", "        - SQSSendMessagePolicy: {QueueName: !GetAtt PublishEventsDLQ.QueueName}\n", "", checkSettings},
-		{"relay sends to the other queue", "        - SQSSendMessagePolicy: {QueueName: !GetAtt PublishEventsDLQ.QueueName}\n", "        - SQSSendMessagePolicy: {QueueName: !GetAtt NotificationsDLQ.QueueName}\n", checkSettings},
+		{"relay writes the table", "        # token (SAM adds the stream read permissions itself)\n        - DynamoDBReadPolicy", "        # token (SAM adds the stream read permissions itself)\n        - DynamoDBCrudPolicy", checkSettings},
+		{"relay cannot publish", "        - SNSPublishMessagePolicy: {TopicName: !GetAtt EventsTopic.TopicName}\n        # StartExecution", "        # StartExecution", checkSettings},
+		{"relay cannot start executions", "        - StepFunctionsExecutionPolicy: {StateMachineName: !Sub \"${AWS::StackName}-access-request\"}\n        # the on-failure destination below (no Type", "        # the on-failure destination below (no Type", checkSettings},
+		{"outbox batches wait", "            MaximumBatchingWindowInSeconds: 0 #", "            MaximumBatchingWindowInSeconds: 1 #", checkBackground},
+		{"relay cannot report failures", "        - SQSSendMessagePolicy: {QueueName: !GetAtt RelayOutboxDLQ.QueueName}\n", "", checkSettings},
+		{"relay sends to the other queue", "        - SQSSendMessagePolicy: {QueueName: !GetAtt RelayOutboxDLQ.QueueName}\n", "        - SQSSendMessagePolicy: {QueueName: !GetAtt NotificationsDLQ.QueueName}\n", checkSettings},
 		{"relay without topic", relayEnv, "          # The API's base URL, for the links in the events", topic},
 		{"relay without links", relayLinks, "      Policies:\n        # reads the requests", topic},
 		{"send to a queue from a route", getGrant, getGrant + "        - SQSSendMessagePolicy: {QueueName: !GetAtt NotificationsDLQ.QueueName}\n", checkSettings},
@@ -595,7 +616,7 @@ func TestNotificationChecksDetectBreakage(t *testing.T) {
 		{"subscribed elsewhere", "            Topic: !Ref EventsTopic\n", "            Topic: arn:aws:sns:us-east-1:123456789012:other\n", checkBackground},
 		{"deliverer on the stream", "        Topic:\n          Type: SNS\n", "        Topic:\n          Type: SQS\n", checkBackground},
 		{"no dead-letter queue", "      DeadLetterQueue:\n        Type: SQS\n        TargetArn: !GetAtt NotificationsDLQ.Arn\n", "", checkBackground},
-		{"dead letters to the relay's queue", "        TargetArn: !GetAtt NotificationsDLQ.Arn\n", "        TargetArn: !GetAtt PublishEventsDLQ.Arn\n", checkBackground},
+		{"dead letters to the relay's queue", "        TargetArn: !GetAtt NotificationsDLQ.Arn\n", "        TargetArn: !GetAtt RelayOutboxDLQ.Arn\n", checkBackground},
 		{"no retries", "        MaximumRetryAttempts: 2\n", "        MaximumRetryAttempts: 0\n", checkBackground},
 		{"deliverer cannot record", "        - DynamoDBCrudPolicy: {TableName: !Ref Table} # RecordDelivery\n        # the dead-letter queue", "        - DynamoDBReadPolicy: {TableName: !Ref Table} # RecordDelivery\n        # the dead-letter queue", checkSettings},
 		{"deliverer publishes", "        - SQSSendMessagePolicy: {QueueName: !GetAtt NotificationsDLQ.QueueName}\n", "        - SQSSendMessagePolicy: {QueueName: !GetAtt NotificationsDLQ.QueueName}\n        - SNSPublishMessagePolicy: {TopicName: !GetAtt EventsTopic.TopicName}\n", checkSettings},
@@ -620,7 +641,7 @@ func TestNotificationChecksDetectBreakage(t *testing.T) {
 		{"queue unencrypted", "      SqsManagedSseEnabled: true\n", "", notifications},
 		{"queue with a KMS key", "      SqsManagedSseEnabled: true\n", "      SqsManagedSseEnabled: true\n      KmsMasterKeyId: alias/aws/sqs\n", notifications},
 		{"queue forgets", "      MessageRetentionPeriod: 1209600 # 14 days, the maximum\n", "      MessageRetentionPeriod: 345600\n", notifications},
-		{"queue named", "  PublishEventsDLQ:\n    Type: AWS::SQS::Queue\n    Properties:\n", "  PublishEventsDLQ:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: jitsudo-dlq\n", notifications},
+		{"queue named", "  RelayOutboxDLQ:\n    Type: AWS::SQS::Queue\n    Properties:\n", "  RelayOutboxDLQ:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: jitsudo-dlq\n", notifications},
 		{"extra queue", "  NotificationsDLQ:\n", "  SpareQueue:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: true\n\n  NotificationsDLQ:\n", notifications},
 		{"no queue output", "  NotificationsDLQUrl:\n", "  NotificationsDlqUrl:\n", notifications},
 	}
@@ -643,7 +664,7 @@ func TestNotificationChecksDetectBreakage(t *testing.T) {
 		write("healthz", "package main\n\nimport \""+apiPackage+"\"\n\nvar _ = api.WithChannelTester\n")
 		probs := checkEventsTopic(loadTemplate(t), dir)
 		for _, want := range []string{"functions/get-grant calls snspub.RelayFromEnv", "functions/list-grants calls snspub.SubscriptionsFromEnv",
-			"publishingFunctions lists publish-events", "subscribingFunctions lists delete-notification-channel"} {
+			"publishingFunctions lists relay-outbox", "subscribingFunctions lists delete-notification-channel"} {
 			if !slices.ContainsFunc(probs, func(p string) bool { return strings.Contains(p, want) }) {
 				t.Errorf("not reported: %q (got %v)", want, probs)
 			}
@@ -654,10 +675,10 @@ func TestNotificationChecksDetectBreakage(t *testing.T) {
 	})
 
 	for _, c := range []struct{ name, file, old, new string }{
-		{"stream: MODIFY", "publish-events.json", `"eventName": "INSERT"`, `"eventName": "MODIFY"`},
-		{"stream: old image", "publish-events.json", `"StreamViewType": "NEW_IMAGE"`, `"StreamViewType": "NEW_AND_OLD_IMAGES", "OldImage": {"PK": {"S": "x"}}`},
-		{"stream: not audit", "publish-events.json", `"S": "AUDIT"`, `"S": "REQUEST"`},
-		{"stream: other keys", "publish-events.json", `"SK": {
+		{"stream: MODIFY", "relay-outbox.json", `"eventName": "INSERT"`, `"eventName": "MODIFY"`},
+		{"stream: old image", "relay-outbox.json", `"StreamViewType": "NEW_IMAGE"`, `"StreamViewType": "NEW_AND_OLD_IMAGES", "OldImage": {"PK": {"S": "x"}}`},
+		{"stream: not audit", "relay-outbox.json", `"S": "AUDIT"`, `"S": "REQUEST"`},
+		{"stream: other keys", "relay-outbox.json", `"SK": {
             "S": "EVT#evt_eventpendingcreated"
           }
         },
@@ -666,9 +687,9 @@ func TestNotificationChecksDetectBreakage(t *testing.T) {
           }
         },
         "NewImage"`},
-		{"stream: not notified", "publish-events.json", `"S": "request.created"`, `"S": "rule.created"`},
-		{"stream: unknown field", "publish-events.json", `"eventVersion": "1.1",`, `"eventVersion": "1.1", "extra": 1,`},
-		{"stream: other region", "publish-events.json", `"awsRegion": "eu-west-1"`, `"awsRegion": "us-east-1"`},
+		{"stream: not notified", "relay-outbox.json", `"S": "request.created"`, `"S": "rule.created"`},
+		{"stream: unknown field", "relay-outbox.json", `"eventVersion": "1.1",`, `"eventVersion": "1.1", "extra": 1,`},
+		{"stream: other region", "relay-outbox.json", `"awsRegion": "eu-west-1"`, `"awsRegion": "us-east-1"`},
 		{"sns: not a notification", "deliver-notifications.json", `"Type": "Notification"`, `"Type": "SubscriptionConfirmation"`},
 		{"sns: attributes disagree", "deliver-notifications.json", `"Value": "request.pending"`, `"Value": "grant.active"`},
 		{"sns: missing attribute", "deliver-notifications.json", `"severity": {

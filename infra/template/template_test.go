@@ -39,7 +39,7 @@ const (
 
 // readOnlyFunctions are functions other than GET routes (and the
 // authorizer) that must not write the table.
-var readOnlyFunctions = map[string]bool{"evaluate-policy": true, "notify-expiring": true, "publish-events": true, "drive-workflow": true}
+var readOnlyFunctions = map[string]bool{"evaluate-policy": true, "notify-expiring": true, "relay-outbox": true}
 
 // ---------------------------------------------------------------- parsing
 
@@ -587,10 +587,10 @@ func checkTable(tp *tmpl) []string {
 	if tb.TableName != nil {
 		fail("%s: do not set TableName (a fixed name blocks replacement and second stacks)", id)
 	}
-	// The audit items are the notification outbox: publish-events reads
+	// The audit items are the outbox: relay-outbox reads
 	// them from the stream, as new images (events.AuditFromStreamImage).
 	if ss := tb.StreamSpecification; ss == nil || ss.StreamViewType != "NEW_IMAGE" {
-		fail("%s: StreamSpecification.StreamViewType must be NEW_IMAGE (the audit outbox feeds publish-events)", id)
+		fail("%s: StreamSpecification.StreamViewType must be NEW_IMAGE (the audit outbox feeds relay-outbox)", id)
 	}
 
 	var wantAttrs, gotAttrs []string

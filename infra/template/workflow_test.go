@@ -163,7 +163,7 @@ func checkWorkflow(tp *tmpl, root string) []string {
 	for _, fn := range resumingRoutes {
 		resumers = append(resumers, "Ref:"+routes.LogicalID(fn)+"Role")
 	}
-	resumers = append(resumers, "Ref:"+routes.LogicalID("drive-workflow")+"Role")
+	resumers = append(resumers, "Ref:"+routes.LogicalID("relay-outbox")+"Role")
 	granted := false
 	for id, p := range tp.cfn.GetAllIAMPolicyResources() {
 		doc, _ := json.Marshal(p.PolicyDocument)
@@ -281,10 +281,10 @@ func checkWorkerEvent(data []byte, fn string) []string {
 
 // resumingRoutes are the API functions that resume the approval wait
 // (SendTaskSuccess/SendTaskFailure); startingRoutes start executions.
-// The workflow driver (drive-workflow) does both, for any of them.
+// The workflow driver (half of relay-outbox) does both, for any of them.
 var (
 	resumingRoutes = []string{"approve-request", "deny-request", "cancel-request"}
-	startingRoutes = []string{"create-request", "extend-grant", "drive-workflow"}
+	startingRoutes = []string{"create-request", "extend-grant", "relay-outbox"}
 )
 
 func TestWorkflow(t *testing.T) {

@@ -219,7 +219,7 @@ func (s *Service) ExtendGrant(ctx context.Context, c Caller, grantID string, in 
 		case dec.Mode == policy.ModeRequire:
 			holdForReview(&r, dec, now)
 			ch.LockAcquire = &TargetLock{Key: ExtensionLockKey(g.ID), RequestID: r.ID, GrantID: g.ID, CreatedAt: now}
-			ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestCreated, auditResourceRequest, r.ID, r.Reason, requestMeta(r), now)}
+			ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestCreated, auditResourceRequest, r.ID, r.Reason, pendingMeta(r), now)}
 			start = true
 		default: // auto (or a permit without a mode, or break_glass): extend now
 			r.Status, r.ApprovalMode = StatusApproved, policy.ModeAuto

@@ -338,6 +338,17 @@ func requestMeta(r Request) map[string]any {
 	return m
 }
 
+// pendingMeta is requestMeta of a request held for review, with its
+// approval timeout: request.created carries all the workflow driver needs
+// to start the execution (no read of the request).
+func pendingMeta(r Request) map[string]any {
+	m := requestMeta(r)
+	if r.ApprovalTimeout > 0 {
+		m["approval_timeout_seconds"] = r.ApprovalTimeout
+	}
+	return m
+}
+
 func grantMeta(g Grant) map[string]any {
 	m := map[string]any{
 		"request_id": g.RequestID, "grantee_id": g.GranteeID, "resource_type": g.Resource.Type,
@@ -374,7 +385,7 @@ func workflowInput(r Request) WorkflowInput {
 
 // startWorkflow starts the request's execution, retrying with backoff for
 // at most workflowFastPath: the fast path. The request is committed already, so a failure
-// is logged and not returned: the workflow driver (drive-workflow, fed by
+// is logged and not returned: the workflow driver (relay-outbox, fed by
 // the table's stream) starts the execution from the committed audit event
 // (driver.go in shared/workflow; docs/workflow-effects.md).
 func (s *Service) startWorkflow(ctx context.Context, r Request) {
@@ -409,7 +420,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 
 // resume hands a decision to the waiting execution: the fast path. The
 // decision is already committed, so a failure is logged, not returned: the
-// workflow driver (drive-workflow, fed by the table's stream) resumes the
+// workflow driver (relay-outbox, fed by the table's stream) resumes the
 // wait from the committed audit event; and were that lost too, the
 // execution reaches its approval timeout, and ExpireRequest returns the
 // decided request unchanged, from which the workflow continues. The
@@ -537,7 +548,7 @@ func (s *Service) Create(ctx context.Context, c Caller, in CreateInput, idempote
 			holdForReview(&r, dec, now)
 			// decision_reasoning is set when decided (it also keeps the
 			// request item small: its size drives write cost).
-			ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestCreated, auditResourceRequest, r.ID, r.Reason, requestMeta(r), now)}
+			ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestCreated, auditResourceRequest, r.ID, r.Reason, pendingMeta(r), now)}
 		default: // auto, break_glass
 			r.Status, r.ApprovalMode = StatusApproved, dec.Mode
 			r.DecidedBy, r.DecisionReasoning, r.DecidedAt = DecidedByPolicy, dec.Reason, &now

@@ -169,7 +169,7 @@ func (m Mapper) Event(ctx context.Context, a access.AuditEvent) (Event, bool, er
 		// What the reconciler found, from the audit metadata
 		// (providers.Reconcile): counts, and the assignments it names.
 		ev.Drift = &Drift{
-			Repaired: int(metaInt(a.Metadata, "repaired_count")), Removed: int(metaInt(a.Metadata, "removed_count")),
+			Repaired: int(MetaInt(a.Metadata, "repaired_count")), Removed: int(MetaInt(a.Metadata, "removed_count")),
 			Unexpected: metaStrings(a.Metadata, "unexpected"),
 		}
 	case typ == RequestMessage:
@@ -327,7 +327,7 @@ func requestFromMeta(a access.AuditEvent, id string) *Request {
 		ID: id, Status: metaString(md, "status"), RequesterID: metaString(md, "requester_id"),
 		Resource:         Resource{Type: metaString(md, "resource_type"), ID: metaString(md, "resource_id"), AccountID: metaString(md, "account_id")},
 		PermissionSetARN: metaString(md, "permission_set_arn"),
-		DurationSeconds:  metaInt(md, "duration_seconds"), BreakGlass: metaBool(md, "break_glass"),
+		DurationSeconds:  MetaInt(md, "duration_seconds"), BreakGlass: metaBool(md, "break_glass"),
 		ApprovalMode: metaString(md, "approval_mode"), GrantID: metaString(md, "grant_id"),
 	}
 	if s.Status != access.StatusPending {
@@ -455,7 +455,9 @@ func metaBool(md map[string]any, k string) bool {
 	return b
 }
 
-func metaInt(md map[string]any, k string) int64 {
+// MetaInt is the whole number md[k] of an audit event's metadata (a
+// float64 once decoded from the stream or the table; 0 if absent).
+func MetaInt(md map[string]any, k string) int64 {
 	switch v := md[k].(type) {
 	case float64:
 		return int64(v)

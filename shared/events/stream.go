@@ -1,8 +1,9 @@
 package events
 
 // The stream side of the outbox: on AWS the table's DynamoDB stream
-// (StreamViewType NEW_IMAGE) feeds the publish-events Lambda (Relay), whose
-// event source mapping is filtered to audit inserts —
+// (StreamViewType NEW_IMAGE) feeds the relay-outbox Lambda (Relay, with the
+// workflow driver: shared/outbox), whose event source mapping is filtered
+// to audit inserts —
 //
 //	FilterCriteria: {"eventName": ["INSERT"],
 //	                 "dynamodb": {"NewImage": {"entity_type": {"S": ["AUDIT"]}}}}
@@ -96,7 +97,7 @@ type EventPublisher interface {
 	Publish(ctx context.Context, ev Event) error
 }
 
-// Relay is the publish-events Lambda's handler: audit items from the
+// Relay is half of the relay-outbox Lambda's handler: audit items from the
 // table's stream → events → the SNS topic. Loader and Publisher are
 // required; Rules, Links and Logger (slog.Default) are optional.
 //
@@ -142,6 +143,14 @@ func (r *Relay) HandleStream(ctx context.Context, e lambdaevents.DynamoDBEvent) 
 		}
 	}
 	return resp, nil
+}
+
+// HandleRecord publishes one stream record's event (none for records that
+// are not audit inserts, or have no event): one half of the outbox
+// consumer (shared/outbox). An error means the record must be delivered
+// again.
+func (r *Relay) HandleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
+	return r.handle(ctx, Mapper{Loader: r.Loader, Rules: r.Rules, Links: r.Links}, rec)
 }
 
 func (r *Relay) handle(ctx context.Context, m Mapper, rec lambdaevents.DynamoDBEventRecord) error {

@@ -128,8 +128,7 @@ var Workers = []string{
 var Background = []string{
 	"reconcile-assignments", // EventBridge schedule: Identity Center drift reconciler
 	"sweep-overdue",         // EventBridge schedule: finishes overdue grants and requests (workflow.Sweeper)
-	"publish-events",        // the table's stream (audit items): domain events → the SNS topic
-	"drive-workflow",        // the table's stream (request transitions): start / resume the workflow
+	"relay-outbox",          // the table's stream (audit items): start / resume the workflow, domain events → the SNS topic
 	"extend-audit-chain",    // the table's stream (audit items): the tenants' hash chains, MACed and anchored
 	"deliver-notifications", // the SNS topic: events → Slack and webhook channels
 }

@@ -1,13 +1,13 @@
 package workflow
 
-// The workflow driver (functions/drive-workflow): the guarantee behind the
+// The workflow driver (one half of functions/relay-outbox, shared/outbox): the guarantee behind the
 // API functions' synchronous Step Functions calls. Every transition
 // commits its audit event in the same transaction as the state change, so
 // the table's stream is an outbox of committed transitions; the driver
 // consumes its audit inserts and performs each one's workflow effect,
 // idempotently:
 //
-//	request.created (pending)             StartExecution {mode: require, approval_timeout_seconds}
+//	request.created (pending)             StartExecution {mode: require, approval_timeout_seconds} (from the event)
 //	request.approved (auto), .break_glass StartExecution {mode, grant_id} (provisioning)
 //	request.approved (after review)       SendTaskSuccess {status: approved, grant_id}
 //	request.denied (after review)         SendTaskFailure Denied
@@ -91,6 +91,14 @@ func (d *Driver) HandleStream(ctx context.Context, e lambdaevents.DynamoDBEvent)
 	return resp, nil
 }
 
+// HandleRecord performs one stream record's workflow effect (none for
+// records that are not audit inserts of a request transition): one half
+// of the outbox consumer (shared/outbox). An error means the record must
+// be delivered again.
+func (d *Driver) HandleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
+	return d.handle(ctx, rec)
+}
+
 func (d *Driver) handle(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -156,6 +164,16 @@ func (d *Driver) effect(a access.AuditEvent) (func(context.Context) error, strin
 		if metaString(a.Metadata, "status") != access.StatusPending {
 			return nil, ""
 		}
+		if timeout := events.MetaInt(a.Metadata, "approval_timeout_seconds"); timeout > 0 {
+			// The event carries the start input (the API function's at
+			// create): no read.
+			if mode == "" {
+				mode = policy.ModeRequire
+			}
+			in := access.WorkflowInput{TenantID: tenant, RequestID: id, Mode: mode, ApprovalTimeoutSeconds: timeout}
+			return func(ctx context.Context) error { return d.Workflow.Start(ctx, in) }, "start"
+		}
+		// An event committed before request.created carried the timeout.
 		return func(ctx context.Context) error { return d.startPending(ctx, tenant, id) }, "start"
 	case access.AuditRequestApproved, access.AuditRequestBreakGlass:
 		if mode == policy.ModeAuto || mode == policy.ModeBreakGlass {

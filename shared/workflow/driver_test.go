@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,6 +117,17 @@ func driverRules(t *testing.T) *policy.PolicySet {
 // (emulated) stream, performs each transition's workflow effect — with
 // the very input the API side would have started with — even though Step
 // Functions refuses its first calls too.
+// readCounter is the store, counting the driver's reads of requests.
+type readCounter struct {
+	workflow.DriverRepo
+	gets atomic.Int64
+}
+
+func (r *readCounter) GetRequest(ctx context.Context, tenantID, id string) (access.Request, error) {
+	r.gets.Add(1)
+	return r.DriverRepo.GetRequest(ctx, tenantID, id)
+}
+
 func TestDriverPerformsLostEffects(t *testing.T) {
 	ctx := context.Background()
 	wf := &drivenWorkflow{refuse: 4, gone: map[string]bool{"tok-timed-out": true}}
@@ -132,7 +144,8 @@ func TestDriverPerformsLostEffects(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := store.New(c, "jitsudo")
-	driver = &workflow.Driver{Repo: st, Workflow: wf, Logger: slog.New(slog.DiscardHandler), Backoff: time.Millisecond}
+	reads := &readCounter{DriverRepo: st}
+	driver = &workflow.Driver{Repo: reads, Workflow: wf, Logger: slog.New(slog.DiscardHandler), Backoff: time.Millisecond}
 	ps := driverRules(t)
 	svc := &access.Service{Repo: st, Workflow: deadWorkflow{}, Provider: workflow.NoProvider{}, Logger: slog.New(slog.DiscardHandler),
 		Policies: func(context.Context, string) (*policy.PolicySet, error) { return ps, nil }}
@@ -196,5 +209,18 @@ func TestDriverPerformsLostEffects(t *testing.T) {
 	wantResumes := []string{"tok-a=approved/" + ra.GrantID, "tok-d=denied/", "tok-c=cancelled/"}
 	if !slices.Equal(resumes, wantResumes) {
 		t.Errorf("resumes:\n got %v\nwant %v", resumes, wantResumes)
+	}
+	// request.created carries the approval timeout: no start read the request.
+	if n := reads.gets.Load(); n != 0 {
+		t.Errorf("the driver read %d requests to start their executions, want none", n)
+	}
+	// An event without it (committed before it was carried) is read for it.
+	old := access.AuditEvent{TenantID: "acme", Action: access.AuditRequestCreated, ResourceType: "request", ResourceID: approved.ID,
+		Metadata: map[string]any{"status": access.StatusPending, "approval_mode": policy.ModeRequire}}
+	if err := driver.Drive(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if starts, _ := wf.calls(); reads.gets.Load() != 1 || starts[len(starts)-1] != pending(approved) {
+		t.Errorf("start from an event without the timeout: %d reads, started %+v; want 1, %+v", reads.gets.Load(), starts[len(starts)-1], pending(approved))
 	}
 }

@@ -99,7 +99,7 @@ func BuildWorkers(newProvider ProviderFunc) func(context.Context, *slog.Logger) 
 	}
 }
 
-// DriverFromEnv builds the workflow driver (drive-workflow) over the table
+// DriverFromEnv builds the workflow driver (the relay-outbox function's second half) over the table
 // (store.FromEnv) and the workflow (FromEnv).
 func DriverFromEnv(ctx context.Context, logger *slog.Logger) (*Driver, error) {
 	s, err := store.FromEnv(ctx)

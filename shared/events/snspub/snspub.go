@@ -289,7 +289,7 @@ func SubscriptionsFromEnv() (Subscriptions, string, error) {
 	return Subscriptions{Client: p.Client}, p.TopicARN, nil
 }
 
-// RelayFromEnv is the publish-events function's relay: the table
+// RelayFromEnv is the relay-outbox function's relay: the table
 // (store.FromEnv) for the summaries and the deciding rules' channels, the
 // API links (API_BASE_URL) and the topic (PublisherFromEnv).
 func RelayFromEnv(ctx context.Context, logger *slog.Logger) (*events.Relay, error) {
