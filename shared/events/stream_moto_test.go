@@ -216,7 +216,7 @@ func TestTapMatchesMotoStream(t *testing.T) {
 	}
 }
 
-// TestConsumersOnMotoStream: the publish-events relay and the audit chain
+// TestConsumersOnMotoStream: the relay-outbox publish half (events.Relay) and the audit chain
 // extender, given moto's stream records of real transitions unfiltered
 // (INSERT, MODIFY and REMOVE), do what they do with the filtered records
 // on AWS: one notification per notified audit event, each tenant's chain
