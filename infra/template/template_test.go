@@ -719,6 +719,13 @@ func checkSettings(tp *tmpl) []string {
 				fail("%s: %s: has %d, want %d (only %v may)", id, k, got, want, extraPolicyHolders(k))
 			}
 		}
+		wantDeny := 0
+		if (read+crud > 0 || id == authzID) && fn != chainExtender {
+			wantDeny = 1
+		}
+		if got := count(extras, policyChainWriteDeny); got != wantDeny {
+			fail("%s: %s: has %d, want %d (every function with table access but %s)", id, policyChainWriteDeny, got, wantDeny, chainExtender)
+		}
 		r, isRoute := byFn[fn]
 		switch {
 		case isRoute && r.Public && fn == "get-sign-in":
@@ -730,7 +737,13 @@ func checkSettings(tp *tmpl) []string {
 			if read+crud > 0 {
 				fail("%s: public route %s must have no table access", id, r.Key())
 			}
-		case id == authzID, isRoute && r.Method == "GET", readOnlyFunctions[fn]:
+		case id == authzID:
+			// policyAuthorizerReads and policyTouchAPIKeys (extras), no
+			// table-wide policy
+			if read+crud != 0 {
+				fail("%s: must have no table-wide policy, only its GetItem and last-use statements (has read %d, crud %d)", id, read, crud)
+			}
+		case isRoute && r.Method == "GET", readOnlyFunctions[fn]:
 			if read != 1 || crud != 0 {
 				fail("%s: must have exactly DynamoDBReadPolicy on the table (has read %d, crud %d)", id, read, crud)
 			}
@@ -843,6 +856,12 @@ const (
 	policyChainVerifier = "the chain verifier's inline statements (kms:VerifyMac on AuditChainKey, anchors get/list)"
 	policyTouchAPIKeys  = "an inline statement allowing only dynamodb:UpdateItem of " + store.AttrLastUsedAt +
 		" on the API keys' id items"
+	// The authorizer's reads (issue 11 item 6): GetItem of the API keys'
+	// hash items and the tenant partition, nothing else.
+	policyAuthorizerReads = "the authorizer's inline statements (dynamodb:GetItem on T#* minus every partition but T#*#KEY#*)"
+	// The managed policy every function but the chain extender holds
+	// (checkChainWriteDeny checks its document).
+	policyChainWriteDeny = "!Ref " + chainWriteDenyID
 )
 
 // policySendToQueue is the kind of an SQSSendMessagePolicy on queue (a
@@ -850,7 +869,7 @@ const (
 func policySendToQueue(queue string) string { return "SQSSendMessagePolicy on " + queue }
 
 var extraPolicyKinds = func() []string {
-	kinds := []string{policyStartExecution, policyPublishEvents, policyAssumeTenantRole, policyEmailSubscriptions, policyTouchAPIKeys, policyChainWriter, policyChainVerifier}
+	kinds := []string{policyStartExecution, policyPublishEvents, policyAssumeTenantRole, policyEmailSubscriptions, policyTouchAPIKeys, policyChainWriter, policyChainVerifier, policyAuthorizerReads}
 	for _, fn := range slices.Sorted(maps.Keys(deadLetterQueues)) {
 		kinds = append(kinds, policySendToQueue(deadLetterQueues[fn]))
 	}
@@ -869,7 +888,7 @@ func extraPolicyHolders(k string) []string {
 		return slices.Sorted(maps.Keys(providerFunctions))
 	case policyEmailSubscriptions:
 		return subscribingFunctions
-	case policyTouchAPIKeys:
+	case policyTouchAPIKeys, policyAuthorizerReads:
 		return []string{routes.Authorizer}
 	case policyChainWriter:
 		return []string{"extend-audit-chain"}
@@ -931,9 +950,11 @@ func tablePolicies(f *serverless.Function, tableRef string) (read, crud int, ext
 	if f.Policies.String != nil || f.Policies.IAMPolicyDocument != nil {
 		other = append(other, "(single managed policy or inline document)")
 	}
+	var managed []string
 	if f.Policies.StringArray != nil {
-		for _, s := range *f.Policies.StringArray {
-			if s != "" {
+		managed = *f.Policies.StringArray
+		for _, s := range managed {
+			if s != "" && s != chainWriteDenyRef {
 				other = append(other, "managed policy "+s)
 			}
 		}
@@ -958,6 +979,8 @@ func tablePolicies(f *serverless.Function, tableRef string) (read, crud int, ext
 			extras = append(extras, policyPublishEvents)
 		case p.SQSSendMessagePolicy != nil && sendToQueue(string(raw)) != "":
 			extras = append(extras, policySendToQueue(sendToQueue(string(raw))))
+		case string(raw) == "{}" && i < len(managed) && managed[i] == chainWriteDenyRef:
+			extras = append(extras, policyChainWriteDeny)
 		case string(raw) == "{}" && i < len(docs) && docs[i].Statement != nil:
 			doc, _ := json.Marshal(docs[i])
 			switch {
@@ -971,6 +994,8 @@ func tablePolicies(f *serverless.Function, tableRef string) (read, crud int, ext
 				extras = append(extras, policyChainWriter)
 			case string(doc) == chainVerifierDoc:
 				extras = append(extras, policyChainVerifier)
+			case isAuthorizerReadsDoc(docs[i], strings.TrimPrefix(tableRef, "Ref:")):
+				extras = append(extras, policyAuthorizerReads)
 			default:
 				other = append(other, fmt.Sprintf("#%d inline %s", i, doc))
 			}
