@@ -26,6 +26,10 @@ const (
 	chainKeyID        = "AuditChainKey"
 	chainWriteDenyID  = "AuditChainWriteDeny"
 	chainWriteDenyRef = "Ref:" + chainWriteDenyID
+	platformKeyParam  = "PlatformAdminKeyParameter"
+	// readPlatformKeyDoc: the authorizer's GetParameter on exactly the
+	// parameter's ARN.
+	readPlatformKeyDoc = `{"Statement":[{"Action":"ssm:GetParameter","Effect":"Allow","Resource":"Sub:arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${` + platformKeyParam + `}","Sid":"ReadPlatformAdminKey"}]}`
 )
 
 // chainWriteDenyDoc is AuditChainWriteDeny's document, exactly (as
@@ -193,6 +197,8 @@ func TestAuditChainChecksDetectBreakage(t *testing.T) {
 			"              Action: [dynamodb:GetItem, dynamodb:Query]\n              Resource: !GetAtt Table.Arn\n              Condition:\n                ForAllValues:StringLike:\n                  dynamodb:LeadingKeys: [\"T#*\"]"},
 		{"authorizer reads every partition", "                ForAllValues:StringNotLike:\n                  dynamodb:LeadingKeys: [\"T#*#KEY#*\"]", "                ForAllValues:StringNotLike:\n                  dynamodb:LeadingKeys: [\"T#*\"]"},
 		{"GenerateMac for verify", "              Action: kms:VerifyMac\n", "              Action: [kms:VerifyMac, kms:GenerateMac]\n"},
+		{"plain platform key", "          PLATFORM_ADMIN_KEY_PARAMETER: !Ref PlatformAdminKeyParameter\n", "          PLATFORM_ADMIN_KEY_PARAMETER: !Ref PlatformAdminKeyParameter\n          PLATFORM_ADMIN_KEY: !Ref Stage\n"},
+		{"any parameter readable", "parameter${PlatformAdminKeyParameter}", "parameter/*"},
 		{"kms wildcard", "              Action: kms:VerifyMac\n", "              Action: kms:*Mac\n"},
 	}
 	for _, c := range cases {

@@ -25,6 +25,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
+	"github.com/jitsudo/jitsudo-serverless/shared/platformkey"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
@@ -765,7 +766,7 @@ func checkSettings(tp *tmpl) []string {
 		if af.Environment != nil {
 			env = af.Environment.Variables
 		}
-		for _, k := range []string{auth.EnvIssuer, auth.EnvAudience, auth.EnvJWKSURL, auth.EnvGroupsClaim, auth.EnvTenantClaim, auth.EnvAdminGroup, auth.EnvPlatformAdminKey, auth.EnvAPIKeyCacheTTL} {
+		for _, k := range []string{auth.EnvIssuer, auth.EnvAudience, auth.EnvJWKSURL, auth.EnvGroupsClaim, auth.EnvTenantClaim, auth.EnvAdminGroup, platformkey.EnvParameter, auth.EnvAPIKeyCacheTTL} {
 			v := env[k]
 			if !strings.HasPrefix(v, "Ref:") {
 				fail("%s: environment %s is %q, want !Ref <parameter>", authzID, k, v)
@@ -775,20 +776,21 @@ func checkSettings(tp *tmpl) []string {
 				fail("%s: environment %s refers to %s, which is not a parameter", authzID, k, v)
 			}
 		}
-		if p := strings.TrimPrefix(env[auth.EnvPlatformAdminKey], "Ref:"); p != "" {
-			param := tp.cfn.Parameters[p]
-			if param.NoEcho == nil || !*param.NoEcho {
-				fail("parameter %s must be NoEcho", p)
-			}
-			if param.MinLength == nil || *param.MinLength < auth.MinPlatformKeyLen {
-				fail("parameter %s must have MinLength >= %d", p, auth.MinPlatformKeyLen)
-			}
-			if param.Default != nil {
-				fail("parameter %s must not have a default", p)
-			}
+		// The platform admin key is an SSM SecureString the authorizer
+		// reads at init (shared/platformkey), never a plain variable.
+		if p := strings.TrimPrefix(env[platformkey.EnvParameter], "Ref:"); p != platformKeyParam {
+			fail("%s: %s must be !Ref %s", authzID, platformkey.EnvParameter, platformKeyParam)
+		}
+		if param, ok := tp.cfn.Parameters[platformKeyParam]; !ok || str(param.AllowedPattern) != `^(/[A-Za-z0-9_.-]+)+$` {
+			fail("parameter %s must exist with AllowedPattern ^(/[A-Za-z0-9_.-]+)+$ (a full SSM name: its ARN is parameter<name>)", platformKeyParam)
 		}
 	}
-	for _, id := range []string{"Stage", "OidcIssuer", "OidcAudience", "OidcJwksUrl", "GroupsClaim", "TenantClaim", "AdminGroup", "PlatformAdminKey", "DeletionProtection", "LogLevel"} {
+	for id, f := range tp.functions() {
+		if _, plain := envOf(tp, f)[auth.EnvPlatformAdminKey]; plain {
+			fail("%s: %s in the environment: the key is read from SSM (%s)", id, auth.EnvPlatformAdminKey, platformkey.EnvParameter)
+		}
+	}
+	for _, id := range []string{"Stage", "OidcIssuer", "OidcAudience", "OidcJwksUrl", "GroupsClaim", "TenantClaim", "AdminGroup", platformKeyParam, "DeletionProtection", "LogLevel"} {
 		if _, ok := tp.cfn.Parameters[id]; !ok {
 			fail("parameter %s is missing", id)
 		}
@@ -862,6 +864,8 @@ const (
 	// The managed policy every function but the chain extender holds
 	// (checkChainWriteDeny checks its document).
 	policyChainWriteDeny = "!Ref " + chainWriteDenyID
+	// The authorizer reads the platform admin key's SSM parameter.
+	policyReadPlatformKey = "an inline statement allowing only ssm:GetParameter on the " + platformKeyParam + " parameter"
 )
 
 // policySendToQueue is the kind of an SQSSendMessagePolicy on queue (a
@@ -869,7 +873,7 @@ const (
 func policySendToQueue(queue string) string { return "SQSSendMessagePolicy on " + queue }
 
 var extraPolicyKinds = func() []string {
-	kinds := []string{policyStartExecution, policyPublishEvents, policyAssumeTenantRole, policyEmailSubscriptions, policyTouchAPIKeys, policyChainWriter, policyChainVerifier, policyAuthorizerReads}
+	kinds := []string{policyStartExecution, policyPublishEvents, policyAssumeTenantRole, policyEmailSubscriptions, policyTouchAPIKeys, policyChainWriter, policyChainVerifier, policyAuthorizerReads, policyReadPlatformKey}
 	for _, fn := range slices.Sorted(maps.Keys(deadLetterQueues)) {
 		kinds = append(kinds, policySendToQueue(deadLetterQueues[fn]))
 	}
@@ -888,7 +892,7 @@ func extraPolicyHolders(k string) []string {
 		return slices.Sorted(maps.Keys(providerFunctions))
 	case policyEmailSubscriptions:
 		return subscribingFunctions
-	case policyTouchAPIKeys, policyAuthorizerReads:
+	case policyTouchAPIKeys, policyAuthorizerReads, policyReadPlatformKey:
 		return []string{routes.Authorizer}
 	case policyChainWriter:
 		return []string{"extend-audit-chain"}
@@ -994,6 +998,8 @@ func tablePolicies(f *serverless.Function, tableRef string) (read, crud int, ext
 				extras = append(extras, policyChainWriter)
 			case string(doc) == chainVerifierDoc:
 				extras = append(extras, policyChainVerifier)
+			case string(doc) == readPlatformKeyDoc:
+				extras = append(extras, policyReadPlatformKey)
 			case isAuthorizerReadsDoc(docs[i], strings.TrimPrefix(tableRef, "Ref:")):
 				extras = append(extras, policyAuthorizerReads)
 			default:
