@@ -20,5 +20,5 @@ func main() {
 	if err != nil {
 		lambdaapp.Fatal(log, "configuration failed", err)
 	}
-	lambda.Start(x.HandleStream)
+	lambda.Start(x.Handle)
 }
