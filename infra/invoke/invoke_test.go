@@ -134,6 +134,8 @@ var expected = map[string]want{
 	// The chain extender chains the seeded audit item as entry 1, MACed,
 	// and anchors it (Verify reads the chain head and the anchor).
 	"extend-audit-chain.json": {body: `{"batchItemFailures":null}`},
+	// its schedule: no tenant's head is due (AUDIT_ANCHOR_INTERVAL not passed)
+	"extend-audit-chain-anchor.json": {body: `{"anchored":0}`},
 	// The deliverer sends the event to the one matching webhook channel
 	// (the handler returns nothing; Verify checks the receiver).
 	"deliver-notifications.json": {body: `null`},

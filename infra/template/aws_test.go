@@ -107,6 +107,8 @@ var deadLetterQueues = map[string]string{
 
 // backgroundSpec says how a routes.Background function is triggered.
 type backgroundSpec struct {
+	// also: a second SAM event some have (the extender's schedule)
+	also      *backgroundSpec
 	eventType string                                                                 // its one SAM event's Type
 	check     func(tp *tmpl, id string, ev serverless.Function_EventSource) []string // the event's properties
 	sample    func(data []byte) []string                                             // its events/ files
@@ -118,7 +120,8 @@ var backgroundFunctions = map[string]backgroundSpec{
 	"sweep-overdue":         {eventType: "Schedule", check: checkSweepSchedule, sample: checkScheduledEvent},
 	"publish-events":        {eventType: "DynamoDB", check: checkPublishStream, sample: checkStreamEvent},
 	"drive-workflow":        {eventType: "DynamoDB", check: checkDriveStream, sample: checkDriveEvent},
-	"extend-audit-chain":    {eventType: "DynamoDB", check: checkPublishStream, sample: checkStreamEvent},
+	"extend-audit-chain": {eventType: "DynamoDB", check: checkPublishStream, sample: checkStreamOrScheduledEvent,
+		also: &backgroundSpec{eventType: "Schedule", check: checkAnchorSchedule}},
 	"deliver-notifications": {eventType: "SNS", check: checkDeliverySubscription, sample: checkSNSEvent},
 }
 
@@ -497,16 +500,23 @@ func checkBackground(tp *tmpl) []string {
 		if !ok {
 			continue // checkFunctionSet reports it
 		}
-		if len(f.Events) != 1 {
-			fail("%s: %d events, want exactly one %s", id, len(f.Events), spec.eventType)
+		specs := map[string]backgroundSpec{spec.eventType: spec}
+		if spec.also != nil {
+			specs[spec.also.eventType] = *spec.also
+		}
+		if len(f.Events) != len(specs) {
+			fail("%s: %d events, want exactly one of each of %v", id, len(f.Events), slices.Sorted(maps.Keys(specs)))
 			continue
 		}
+		seen := map[string]bool{}
 		for name, ev := range f.Events {
-			if ev.Type != spec.eventType {
-				fail("%s: event %s has Type %s, want %s", id, name, ev.Type, spec.eventType)
+			s, ok := specs[ev.Type]
+			if !ok || seen[ev.Type] {
+				fail("%s: event %s has Type %s, want one each of %v", id, name, ev.Type, slices.Sorted(maps.Keys(specs)))
 				continue
 			}
-			for _, p := range spec.check(tp, id, ev) {
+			seen[ev.Type] = true
+			for _, p := range s.check(tp, id, ev) {
 				fail("%s: event %s: %s", id, name, p)
 			}
 		}
@@ -550,6 +560,21 @@ func checkSchedule(tp *tmpl, ev serverless.Function_EventSource, reconcileParam,
 		fail("parameter %s: AllowedPattern %q must take rate(...)/cron(...) only", reconcileParam, *p.AllowedPattern)
 	}
 	return probs
+}
+
+// checkAnchorSchedule: the extender's second trigger, anchoring idle
+// tenants' heads on AuditAnchorSchedule, every minute by default.
+func checkAnchorSchedule(tp *tmpl, _ string, ev serverless.Function_EventSource) []string {
+	return checkSchedule(tp, ev, "AuditAnchorSchedule", "rate(1 minute)")
+}
+
+// checkStreamOrScheduledEvent: the extender's samples are stream batches
+// or its schedule's events.
+func checkStreamOrScheduledEvent(data []byte) []string {
+	if strings.Contains(string(data), `"Scheduled Event"`) {
+		return checkScheduledEvent(data)
+	}
+	return checkStreamEvent(data)
 }
 
 // checkScheduledEvent: an EventBridge scheduled event, as a Schedule

@@ -204,4 +204,10 @@ func TestAuditChainChecksDetectBreakage(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { mustCatch(t, orig, c.old, c.new, both) })
 	}
+	t.Run("extender without its schedule", func(t *testing.T) {
+		mustCatch(t, orig, "        Anchor:\n          Type: Schedule\n", "        Anchor:\n          Type: SQS\n", checkBackground)
+	})
+	t.Run("schedule on another parameter", func(t *testing.T) {
+		mustCatch(t, orig, "Schedule: !Ref AuditAnchorSchedule", "Schedule: !Ref SweepSchedule", checkBackground)
+	})
 }
