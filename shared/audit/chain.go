@@ -256,7 +256,10 @@ func (x *Extender) anchorTenant(ctx context.Context, tenantID string) (int, erro
 	if has && latest.Seq >= head.Seq {
 		return 0, x.Repo.AnchoredChain(ctx, tenantID, latest.Seq)
 	}
-	return 1, x.Anchor(ctx, tenantID, head)
+	if err := x.Anchor(ctx, tenantID, head); err != nil {
+		return 0, err
+	}
+	return 1, nil
 }
 
 // Anchor writes a checkpoint of head (which must be an authenticated
