@@ -11,6 +11,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify"
+	"github.com/jitsudo/jitsudo-serverless/shared/platformkey"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 
@@ -23,6 +24,12 @@ func main() {
 	}
 	cfg := auth.ConfigFromEnv()
 	cfg.Logger = log
+	// In AWS from the SSM SecureString PLATFORM_ADMIN_KEY_PARAMETER names
+	// (fails closed); on a local stack from PLATFORM_ADMIN_KEY.
+	cfg.PlatformAdminKey, err = platformkey.FromEnv(ctx, store.LocalFromEnv(), nil)
+	if err != nil {
+		lambdaapp.Fatal(log, "platform admin key unavailable", err)
+	}
 	// Tenants' own issuers: settings from the table (read-only), their
 	// JWKS fetched through the SSRF guard (tenant admins chose the URLs).
 	cfg.Identities = keys

@@ -2,7 +2,8 @@
 // inserts, in commit order per tenant) and appends each event to its
 // tenant's hash chain, MACs it with the chain key (KMS GenerateMac, only
 // this function's role may) and anchors checkpoints in the Object Lock
-// bucket (audit.Extender; a failed record is retried by Lambda).
+// bucket (audit.Extender; a failed record is retried by Lambda). On its
+// schedule (AuditAnchorSchedule) it anchors the heads of idle tenants.
 package main
 
 import (
@@ -11,5 +12,5 @@ import (
 )
 
 func main() {
-	lambdaapp.Worker("extend-audit-chain", audit.ExtenderFromEnv, func(x *audit.Extender) any { return x.HandleStream })
+	lambdaapp.Worker("extend-audit-chain", audit.ExtenderFromEnv, func(x *audit.Extender) any { return x.Handle })
 }

@@ -219,6 +219,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.SweepEvery > 0 {
 		sweepCtx, stopSweep := context.WithCancel(context.Background())
 		go st.Workflow.sweepEvery(sweepCtx, cfg.SweepEvery, cfg.Logger.With("function", "sweep-overdue"))
+		// extend-audit-chain's schedule: the idle tenants' anchors
+		go every(sweepCtx, cfg.SweepEvery, func(ctx context.Context) error {
+			_, err := notifs.Chain.AnchorIdle(ctx)
+			return err
+		}, cfg.Logger.With("function", "extend-audit-chain"))
 		st.stops = append(st.stops, stopSweep)
 	}
 	outboxTap.Bind(outbox.New(cfg.Logger.With("function", "relay-outbox"),

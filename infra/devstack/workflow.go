@@ -118,6 +118,15 @@ func StartWorkflowWith(ctx context.Context, s *store.Store, prov access.Provider
 // sweepEvery runs the sweeper every d until ctx ends, as the
 // sweep-overdue function's EventBridge schedule does on AWS.
 func (w *Workflow) sweepEvery(ctx context.Context, d time.Duration, logger *slog.Logger) {
+	every(ctx, d, func(ctx context.Context) error {
+		_, err := w.Sweeper.Run(ctx)
+		return err
+	}, logger)
+}
+
+// every runs run every d until ctx ends, as an EventBridge schedule does
+// on AWS; a failed run is logged.
+func every(ctx context.Context, d time.Duration, run func(context.Context) error, logger *slog.Logger) {
 	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
@@ -125,8 +134,8 @@ func (w *Workflow) sweepEvery(ctx context.Context, d time.Duration, logger *slog
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := w.Sweeper.Run(ctx); err != nil && ctx.Err() == nil {
-				logger.Error("sweep failed", "error", err)
+			if err := run(ctx); err != nil && ctx.Err() == nil {
+				logger.Error("scheduled run failed", "error", err)
 			}
 		}
 	}

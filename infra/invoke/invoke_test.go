@@ -133,6 +133,8 @@ var expected = map[string]want{
 	// The chain extender chains the seeded audit item as entry 1, MACed,
 	// and anchors it (Verify reads the chain head and the anchor).
 	"extend-audit-chain.json": {body: `{"batchItemFailures":null}`},
+	// its schedule: no tenant's head is due (AUDIT_ANCHOR_INTERVAL not passed)
+	"extend-audit-chain-anchor.json": {body: `{"anchored":0}`},
 	// The deliverer sends the event to the one matching webhook channel
 	// (the handler returns nothing; Verify checks the receiver).
 	"deliver-notifications.json": {body: `null`},
@@ -243,6 +245,9 @@ func expectedLogs(fn string, payload []byte) []string {
 	}
 	if fn == "sweep-overdue" { // tenant-independent: nothing overdue, so its metrics line only
 		return []string{`"SweeperFindings":0`, `"CloudWatchMetrics"`}
+	}
+	if fn == "extend-audit-chain" && strings.Contains(string(payload), `"anchored"`) { // its schedule: tenant-independent
+		return []string{`"msg":"audit: idle chains anchored"`}
 	}
 	if slices.Contains(routes.Background, fn) {
 		return []string{`"tenant_id":"acme"`}

@@ -106,6 +106,8 @@ var deadLetterQueues = map[string]string{
 
 // backgroundSpec says how a routes.Background function is triggered.
 type backgroundSpec struct {
+	// also: a second SAM event some have (the extender's schedule)
+	also      *backgroundSpec
 	eventType string                                                                 // its one SAM event's Type
 	check     func(tp *tmpl, id string, ev serverless.Function_EventSource) []string // the event's properties
 	sample    func(data []byte) []string                                             // its events/ files
@@ -116,7 +118,8 @@ var backgroundFunctions = map[string]backgroundSpec{
 	"reconcile-assignments": {eventType: "Schedule", check: checkReconcileSchedule, sample: checkScheduledEvent},
 	"sweep-overdue":         {eventType: "Schedule", check: checkSweepSchedule, sample: checkScheduledEvent},
 	"relay-outbox":          {eventType: "DynamoDB", check: checkStream(outboxStream), sample: checkOutboxEvent},
-	"extend-audit-chain":    {eventType: "DynamoDB", check: checkStream(chainStream), sample: checkStreamEvent},
+	"extend-audit-chain": {eventType: "DynamoDB", check: checkStream(chainStream), sample: checkStreamOrScheduledEvent,
+		also: &backgroundSpec{eventType: "Schedule", check: checkAnchorSchedule}},
 	"deliver-notifications": {eventType: "SNS", check: checkDeliverySubscription, sample: checkSNSEvent},
 }
 
@@ -495,16 +498,23 @@ func checkBackground(tp *tmpl) []string {
 		if !ok {
 			continue // checkFunctionSet reports it
 		}
-		if len(f.Events) != 1 {
-			fail("%s: %d events, want exactly one %s", id, len(f.Events), spec.eventType)
+		specs := map[string]backgroundSpec{spec.eventType: spec}
+		if spec.also != nil {
+			specs[spec.also.eventType] = *spec.also
+		}
+		if len(f.Events) != len(specs) {
+			fail("%s: %d events, want exactly one of each of %v", id, len(f.Events), slices.Sorted(maps.Keys(specs)))
 			continue
 		}
+		seen := map[string]bool{}
 		for name, ev := range f.Events {
-			if ev.Type != spec.eventType {
-				fail("%s: event %s has Type %s, want %s", id, name, ev.Type, spec.eventType)
+			s, ok := specs[ev.Type]
+			if !ok || seen[ev.Type] {
+				fail("%s: event %s has Type %s, want one each of %v", id, name, ev.Type, slices.Sorted(maps.Keys(specs)))
 				continue
 			}
-			for _, p := range spec.check(tp, id, ev) {
+			seen[ev.Type] = true
+			for _, p := range s.check(tp, id, ev) {
 				fail("%s: event %s: %s", id, name, p)
 			}
 		}
@@ -548,6 +558,21 @@ func checkSchedule(tp *tmpl, ev serverless.Function_EventSource, reconcileParam,
 		fail("parameter %s: AllowedPattern %q must take rate(...)/cron(...) only", reconcileParam, *p.AllowedPattern)
 	}
 	return probs
+}
+
+// checkAnchorSchedule: the extender's second trigger, anchoring idle
+// tenants' heads on AuditAnchorSchedule, every minute by default.
+func checkAnchorSchedule(tp *tmpl, _ string, ev serverless.Function_EventSource) []string {
+	return checkSchedule(tp, ev, "AuditAnchorSchedule", "rate(1 minute)")
+}
+
+// checkStreamOrScheduledEvent: the extender's samples are stream batches
+// or its schedule's events.
+func checkStreamOrScheduledEvent(data []byte) []string {
+	if strings.Contains(string(data), `"Scheduled Event"`) {
+		return checkScheduledEvent(data)
+	}
+	return checkStreamEvent(data)
 }
 
 // checkScheduledEvent: an EventBridge scheduled event, as a Schedule
@@ -845,7 +870,7 @@ func TestAWSChecksDetectBreakage(t *testing.T) {
 		{"API URL on a route", getGrant, "      CodeUri: functions/get-grant/\n      Description: GET /v1/grants/{id} (read a grant)\n      Environment:\n        Variables:\n          API_BASE_URL: !Sub \"https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}\"\n      Policies:\n        - DynamoDBReadPolicy: {TableName: !Ref Table}\n", checkCycles},
 		{"API URL in Globals", "        STAGE: !Ref Stage\n", "        STAGE: !Ref Stage\n        API_BASE_URL: !Sub \"https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}\"\n", checkCycles},
 		{"worker refers to the state machine", notifierTopic, "          SM: !Ref AccessRequestStateMachine\n" + notifierTopic, checkCycles},
-		{"policy refers back through the role", "        - DynamoDBCrudPolicy: {TableName: !Ref Table}\n        - StepFunctionsExecutionPolicy", "        - DynamoDBCrudPolicy: {TableName: !Ref Table}\n        - LambdaInvokePolicy: {FunctionName: !Ref AccessRequestStateMachine}\n        - StepFunctionsExecutionPolicy", checkCycles},
+		{"policy refers back through the role", "        - DynamoDBCrudPolicy: {TableName: !Ref Table}\n        - !Ref AuditChainWriteDeny\n        - StepFunctionsExecutionPolicy", "        - DynamoDBCrudPolicy: {TableName: !Ref Table}\n        - !Ref AuditChainWriteDeny\n        - LambdaInvokePolicy: {FunctionName: !Ref AccessRequestStateMachine}\n        - StepFunctionsExecutionPolicy", checkCycles},
 		// GSI4 (the reconciler's tenants) stays store.TableSchema's.
 		{"GSI4 projection", "Projection: {ProjectionType: KEYS_ONLY}", "Projection: {ProjectionType: ALL}", checkTable},
 		{"GSI4 missing", "        - IndexName: GSI4 # sparse: tenants with AWS settings (the reconciler's Scan)\n          KeySchema:\n            - {AttributeName: GSI4PK, KeyType: HASH}\n            - {AttributeName: GSI4SK, KeyType: RANGE}\n          Projection: {ProjectionType: KEYS_ONLY}\n", "", checkTable},

@@ -73,17 +73,30 @@ func deliveryBudget() time.Duration {
 
 // ---------------------------------------------------------------- raw YAML
 
-// eventProperties is the raw Properties node of the function's only event
-// (checkBackground has checked there is exactly one). The typed view is
+// eventProperties is the raw Properties node of the function's only event,
+// or of its one DynamoDB stream event (checkBackground checks the events). The typed view is
 // not enough: goformation v7.14.9's DynamoDB event lacks FilterCriteria
 // and FunctionResponseTypes, and drops the typed properties of an event
 // that has them.
 func eventProperties(tp *tmpl, id string) *yaml.Node {
 	evs := mapValue(mapValue(resourceNode(tp, id), "Properties"), "Events")
-	if evs == nil || len(evs.Content) != 2 {
+	if evs == nil {
 		return nil
 	}
-	return mapValue(evs.Content[1], "Properties")
+	if len(evs.Content) == 2 {
+		return mapValue(evs.Content[1], "Properties")
+	}
+	// several: the one stream event (extend-audit-chain also has a schedule)
+	var props *yaml.Node
+	for i := 1; i < len(evs.Content); i += 2 {
+		if t := mapValue(evs.Content[i], "Type"); t != nil && t.Value == "DynamoDB" {
+			if props != nil {
+				return nil
+			}
+			props = mapValue(evs.Content[i], "Properties")
+		}
+	}
+	return props
 }
 
 // marker renders a scalar the way the goformation view does: "Ref:X",
@@ -632,8 +645,8 @@ func TestNotificationChecksDetectBreakage(t *testing.T) {
 		{"tester subscribes (scan)", tester, "        - DynamoDBCrudPolicy: {TableName: !Ref Table}\n" + subscriptions + tester[len("        - DynamoDBCrudPolicy: {TableName: !Ref Table} # RecordDelivery\n"):], topic},
 		{"channel reader writes", "      CodeUri: functions/get-notification-channel/\n      Description: GET /v1/notification-channels/{id} (secrets redacted, delivery status)\n      Policies:\n        - DynamoDBReadPolicy", "      CodeUri: functions/get-notification-channel/\n      Description: GET /v1/notification-channels/{id} (secrets redacted, delivery status)\n      Policies:\n        - DynamoDBCrudPolicy", checkSettings},
 		{"creator without topic", "      Environment:\n        Variables:\n          SNS_TOPIC_ARN: !Ref EventsTopic\n      Policies:\n", "      Policies:\n", topic},
-		{"tester timeout at the API's limit", "      Timeout: 29\n      Policies:\n        - DynamoDBCrudPolicy: {TableName: !Ref Table} # RecordDelivery\n", "      Timeout: 30\n      Policies:\n        - DynamoDBCrudPolicy: {TableName: !Ref Table} # RecordDelivery\n", notifications},
-		{"tester with the default timeout", "      Timeout: 29\n      Policies:\n        - DynamoDBCrudPolicy: {TableName: !Ref Table} # RecordDelivery\n", "      Policies:\n        - DynamoDBCrudPolicy: {TableName: !Ref Table} # RecordDelivery\n", notifications},
+		{"tester timeout at the API's limit", "      Timeout: 29\n      Policies:\n        - !Ref AuditChainWriteDeny\n        - DynamoDBCrudPolicy: {TableName: !Ref Table} # RecordDelivery\n", "      Timeout: 30\n      Policies:\n        - !Ref AuditChainWriteDeny\n        - DynamoDBCrudPolicy: {TableName: !Ref Table} # RecordDelivery\n", notifications},
+		{"tester with the default timeout", "      Timeout: 29\n      Policies:\n        - !Ref AuditChainWriteDeny\n        - DynamoDBCrudPolicy: {TableName: !Ref Table} # RecordDelivery\n", "      Policies:\n        - !Ref AuditChainWriteDeny\n        - DynamoDBCrudPolicy: {TableName: !Ref Table} # RecordDelivery\n", notifications},
 		// Delivery rules and the queues.
 		{"local mode on AWS", "        NOTIFY_MODE: aws\n", "        NOTIFY_MODE: local\n", notifications},
 		{"no delivery rules", "        NOTIFY_MODE: aws\n", "", notifications},

@@ -25,6 +25,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
+	"github.com/jitsudo/jitsudo-serverless/shared/platformkey"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
@@ -743,6 +744,13 @@ func checkSettings(tp *tmpl) []string {
 				fail("%s: %s: has %d, want %d (only %v may)", id, k, got, want, extraPolicyHolders(k))
 			}
 		}
+		wantDeny := 0
+		if (read+crud > 0 || id == authzID) && fn != chainExtender {
+			wantDeny = 1
+		}
+		if got := count(extras, policyChainWriteDeny); got != wantDeny {
+			fail("%s: %s: has %d, want %d (every function with table access but %s)", id, policyChainWriteDeny, got, wantDeny, chainExtender)
+		}
 		r, isRoute := byFn[fn]
 		switch {
 		case isRoute && r.Public && fn == "get-sign-in":
@@ -754,7 +762,13 @@ func checkSettings(tp *tmpl) []string {
 			if read+crud > 0 {
 				fail("%s: public route %s must have no table access", id, r.Key())
 			}
-		case id == authzID, isRoute && r.Method == "GET", readOnlyFunctions[fn]:
+		case id == authzID:
+			// policyAuthorizerReads and policyTouchAPIKeys (extras), no
+			// table-wide policy
+			if read+crud != 0 {
+				fail("%s: must have no table-wide policy, only its GetItem and last-use statements (has read %d, crud %d)", id, read, crud)
+			}
+		case isRoute && r.Method == "GET", readOnlyFunctions[fn]:
 			if read != 1 || crud != 0 {
 				fail("%s: must have exactly DynamoDBReadPolicy on the table (has read %d, crud %d)", id, read, crud)
 			}
@@ -776,7 +790,7 @@ func checkSettings(tp *tmpl) []string {
 		if af.Environment != nil {
 			env = af.Environment.Variables
 		}
-		for _, k := range []string{auth.EnvIssuer, auth.EnvAudience, auth.EnvJWKSURL, auth.EnvGroupsClaim, auth.EnvTenantClaim, auth.EnvAdminGroup, auth.EnvPlatformAdminKey, auth.EnvAPIKeyCacheTTL} {
+		for _, k := range []string{auth.EnvIssuer, auth.EnvAudience, auth.EnvJWKSURL, auth.EnvGroupsClaim, auth.EnvTenantClaim, auth.EnvAdminGroup, platformkey.EnvParameter, auth.EnvAPIKeyCacheTTL} {
 			v := env[k]
 			if !strings.HasPrefix(v, "Ref:") {
 				fail("%s: environment %s is %q, want !Ref <parameter>", authzID, k, v)
@@ -786,20 +800,21 @@ func checkSettings(tp *tmpl) []string {
 				fail("%s: environment %s refers to %s, which is not a parameter", authzID, k, v)
 			}
 		}
-		if p := strings.TrimPrefix(env[auth.EnvPlatformAdminKey], "Ref:"); p != "" {
-			param := tp.cfn.Parameters[p]
-			if param.NoEcho == nil || !*param.NoEcho {
-				fail("parameter %s must be NoEcho", p)
-			}
-			if param.MinLength == nil || *param.MinLength < auth.MinPlatformKeyLen {
-				fail("parameter %s must have MinLength >= %d", p, auth.MinPlatformKeyLen)
-			}
-			if param.Default != nil {
-				fail("parameter %s must not have a default", p)
-			}
+		// The platform admin key is an SSM SecureString the authorizer
+		// reads at init (shared/platformkey), never a plain variable.
+		if p := strings.TrimPrefix(env[platformkey.EnvParameter], "Ref:"); p != platformKeyParam {
+			fail("%s: %s must be !Ref %s", authzID, platformkey.EnvParameter, platformKeyParam)
+		}
+		if param, ok := tp.cfn.Parameters[platformKeyParam]; !ok || str(param.AllowedPattern) != `^(/[A-Za-z0-9_.-]+)+$` {
+			fail("parameter %s must exist with AllowedPattern ^(/[A-Za-z0-9_.-]+)+$ (a full SSM name: its ARN is parameter<name>)", platformKeyParam)
 		}
 	}
-	for _, id := range []string{"Stage", "OidcIssuer", "OidcAudience", "OidcJwksUrl", "GroupsClaim", "TenantClaim", "AdminGroup", "PlatformAdminKey", "DeletionProtection", "LogLevel"} {
+	for id, f := range tp.functions() {
+		if _, plain := envOf(tp, f)[auth.EnvPlatformAdminKey]; plain {
+			fail("%s: %s in the environment: the key is read from SSM (%s)", id, auth.EnvPlatformAdminKey, platformkey.EnvParameter)
+		}
+	}
+	for _, id := range []string{"Stage", "OidcIssuer", "OidcAudience", "OidcJwksUrl", "GroupsClaim", "TenantClaim", "AdminGroup", platformKeyParam, "DeletionProtection", "LogLevel"} {
 		if _, ok := tp.cfn.Parameters[id]; !ok {
 			fail("parameter %s is missing", id)
 		}
@@ -867,6 +882,14 @@ const (
 	policyChainVerifier = "the chain verifier's inline statements (kms:VerifyMac on AuditChainKey, anchors get/list)"
 	policyTouchAPIKeys  = "an inline statement allowing only dynamodb:UpdateItem of " + store.AttrLastUsedAt +
 		" on the API keys' id items"
+	// The authorizer's reads (issue 11 item 6): GetItem of the API keys'
+	// hash items and the tenant partition, nothing else.
+	policyAuthorizerReads = "the authorizer's inline statements (dynamodb:GetItem on T#* minus every partition but T#*#KEY#*)"
+	// The managed policy every function but the chain extender holds
+	// (checkChainWriteDeny checks its document).
+	policyChainWriteDeny = "!Ref " + chainWriteDenyID
+	// The authorizer reads the platform admin key's SSM parameter.
+	policyReadPlatformKey = "an inline statement allowing only ssm:GetParameter on the " + platformKeyParam + " parameter"
 )
 
 // policySendToQueue is the kind of an SQSSendMessagePolicy on queue (a
@@ -874,7 +897,7 @@ const (
 func policySendToQueue(queue string) string { return "SQSSendMessagePolicy on " + queue }
 
 var extraPolicyKinds = func() []string {
-	kinds := []string{policyStartExecution, policyPublishEvents, policyAssumeTenantRole, policyEmailSubscriptions, policyTouchAPIKeys, policyChainWriter, policyChainVerifier}
+	kinds := []string{policyStartExecution, policyPublishEvents, policyAssumeTenantRole, policyEmailSubscriptions, policyTouchAPIKeys, policyChainWriter, policyChainVerifier, policyAuthorizerReads, policyReadPlatformKey}
 	for _, fn := range slices.Sorted(maps.Keys(deadLetterQueues)) {
 		kinds = append(kinds, policySendToQueue(deadLetterQueues[fn]))
 	}
@@ -893,7 +916,7 @@ func extraPolicyHolders(k string) []string {
 		return slices.Sorted(maps.Keys(providerFunctions))
 	case policyEmailSubscriptions:
 		return subscribingFunctions
-	case policyTouchAPIKeys:
+	case policyTouchAPIKeys, policyAuthorizerReads, policyReadPlatformKey:
 		return []string{routes.Authorizer}
 	case policyChainWriter:
 		return []string{"extend-audit-chain"}
@@ -955,9 +978,11 @@ func tablePolicies(f *serverless.Function, tableRef string) (read, crud int, ext
 	if f.Policies.String != nil || f.Policies.IAMPolicyDocument != nil {
 		other = append(other, "(single managed policy or inline document)")
 	}
+	var managed []string
 	if f.Policies.StringArray != nil {
-		for _, s := range *f.Policies.StringArray {
-			if s != "" {
+		managed = *f.Policies.StringArray
+		for _, s := range managed {
+			if s != "" && s != chainWriteDenyRef {
 				other = append(other, "managed policy "+s)
 			}
 		}
@@ -982,6 +1007,8 @@ func tablePolicies(f *serverless.Function, tableRef string) (read, crud int, ext
 			extras = append(extras, policyPublishEvents)
 		case p.SQSSendMessagePolicy != nil && sendToQueue(string(raw)) != "":
 			extras = append(extras, policySendToQueue(sendToQueue(string(raw))))
+		case string(raw) == "{}" && i < len(managed) && managed[i] == chainWriteDenyRef:
+			extras = append(extras, policyChainWriteDeny)
 		case string(raw) == "{}" && i < len(docs) && docs[i].Statement != nil:
 			doc, _ := json.Marshal(docs[i])
 			switch {
@@ -995,6 +1022,10 @@ func tablePolicies(f *serverless.Function, tableRef string) (read, crud int, ext
 				extras = append(extras, policyChainWriter)
 			case string(doc) == chainVerifierDoc:
 				extras = append(extras, policyChainVerifier)
+			case string(doc) == readPlatformKeyDoc:
+				extras = append(extras, policyReadPlatformKey)
+			case isAuthorizerReadsDoc(docs[i], strings.TrimPrefix(tableRef, "Ref:")):
+				extras = append(extras, policyAuthorizerReads)
 			default:
 				other = append(other, fmt.Sprintf("#%d inline %s", i, doc))
 			}

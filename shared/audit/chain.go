@@ -23,7 +23,9 @@ type Repo interface {
 	ChainHead(ctx context.Context, tenantID string) (store.ChainEntry, bool, error)
 	ChainRange(ctx context.Context, tenantID string, from int64, limit int) ([]store.ChainEntry, error)
 	ChainedEvents(ctx context.Context, tenantID string, ids []string) (map[string]int64, error)
-	AppendChain(ctx context.Context, tenantID string, entries []store.ChainEntry) error
+	AppendChain(ctx context.Context, tenantID string, entries []store.ChainEntry, anchorDue time.Time) error
+	AnchoredChain(ctx context.Context, tenantID string, seq int64) error
+	ListOverdue(ctx context.Context, kind string, before time.Time, limit int) ([]store.Overdue, error)
 	GetAuditEvents(ctx context.Context, tenantID string, ids []string) (map[string]access.AuditEvent, error)
 	AuditEventsAfter(ctx context.Context, tenantID, afterID string, limit int) ([]access.AuditEvent, string, error)
 }
@@ -118,22 +120,12 @@ func (x *Extender) extendChunk(ctx context.Context, tenantID string, evs []acces
 		if err != nil {
 			return 0, err
 		}
-		head, ok, err := x.Repo.ChainHead(ctx, tenantID)
+		head, ok, err := x.authenticHead(ctx, tenantID)
 		if err != nil {
 			return 0, err
 		}
 		seq, prev := int64(0), access.GenesisHash
 		if ok {
-			if head.MAC == "" || EntryHash(head) != head.Hash {
-				return 0, fmt.Errorf("%w (seq %d)", ErrHeadUnauthenticated, head.Seq)
-			}
-			valid, err := checkMAC(ctx, x.Signer, entryMACInput(tenantID, head.Seq, head.Hash), head.MAC)
-			if err != nil {
-				return 0, err
-			}
-			if !valid {
-				return 0, fmt.Errorf("%w (seq %d)", ErrHeadUnauthenticated, head.Seq)
-			}
 			seq, prev = head.Seq, head.Hash
 		}
 		var entries []store.ChainEntry
@@ -162,7 +154,7 @@ func (x *Extender) extendChunk(ctx context.Context, tenantID string, evs []acces
 			return 0, err
 		}
 		last.MAC, last.KeyID = hex.EncodeToString(mac), x.Signer.KeyID()
-		err = x.Repo.AppendChain(ctx, tenantID, entries)
+		err = x.Repo.AppendChain(ctx, tenantID, entries, now.Add(x.interval()))
 		if err == nil {
 			return len(entries), nil
 		}
@@ -177,8 +169,36 @@ func (x *Extender) extendChunk(ctx context.Context, tenantID string, evs []acces
 	}
 }
 
-func (x *Extender) anchorIfDue(ctx context.Context, tenantID string) error {
+// authenticHead is the tenant's chain head, checked: its hash recomputed
+// and its MAC verified (ok false: an empty chain). A head written without
+// the key is ErrHeadUnauthenticated: nothing is built on it or anchored.
+func (x *Extender) authenticHead(ctx context.Context, tenantID string) (store.ChainEntry, bool, error) {
 	head, ok, err := x.Repo.ChainHead(ctx, tenantID)
+	if err != nil || !ok {
+		return head, false, err
+	}
+	if head.MAC == "" || EntryHash(head) != head.Hash {
+		return head, false, fmt.Errorf("%w (seq %d)", ErrHeadUnauthenticated, head.Seq)
+	}
+	valid, err := checkMAC(ctx, x.Signer, entryMACInput(tenantID, head.Seq, head.Hash), head.MAC)
+	if err != nil {
+		return head, false, err
+	}
+	if !valid {
+		return head, false, fmt.Errorf("%w (seq %d)", ErrHeadUnauthenticated, head.Seq)
+	}
+	return head, true, nil
+}
+
+func (x *Extender) interval() time.Duration {
+	if x.AnchorInterval <= 0 {
+		return time.Minute
+	}
+	return x.AnchorInterval
+}
+
+func (x *Extender) anchorIfDue(ctx context.Context, tenantID string) error {
+	head, ok, err := x.authenticHead(ctx, tenantID)
 	if err != nil || !ok {
 		return err
 	}
@@ -186,22 +206,65 @@ func (x *Extender) anchorIfDue(ctx context.Context, tenantID string) error {
 	if err != nil {
 		return err
 	}
-	every, interval := x.AnchorEvery, x.AnchorInterval
+	every := x.AnchorEvery
 	if every <= 0 {
 		every = 100
 	}
-	if interval <= 0 {
-		interval = time.Minute
-	}
-	now := x.now()
-	if has && (latest.Seq >= head.Seq || (head.Seq-latest.Seq < every && now.Sub(latest.Time) < interval)) {
+	if has && (latest.Seq >= head.Seq || (head.Seq-latest.Seq < every && x.now().Sub(latest.Time) < x.interval())) {
 		return nil
 	}
 	return x.Anchor(ctx, tenantID, head)
 }
 
+// AnchorIdle anchors the heads of the tenants whose anchor is due (their
+// chain advanced AnchorInterval ago or more and no anchor covers it yet,
+// e.g. a tenant that fell silent right after its last events): the
+// scheduled half of anchoring. It reads only the due markers
+// (store.DueAnchor), so its cost follows the tenants due. A tenant that
+// fails (an unauthenticated head, anchors unreachable) is logged and
+// reported in the joined error; the others are still anchored. It returns
+// how many anchors it wrote.
+func (x *Extender) AnchorIdle(ctx context.Context) (int, error) {
+	due, err := x.Repo.ListOverdue(ctx, store.DueAnchor, x.now(), 1000)
+	if err != nil {
+		return 0, err
+	}
+	anchored := 0
+	var errs []error
+	for _, d := range due {
+		n, err := x.anchorTenant(ctx, d.TenantID)
+		anchored += n
+		if err != nil {
+			x.log().ErrorContext(ctx, "audit: anchoring an idle chain failed", "tenant_id", d.TenantID, "error", err)
+			errs = append(errs, fmt.Errorf("tenant %s: %w", d.TenantID, err))
+		}
+	}
+	return anchored, errors.Join(errs...)
+}
+
+// anchorTenant anchors the tenant's authenticated head unless an anchor
+// covers it already (then only the due marker goes).
+func (x *Extender) anchorTenant(ctx context.Context, tenantID string) (int, error) {
+	head, ok, err := x.authenticHead(ctx, tenantID)
+	if err != nil || !ok {
+		return 0, err
+	}
+	latest, has, err := x.Anchors.Latest(ctx, tenantID)
+	if err != nil {
+		return 0, err
+	}
+	if has && latest.Seq >= head.Seq {
+		return 0, x.Repo.AnchoredChain(ctx, tenantID, latest.Seq)
+	}
+	if err := x.Anchor(ctx, tenantID, head); err != nil {
+		return 0, err
+	}
+	return 1, nil
+}
+
 // Anchor writes a checkpoint of head (which must be an authenticated
-// entry: the extender's own, or one verified by the caller).
+// entry: the extender's own, or one verified by the caller) and clears
+// the tenant's anchor-due marker up to it.
 func (x *Extender) Anchor(ctx context.Context, tenantID string, head store.ChainEntry) error {
 	cp := Checkpoint{TenantID: tenantID, Seq: head.Seq, Head: head.Hash, Time: x.now(), KeyID: x.Signer.KeyID()}
 	mac, err := x.Signer.MAC(ctx, anchorMACInput(cp))
@@ -213,7 +276,7 @@ func (x *Extender) Anchor(ctx context.Context, tenantID string, head store.Chain
 		return err
 	}
 	x.log().InfoContext(ctx, "audit: anchored", "tenant_id", tenantID, "seq", cp.Seq)
-	return nil
+	return x.Repo.AnchoredChain(ctx, tenantID, cp.Seq)
 }
 
 // CatchUp chains the tenant's events that the stream did not deliver
@@ -236,7 +299,30 @@ func (x *Extender) CatchUp(ctx context.Context, tenantID string) (int, error) {
 	}
 }
 
-// HandleStream is the extend-audit-chain function: one batch of the
+// Handle is the extend-audit-chain function's handler: the table's
+// stream records (HandleStream) or its EventBridge schedule (AnchorIdle,
+// answered with the anchors written).
+func (x *Extender) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		Source     string `json:"source"`
+		DetailType string `json:"detail-type"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, fmt.Errorf("audit: undecodable invocation: %w", err)
+	}
+	if probe.Source == "aws.events" && probe.DetailType == "Scheduled Event" {
+		n, err := x.AnchorIdle(ctx)
+		x.log().InfoContext(ctx, "audit: idle chains anchored", "anchored", n)
+		return map[string]int{"anchored": n}, err
+	}
+	var ev lambdaevents.DynamoDBEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, fmt.Errorf("audit: not a stream batch: %w", err)
+	}
+	return x.HandleStream(ctx, ev)
+}
+
+// HandleStream is the extend-audit-chain function's stream half: one batch of the
 // table's stream records (filtered to audit inserts on AWS; anything else
 // is skipped here too). Each tenant's events are appended in record
 // order. A failed tenant reports its first record (ReportBatchItemFailures):

@@ -46,20 +46,29 @@ func (s *Store) auditPuts(tenant string, events []access.AuditEvent) ([]access.A
 	out := make([]access.AuditEvent, len(events))
 	tx := make([]types.TransactWriteItem, len(events))
 	for i, e := range events {
-		if e.TenantID != tenant || !validItemID(e.ID) || strings.Contains(e.ID, "#") {
-			return nil, nil, fmt.Errorf("%w: audit event tenant/id", ErrInvalidInput)
-		}
-		e.Seq, e.PrevHash = 0, ""
-		e.CreatedAt = e.CreatedAt.UTC()
-		e.Metadata = access.NormalizeMetadata(e.Metadata)
-		e.Hash = access.AuditHash(e)
-		item, err := auditItem(tenant, e)
+		e, item, err := AuditEventItem(tenant, e)
 		if err != nil {
 			return nil, nil, err
 		}
 		out[i], tx[i] = e, s.putIfAbsent(item)
 	}
 	return out, tx, nil
+}
+
+// AuditEventItem normalizes e for storage (seq 0, no prev_hash, UTC time,
+// content hash) and returns it with its table item — what Commit writes
+// for it. Exported for bulk loads (the verify benchmark); the request
+// path writes events only through Commit.
+func AuditEventItem(tenant string, e access.AuditEvent) (access.AuditEvent, map[string]types.AttributeValue, error) {
+	if e.TenantID != tenant || !validItemID(e.ID) || strings.Contains(e.ID, "#") {
+		return e, nil, fmt.Errorf("%w: audit event tenant/id", ErrInvalidInput)
+	}
+	e.Seq, e.PrevHash = 0, ""
+	e.CreatedAt = e.CreatedAt.UTC()
+	e.Metadata = access.NormalizeMetadata(e.Metadata)
+	e.Hash = access.AuditHash(e)
+	item, err := auditItem(tenant, e)
+	return e, item, err
 }
 
 // CommitAudit writes events alone (a change with nothing else to write,

@@ -42,8 +42,23 @@ type ChainEntry struct {
 var ErrChainConflict = errors.New("store: audit chain append conflict")
 
 // MaxChainAppend is the most entries one AppendChain takes (two items each
-// in one transaction).
-const MaxChainAppend = maxTransactItems / 2
+// in one transaction, plus the anchor-due marker).
+const MaxChainAppend = (maxTransactItems - 1) / 2
+
+// DueAnchor is the sweeper index's kind (GSI5PK DUE#anchor) of the
+// anchor-due markers: one item per tenant whose chain head is not
+// anchored yet (PK T#<tenant>#CHAIN, SK ANCHOR; GSI5SK <due>#<tenant>#ANCHOR,
+// head_seq). AppendChain sets it, keeping the first due time;
+// AnchoredChain removes it once an anchor covers head_seq. Idle tenants'
+// heads are found through it, at a cost proportional to the tenants due,
+// not to the table or to all tenants.
+const DueAnchor = "anchor"
+
+const (
+	skChainAnchor = "ANCHOR"
+	attrHeadSeq   = "head_seq"
+	entityAnchor  = "ANCHOR_DUE"
+)
 
 // ChainHead returns the newest entry of the tenant's chain (ok false for
 // an empty chain).
@@ -170,8 +185,9 @@ func (s *Store) ChainedEvents(ctx context.Context, tenantID string, ids []string
 }
 
 // AppendChain writes entries (consecutive seqs) and their references in
-// one transaction, each put only if absent. A lost race → ErrChainConflict.
-func (s *Store) AppendChain(ctx context.Context, tenantID string, entries []ChainEntry) error {
+// one transaction, each put only if absent, and marks the tenant's head
+// as due for an anchor at anchorDue. A lost race → ErrChainConflict.
+func (s *Store) AppendChain(ctx context.Context, tenantID string, entries []ChainEntry, anchorDue time.Time) error {
 	if err := checkTenant(tenantID); err != nil {
 		return err
 	}
@@ -183,20 +199,26 @@ func (s *Store) AppendChain(ctx context.Context, tenantID string, entries []Chai
 	}
 	tx := make([]types.TransactWriteItem, 0, 2*len(entries))
 	for _, e := range entries {
-		if e.TenantID != tenantID || !validItemID(e.EventID) {
-			return fmt.Errorf("%w: chain entry tenant/event", ErrInvalidInput)
-		}
-		item, err := attributevalue.MarshalMap(e)
+		item, ref, err := ChainEntryItems(tenantID, e)
 		if err != nil {
-			return fmt.Errorf("store: encode chain entry: %w", err)
+			return err
 		}
-		item[AttrPK], item[AttrSK], item[AttrEntityType] = str(chainPK(tenantID)), str(chainSeqSK(e.Seq)), str(entityChain)
-		tx = append(tx, s.putIfAbsent(item))
-		tx = append(tx, s.putIfAbsent(map[string]types.AttributeValue{
-			AttrPK: str(chainPK(tenantID)), AttrSK: str(chainRefSK(e.EventID)), AttrEntityType: str(entityChainRef),
-			AttrTenantID: str(tenantID), "event_id": str(e.EventID), "seq": num(e.Seq),
-		}))
+		tx = append(tx, s.putIfAbsent(item), s.putIfAbsent(ref))
 	}
+	// The marker is put whole (not updated with if_not_exists): each
+	// append moves the due time to its own anchorDue. A tenant that keeps
+	// appending is anchored by the extender itself once its latest anchor
+	// is AnchorInterval old; one that stops is due AnchorInterval after
+	// its last append. (The embedded DynamoDB also mis-indexes items an
+	// UpdateItem creates.)
+	tx = append(tx, types.TransactWriteItem{Put: &types.Put{
+		TableName: aws.String(s.table),
+		Item: map[string]types.AttributeValue{
+			AttrPK: str(chainPK(tenantID)), AttrSK: str(skChainAnchor), AttrEntityType: str(entityAnchor),
+			AttrTenantID: str(tenantID), attrHeadSeq: num(entries[len(entries)-1].Seq),
+			AttrGSI5PK: str(sweepPK(DueAnchor)), AttrGSI5SK: str(sweepSK(anchorDue, tenantID, skChainAnchor)),
+		},
+	}})
 	err := s.transact(ctx, tx)
 	if err == nil {
 		return nil
@@ -205,4 +227,44 @@ func (s *Store) AppendChain(ctx context.Context, tenantID string, entries []Chai
 		return fmt.Errorf("%w: %w", ErrChainConflict, err)
 	}
 	return fmt.Errorf("store: append chain: %w", err)
+}
+
+// ChainEntryItems returns the table items of a chain entry: the entry
+// (SK SEQ#<seq>) and its event's reference (SK REF#<event id>) — what
+// AppendChain writes. Exported for bulk loads (the verify benchmark).
+func ChainEntryItems(tenantID string, e ChainEntry) (entry, ref map[string]types.AttributeValue, err error) {
+	if e.TenantID != tenantID || !validItemID(e.EventID) {
+		return nil, nil, fmt.Errorf("%w: chain entry tenant/event", ErrInvalidInput)
+	}
+	entry, err = attributevalue.MarshalMap(e)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: encode chain entry: %w", err)
+	}
+	entry[AttrPK], entry[AttrSK], entry[AttrEntityType] = str(chainPK(tenantID)), str(chainSeqSK(e.Seq)), str(entityChain)
+	ref = map[string]types.AttributeValue{
+		AttrPK: str(chainPK(tenantID)), AttrSK: str(chainRefSK(e.EventID)), AttrEntityType: str(entityChainRef),
+		AttrTenantID: str(tenantID), "event_id": str(e.EventID), "seq": num(e.Seq),
+	}
+	return entry, ref, nil
+}
+
+// AnchoredChain records that an anchor covers the tenant's chain up to
+// seq: the anchor-due marker goes, unless entries past seq were appended
+// meanwhile (then it stays, with its due time: their anchor is due).
+func (s *Store) AnchoredChain(ctx context.Context, tenantID string, seq int64) error {
+	if err := checkTenant(tenantID); err != nil {
+		return err
+	}
+	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       keyOf(chainPK(tenantID), skChainAnchor),
+		ConditionExpression:       aws.String("#hs <= :seq"),
+		ExpressionAttributeNames:  map[string]string{"#hs": attrHeadSeq},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":seq": num(seq)},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("store: anchored chain of %s: %w", tenantID, err)
+	}
+	return nil
 }

@@ -49,6 +49,13 @@ func FromEnv(ctx context.Context) (*Store, error) {
 	return s, nil
 }
 
+// LocalFromEnv reports whether the environment configures a local stack:
+// DYNAMODB_ENDPOINT is a loopback URL (the rule FromEnv applies to the
+// cursor secret). Deployed functions never have one.
+func LocalFromEnv() bool {
+	return loopback(config.String(EnvDynamoDBEndpoint))
+}
+
 // loopback reports whether endpoint is a URL on a loopback host.
 func loopback(endpoint string) bool {
 	u, err := url.Parse(endpoint)

@@ -22,6 +22,7 @@ package store
 //	audit event       T#<tenant>#AUDIT            EVT#<event id>    (one item per event, no sequence; audit.go)
 //	chain entry       T#<tenant>#CHAIN            SEQ#<seq, 20 digits> (hash chain over the events: seq, event id and hash, links, MAC; chain.go)
 //	chain reference   T#<tenant>#CHAIN            REF#<event id>    (which seq chained the event: the extender's idempotence)
+//	anchor due        T#<tenant>#CHAIN            ANCHOR            (head_seq; in GSI5 DUE#anchor while the head is unanchored; chain.go)
 //	assignment        T#<tenant>#ASSIGN           A#<sha256>        (provider bookkeeping: account+permission set+principal, holder grant ids; assignments.go)
 //	AWS settings      T#<tenant>                  SETTINGS#AWS      (Identity Center instance, role to assume; settings.go)
 //	drift digest      T#<tenant>                  DRIFT             (what the reconciler reported last; settings.go)
@@ -67,10 +68,12 @@ package store
 //	      the tenants' data; no query crosses tenants.
 //	GSI5 (GSI5PK/GSI5SK), sparse, keys only: what can become overdue (sweep.go)
 //	        GSI5PK = DUE#<kind>    GSI5SK = <due time, sortTime>#<tenant>#<id>
-//	      kind (access.GrantSweepDue, RequestSweepDue): approval (pending
+//	      kind (access.GrantSweepDue, RequestSweepDue, and DueAnchor): approval (pending
 //	      requests, their approval deadline), provisioning (provisioning
 //	      grants, when last written), end (active grants, expires_at),
-//	      revoke_retry (revoke_failed grants, their next retry). An item
+//	      revoke_retry (revoke_failed grants, their next retry), anchor
+//	      (a tenant's unanchored audit chain head, AUDIT_ANCHOR_INTERVAL
+//	      after the append; read by extend-audit-chain's schedule). An item
 //	      leaves the index when it leaves those states. The sweeper reads
 //	      GSI5PK = DUE#<kind> AND GSI5SK <= <now - grace>: only overdue
 //	      items, whatever the table's size.
@@ -78,7 +81,8 @@ package store
 //	      tenant's overdue items, and a per-tenant partition would make it
 //	      list all tenants on every run (cost proportional to tenants, not
 //	      to overdue work). The index is keys only — no tenant data beyond
-//	      the keys — and only the sweeper (sweep-overdue) may Query it: the
+//	      the keys — and only the sweeper (sweep-overdue) and the chain
+//	      extender's schedule (extend-audit-chain, DUE#anchor) Query it: the
 //	      API functions' dynamodb:LeadingKeys T#* pins their own reads,
 //	      and writing an item's GSI5 attributes goes through its
 //	      tenant-first base key. Shard DUE#<kind> by a suffix if overdue

@@ -15,8 +15,8 @@ import (
 // of a tenant, what it is due for (access.Sweep*) and since when.
 type Overdue struct {
 	TenantID string
-	Kind     string // access.SweepApproval, SweepProvisioning, SweepEnd, SweepRevokeRetry
-	Entity   string // "request" or "grant"
+	Kind     string // access.SweepApproval, SweepProvisioning, SweepEnd, SweepRevokeRetry; DueAnchor
+	Entity   string // "request" or "grant"; "chain" (DueAnchor)
 	ID       string
 	DueAt    time.Time
 }
@@ -86,6 +86,8 @@ func overdueOf(kind string, item map[string]types.AttributeValue) (Overdue, bool
 		o.Entity, o.ID = "request", rest[len("REQ#"):]
 	case strings.HasPrefix(rest, "GRANT#"):
 		o.Entity, o.ID = "grant", rest[len("GRANT#"):]
+	case rest == "CHAIN" && kind == DueAnchor:
+		o.Entity, o.ID = "chain", skChainAnchor // the tenant's anchor-due marker
 	default:
 		return Overdue{}, false
 	}
