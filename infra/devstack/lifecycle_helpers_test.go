@@ -19,12 +19,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
+	"github.com/jitsudo/jitsudo-serverless/infra/dynamolocal"
 	"github.com/jitsudo/jitsudo-serverless/infra/openapicheck"
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/recording"
-	"github.com/jitsudo/jitsudo-serverless/shared/store"
-	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamolocal"
 )
 
 // minParallel is the default -test.parallel of this package. Its tests
@@ -88,7 +87,7 @@ func newEnvWithDB(t *testing.T) (*env, *dynamodb.Client) {
 	if err != nil {
 		t.Fatalf("devstack.Seed: %v", err)
 	}
-	return &env{t: t, st: st, demo: demo}, store.NewLocalClient(endpoint)
+	return &env{t: t, st: st, demo: demo}, dynamolocal.Client(endpoint)
 }
 
 // More of the seeded people.

@@ -20,16 +20,16 @@ import (
 
 	"github.com/jitsudo/jitsudo-serverless/infra/ddbstream"
 	"github.com/jitsudo/jitsudo-serverless/infra/devidp"
+	"github.com/jitsudo/jitsudo-serverless/infra/devissuer"
+	"github.com/jitsudo/jitsudo-serverless/infra/dynamolocal"
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
 	"github.com/jitsudo/jitsudo-serverless/shared/audit"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
-	"github.com/jitsudo/jitsudo-serverless/shared/auth/devissuer"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
-	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamolocal"
 )
 
 // Config of a local stack. Zero values are the embedded defaults.
@@ -130,7 +130,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	st.stops = append(st.stops, driver.Close)
 	ddbSrv := httptest.NewServer(driver.Tap(notifs.Tap(ddb), cfg.Logger))
 	st.stops = append(st.stops, ddbSrv.Close)
-	client := store.NewLocalClient(ddbSrv.URL)
+	client := dynamolocal.Client(ddbSrv.URL)
 	if cfg.DynamoDBEndpoint != "" {
 		if client, err = store.NewClient(ctx, ddbSrv.URL, ""); err != nil {
 			return nil, err

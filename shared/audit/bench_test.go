@@ -11,9 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/dynamotest"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/audit"
-	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamotest"
 )
 
 // BenchmarkVerify verifies a chain of AUDIT_BENCH_EVENTS events (default
