@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -40,43 +39,6 @@ func install(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-func validate(t *testing.T, dir, file string) (string, error) {
-	out, err := exec.Command("node", filepath.Join(dir, "node_modules", "asl-validator", "dist", "bin", "asl-validator.js"), "--json-path", file).CombinedOutput()
-	return string(out), err
-}
-
-// TestStateMachinesValid runs asl-validator (paths and ARNs checked) on
-// every statemachines/*.json, and makes sure it rejects a broken copy.
-func TestStateMachinesValid(t *testing.T) {
-	dir := install(t)
-	files, err := filepath.Glob(filepath.Join(repoRoot, "statemachines", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no state machines: %v", err)
-	}
-	for _, f := range files {
-		if out, err := validate(t, dir, f); err != nil {
-			t.Errorf("%s: asl-validator: %v\n%s", f, err, out)
-		}
-	}
-	data, err := os.ReadFile(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var def map[string]any
-	if err := json.Unmarshal(data, &def); err != nil {
-		t.Fatal(err)
-	}
-	def["StartAt"] = "NoSuchState"
-	broken, _ := json.Marshal(def)
-	bad := filepath.Join(t.TempDir(), "broken.asl.json")
-	if err := os.WriteFile(bad, broken, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := validate(t, dir, bad); err == nil {
-		t.Errorf("asl-validator accepted a definition whose StartAt names no state:\n%s", out)
-	}
 }
 
 // TestPlaceholdersAreWorkers: the ASL's ${...} placeholders are exactly the
