@@ -28,6 +28,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify"
+	"github.com/jitsudo/jitsudo-serverless/shared/provider/recording"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
@@ -51,6 +52,12 @@ type Config struct {
 	// temporary directory removed on Close).
 	AuditKey       []byte
 	AuditAnchorDir string
+	// TimeScale > 1 runs the stack's business time (Clock) that many times
+	// as fast as the wall clock — the API, the workers, the sweeper and the
+	// local Step Functions' timers alike — so tests see grants end and
+	// approvals time out without waiting for them (0 or 1: real time, as
+	// make dev runs).
+	TimeScale float64
 }
 
 // Stack is a running local system.
@@ -194,7 +201,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, fmt.Errorf("devstack: Lambda listener: %w", err)
 	}
 	st.LambdaURL = "http://" + lambdaLn.Addr().String()
-	st.Workflow, err = StartWorkflow(ctx, st.Store, st.LambdaURL, cfg.Logger, cfg.ShimLog)
+	st.Workflow, err = startWorkflow(ctx, st.Store, recording.New(st.Store), st.LambdaURL, cfg.Logger, cfg.ShimLog, NewClock(cfg.TimeScale))
 	if err != nil {
 		ln.Close()
 		lambdaLn.Close()

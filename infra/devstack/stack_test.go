@@ -1,6 +1,8 @@
 package devstack_test
 
 import (
+	"time"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -24,9 +26,18 @@ type env struct {
 	demo devstack.Demo
 }
 
+// timeScale runs the tests' stacks' business time (devstack.Clock) ten
+// times as fast as the wall clock: a one-minute approval timeout or grant
+// passes in six real seconds, through the same API, workers and state
+// machine timers as on AWS.
+const timeScale = 10
+
+// until is the real time until the stack's business time reaches t.
+func (e *env) until(t time.Time) time.Duration { return e.st.Workflow.Clock.Until(t) }
+
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	st, err := devstack.Start(t.Context(), devstack.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	st, err := devstack.Start(t.Context(), devstack.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), TimeScale: timeScale})
 	if err != nil {
 		t.Fatalf("devstack.Start: %v", err)
 	}
