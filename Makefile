@@ -24,7 +24,7 @@ ADDR         ?= 127.0.0.1:8080
 SFN_DIR      := infra/stepfunctions
 WEBTEST_DIR  := infra/webtest
 
-.PHONY: goaws dev sam-build test test-go test-external-dynamodb fuzz build sizes invoke validate lint bench tools npm clean
+.PHONY: goaws dev sam-build test test-go test-browser test-external-dynamodb fuzz build sizes invoke validate lint bench tools npm clean
 
 ## dev: run the API, authorizer, embedded DynamoDB and a dev OIDC issuer on $(ADDR)
 ## (built, then exec'd rather than `go run`: `go run` exits 1 on Ctrl-C, jitsudo-dev exits 0)
@@ -33,7 +33,8 @@ dev: npm goaws
 	@exec .bin/jitsudo-dev -addr $(ADDR)
 
 ## test: lint, unit + integration tests (incl. RIE invocations), brief fuzzing, arm64 build size check
-TEST_STEPS := lint validate test-go test-external-dynamodb fuzz build
+## (the browser tests are a step of their own, test-browser, so their time shows apart in the summary)
+TEST_STEPS := lint validate test-go test-browser test-external-dynamodb fuzz build
 test: npm goaws
 	@mkdir -p .build; : > .build/test-times; status=0; \
 	  for step in $(TEST_STEPS); do \
@@ -44,9 +45,14 @@ test: npm goaws
 	  done; \
 	  echo "make test, time per step:"; cat .build/test-times; exit $$status
 
+BROWSER_PKG := ./$(WEBTEST_DIR)
 test-go:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/$(WEBTEST_DIR)$$')
 	$(GO) test -count=1 -tags jitsudo_local -run '^TestFromEnvLocal$$' ./shared/provider/providers/
+
+## test-browser: the Approvals page's browser tests (Chromium through chromedp; infra/webtest)
+test-browser: npm
+	$(GO) test -count=1 $(BROWSER_PKG)
 
 ## test-external-dynamodb: the DynamoDB suites on a second, independent engine: moto's DynamoDB
 ## (moto_server, Python; on the machine image, `pip install 'moto[server]==5.2.1'` elsewhere) behind
