@@ -335,3 +335,55 @@ func TestShimAPI(t *testing.T) {
 		t.Errorf("r4: %v %v, want FAILED with InvalidMode", d, err)
 	}
 }
+
+// TestShimTimeScale: with TimeScale 30 the shim's clock runs 30 times as
+// fast from TimeOrigin: a 30-second Wait and a Wait until a timestamp a
+// minute after the origin end together after two real seconds, and the
+// execution's dates are business time (a minute apart).
+func TestShimTimeScale(t *testing.T) {
+	install(t)
+	asl := filepath.Join(t.TempDir(), "waits.asl.json")
+	def := `{"StartAt":"Pause","States":{"Pause":{"Type":"Wait","Seconds":30,"Next":"Until"},"Until":{"Type":"Wait","TimestampPath":"$.until","End":true}}}`
+	if err := os.WriteFile(asl, []byte(def), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const scale = 30
+	origin := time.Now()
+	ctx := context.Background()
+	endpoint, stop, err := stepfunctions.Start(ctx, stepfunctions.Config{
+		ASLFiles: []string{asl}, Substitutions: map[string]string{}, LambdaEndpoint: "http://127.0.0.1:9", TimeScale: scale, TimeOrigin: origin,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	cfg := awsenv.Config("us-east-1")
+	cfg.Credentials = awsenv.LocalCredentials
+	client := sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	until := origin.Add(time.Minute).UTC().Format(time.RFC3339Nano)
+	out, err := client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(stepfunctions.StateMachineARN("waits")),
+		Name: aws.String("w1"), Input: aws.String(`{"until":"` + until + `"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		d, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: out.ExecutionArn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		real := time.Since(origin)
+		if d.Status == types.ExecutionStatusSucceeded {
+			// Business time: the start near the origin, the end at or past
+			// origin + 1 minute (the timestamp), which is 2 s of real time.
+			if d.StopDate.Before(origin.Add(time.Minute)) || real < time.Minute/scale {
+				t.Errorf("ended at %s (business), %s real after the origin: want >= %s and >= %s",
+					d.StopDate.Sub(origin), real, time.Minute, time.Minute/scale)
+			}
+			return
+		}
+		if d.Status != types.ExecutionStatusRunning || real > 30*time.Second {
+			t.Fatalf("execution %s after %s real: the waits were not scaled", d.Status, real)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
