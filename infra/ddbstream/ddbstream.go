@@ -1,5 +1,5 @@
 // Package ddbstream emulates DynamoDB Streams for local use, where the
-// DynamoDB stand-in (shared/store/dynamolocal, minidyn) has none: Tap wraps
+// DynamoDB stand-in (infra/dynamolocal, minidyn) has none: Tap wraps
 // the stand-in's HTTP handler, watches the writes that go through it and
 // hands stream records (aws-lambda-go's events.DynamoDBEvent, the payload
 // a Lambda stream consumer receives) to a sink — locally, the stream

@@ -19,11 +19,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/ddbstream"
+	"github.com/jitsudo/jitsudo-serverless/infra/dynamolocal"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
-	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamolocal"
 )
 
 // collector is a sink that keeps every batch it is given.
@@ -66,7 +66,7 @@ func newEnv(t *testing.T, sink ddbstream.Sink, o ddbstream.Options) *env {
 	s := ddbstream.TapWithOptions(dynamolocal.Handler(), sink, testLogger(t), o)
 	srv := httptest.NewServer(s)
 	t.Cleanup(func() { srv.Close(); s.Close() })
-	c := store.NewLocalClient(srv.URL)
+	c := dynamolocal.Client(srv.URL)
 	table := "jitsudo"
 	if err := store.CreateTable(t.Context(), c, table); err != nil {
 		t.Fatal(err)

@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/devissuer"
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
-	"github.com/jitsudo/jitsudo-serverless/shared/auth/devissuer"
 )
 
 func merge(hs ...map[string]string) map[string]string {

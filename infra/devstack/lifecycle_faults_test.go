@@ -162,19 +162,19 @@ func TestPermanentRevokeError(t *testing.T) {
 	// A grant's shortest duration is a minute: the worker that provisions
 	// it runs 57 s behind, so it ends 3 s after it is active.
 	const lead = 3 * time.Second
-	wf.WorkerClock.Set(time.Now().Add(-(time.Duration(access.MinDurationSeconds)*time.Second - lead)))
+	wf.WorkerClock.Set(wf.Clock.Base().Add(-(time.Duration(access.MinDurationSeconds)*time.Second - lead)))
 	r := e.create(alice, accessRequest(devstack.DevAccount, access.MinDurationSeconds, "rotate the deploy key, CHG-12"))
 	g := e.waitGrant(alice, r.GrantID, access.GrantActive, quick)
 	wf.WorkerClock.Reset()
 	if h := e.holders(g); len(h) != 1 {
 		t.Fatalf("holders while active: %v", h)
 	}
-	if left := time.Until(*g.ExpiresAt); left > lead { // (past already, on a loaded machine)
+	if left := g.ExpiresAt.Sub(wf.Clock.Base()); left > lead { // (past already, on a loaded machine)
 		t.Fatalf("the grant ends in %s, want within %s", left, lead)
 	}
 
 	g = e.waitGrant(alice, g.ID, access.GrantRevokeFailed, quick)
-	t.Logf("revoke_failed %s after the grant's end (the execution's ExpireGrant, its Catch, record-failure)", time.Since(*g.ExpiresAt).Round(10*time.Millisecond))
+	t.Logf("revoke_failed %s after the grant's end (the execution's ExpireGrant, its Catch, record-failure)", wf.Clock.Base().Sub(*g.ExpiresAt).Round(10*time.Millisecond))
 	if !strings.Contains(g.RevokeFailure, "AccessDeniedException") || g.RevokeAttempts != 1 || g.NextRevokeAt == nil {
 		t.Fatalf("revoke_failed grant: failure %q, attempts %d, next %v", g.RevokeFailure, g.RevokeAttempts, g.NextRevokeAt)
 	}

@@ -18,12 +18,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
+	"github.com/jitsudo/jitsudo-serverless/infra/dynamolocal"
 	"github.com/jitsudo/jitsudo-serverless/infra/openapicheck"
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/recording"
-	"github.com/jitsudo/jitsudo-serverless/shared/store"
-	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamolocal"
 )
 
 // minParallel is the default -test.parallel of this package. Its tests
@@ -52,7 +51,7 @@ func newEnvWithDB(t *testing.T) (*env, *dynamodb.Client) {
 	t.Helper()
 	endpoint, stop := dynamolocal.Start()
 	t.Cleanup(stop)
-	st, err := devstack.Start(t.Context(), devstack.Config{Addr: "127.0.0.1:0", DynamoDBEndpoint: endpoint, Logger: slog.New(slog.DiscardHandler)})
+	st, err := devstack.Start(t.Context(), devstack.Config{Addr: "127.0.0.1:0", DynamoDBEndpoint: endpoint, Logger: slog.New(slog.DiscardHandler), TimeScale: timeScale})
 	if err != nil {
 		t.Fatalf("devstack.Start: %v", err)
 	}
@@ -61,7 +60,7 @@ func newEnvWithDB(t *testing.T) (*env, *dynamodb.Client) {
 	if err != nil {
 		t.Fatalf("devstack.Seed: %v", err)
 	}
-	return &env{t: t, st: st, demo: demo}, store.NewLocalClient(endpoint)
+	return &env{t: t, st: st, demo: demo}, dynamolocal.Client(endpoint)
 }
 
 // More of the seeded people.

@@ -65,7 +65,7 @@ func TestLifecycleAutoExpires(t *testing.T) {
 	}
 
 	end := *g.ExpiresAt
-	g = e.waitGrant(alice, g.ID, access.GrantExpired, time.Until(end)+quick)
+	g = e.waitGrant(alice, g.ID, access.GrantExpired, e.until(end)+quick)
 	// The workflow's Wait has second precision, so it may fire up to 1 s
 	// before expires_at; never earlier.
 	if g.UpdatedAt.Before(end.Add(-time.Second)) {
@@ -261,7 +261,7 @@ func TestLifecycleApprovalTimeout(t *testing.T) {
 		t.Fatalf("created: %+v", r.Request)
 	}
 	deadline := *r.ApprovalDeadline
-	x := e.waitExecution(r.ID, time.Until(deadline)+quick)
+	x := e.waitExecution(r.ID, e.until(deadline)+quick)
 	if x.Status != "SUCCEEDED" || !slices.Equal(x.States, []string{"ChooseMode", "WaitForApproval", "ApprovalTimeout", "ApprovedMeanwhile", "Closed"}) {
 		t.Fatalf("execution: %+v", x)
 	}
@@ -383,7 +383,7 @@ func TestLifecycleEarlyRevoke(t *testing.T) {
 	}
 	e.wantErr(http.StatusConflict, "conflict", "DELETE", "/v1/grants/"+g.ID, alice, nil)
 
-	x := e.waitExecution(r.ID, time.Until(*g.ExpiresAt)+quick)
+	x := e.waitExecution(r.ID, e.until(*g.ExpiresAt)+quick)
 	if x.Status != "SUCCEEDED" || x.Error != "" || x.Retries != 0 ||
 		!slices.Equal(x.States, autoStates) {
 		t.Fatalf("execution: %+v", x)

@@ -105,7 +105,7 @@ type channelOut struct {
 func newEnvConsole(t *testing.T) (*env, *proclog.Buffer) {
 	t.Helper()
 	console := &proclog.Buffer{}
-	return newEnvWith(t, devstack.Config{Addr: "127.0.0.1:0", Logger: quietLogger(), Console: console}), console
+	return newEnvWith(t, devstack.Config{Addr: "127.0.0.1:0", Logger: quietLogger(), Console: console, TimeScale: timeScale}), console
 }
 
 // TestNotificationsEndToEnd: the whole local path — a state change's audit
@@ -181,7 +181,7 @@ func TestNotificationsEndToEnd(t *testing.T) {
 	// and the expiry is notified.
 	q := e.create(alice, accessRequest(devstack.SandboxAccount, 600, "look at the sandbox"))
 	hook.wait(events.RequestPending, q.ID, 5*time.Second)
-	exp, _ := hook.wait(events.RequestExpired, q.ID, 90*time.Second)
+	exp, _ := hook.wait(events.RequestExpired, q.ID, e.st.Workflow.Clock.Real(time.Minute)+30*time.Second)
 	if exp.Actor.ID != "approval_timeout" || exp.Severity != events.SeverityWarning {
 		t.Errorf("request.expired event: %+v", exp)
 	}

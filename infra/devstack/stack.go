@@ -20,18 +20,19 @@ import (
 
 	"github.com/jitsudo/jitsudo-serverless/infra/ddbstream"
 	"github.com/jitsudo/jitsudo-serverless/infra/devidp"
+	"github.com/jitsudo/jitsudo-serverless/infra/devissuer"
+	"github.com/jitsudo/jitsudo-serverless/infra/dynamolocal"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
 	"github.com/jitsudo/jitsudo-serverless/shared/audit"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
-	"github.com/jitsudo/jitsudo-serverless/shared/auth/devissuer"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify"
 	"github.com/jitsudo/jitsudo-serverless/shared/outbox"
+	"github.com/jitsudo/jitsudo-serverless/shared/provider/recording"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
-	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamolocal"
 )
 
 // Config of a local stack. Zero values are the embedded defaults.
@@ -60,6 +61,12 @@ type Config struct {
 	// Wrap, when set, wraps the HTTP API's handler (a test's OpenAPI
 	// validator of what a browser sends and gets).
 	Wrap func(http.Handler) http.Handler
+	// TimeScale > 1 runs the stack's business time (Clock) that many times
+	// as fast as the wall clock — the API, the workers, the sweeper and the
+	// local Step Functions' timers alike — so tests see grants end and
+	// approvals time out without waiting for them (0 or 1: real time, as
+	// make dev runs).
+	TimeScale float64
 }
 
 // Stack is a running local system.
@@ -139,7 +146,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	st.stops = append(st.stops, outboxTap.Close)
 	ddbSrv := httptest.NewServer(outboxTap.Tap(notifs.Tap(ddb), cfg.Logger))
 	st.stops = append(st.stops, ddbSrv.Close)
-	client := store.NewLocalClient(ddbSrv.URL)
+	client := dynamolocal.Client(ddbSrv.URL)
 	if cfg.DynamoDBEndpoint != "" {
 		if client, err = store.NewClient(ctx, ddbSrv.URL, ""); err != nil {
 			return nil, err
@@ -203,7 +210,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, fmt.Errorf("devstack: Lambda listener: %w", err)
 	}
 	st.LambdaURL = "http://" + lambdaLn.Addr().String()
-	st.Workflow, err = StartWorkflow(ctx, st.Store, st.LambdaURL, cfg.Logger, cfg.ShimLog)
+	st.Workflow, err = startWorkflow(ctx, st.Store, recording.New(st.Store), st.LambdaURL, cfg.Logger, cfg.ShimLog, NewClock(cfg.TimeScale))
 	if err != nil {
 		ln.Close()
 		lambdaLn.Close()

@@ -1,6 +1,8 @@
 package devstack_test
 
 import (
+	"time"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -24,15 +26,25 @@ type env struct {
 	demo devstack.Demo
 }
 
+// timeScale runs the tests' stacks' business time (devstack.Clock) ten
+// times as fast as the wall clock: a one-minute approval timeout or grant
+// passes in six real seconds, through the same API, workers and state
+// machine timers as on AWS.
+const timeScale = 10
+
+// until is the real time until the stack's business time reaches t.
+func (e *env) until(t time.Time) time.Duration { return e.st.Workflow.Clock.Until(t) }
+
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	return newEnvConfig(t, devstack.Config{})
 }
 
-// newEnvConfig is newEnv with cfg (its address and logger are set here).
+// newEnvConfig is newEnv with cfg (its address, logger and time scale
+// are set here).
 func newEnvConfig(t *testing.T, cfg devstack.Config) *env {
 	t.Helper()
-	cfg.Addr, cfg.Logger = "127.0.0.1:0", slog.New(slog.DiscardHandler)
+	cfg.Addr, cfg.Logger, cfg.TimeScale = "127.0.0.1:0", slog.New(slog.DiscardHandler), timeScale
 	return newEnvWith(t, cfg)
 }
 

@@ -41,7 +41,9 @@ type Workflow struct {
 	// test hook that kills a function between its commit and its
 	// workflow call).
 	API *APIWorkflow
-	// Clock is the API functions' clock (tests move it forward).
+	// Clock is the stack's business time (Config.TimeScale): the API
+	// functions see Now (tests may move it forward), the workers, the
+	// sweeper and the shim's timers Base.
 	Clock *Clock
 	// WorkerClock is the workers' clock (the wall clock unless a test
 	// moves it: a grant provisioned while it runs 57 s behind ends 3 s
@@ -72,6 +74,12 @@ func StartWorkflow(ctx context.Context, s *store.Store, lambdaBase string, logge
 // StartWorkflowWith is StartWorkflow with the workers' provider prov (the
 // Identity Center provider against a stand-in, in tests).
 func StartWorkflowWith(ctx context.Context, s *store.Store, prov access.Provider, lambdaBase string, logger *slog.Logger, shimLog io.Writer) (*Workflow, error) {
+	return startWorkflow(ctx, s, prov, lambdaBase, logger, shimLog, NewClock(1))
+}
+
+// startWorkflow is StartWorkflowWith on clock (its scale also runs the
+// shim's clock).
+func startWorkflow(ctx context.Context, s *store.Store, prov access.Provider, lambdaBase string, logger *slog.Logger, shimLog io.Writer, clock *Clock) (*Workflow, error) {
 	dir, err := stepfunctions.Dir()
 	if err != nil {
 		return nil, err
@@ -90,6 +98,8 @@ func StartWorkflowWith(ctx context.Context, s *store.Store, prov access.Provider
 		LambdaEndpoint: lambdaBase,
 		LambdaSecret:   secret,
 		Log:            shimLog,
+		TimeScale:      clock.Scale,
+		TimeOrigin:     clock.Origin,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("devstack: local Step Functions: %w", err)
@@ -103,14 +113,17 @@ func StartWorkflowWith(ctx context.Context, s *store.Store, prov access.Provider
 	endpoint := faultSrv.URL
 	stop := func() { faultSrv.Close(); stopShim() }
 	pf := &ProviderFaults{Provider: prov}
-	wf := &Workflow{Endpoint: endpoint, Faults: faults, stop: stop, Provider: pf, ProviderFaults: pf, WorkerClock: &Clock{},
+	wf := &Workflow{Endpoint: endpoint, Faults: faults, stop: stop, Provider: pf, ProviderFaults: pf,
 		SFN: workflow.New(workflow.NewClient(endpoint, stepfunctions.Region), stepfunctions.StateMachineARN(StateMachine))}
-	wf.API, wf.Clock = &APIWorkflow{Workflow: wf.SFN}, &Clock{}
+	wf.API, wf.Clock = &APIWorkflow{Workflow: wf.SFN}, clock
+	// The workers' clock runs on the same business time as clock.Base,
+	// plus an offset a test may set.
+	wf.WorkerClock = &Clock{Origin: clock.Origin, Scale: clock.Scale}
 	wf.Driver = &workflow.Driver{Repo: s, Workflow: wf.SFN, Logger: logger.With("function", "relay-outbox", "half", "drive")}
 	svc := &access.Service{Repo: s, Policies: workflow.Policies(s), Workflow: wf.SFN, Provider: wf.Provider,
 		Now: wf.WorkerClock.Now, Logger: logger.With("function", "workers")}
-	wf.Workers = &workflow.Workers{Service: svc, Workflow: wf.SFN, Logger: logger.With("function", "workers")}
-	wf.Sweeper = &workflow.Sweeper{Index: s, Service: svc, Logger: logger.With("function", "sweep-overdue")}
+	wf.Workers = &workflow.Workers{Service: svc, Workflow: wf.SFN, Now: wf.WorkerClock.Now, Logger: logger.With("function", "workers")}
+	wf.Sweeper = &workflow.Sweeper{Index: s, Service: svc, Now: clock.Base, Logger: logger.With("function", "sweep-overdue")}
 	wf.Lambda = stepfunctions.RequireLambdaSecret(secret, stepfunctions.LambdaInvokeHandler(wf.Workers.Handlers()))
 	return wf, nil
 }

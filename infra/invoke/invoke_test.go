@@ -13,10 +13,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/dynamotest"
 	"github.com/jitsudo/jitsudo-serverless/infra/goaws"
 	"github.com/jitsudo/jitsudo-serverless/infra/invoke"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
-	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamotest"
 )
 
 // want is what invoking one sample event must produce.

@@ -17,10 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/dynamotest"
 	"github.com/jitsudo/jitsudo-serverless/infra/invoke"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
-	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamotest"
 )
 
 var updateSamples = flag.Bool("update-samples", false, "rewrite events/relay-outbox.json from the seeded table")

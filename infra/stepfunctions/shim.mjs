@@ -16,7 +16,8 @@
 //
 // Usage:
 //   node --require ./polyfill.cjs shim.mjs --port 0 --lambda-endpoint URL \
-//     [--substitutions JSON] [--region us-east-1] [--account 000000000000] file.asl.json...
+//     [--substitutions JSON] [--region us-east-1] [--account 000000000000]
+//     [--time-scale N --time-origin MS] file.asl.json...
 //
 // A state machine's name is its file name without .asl.json (or .json); its
 // ARN is arn:aws:states:<region>:<account>:stateMachine:<name>. When
@@ -48,8 +49,31 @@ const { values: opts, positionals: files } = parseArgs({
     region: { type: 'string', default: 'us-east-1' },
     account: { type: 'string', default: '000000000000' },
     verbose: { type: 'boolean', default: false },
+    'time-scale': { type: 'string', default: '1' },
+    'time-origin': { type: 'string', default: '0' },
   },
 });
+
+// --time-scale N (tests of the local stack): this process's clock runs N
+// times as fast as the wall clock from --time-origin (ms since the epoch)
+// on, as the caller's does. Date.now() is scaled, so Wait states'
+// Timestamp/TimestampPath compare against it, and so are the delays of the
+// timers the engine (Wait Seconds, retry intervals, task timeouts) and this
+// shim (a .waitForTaskToken task's timeout) set. Node's own timers (HTTP
+// keep-alive, fetch) keep real time.
+const timeScale = Number(opts['time-scale']);
+if (!(timeScale >= 1)) throw new Error(`--time-scale ${opts['time-scale']}: want a number >= 1`);
+if (timeScale > 1) {
+  const origin = Number(opts['time-origin']);
+  const realNow = Date.now;
+  Date.now = () => Math.floor(origin + (realNow() - origin) * timeScale);
+  const realSetTimeout = globalThis.setTimeout;
+  globalThis.setTimeout = function scaledSetTimeout(fn, ms, ...rest) {
+    const caller = new Error().stack.split('\n')[2] ?? '';
+    const ours = caller.includes('aws-local-stepfunctions') || caller.includes('shim.mjs');
+    return realSetTimeout(fn, ours && ms > 0 ? ms / timeScale : ms, ...rest);
+  };
+}
 
 const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
 const LAMBDA_WAIT = 'arn:aws:states:::lambda:invoke.waitForTaskToken';

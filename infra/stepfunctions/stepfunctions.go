@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -124,6 +125,14 @@ type Config struct {
 	Log io.Writer
 	// Verbose makes the shim log every execution and task event.
 	Verbose bool
+	// TimeScale > 1 runs the shim's clock TimeScale times as fast as the
+	// wall clock from TimeOrigin on: Date.now(), hence Wait states'
+	// Timestamp/TimestampPath, and the delays of the engine's and the
+	// shim's timers (Wait Seconds, task timeouts, retry intervals). Tests
+	// of the local stack use it so that a one-minute timeout passes in a
+	// few real seconds, with the caller's clock scaled the same way.
+	TimeScale  float64
+	TimeOrigin time.Time
 }
 
 // Start installs the npm packages when needed and runs the shim on a free
@@ -148,6 +157,10 @@ func Start(ctx context.Context, cfg Config) (endpoint string, stop func(), err e
 	args := []string{"--require", "./polyfill.cjs", "shim.mjs", "--port", "0",
 		"--lambda-endpoint", cfg.LambdaEndpoint, "--substitutions", string(subs),
 		"--region", Region, "--account", Account}
+	if cfg.TimeScale > 1 {
+		args = append(args, "--time-scale", strconv.FormatFloat(cfg.TimeScale, 'g', -1, 64),
+			"--time-origin", strconv.FormatInt(cfg.TimeOrigin.UnixMilli(), 10))
+	}
 	if cfg.Verbose {
 		args = append(args, "--verbose")
 	}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -40,43 +39,6 @@ func install(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-func validate(t *testing.T, dir, file string) (string, error) {
-	out, err := exec.Command("node", filepath.Join(dir, "node_modules", "asl-validator", "dist", "bin", "asl-validator.js"), "--json-path", file).CombinedOutput()
-	return string(out), err
-}
-
-// TestStateMachinesValid runs asl-validator (paths and ARNs checked) on
-// every statemachines/*.json, and makes sure it rejects a broken copy.
-func TestStateMachinesValid(t *testing.T) {
-	dir := install(t)
-	files, err := filepath.Glob(filepath.Join(repoRoot, "statemachines", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no state machines: %v", err)
-	}
-	for _, f := range files {
-		if out, err := validate(t, dir, f); err != nil {
-			t.Errorf("%s: asl-validator: %v\n%s", f, err, out)
-		}
-	}
-	data, err := os.ReadFile(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var def map[string]any
-	if err := json.Unmarshal(data, &def); err != nil {
-		t.Fatal(err)
-	}
-	def["StartAt"] = "NoSuchState"
-	broken, _ := json.Marshal(def)
-	bad := filepath.Join(t.TempDir(), "broken.asl.json")
-	if err := os.WriteFile(bad, broken, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := validate(t, dir, bad); err == nil {
-		t.Errorf("asl-validator accepted a definition whose StartAt names no state:\n%s", out)
-	}
 }
 
 // TestPlaceholdersAreWorkers: the ASL's ${...} placeholders are exactly the
@@ -371,5 +333,57 @@ func TestShimAPI(t *testing.T) {
 	}
 	if err != nil || d.Status != types.ExecutionStatusFailed || aws.ToString(d.Error) != "InvalidMode" {
 		t.Errorf("r4: %v %v, want FAILED with InvalidMode", d, err)
+	}
+}
+
+// TestShimTimeScale: with TimeScale 30 the shim's clock runs 30 times as
+// fast from TimeOrigin: a 30-second Wait and a Wait until a timestamp a
+// minute after the origin end together after two real seconds, and the
+// execution's dates are business time (a minute apart).
+func TestShimTimeScale(t *testing.T) {
+	install(t)
+	asl := filepath.Join(t.TempDir(), "waits.asl.json")
+	def := `{"StartAt":"Pause","States":{"Pause":{"Type":"Wait","Seconds":30,"Next":"Until"},"Until":{"Type":"Wait","TimestampPath":"$.until","End":true}}}`
+	if err := os.WriteFile(asl, []byte(def), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const scale = 30
+	origin := time.Now()
+	ctx := context.Background()
+	endpoint, stop, err := stepfunctions.Start(ctx, stepfunctions.Config{
+		ASLFiles: []string{asl}, Substitutions: map[string]string{}, LambdaEndpoint: "http://127.0.0.1:9", TimeScale: scale, TimeOrigin: origin,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	cfg := awsenv.Config("us-east-1")
+	cfg.Credentials = awsenv.LocalCredentials
+	client := sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	until := origin.Add(time.Minute).UTC().Format(time.RFC3339Nano)
+	out, err := client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(stepfunctions.StateMachineARN("waits")),
+		Name: aws.String("w1"), Input: aws.String(`{"until":"` + until + `"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		d, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: out.ExecutionArn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		real := time.Since(origin)
+		if d.Status == types.ExecutionStatusSucceeded {
+			// Business time: the start near the origin, the end at or past
+			// origin + 1 minute (the timestamp), which is 2 s of real time.
+			if d.StopDate.Before(origin.Add(time.Minute)) || real < time.Minute/scale {
+				t.Errorf("ended at %s (business), %s real after the origin: want >= %s and >= %s",
+					d.StopDate.Sub(origin), real, time.Minute, time.Minute/scale)
+			}
+			return
+		}
+		if d.Status != types.ExecutionStatusRunning || real > 30*time.Second {
+			t.Fatalf("execution %s after %s real: the waits were not scaled", d.Status, real)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

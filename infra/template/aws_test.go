@@ -601,114 +601,6 @@ func checkScheduledEvent(data []byte) []string {
 
 // ---------------------------------------------------------------- cycles
 
-// dependencies returns the resources each resource depends on once SAM
-// has transformed the template: every Ref, GetAtt, ${...} and DependsOn
-// (a function's include those of Globals.Function), except that an HttpApi event's ApiId runs the other way (the API's
-// definition refers to the function, not the function to the API), and
-// the references in a function's Policies belong to the role SAM
-// generates for it (<id>Role), on which the function depends.
-func dependencies(tp *tmpl) map[string][]string {
-	res := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(tp.doc.Content); i += 2 {
-		if tp.doc.Content[i].Value == "Resources" {
-			m := tp.doc.Content[i+1]
-			for j := 0; j+1 < len(m.Content); j += 2 {
-				res[m.Content[j].Value] = m.Content[j+1]
-			}
-		}
-	}
-	fns := tp.functions()
-	known := func(id string) bool {
-		if _, ok := res[id]; ok {
-			return true
-		}
-		f, isRole := strings.CutSuffix(id, "Role")
-		_, ok := fns[f]
-		return isRole && ok
-	}
-	deps := map[string][]string{}
-	add := func(from, to string) {
-		if known(to) && from != to && !slices.Contains(deps[from], to) {
-			deps[from] = append(deps[from], to)
-		}
-	}
-	var refs func(n *yaml.Node, skip func(*yaml.Node) bool, to func(string))
-	refs = func(n *yaml.Node, skip func(*yaml.Node) bool, to func(string)) {
-		if n == nil || skip(n) {
-			return
-		}
-		switch n.Tag {
-		case "!Ref", "!GetAtt":
-			to(strings.SplitN(n.Value, ".", 2)[0])
-		case "!Sub":
-			text := n.Value
-			if n.Kind == yaml.SequenceNode && len(n.Content) > 0 {
-				text = n.Content[0].Value
-			}
-			for _, m := range subVarRe.FindAllStringSubmatch(text, -1) {
-				to(strings.SplitN(strings.TrimSpace(m[1]), ".", 2)[0])
-			}
-		}
-		if n.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i].Value, n.Content[i+1]
-				switch {
-				case k == "Ref" && v.Kind == yaml.ScalarNode:
-					to(v.Value)
-				case k == "Fn::GetAtt" && v.Kind == yaml.ScalarNode:
-					to(strings.SplitN(v.Value, ".", 2)[0])
-				case k == "Fn::GetAtt" && v.Kind == yaml.SequenceNode && len(v.Content) > 0:
-					to(v.Content[0].Value)
-				case k == "Fn::Sub":
-					refs(&yaml.Node{Kind: v.Kind, Tag: "!Sub", Value: v.Value, Content: v.Content}, skip, to)
-				case k == "DependsOn":
-					if v.Kind == yaml.ScalarNode {
-						to(v.Value)
-					}
-					for _, c := range v.Content {
-						to(c.Value)
-					}
-				}
-			}
-		}
-		for _, c := range n.Content {
-			refs(c, skip, to)
-		}
-	}
-	none := func(*yaml.Node) bool { return false }
-	// SAM merges Globals.Function into every function.
-	var globals []string
-	refs(mapValue(mapValue(tp.doc, "Globals"), "Function"), none, func(to string) { globals = append(globals, to) })
-	for id, n := range res {
-		f, isFn := fns[id]
-		if !isFn {
-			refs(n, none, func(to string) { add(id, to) })
-			continue
-		}
-		props := mapValue(n, "Properties")
-		apiIDs := map[*yaml.Node]bool{}
-		for name, ev := range f.Events {
-			if ev.Type != "HttpApi" {
-				continue
-			}
-			if a := mapValue(mapValue(mapValue(mapValue(props, "Events"), name), "Properties"), "ApiId"); a != nil {
-				apiIDs[a] = true
-				refs(a, none, func(api string) { add(api, id) })
-			}
-		}
-		policies := mapValue(props, "Policies")
-		refs(n, func(c *yaml.Node) bool { return apiIDs[c] || c == policies }, func(to string) { add(id, to) })
-		for _, to := range globals {
-			add(id, to)
-		}
-		if f.Role == nil {
-			add(id, id+"Role")
-			refs(policies, none, func(to string) { add(id+"Role", to) })
-		}
-	}
-	return deps
-}
-
 func mapValue(n *yaml.Node, key string) *yaml.Node {
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
@@ -719,42 +611,6 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
-}
-
-// checkCycles: the resources' dependencies (dependencies) have no cycle,
-// which CloudFormation would refuse only at deploy time.
-func checkCycles(tp *tmpl) []string {
-	deps := dependencies(tp)
-	var probs []string
-	const (
-		unseen = iota
-		onPath
-		done
-	)
-	state := map[string]int{}
-	var path []string
-	var visit func(id string)
-	visit = func(id string) {
-		state[id] = onPath
-		path = append(path, id)
-		for _, to := range slices.Sorted(slices.Values(deps[id])) {
-			switch state[to] {
-			case onPath:
-				i := slices.Index(path, to)
-				probs = append(probs, "dependency cycle: "+strings.Join(append(slices.Clone(path[i:]), to), " -> "))
-			case unseen:
-				visit(to)
-			}
-		}
-		path = path[:len(path)-1]
-		state[id] = done
-	}
-	for _, id := range slices.Sorted(maps.Keys(deps)) {
-		if state[id] == unseen {
-			visit(id)
-		}
-	}
-	return probs
 }
 
 // ---------------------------------------------------------------- tests
@@ -771,40 +627,8 @@ func TestBackground(t *testing.T) {
 	report(t, checkBackground(loadTemplate(t)))
 }
 
-func TestNoDependencyCycles(t *testing.T) {
-	tp := loadTemplate(t)
-	report(t, checkCycles(tp))
-	// The walk must see what it is for: the workflow's and the API's edges.
-	deps := dependencies(tp)
-	for _, e := range [][2]string{
-		{"AccessRequestStateMachine", routes.LogicalID(workflow.FnNotifyExpiring)},
-		{routes.LogicalID(workflow.FnNotifyExpiring), "HttpApi"},
-		{routes.LogicalID(workflow.FnNotifyExpiring), eventsTopicID},
-		{"HttpApi", routes.LogicalID("extend-grant")},
-		{"HttpApi", routes.LogicalID(routes.Authorizer)},
-		{routes.LogicalID("revoke-grant"), routes.LogicalID("revoke-grant") + "Role"},
-		{"StoreTaskTokenSendTaskPolicy", routes.LogicalID(workflow.FnStoreTaskToken) + "Role"},
-		// The notification path: the relay's stream, links and
-		// destination, its role's queue, the deliverer's topic and queue.
-		{routes.LogicalID("relay-outbox"), "Table"},
-		{routes.LogicalID("relay-outbox"), "HttpApi"},
-		{routes.LogicalID("relay-outbox"), deadLetterQueues["relay-outbox"]},
-		{routes.LogicalID("relay-outbox") + "Role", deadLetterQueues["relay-outbox"]},
-		{routes.LogicalID("deliver-notifications"), eventsTopicID},
-		{routes.LogicalID("deliver-notifications"), deadLetterQueues["deliver-notifications"]},
-		{routes.LogicalID("create-notification-channel") + "Role", eventsTopicID},
-	} {
-		if !slices.Contains(deps[e[0]], e[1]) {
-			t.Errorf("dependency walk misses %s -> %s (has %v)", e[0], e[1], deps[e[0]])
-		}
-	}
-	if slices.Contains(deps[routes.LogicalID("extend-grant")], "HttpApi") {
-		t.Error("an HttpApi event's ApiId must count as the API depending on the function, not the reverse")
-	}
-}
-
 // TestAWSChecksDetectBreakage: like TestChecksDetectBreakage, for the
-// providers, the events topic, the background functions and cycles.
+// providers, the events topic and the background functions.
 func TestAWSChecksDetectBreakage(t *testing.T) {
 	orig, err := os.ReadFile(templateFile)
 	if err != nil {
@@ -866,11 +690,6 @@ func TestAWSChecksDetectBreakage(t *testing.T) {
 		{"schedule default", "    Default: rate(5 minutes)\n", "    Default: rate(1 minute)\n", checkBackground},
 		{"reconciler on the API", "        Schedule:\n          Type: Schedule\n", "        Schedule:\n          Type: HttpApi\n", checkBackground},
 		{"reconciler without trigger", "      Events:\n        Schedule:\n          Type: Schedule\n          Properties:\n            Schedule: !Ref ReconcileSchedule\n            Description: jitsudo Identity Center drift reconciler\n            Enabled: true\n", "", checkBackground},
-		// Cycles CloudFormation would refuse at deploy time.
-		{"API URL on a route", getGrant, "      CodeUri: functions/get-grant/\n      Description: GET /v1/grants/{id} (read a grant)\n      Environment:\n        Variables:\n          API_BASE_URL: !Sub \"https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}\"\n      Policies:\n        - DynamoDBReadPolicy: {TableName: !Ref Table}\n", checkCycles},
-		{"API URL in Globals", "        STAGE: !Ref Stage\n", "        STAGE: !Ref Stage\n        API_BASE_URL: !Sub \"https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}\"\n", checkCycles},
-		{"worker refers to the state machine", notifierTopic, "          SM: !Ref AccessRequestStateMachine\n" + notifierTopic, checkCycles},
-		{"policy refers back through the role", "        - DynamoDBCrudPolicy: {TableName: !Ref Table}\n        - !Ref AuditChainWriteDeny\n        - StepFunctionsExecutionPolicy", "        - DynamoDBCrudPolicy: {TableName: !Ref Table}\n        - !Ref AuditChainWriteDeny\n        - LambdaInvokePolicy: {FunctionName: !Ref AccessRequestStateMachine}\n        - StepFunctionsExecutionPolicy", checkCycles},
 		// GSI4 (the reconciler's tenants) stays store.TableSchema's.
 		{"GSI4 projection", "Projection: {ProjectionType: KEYS_ONLY}", "Projection: {ProjectionType: ALL}", checkTable},
 		{"GSI4 missing", "        - IndexName: GSI4 # sparse: tenants with AWS settings (the reconciler's Scan)\n          KeySchema:\n            - {AttributeName: GSI4PK, KeyType: HASH}\n            - {AttributeName: GSI4SK, KeyType: RANGE}\n          Projection: {ProjectionType: KEYS_ONLY}\n", "", checkTable},

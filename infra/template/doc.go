@@ -13,7 +13,6 @@
 //     every other route uses the default (Lambda) authorizer;
 //   - routes.Functions() and the template's functions are the same set, and
 //     each functions/<fn> has a main.go;
-//   - every Ref, GetAtt, ${...} in Sub and condition name resolves;
 //   - the DynamoDB table's keys, attributes and GSIs equal store.TableSchema;
 //   - Globals and per-function settings (runtime, arm64, bootstrap, env,
 //     least-privilege table policies: read only where declared, CRUD
@@ -50,8 +49,6 @@
 //     covers one delivery (notify's attempts, timeout and backoff); the
 //     stream filter lets the sample audit record through and nothing
 //     else; the channel sample bodies are what their names say;
-//   - no dependency cycle among the resources as SAM transforms them
-//     (CloudFormation would refuse one only at deploy time);
 //   - every function has sample events in events/ and every event file
 //     belongs to a function; events decode strictly into the aws-lambda-go
 //     types (or the workflow's task input) and match their route or
@@ -59,4 +56,9 @@
 //
 // The checks are plain functions returning problems, so the tests also run
 // them against deliberately broken copies of the template to prove they fail.
+//
+// What cfn-lint (make validate, after the SAM transform) checks is not
+// repeated here: that every Ref, GetAtt, ${...} in Sub and condition
+// resolves (E1020, E1010, E1019, E1028) and that the resources have no
+// dependency cycle (E3004).
 package template

@@ -386,171 +386,6 @@ func checkFunctionDirs(tp *tmpl, dir string) []string {
 	return probs
 }
 
-// refStats counts what the reference walk saw, so a walk that silently sees
-// nothing is itself a failure.
-type refStats struct{ refs, getAtts, subVars, conditions int }
-
-var pseudoParams = map[string]bool{
-	"AWS::AccountId": true, "AWS::NotificationARNs": true, "AWS::NoValue": true, "AWS::Partition": true,
-	"AWS::Region": true, "AWS::StackId": true, "AWS::StackName": true, "AWS::URLSuffix": true,
-}
-
-var subVarRe = regexp.MustCompile(`\$\{([^}]*)\}`)
-
-// checkRefs walks the raw YAML: every Ref (tag or map form) names a
-// resource, parameter or pseudo parameter; every GetAtt and every ${A.B} in a
-// Sub names a resource; every ${X} names a Ref target (or a Sub-local
-// variable); every condition used exists.
-func checkRefs(tp *tmpl) ([]string, refStats) {
-	var probs []string
-	var st refStats
-	fail := func(f string, a ...any) { probs = append(probs, fmt.Sprintf(f, a...)) }
-
-	section := func(name string) map[string]bool {
-		out := map[string]bool{}
-		for i := 0; i+1 < len(tp.doc.Content); i += 2 {
-			if tp.doc.Content[i].Value == name && tp.doc.Content[i+1].Kind == yaml.MappingNode {
-				m := tp.doc.Content[i+1]
-				for j := 0; j+1 < len(m.Content); j += 2 {
-					out[m.Content[j].Value] = true
-				}
-			}
-		}
-		return out
-	}
-	resources, params, conds := section("Resources"), section("Parameters"), section("Conditions")
-	if len(resources) == 0 {
-		fail("template has no Resources")
-	}
-	// SAM generates <function>Role for a function without Role, and it can
-	// be referenced (the workflow's SendTask policy attaches to one).
-	for id, f := range tp.functions() {
-		if f.Role == nil && resources[id] {
-			resources[id+"Role"] = true
-		}
-	}
-
-	ref := func(n *yaml.Node, name string) {
-		st.refs++
-		if !resources[name] && !params[name] && !pseudoParams[name] {
-			fail("line %d: Ref %q: no such resource, parameter or pseudo parameter", n.Line, name)
-		}
-	}
-	getAtt := func(n *yaml.Node) {
-		st.getAtts++
-		var res string
-		switch n.Kind {
-		case yaml.ScalarNode:
-			res, _, _ = strings.Cut(n.Value, ".")
-			if !strings.Contains(n.Value, ".") {
-				fail("line %d: GetAtt %q has no attribute", n.Line, n.Value)
-			}
-		case yaml.SequenceNode:
-			if len(n.Content) != 2 {
-				fail("line %d: GetAtt needs [resource, attribute]", n.Line)
-				return
-			}
-			res = n.Content[0].Value
-		default:
-			fail("line %d: malformed GetAtt", n.Line)
-			return
-		}
-		if !resources[res] {
-			fail("line %d: GetAtt %q: no such resource", n.Line, res)
-		}
-	}
-	sub := func(n *yaml.Node) {
-		text, local := "", map[string]bool{}
-		switch n.Kind {
-		case yaml.ScalarNode:
-			text = n.Value
-		case yaml.SequenceNode:
-			if len(n.Content) != 2 || n.Content[1].Kind != yaml.MappingNode {
-				fail("line %d: Sub needs [text, {vars}]", n.Line)
-				return
-			}
-			text = n.Content[0].Value
-			for j := 0; j < len(n.Content[1].Content); j += 2 {
-				local[n.Content[1].Content[j].Value] = true
-			}
-		default:
-			fail("line %d: malformed Sub", n.Line)
-			return
-		}
-		for _, m := range subVarRe.FindAllStringSubmatch(text, -1) {
-			v := strings.TrimSpace(m[1])
-			if strings.HasPrefix(v, "!") || local[v] {
-				continue
-			}
-			st.subVars++
-			if res, _, isAtt := strings.Cut(v, "."); isAtt {
-				if !resources[res] {
-					fail("line %d: Sub ${%s}: no such resource", n.Line, v)
-				}
-			} else if !resources[v] && !params[v] && !pseudoParams[v] {
-				fail("line %d: Sub ${%s}: no such resource, parameter or pseudo parameter", n.Line, v)
-			}
-		}
-	}
-	cond := func(n *yaml.Node) {
-		st.conditions++
-		if n.Kind != yaml.ScalarNode || !conds[n.Value] {
-			fail("line %d: condition %q is not defined in Conditions", n.Line, n.Value)
-		}
-	}
-	ifFn := func(n *yaml.Node) {
-		if n.Kind != yaml.SequenceNode || len(n.Content) != 3 {
-			fail("line %d: Fn::If needs [condition, then, else]", n.Line)
-			return
-		}
-		cond(n.Content[0])
-	}
-
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		switch n.Tag {
-		case "!Ref":
-			ref(n, n.Value)
-		case "!GetAtt":
-			getAtt(n)
-		case "!Sub":
-			sub(n)
-		case "!If":
-			ifFn(n)
-		case "!Condition":
-			cond(n)
-		}
-		if n.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i].Value, n.Content[i+1]
-				switch k {
-				case "Ref":
-					if v.Kind == yaml.ScalarNode {
-						ref(v, v.Value)
-					} else {
-						fail("line %d: Ref needs a name", v.Line)
-					}
-				case "Fn::GetAtt":
-					getAtt(v)
-				case "Fn::Sub":
-					sub(v)
-				case "Fn::If":
-					ifFn(v)
-				case "Condition":
-					if v.Kind == yaml.ScalarNode {
-						cond(v)
-					}
-				}
-			}
-		}
-		for _, c := range n.Content {
-			walk(c)
-		}
-	}
-	walk(tp.doc)
-	return probs, st
-}
-
 // checkTable: the one DynamoDB table equals store.TableSchema and is
 // protected.
 func checkTable(tp *tmpl) []string {
@@ -1401,14 +1236,6 @@ func TestFunctionDirectories(t *testing.T) {
 	report(t, checkFunctionDirs(loadTemplate(t), functionsDir))
 }
 
-func TestReferencesResolve(t *testing.T) {
-	probs, st := checkRefs(loadTemplate(t))
-	report(t, probs)
-	if st.refs == 0 || st.getAtts == 0 || st.subVars == 0 || st.conditions == 0 {
-		t.Errorf("reference walk saw too little (%+v): is it still reading the template?", st)
-	}
-}
-
 func TestTableMatchesStoreSchema(t *testing.T) {
 	report(t, checkTable(loadTemplate(t)))
 }
@@ -1477,7 +1304,6 @@ func TestChecksDetectBreakage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refs := func(tp *tmpl) []string { p, _ := checkRefs(tp); return p }
 	cases := []struct {
 		name, old, new string
 		check          func(*tmpl) []string
@@ -1490,11 +1316,6 @@ func TestChecksDetectBreakage(t *testing.T) {
 		{"wrong ApiId", "            ApiId: !Ref HttpApi\n            Method: GET\n            Path: /healthz", "            ApiId: !Ref Table\n            Method: GET\n            Path: /healthz", checkRoutes},
 		{"function not in route table", "  HealthzFunction:\n", "  HealthFunction:\n", checkFunctionSet},
 		{"no BuildMethod", "      BuildMethod: go1.x\n    Properties:\n      CodeUri: functions/healthz/", "      BuildMethod: makefile\n    Properties:\n      CodeUri: functions/healthz/", checkFunctionSet},
-		{"dangling Ref", "TABLE_NAME: !Ref Table", "TABLE_NAME: !Ref Tabel", refs},
-		{"dangling map Ref", "- DynamoDBReadPolicy: {TableName: !Ref Table}", "- DynamoDBReadPolicy: {TableName: {Ref: Tables}}", refs},
-		{"dangling GetAtt", "!GetAtt AuthorizerFunction.Arn", "!GetAtt AuthorizerFn.Arn", refs},
-		{"dangling Sub", "${HttpApi}", "${HttpAPI}", refs},
-		{"dangling condition", "!If [DeletionProtectionOn,", "!If [DeletionProtectionIsOn,", refs},
 		{"GSI projection", "Projection: {ProjectionType: ALL}", "Projection: {ProjectionType: KEYS_ONLY}", checkTable},
 		{"GSI key type", "{AttributeName: GSI3SK, KeyType: RANGE}", "{AttributeName: GSI3SK, KeyType: HASH}", checkTable},
 		{"missing attribute", "        - {AttributeName: GSI2SK, AttributeType: S}\n", "", checkTable},

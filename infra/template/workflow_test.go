@@ -313,7 +313,6 @@ func TestWorkflowChecksDetectBreakage(t *testing.T) {
 		t.Fatal(err)
 	}
 	wf := func(tp *tmpl) []string { return checkWorkflow(tp, repoRoot) }
-	refs := func(tp *tmpl) []string { p, _ := checkRefs(tp); return p }
 	cases := []struct {
 		name, old, new string
 		check          func(*tmpl) []string
@@ -330,7 +329,6 @@ func TestWorkflowChecksDetectBreakage(t *testing.T) {
 		{"send task to another role", "        - !Ref StoreTaskTokenFunctionRole\n", "        - !Ref FailGrantFunctionRole\n", wf},
 		{"send task role missing", "        - !Ref DenyRequestFunctionRole\n", "", wf},
 		{"send task widened", "Action: [states:SendTaskSuccess, states:SendTaskFailure]", "Action: [states:SendTaskSuccess, states:SendTaskFailure, states:StartExecution]", wf},
-		{"dangling generated role", "        - !Ref StoreTaskTokenFunctionRole\n", "        - !Ref StoreTaskTokenRole\n", refs},
 		{"start execution on another route", "      CodeUri: functions/get-request/\n      Description: GET /v1/requests/{id} (read an access request)\n      Policies:\n", "      CodeUri: functions/get-request/\n      Description: GET /v1/requests/{id} (read an access request)\n      Policies:\n        - StepFunctionsExecutionPolicy: {StateMachineName: !Sub \"${AWS::StackName}-access-request\"}\n", checkSettings},
 		{"create-request cannot start", "        - StepFunctionsExecutionPolicy: {StateMachineName: !Sub \"${AWS::StackName}-access-request\"}\n", "", checkSettings},
 		{"worker without table policy", "          PROVIDER_POLL_BUDGET: 60s\n      Policies:\n        - DynamoDBCrudPolicy: {TableName: !Ref Table}\n", "          PROVIDER_POLL_BUDGET: 60s\n      Policies:\n", checkSettings},

@@ -25,8 +25,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/devissuer"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
-	"github.com/jitsudo/jitsudo-serverless/shared/auth/devissuer"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 

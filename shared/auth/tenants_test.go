@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/devissuer"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
-	"github.com/jitsudo/jitsudo-serverless/shared/auth/devissuer"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth/principal"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )

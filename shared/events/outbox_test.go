@@ -14,12 +14,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/ddbstream"
+	"github.com/jitsudo/jitsudo-serverless/infra/dynamolocal"
 	"github.com/jitsudo/jitsudo-serverless/infra/goaws"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
-	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamolocal"
 )
 
 // tappedStore is a store on the embedded DynamoDB behind a stream tap
@@ -29,7 +29,7 @@ func tappedStore(t *testing.T, sink ddbstream.Sink) (*store.Store, *ddbstream.St
 	stream := ddbstream.TapWithOptions(dynamolocal.Handler(), sink, testLogger(t), ddbstream.Options{Backoff: 10 * time.Millisecond})
 	srv := httptest.NewServer(stream)
 	t.Cleanup(func() { srv.Close(); stream.Close() })
-	c := store.NewLocalClient(srv.URL)
+	c := dynamolocal.Client(srv.URL)
 	if err := store.CreateTable(context.Background(), c, "jitsudo"); err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestRelayBatchFailures(t *testing.T) {
 		t.Fatalf("failures %+v, %v; want the first audit record %s", resp.BatchItemFailures, err, audits[0])
 	}
 	// Reading fails (DynamoDB unreachable): same.
-	unreachable := store.New(store.NewLocalClient("http://127.0.0.1:1"), "jitsudo")
+	unreachable := store.New(dynamolocal.Client("http://127.0.0.1:1"), "jitsudo")
 	down := &events.Relay{Loader: unreachable, Publisher: snspub.NewPublisher(client, topic), Logger: testLogger(t)}
 	if resp, err := down.HandleStream(ctx, batch); err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != audits[0] {
 		t.Fatalf("unreachable loader: failures %+v, %v", resp.BatchItemFailures, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/ddbstream"
+	"github.com/jitsudo/jitsudo-serverless/infra/dynamolocal"
 	"github.com/jitsudo/jitsudo-serverless/infra/goaws"
 	"github.com/jitsudo/jitsudo-serverless/infra/mototest"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
@@ -41,7 +42,7 @@ func motoStreamStore(t *testing.T) (*store.Store, func() []lambdaevents.DynamoDB
 	t.Helper()
 	ctx := within(t, 60*time.Second)
 	endpoint := mototest.Endpoint(t)
-	c := store.NewLocalClient(endpoint)
+	c := dynamolocal.Client(endpoint)
 	table := mototest.Name("jt-stream")
 	if err := store.CreateTable(ctx, c, table); err != nil {
 		t.Fatal(err)

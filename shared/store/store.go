@@ -245,15 +245,3 @@ func num(v int64) types.AttributeValue {
 // timeString is how the store writes times: UTC RFC3339 with nanoseconds,
 // which sorts lexically.
 func timeString(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
-// NewLocalClient is a client for a local DynamoDB-API stand-in (the
-// embedded server, DynamoDB Local) with static dummy credentials: it never
-// consults the AWS credential chain, so nothing probes EC2 metadata.
-func NewLocalClient(endpoint string) *dynamodb.Client {
-	return dynamodb.New(dynamodb.Options{
-		Region:                          "us-east-1",
-		BaseEndpoint:                    aws.String(endpoint),
-		Credentials:                     awsenv.LocalCredentials,
-		DisableValidateResponseChecksum: true,
-	})
-}

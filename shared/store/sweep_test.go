@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/dynamotest"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
-	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamotest"
 )
 
 // TestListOverdue: the sweeper index holds only what can become overdue,

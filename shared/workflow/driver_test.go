@@ -15,10 +15,10 @@ import (
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/ddbstream"
+	"github.com/jitsudo/jitsudo-serverless/infra/dynamolocal"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
-	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamolocal"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
@@ -139,7 +139,7 @@ func TestDriverPerformsLostEffects(t *testing.T) {
 		ddbstream.Options{Backoff: 10 * time.Millisecond, MaxAttempts: 20})
 	srv := httptest.NewServer(stream)
 	t.Cleanup(func() { srv.Close(); stream.Close() })
-	c := store.NewLocalClient(srv.URL)
+	c := dynamolocal.Client(srv.URL)
 	if err := store.CreateTable(ctx, c, "jitsudo"); err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,9 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/dynamotest"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/providers"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/recording"
-	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamotest"
 )
 
 // TestFromEnvLocal: a binary built with -tags jitsudo_local (the local

@@ -5,9 +5,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/dynamotest"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/recording"
-	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamotest"
 )
 
 func TestReferenceCounting(t *testing.T) {

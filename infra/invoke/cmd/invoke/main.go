@@ -12,9 +12,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/dynamolocal"
 	"github.com/jitsudo/jitsudo-serverless/infra/invoke"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
-	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamolocal"
 )
 
 func main() {
@@ -56,7 +56,7 @@ func run(fn, eventFile string) error {
 	endpoint, stop := dynamolocal.Start()
 	defer stop()
 	const table = "jitsudo-invoke"
-	client := store.NewLocalClient(endpoint)
+	client := dynamolocal.Client(endpoint)
 	if err := store.CreateTable(ctx, client, table); err != nil {
 		return err
 	}

@@ -1,7 +1,7 @@
 // Package dynamolocal runs an in-process DynamoDB stand-in (minidyn's HTTP
 // server, github.com/truora/minidyn/server) on 127.0.0.1, for tests and the
 // local dev stack. The real aws-sdk-go-v2 DynamoDB client talks to it through
-// BaseEndpoint (see store.NewClient).
+// BaseEndpoint (Client).
 //
 // minidyn has no TTL API, no ListTables and reports an empty TableStatus;
 // code must not depend on those. Its data lives in memory and is gone when
@@ -14,7 +14,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/truora/minidyn/server"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
 )
 
 // Start starts a fresh, empty server and returns its endpoint
@@ -22,6 +26,18 @@ import (
 func Start() (endpoint string, stop func()) {
 	srv := httptest.NewServer(Handler())
 	return srv.URL, srv.Close
+}
+
+// Client is a client for a local DynamoDB-API stand-in (this server,
+// DynamoDB Local) with static dummy credentials: it never consults the AWS
+// credential chain, so nothing probes EC2 metadata.
+func Client(endpoint string) *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{
+		Region:                          "us-east-1",
+		BaseEndpoint:                    aws.String(endpoint),
+		Credentials:                     awsenv.LocalCredentials,
+		DisableValidateResponseChecksum: true,
+	})
 }
 
 // Handler returns a fresh minidyn server as an http.Handler.

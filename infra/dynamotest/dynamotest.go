@@ -23,8 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/dynamolocal"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
-	"github.com/jitsudo/jitsudo-serverless/shared/store/dynamolocal"
 )
 
 // EnvEndpoint names the environment variable selecting an external endpoint.
@@ -49,7 +49,7 @@ func setup() {
 		// Lives as long as the test process.
 		endpoint, _ = dynamolocal.Start()
 
-		client = store.NewLocalClient(endpoint)
+		client = dynamolocal.Client(endpoint)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -9,7 +9,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/jitsudo/jitsudo-serverless/shared/auth/devissuer"
+	"github.com/jitsudo/jitsudo-serverless/infra/devissuer"
 )
 
 func getJSON(t *testing.T, url string, v any) int {
