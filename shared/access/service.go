@@ -478,95 +478,18 @@ func (s *Service) resume(ctx context.Context, r Request, out WorkflowOutcome) {
 // Idempotency-Key replays the request and starts it too — a duplicate
 // start is harmless).
 func (s *Service) Create(ctx context.Context, c Caller, in CreateInput, idempotencyKey string) (CreateResult, error) {
-	if err := checkCaller(c); err != nil {
-		return CreateResult{}, err
-	}
-	in, verr := s.Validate(in)
-	if idempotencyKey != "" && !validIdempotencyKey(idempotencyKey) {
-		fe := FieldError{Field: "idempotency_key", Message: fmt.Sprintf("must be 1..%d printable ASCII characters", MaxIdempotencyKeyLen)}
-		var ve *ValidationError
-		if errors.As(verr, &ve) {
-			ve.Fields = append(ve.Fields, fe)
-		} else {
-			verr = &ValidationError{Fields: []FieldError{fe}}
-		}
-	}
-	if verr != nil {
-		return CreateResult{}, verr
-	}
-	if err := s.takeRate(ctx, c, RateKindRequest, s.Limits.Requests); err != nil {
-		return CreateResult{}, err
-	}
-	if err := s.checkProviderIdentity(ctx, c); err != nil {
-		return CreateResult{}, err
-	}
-	ps, err := s.policySet(ctx, c.TenantID)
+	in, ps, err := s.admit(ctx, c, in, idempotencyKey)
 	if err != nil {
 		return CreateResult{}, err
 	}
-	// The tenant's maximum grant duration bounds a new grant as it bounds
-	// an extended one (extend.go); it is never below an hour, so shorter
-	// requests need not read it.
-	if in.DurationSeconds > MinMaxGrantDurationSeconds {
-		ceiling, err := s.maxGrantDuration(ctx, c.TenantID)
-		if err != nil {
-			return CreateResult{}, err
-		}
-		if in.DurationSeconds > ceiling {
-			return CreateResult{}, &DurationLimitError{TotalSeconds: in.DurationSeconds, MaxSeconds: ceiling}
-		}
-	}
 	var idem *IdempotencyRecord
-	hash := inputHash(in)
 	if idempotencyKey != "" {
-		idem = &IdempotencyRecord{Key: IdempotencyKey(c.ID, idempotencyKey), InputHash: hash}
+		idem = &IdempotencyRecord{Key: IdempotencyKey(c.ID, idempotencyKey), InputHash: inputHash(in)}
 	}
 
 	for attempt := 0; attempt < 3; attempt++ {
 		now := s.now()
-		r := Request{
-			ID: newID("req_", now), TenantID: c.TenantID, RequesterID: c.ID, RequesterGroups: c.Groups,
-			RequesterEmail: c.Email, Requester: new(PersonOf(c)), Resource: in.Resource, PermissionSetARN: in.PermissionSetARN,
-			Action: in.Action, Reason: in.Reason, DurationSeconds: in.DurationSeconds,
-			BreakGlass: in.BreakGlass, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now, Version: 1,
-		}
-		dec := ps.Decide(PolicyRequest(principalOf(c), in, now))
-		r.DecidingRuleIDs, r.Notices = dec.DecidingRuleIDs, dec.Notices
-		// The request (which its requester reads) keeps the reason without
-		// evaluation errors' text; the audit event keeps the whole reason.
-		lock := &TargetLock{Key: LockKey(c.ID, in.Resource, in.PermissionSetARN), RequestID: r.ID, CreatedAt: now}
-		ch := Change{}
-		var grant *Grant
-		switch {
-		case !dec.Allowed:
-			r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusDenied, DecidedByPolicy, RequesterReason(dec), &now
-			ev := s.event(c.TenantID, DecidedByPolicy, ActorTypePolicy, AuditRequestDenied, auditResourceRequest, r.ID, dec.Reason, requestMeta(r), now)
-			ev.Severity = severityOf(r.BreakGlass)
-			ch.Audit = []AuditEvent{ev}
-			lock = nil
-		case dec.Mode == policy.ModeRequire:
-			holdForReview(&r, dec, now)
-			// decision_reasoning is set when decided (it also keeps the
-			// request item small: its size drives write cost).
-			ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestCreated, auditResourceRequest, r.ID, r.Reason, pendingMeta(r), now)}
-		default: // auto, break_glass
-			r.Status, r.ApprovalMode = StatusApproved, dec.Mode
-			r.DecidedBy, r.DecisionReasoning, r.DecidedAt = DecidedByPolicy, dec.Reason, &now
-			r.GrantID = GrantIDFor(r.ID)
-			g := newGrant(r, now)
-			grant = &g
-			lock.GrantID = g.ID
-			ch.Grant = &GrantWrite{Grant: g, Create: true}
-			if dec.Mode == policy.ModeBreakGlass {
-				ev := s.event(c.TenantID, c.ID, actorType(c), AuditRequestBreakGlass, auditResourceRequest, r.ID, r.Reason, requestMeta(r), now)
-				ev.Severity = SeverityCritical
-				ch.Audit = []AuditEvent{ev}
-			} else {
-				ch.Audit = []AuditEvent{s.event(c.TenantID, DecidedByPolicy, ActorTypePolicy, AuditRequestApproved, auditResourceRequest, r.ID, dec.Reason, requestMeta(r), now)}
-			}
-		}
-		ch.Request = &RequestWrite{Request: r, Create: true}
-		ch.LockAcquire = lock
+		r, grant, dec, ch := s.creation(c, in, ps, now)
 		if idem != nil {
 			rec := *idem
 			rec.RequestID, rec.CreatedAt, rec.ExpiresAt = r.ID, now, now.Add(24*time.Hour)
@@ -580,7 +503,7 @@ func (s *Service) Create(ctx context.Context, c Caller, in CreateInput, idempote
 			case cf.Has(PartIdempotency):
 				return s.replay(ctx, c, idem)
 			case cf.Has(PartLock):
-				l, lerr := s.Repo.GetLock(ctx, c.TenantID, lock.Key)
+				l, lerr := s.Repo.GetLock(ctx, c.TenantID, ch.LockAcquire.Key)
 				if errors.Is(lerr, ErrNotFound) {
 					continue // released meanwhile: try again
 				}
@@ -604,6 +527,103 @@ func (s *Service) Create(ctx context.Context, c Caller, in CreateInput, idempote
 		return res, nil
 	}
 	return CreateResult{}, fmt.Errorf("%w: could not create the request (contention)", ErrConflict)
+}
+
+// admit is everything Create checks before it decides: the input and the
+// Idempotency-Key, the requester's rate limit, their provider identity
+// and the tenant's grant ceiling. It returns the normalized input and the
+// tenant's policies.
+func (s *Service) admit(ctx context.Context, c Caller, in CreateInput, idempotencyKey string) (CreateInput, *policy.PolicySet, error) {
+	if err := checkCaller(c); err != nil {
+		return in, nil, err
+	}
+	in, verr := s.Validate(in)
+	if idempotencyKey != "" && !validIdempotencyKey(idempotencyKey) {
+		fe := FieldError{Field: "idempotency_key", Message: fmt.Sprintf("must be 1..%d printable ASCII characters", MaxIdempotencyKeyLen)}
+		var ve *ValidationError
+		if errors.As(verr, &ve) {
+			ve.Fields = append(ve.Fields, fe)
+		} else {
+			verr = &ValidationError{Fields: []FieldError{fe}}
+		}
+	}
+	if verr != nil {
+		return in, nil, verr
+	}
+	if err := s.takeRate(ctx, c, RateKindRequest, s.Limits.Requests); err != nil {
+		return in, nil, err
+	}
+	if err := s.checkProviderIdentity(ctx, c); err != nil {
+		return in, nil, err
+	}
+	ps, err := s.policySet(ctx, c.TenantID)
+	if err != nil {
+		return in, nil, err
+	}
+	// The tenant's maximum grant duration bounds a new grant as it bounds
+	// an extended one (extend.go); it is never below an hour, so shorter
+	// requests need not read it.
+	if in.DurationSeconds > MinMaxGrantDurationSeconds {
+		ceiling, err := s.maxGrantDuration(ctx, c.TenantID)
+		if err != nil {
+			return in, nil, err
+		}
+		if in.DurationSeconds > ceiling {
+			return in, nil, &DurationLimitError{TotalSeconds: in.DurationSeconds, MaxSeconds: ceiling}
+		}
+	}
+	return in, ps, nil
+}
+
+// creation is a new request as the policies decide it at now — denied,
+// pending review, or approved with its grant (auto, break_glass) — and
+// the change that commits it with its audit event and target lock (none
+// for a denied request).
+func (s *Service) creation(c Caller, in CreateInput, ps *policy.PolicySet, now time.Time) (Request, *Grant, policy.Decision, Change) {
+	r := Request{
+		ID: newID("req_", now), TenantID: c.TenantID, RequesterID: c.ID, RequesterGroups: c.Groups,
+		RequesterEmail: c.Email, Requester: new(PersonOf(c)), Resource: in.Resource, PermissionSetARN: in.PermissionSetARN,
+		Action: in.Action, Reason: in.Reason, DurationSeconds: in.DurationSeconds,
+		BreakGlass: in.BreakGlass, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now, Version: 1,
+	}
+	dec := ps.Decide(PolicyRequest(principalOf(c), in, now))
+	r.DecidingRuleIDs, r.Notices = dec.DecidingRuleIDs, dec.Notices
+	// The request (which its requester reads) keeps the reason without
+	// evaluation errors' text; the audit event keeps the whole reason.
+	lock := &TargetLock{Key: LockKey(c.ID, in.Resource, in.PermissionSetARN), RequestID: r.ID, CreatedAt: now}
+	ch := Change{}
+	var grant *Grant
+	switch {
+	case !dec.Allowed:
+		r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusDenied, DecidedByPolicy, RequesterReason(dec), &now
+		ev := s.event(c.TenantID, DecidedByPolicy, ActorTypePolicy, AuditRequestDenied, auditResourceRequest, r.ID, dec.Reason, requestMeta(r), now)
+		ev.Severity = severityOf(r.BreakGlass)
+		ch.Audit = []AuditEvent{ev}
+		lock = nil
+	case dec.Mode == policy.ModeRequire:
+		holdForReview(&r, dec, now)
+		// decision_reasoning is set when decided (it also keeps the
+		// request item small: its size drives write cost).
+		ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestCreated, auditResourceRequest, r.ID, r.Reason, pendingMeta(r), now)}
+	default: // auto, break_glass
+		r.Status, r.ApprovalMode = StatusApproved, dec.Mode
+		r.DecidedBy, r.DecisionReasoning, r.DecidedAt = DecidedByPolicy, dec.Reason, &now
+		r.GrantID = GrantIDFor(r.ID)
+		g := newGrant(r, now)
+		grant = &g
+		lock.GrantID = g.ID
+		ch.Grant = &GrantWrite{Grant: g, Create: true}
+		if dec.Mode == policy.ModeBreakGlass {
+			ev := s.event(c.TenantID, c.ID, actorType(c), AuditRequestBreakGlass, auditResourceRequest, r.ID, r.Reason, requestMeta(r), now)
+			ev.Severity = SeverityCritical
+			ch.Audit = []AuditEvent{ev}
+		} else {
+			ch.Audit = []AuditEvent{s.event(c.TenantID, DecidedByPolicy, ActorTypePolicy, AuditRequestApproved, auditResourceRequest, r.ID, dec.Reason, requestMeta(r), now)}
+		}
+	}
+	ch.Request = &RequestWrite{Request: r, Create: true}
+	ch.LockAcquire = lock
+	return r, grant, dec, ch
 }
 
 // replay answers an Idempotency-Key retry: the same input returns the
