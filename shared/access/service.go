@@ -933,54 +933,9 @@ func (s *Service) review(ctx context.Context, c Caller, id, reasoning string, ap
 		if _, ok := reviewedBy(r, c); ok {
 			return Request{}, ErrAlreadyReviewed
 		}
-		old := r.Version
-		decision := StatusApproved
-		if !approve {
-			decision = StatusDenied
-		}
-		r.Reviews = append(r.Reviews, Review{ReviewerID: c.ID, Decision: decision, Reasoning: reasoning, At: now, Person: new(PersonOf(c))})
-		r.Version, r.UpdatedAt = old+1, now
-		ch := Change{Request: &RequestWrite{Request: r, ExpectStatus: StatusPending, ExpectVersion: old}}
-		var outcome *WorkflowOutcome
-		var refused error // an extension denied at its final approval
-		if approve {
-			approvals := distinctApprovals(r)
-			need := max(1, r.ApprovalsRequired)
-			if approvals >= need {
-				r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusApproved, c.ID, reasoning, &now
-				ch.Messages = []Message{systemMessage(r, withReasoning("approved by "+c.ID, reasoning), now)}
-				ev := s.event(c.TenantID, c.ID, actorType(c), AuditRequestApproved, auditResourceRequest, r.ID, reasoning, requestMeta(r), now)
-				ev.Severity = severityOf(r.BreakGlass)
-				ch.Audit = []AuditEvent{ev}
-				if r.ExtendsGrantID != "" {
-					// An extension: the grant's end moves; the workflow
-					// of this request ends (no grant of its own). Unless
-					// it no longer fits: then it is denied instead.
-					if refused, err = s.approveExtension(ctx, c, lp, &r, &ch, reasoning, now); err != nil {
-						return Request{}, err
-					}
-					outcome = &WorkflowOutcome{Status: OutcomeApproved}
-					if refused != nil {
-						outcome = &WorkflowOutcome{Status: OutcomeDenied}
-					}
-				} else {
-					r.GrantID = GrantIDFor(r.ID)
-					g := newGrant(r, now)
-					ch.Grant = &GrantWrite{Grant: g, Create: true}
-					outcome = &WorkflowOutcome{Status: OutcomeApproved, GrantID: g.ID}
-				}
-			} else {
-				ch.Messages = []Message{systemMessage(r, withReasoning(fmt.Sprintf("approval %d of %d by %s", approvals, need, c.ID), reasoning), now)}
-				md := requestMeta(r)
-				md["approvals"], md["approvals_required"] = approvals, need
-				ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestReviewed, auditResourceRequest, r.ID, reasoning, md, now)}
-			}
-		} else {
-			r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusDenied, c.ID, reasoning, &now
-			ch.LockRelease = requestLockKey(r)
-			ch.Messages = []Message{systemMessage(r, withReasoning("denied by "+c.ID, reasoning), now)}
-			ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestDenied, auditResourceRequest, r.ID, reasoning, requestMeta(r), now)}
-			outcome = &WorkflowOutcome{Status: OutcomeDenied}
+		r, ch, outcome, refused, err := s.reviewChange(ctx, c, lp, r, reasoning, approve, now)
+		if err != nil {
+			return Request{}, err
 		}
 		ch.Request.Request = r
 		if _, err := s.Repo.Commit(ctx, c.TenantID, ch); err != nil {
@@ -996,6 +951,64 @@ func (s *Service) review(ctx context.Context, c Caller, id, reasoning string, ap
 		return r, refused
 	}
 	return Request{}, fmt.Errorf("%w: request %s keeps changing", ErrConflict, id)
+}
+
+// reviewChange records c's review of the pending request r at now and
+// returns the request as it becomes and the change that commits it
+// (conditional on r's status and version): one approval of several, the
+// final approval (with its grant, or an extension's new end — refused when
+// it no longer fits), or a denial. outcome is what the request's waiting
+// execution is told (nil while approvals are missing).
+func (s *Service) reviewChange(ctx context.Context, c Caller, lp *lazyPolicies, r Request, reasoning string, approve bool, now time.Time) (Request, Change, *WorkflowOutcome, error, error) {
+	old := r.Version
+	decision := StatusApproved
+	if !approve {
+		decision = StatusDenied
+	}
+	r.Reviews = append(r.Reviews, Review{ReviewerID: c.ID, Decision: decision, Reasoning: reasoning, At: now, Person: new(PersonOf(c))})
+	r.Version, r.UpdatedAt = old+1, now
+	ch := Change{Request: &RequestWrite{Request: r, ExpectStatus: StatusPending, ExpectVersion: old}}
+	var outcome *WorkflowOutcome
+	var refused error // an extension denied at its final approval
+	if !approve {
+		r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusDenied, c.ID, reasoning, &now
+		ch.LockRelease = requestLockKey(r)
+		ch.Messages = []Message{systemMessage(r, withReasoning("denied by "+c.ID, reasoning), now)}
+		ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestDenied, auditResourceRequest, r.ID, reasoning, requestMeta(r), now)}
+		return r, ch, &WorkflowOutcome{Status: OutcomeDenied}, nil, nil
+	}
+	approvals := distinctApprovals(r)
+	need := max(1, r.ApprovalsRequired)
+	if approvals < need {
+		ch.Messages = []Message{systemMessage(r, withReasoning(fmt.Sprintf("approval %d of %d by %s", approvals, need, c.ID), reasoning), now)}
+		md := requestMeta(r)
+		md["approvals"], md["approvals_required"] = approvals, need
+		ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestReviewed, auditResourceRequest, r.ID, reasoning, md, now)}
+		return r, ch, nil, nil, nil
+	}
+	r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusApproved, c.ID, reasoning, &now
+	ch.Messages = []Message{systemMessage(r, withReasoning("approved by "+c.ID, reasoning), now)}
+	ev := s.event(c.TenantID, c.ID, actorType(c), AuditRequestApproved, auditResourceRequest, r.ID, reasoning, requestMeta(r), now)
+	ev.Severity = severityOf(r.BreakGlass)
+	ch.Audit = []AuditEvent{ev}
+	if r.ExtendsGrantID != "" {
+		// An extension: the grant's end moves; the workflow of this
+		// request ends (no grant of its own). Unless it no longer fits:
+		// then it is denied instead.
+		var err error
+		if refused, err = s.approveExtension(ctx, c, lp, &r, &ch, reasoning, now); err != nil {
+			return r, ch, nil, nil, err
+		}
+		outcome = &WorkflowOutcome{Status: OutcomeApproved}
+		if refused != nil {
+			outcome = &WorkflowOutcome{Status: OutcomeDenied}
+		}
+		return r, ch, outcome, refused, nil
+	}
+	r.GrantID = GrantIDFor(r.ID)
+	g := newGrant(r, now)
+	ch.Grant = &GrantWrite{Grant: g, Create: true}
+	return r, ch, &WorkflowOutcome{Status: OutcomeApproved, GrantID: g.ID}, nil, nil
 }
 
 // Cancel withdraws a pending request; only its requester may.
