@@ -99,6 +99,7 @@ type request struct {
 	summary map[string]any // the request's fields (TargetId, PrincipalId, ...)
 	apply   *http.Request  // forwarded on SUCCEEDED (nil: nothing to apply)
 	body    []byte
+	create  bool
 	done    string // final status once reached
 }
 
@@ -106,6 +107,10 @@ type request struct {
 type Proxy struct {
 	upstream *url.URL
 	client   *http.Client
+	// assign serializes the assignment changes (check, then forward), so
+	// that concurrent creations of one assignment make one, as in
+	// Identity Center.
+	assign sync.Mutex
 
 	mu          sync.Mutex
 	faults      map[string]*faults
@@ -433,6 +438,8 @@ func (p *Proxy) assignmentRequest(r *http.Request, op string, body []byte) (int,
 		return p.forward(r, body)
 	}
 	create := op == OpCreateAccountAssignment
+	p.assign.Lock()
+	defer p.assign.Unlock()
 	exists, err := p.exists(r, in)
 	if err != nil {
 		return 0, "", nil, err
@@ -457,12 +464,12 @@ func (p *Proxy) assignmentRequest(r *http.Request, op string, body []byte) (int,
 		req.plan = *pl
 	}
 	if !noop {
-		req.apply, req.body = r.Clone(context.Background()), body
+		req.apply, req.body, req.create = r.Clone(context.Background()), body, create
 	}
 	status := statusInProgress
 	if req.plan.polls == 0 && req.plan.reason == "" {
 		status, req.done = statusOK, statusOK
-		if err := p.apply(r, req); err != nil {
+		if err := p.forwardApply(r, req); err != nil {
 			return 0, "", nil, err
 		}
 	}
@@ -507,8 +514,24 @@ func (p *Proxy) poll(r *http.Request, op, id string) (int, []byte, bool, error) 
 }
 
 // apply forwards a request the proxy answered itself to moto, once, when
-// it succeeds (during the call r).
+// it succeeds (during the call r), unless it became a no-op meanwhile.
 func (p *Proxy) apply(r *http.Request, req *request) error {
+	p.assign.Lock()
+	defer p.assign.Unlock()
+	exists, err := p.exists(r, req.summary)
+	if err != nil {
+		return err
+	}
+	if exists == req.create {
+		p.mu.Lock()
+		req.apply = nil
+		p.mu.Unlock()
+	}
+	return p.forwardApply(r, req)
+}
+
+// forwardApply is apply with p.assign held and the request still due.
+func (p *Proxy) forwardApply(r *http.Request, req *request) error {
 	p.mu.Lock()
 	orig, body := req.apply, req.body
 	req.apply = nil
