@@ -10,14 +10,17 @@
 //     (ThrottlingException; STS: Throttling), Conflict (ConflictException),
 //     both refusing the call without forwarding it; LoseResponse (forwarded,
 //     applied by moto, then the connection is dropped without a response);
+//
 //   - status plans (PlanCreation, PlanDeletion): the next
 //     Create/DeleteAccountAssignment answers IN_PROGRESS and its
 //     Describe…Status polls stay IN_PROGRESS n times, then end FAILED
 //     (never applied) or SUCCEEDED (forwarded to moto then) — moto
 //     completes every request at once;
+//
 //   - the external id: RequireExternalID makes AssumeRole of a role with a
 //     different (or no) ExternalId fail with AccessDenied (403), as the
 //     trust policy's sts:ExternalId condition does — moto ignores it;
+//
 //   - who may call: AuthorizeInstance ties an Identity Center instance and
 //     its identity store to the role whose sessions may use them (another
 //     caller gets AccessDeniedException — moto keeps state per account but
@@ -25,17 +28,23 @@
 //     proxy's clock (SetClock) gets ExpiredTokenException; AssumeRole's
 //     Expiration is the proxy's clock plus the session's duration. Sessions
 //     lists the sessions moto issued through the proxy;
+//
 //   - pages: moto answers ListAccountAssignments in one page; the proxy
 //     pages it (MaxResults, default 10 so that paging is exercised;
 //     NextToken) as Identity Center does;
+//
 //   - idempotent assignments, as Identity Center is: creating an
 //     assignment that exists and deleting one that does not answer
 //     SUCCEEDED without forwarding (moto would list a duplicate, and fail
 //     the deletion with ResourceNotFoundException).
 //
+//   - signatures: RequireSignatures makes it verify SigV4 signatures (with
+//     the SDK's signer) by the keys it is given and the sessions it saw
+//     issued — moto checks none.
+//
 // Calls and CallsOf tell tests what was called (refused callers aside:
 // Rejected counts those), by which access key, in which region (read from
-// the SigV4 Authorization header; moto does not check signatures).
+// the SigV4 Authorization header).
 package awsfault
 
 import (
@@ -119,6 +128,7 @@ type Proxy struct {
 	externalIDs map[string]string // role ARN -> required external id
 	instances   map[string]string // instance ARN or identity store id -> the role that may use it
 	sessions    []Session
+	secrets     map[string]string // access key id -> secret (nil: signatures not checked)
 	now         func() time.Time
 	requests    map[string]*request
 	calls       []Call
@@ -281,7 +291,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key, region := credentialScope(r.Header.Get("Authorization"))
 
 	p.mu.Lock()
-	if status, code, msg := p.refuse(op, key, form, body); status != 0 {
+	status, code, msg := p.badSignature(r, body, target == "")
+	if status == 0 {
+		status, code, msg = p.refuse(op, key, form, body)
+	}
+	if status != 0 {
 		p.rejected[op]++
 		p.mu.Unlock()
 		if target == "" {
@@ -341,8 +355,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (p *Proxy) session(form url.Values, out []byte) ([]byte, error) {
 	var resp struct {
 		Credentials struct {
-			AccessKeyID string `xml:"AccessKeyId"`
-			Expiration  string
+			AccessKeyID     string `xml:"AccessKeyId"`
+			SecretAccessKey string
+			Expiration      string
 		} `xml:"AssumeRoleResult>Credentials"`
 	}
 	if err := xml.Unmarshal(out, &resp); err != nil {
@@ -357,6 +372,9 @@ func (p *Proxy) session(form url.Values, out []byte) ([]byte, error) {
 	s := Session{RoleARN: form.Get("RoleArn"), SessionName: form.Get("RoleSessionName"), ExternalID: form.Get("ExternalId"),
 		AccessKeyID: resp.Credentials.AccessKeyID, Expiration: p.now().Add(time.Until(exp)).UTC().Truncate(time.Second)}
 	p.sessions = append(p.sessions, s)
+	if p.secrets != nil {
+		p.secrets[s.AccessKeyID] = resp.Credentials.SecretAccessKey
+	}
 	return bytes.Replace(out, []byte("<Expiration>"+resp.Credentials.Expiration+"</Expiration>"),
 		[]byte("<Expiration>"+s.Expiration.Format(time.RFC3339)+"</Expiration>"), 1), nil
 }

@@ -52,6 +52,7 @@ func TestIdentityCenterWorkflow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fake.RequireSignatures(map[string]string{"AKIAPLATFORMKEY00001": "platform-secret"})
 	fakeSrv := httptest.NewServer(fake)
 	t.Cleanup(fakeSrv.Close)
 	if _, err := st.PutAWSSettings(ctx, store.AWSSettings{TenantID: "acme", InstanceARN: icInstance, IdentityStoreID: icStore,

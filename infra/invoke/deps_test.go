@@ -17,7 +17,7 @@ func TestAWSBinariesLinkNoStandIns(t *testing.T) {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	const mod = "github.com/jitsudo/jitsudo-serverless/"
-	forbidden := []string{"shared/provider/recording", "shared/auth/devissuer", "shared/provider/identitycenter/awsfake",
+	forbidden := []string{"shared/provider/recording", "shared/auth/devissuer",
 		"shared/store/dynamotest", "shared/store/dynamolocal", "infra/", "github.com/truora/minidyn", "github.com/zitadel/oidc",
 		// test-only validators and drivers, and the SDK's config package (awsenv replaces it)
 		"github.com/getkin/kin-openapi", "github.com/chromedp", "github.com/aws/aws-sdk-go-v2/config"}

@@ -48,12 +48,13 @@ const (
 )
 
 type env struct {
-	t     *testing.T
-	fake  *awsfault.Proxy
-	acme  *awsfault.Tenant // acme's Identity Center in moto
-	other *awsfault.Tenant // globex's
-	st    *store.Store
-	p     *identitycenter.Provider
+	t        *testing.T
+	fake     *awsfault.Proxy
+	acme     *awsfault.Tenant // acme's Identity Center in moto
+	other    *awsfault.Tenant // globex's
+	st       *store.Store
+	p        *identitycenter.Provider
+	endpoint string // the proxy's URL
 
 	mu       sync.Mutex
 	settings map[string]identitycenter.Settings
@@ -74,6 +75,7 @@ func newEnv(t *testing.T) *env {
 	e.other, err = proxy.AddTenant(ctx, endpoint, awsfault.TenantSpec{ExternalID: otherExtID, InstanceARN: otherInstance,
 		IdentityStoreID: otherStoreID, Region: region, EmailDomain: "globex.test"})
 	mustNot(t, err)
+	proxy.RequireSignatures(map[string]string{platformKey: platformSecret})
 	srv := httptest.NewServer(proxy)
 	t.Cleanup(srv.Close)
 
@@ -82,6 +84,7 @@ func newEnv(t *testing.T) *env {
 	e.st, _, _ = dynamotest.New(t)
 	base := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(platformKey, platformSecret, "")}
 	e.p = identitycenter.New(base, e.settingsOf, e.st)
+	e.endpoint = srv.URL
 	e.p.Endpoint = srv.URL
 	e.p.Sleep = e.sleep
 	e.p.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))

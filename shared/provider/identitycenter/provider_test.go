@@ -2,11 +2,15 @@ package identitycenter_test
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/awsfault"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
@@ -79,6 +83,24 @@ func TestWrongExternalIDIsRefused(t *testing.T) {
 	}
 	if len(e.fake.Sessions()) != 0 || e.fake.Calls(awsfault.OpCreateAccountAssignment) != 0 {
 		t.Fatal("no session may be issued and nothing assigned")
+	}
+	e.wantAssignments()
+}
+
+// TestBadSignatureIsRefused: a platform secret that is not the key's
+// signs AssumeRole wrongly; AWS (here the proxy, with the SDK's signer)
+// refuses it and nothing is assigned.
+func TestBadSignatureIsRefused(t *testing.T) {
+	e := newEnv(t)
+	e.p = identitycenter.New(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(platformKey, "not-the-secret", "")},
+		e.settingsOf, e.st)
+	e.p.Endpoint, e.p.Sleep, e.p.Logger = e.endpoint, e.sleep, slog.New(slog.DiscardHandler)
+	err := e.p.Provision(context.Background(), assignment("g1", "alice", psAdmin))
+	if err == nil || !strings.Contains(err.Error(), "SignatureDoesNotMatch") {
+		t.Fatalf("error %v, want SignatureDoesNotMatch", err)
+	}
+	if e.fake.Rejected(awsfault.OpAssumeRole) == 0 || len(e.fake.Sessions()) != 0 {
+		t.Fatalf("rejected %d, sessions %+v", e.fake.Rejected(awsfault.OpAssumeRole), e.fake.Sessions())
 	}
 	e.wantAssignments()
 }

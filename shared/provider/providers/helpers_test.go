@@ -91,6 +91,7 @@ func newEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 	}
+	proxy.RequireSignatures(map[string]string{platformKey: platformSecret})
 	srv := httptest.NewServer(proxy)
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
