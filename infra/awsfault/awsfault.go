@@ -10,14 +10,17 @@
 //     (ThrottlingException; STS: Throttling), Conflict (ConflictException),
 //     both refusing the call without forwarding it; LoseResponse (forwarded,
 //     applied by moto, then the connection is dropped without a response);
+//
 //   - status plans (PlanCreation, PlanDeletion): the next
 //     Create/DeleteAccountAssignment answers IN_PROGRESS and its
 //     Describe…Status polls stay IN_PROGRESS n times, then end FAILED
 //     (never applied) or SUCCEEDED (forwarded to moto then) — moto
 //     completes every request at once;
+//
 //   - the external id: RequireExternalID makes AssumeRole of a role with a
 //     different (or no) ExternalId fail with AccessDenied (403), as the
 //     trust policy's sts:ExternalId condition does — moto ignores it;
+//
 //   - who may call: AuthorizeInstance ties an Identity Center instance and
 //     its identity store to the role whose sessions may use them (another
 //     caller gets AccessDeniedException — moto keeps state per account but
@@ -25,17 +28,23 @@
 //     proxy's clock (SetClock) gets ExpiredTokenException; AssumeRole's
 //     Expiration is the proxy's clock plus the session's duration. Sessions
 //     lists the sessions moto issued through the proxy;
+//
 //   - pages: moto answers ListAccountAssignments in one page; the proxy
 //     pages it (MaxResults, default 10 so that paging is exercised;
 //     NextToken) as Identity Center does;
+//
 //   - idempotent assignments, as Identity Center is: creating an
 //     assignment that exists and deleting one that does not answer
 //     SUCCEEDED without forwarding (moto would list a duplicate, and fail
 //     the deletion with ResourceNotFoundException).
 //
+//   - signatures: RequireSignatures makes it verify SigV4 signatures (with
+//     the SDK's signer) by the keys it is given and the sessions it saw
+//     issued — moto checks none.
+//
 // Calls and CallsOf tell tests what was called (refused callers aside:
 // Rejected counts those), by which access key, in which region (read from
-// the SigV4 Authorization header; moto does not check signatures).
+// the SigV4 Authorization header).
 package awsfault
 
 import (
@@ -99,6 +108,7 @@ type request struct {
 	summary map[string]any // the request's fields (TargetId, PrincipalId, ...)
 	apply   *http.Request  // forwarded on SUCCEEDED (nil: nothing to apply)
 	body    []byte
+	create  bool
 	done    string // final status once reached
 }
 
@@ -106,6 +116,10 @@ type request struct {
 type Proxy struct {
 	upstream *url.URL
 	client   *http.Client
+	// assign serializes the assignment changes (check, then forward), so
+	// that concurrent creations of one assignment make one, as in
+	// Identity Center.
+	assign sync.Mutex
 
 	mu          sync.Mutex
 	faults      map[string]*faults
@@ -114,6 +128,7 @@ type Proxy struct {
 	externalIDs map[string]string // role ARN -> required external id
 	instances   map[string]string // instance ARN or identity store id -> the role that may use it
 	sessions    []Session
+	secrets     map[string]string // access key id -> secret (nil: signatures not checked)
 	now         func() time.Time
 	requests    map[string]*request
 	calls       []Call
@@ -276,7 +291,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key, region := credentialScope(r.Header.Get("Authorization"))
 
 	p.mu.Lock()
-	if status, code, msg := p.refuse(op, key, form, body); status != 0 {
+	status, code, msg := p.badSignature(r, body, target == "")
+	if status == 0 {
+		status, code, msg = p.refuse(op, key, form, body)
+	}
+	if status != 0 {
 		p.rejected[op]++
 		p.mu.Unlock()
 		if target == "" {
@@ -336,8 +355,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (p *Proxy) session(form url.Values, out []byte) ([]byte, error) {
 	var resp struct {
 		Credentials struct {
-			AccessKeyID string `xml:"AccessKeyId"`
-			Expiration  string
+			AccessKeyID     string `xml:"AccessKeyId"`
+			SecretAccessKey string
+			Expiration      string
 		} `xml:"AssumeRoleResult>Credentials"`
 	}
 	if err := xml.Unmarshal(out, &resp); err != nil {
@@ -352,6 +372,9 @@ func (p *Proxy) session(form url.Values, out []byte) ([]byte, error) {
 	s := Session{RoleARN: form.Get("RoleArn"), SessionName: form.Get("RoleSessionName"), ExternalID: form.Get("ExternalId"),
 		AccessKeyID: resp.Credentials.AccessKeyID, Expiration: p.now().Add(time.Until(exp)).UTC().Truncate(time.Second)}
 	p.sessions = append(p.sessions, s)
+	if p.secrets != nil {
+		p.secrets[s.AccessKeyID] = resp.Credentials.SecretAccessKey
+	}
 	return bytes.Replace(out, []byte("<Expiration>"+resp.Credentials.Expiration+"</Expiration>"),
 		[]byte("<Expiration>"+s.Expiration.Format(time.RFC3339)+"</Expiration>"), 1), nil
 }
@@ -433,6 +456,8 @@ func (p *Proxy) assignmentRequest(r *http.Request, op string, body []byte) (int,
 		return p.forward(r, body)
 	}
 	create := op == OpCreateAccountAssignment
+	p.assign.Lock()
+	defer p.assign.Unlock()
 	exists, err := p.exists(r, in)
 	if err != nil {
 		return 0, "", nil, err
@@ -457,12 +482,12 @@ func (p *Proxy) assignmentRequest(r *http.Request, op string, body []byte) (int,
 		req.plan = *pl
 	}
 	if !noop {
-		req.apply, req.body = r.Clone(context.Background()), body
+		req.apply, req.body, req.create = r.Clone(context.Background()), body, create
 	}
 	status := statusInProgress
 	if req.plan.polls == 0 && req.plan.reason == "" {
 		status, req.done = statusOK, statusOK
-		if err := p.apply(r, req); err != nil {
+		if err := p.forwardApply(r, req); err != nil {
 			return 0, "", nil, err
 		}
 	}
@@ -507,8 +532,24 @@ func (p *Proxy) poll(r *http.Request, op, id string) (int, []byte, bool, error) 
 }
 
 // apply forwards a request the proxy answered itself to moto, once, when
-// it succeeds (during the call r).
+// it succeeds (during the call r), unless it became a no-op meanwhile.
 func (p *Proxy) apply(r *http.Request, req *request) error {
+	p.assign.Lock()
+	defer p.assign.Unlock()
+	exists, err := p.exists(r, req.summary)
+	if err != nil {
+		return err
+	}
+	if exists == req.create {
+		p.mu.Lock()
+		req.apply = nil
+		p.mu.Unlock()
+	}
+	return p.forwardApply(r, req)
+}
+
+// forwardApply is apply with p.assign held and the request still due.
+func (p *Proxy) forwardApply(r *http.Request, req *request) error {
 	p.mu.Lock()
 	orig, body := req.apply, req.body
 	req.apply = nil

@@ -13,12 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/awsfault"
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
 	"github.com/jitsudo/jitsudo-serverless/infra/dynamotest"
+	"github.com/jitsudo/jitsudo-serverless/infra/mototest"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter"
-	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter/awsfake"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/providers"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
@@ -26,19 +27,13 @@ import (
 const (
 	icInstance = "arn:aws:sso:::instance/ssoins-1234567890abcdef"
 	icStore    = "d-1234567890"
-	icRole     = "arn:aws:iam::123456789012:role/jitsudo-provisioner"
 	icPS       = "arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-1234567890abcdef"
 )
 
-// icUser is the Identity Center user id of a demo person (the format
-// Identity Center uses: <store prefix>-<uuid>).
-func icUser(name string) string {
-	return "906753c5b4-" + map[string]string{"alice": "11111111", "bob": "22222222", "dave": "44444444"}[name] + "-1111-2222-3333-444444444444"
-}
-
 // TestIdentityCenterWorkflow runs the real state machine (local Step
 // Functions) with the workers on the Identity Center provider — the real
-// STS, SSO Admin and Identity Store clients against awsfake — under the
+// STS, SSO Admin and Identity Store clients against moto behind
+// infra/awsfault — under the
 // faults Identity Center is known for, and proves that every grant ends
 // active or failed (with its reason), never stuck in provisioning, with
 // exactly the assignments it should have.
@@ -47,17 +42,21 @@ func TestIdentityCenterWorkflow(t *testing.T) {
 	ctx := context.Background()
 	st, _, _ := dynamotest.New(t)
 
-	fake := awsfake.New()
-	fake.AddPlatformKey("AKIAPLATFORMKEY00001", "platform-secret")
-	fake.AddRole(icRole, "jitsudo-acme-ext")
-	fake.AddInstance(icInstance, icStore, icRole)
-	for _, u := range []string{"alice", "bob", "dave"} {
-		fake.AddUser(icStore, icUser(u), u, u+"@acme.example")
+	endpoint := mototest.Endpoint(t)
+	fake, err := awsfault.New(endpoint)
+	if err != nil {
+		t.Fatal(err)
 	}
+	ic, err := fake.AddTenant(ctx, endpoint, awsfault.TenantSpec{RoleName: "jitsudo-provisioner", ExternalID: "jitsudo-acme-ext",
+		InstanceARN: icInstance, IdentityStoreID: icStore, Region: "eu-west-1", EmailDomain: "acme.example", Users: []string{"alice", "bob", "dave"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.RequireSignatures(map[string]string{"AKIAPLATFORMKEY00001": "platform-secret"})
 	fakeSrv := httptest.NewServer(fake)
 	t.Cleanup(fakeSrv.Close)
 	if _, err := st.PutAWSSettings(ctx, store.AWSSettings{TenantID: "acme", InstanceARN: icInstance, IdentityStoreID: icStore,
-		Region: "eu-west-1", RoleARN: icRole, ExternalID: "jitsudo-acme-ext", UserAttribute: "user_name"}, 0); err != nil {
+		Region: "eu-west-1", RoleARN: ic.RoleARN, ExternalID: "jitsudo-acme-ext", UserAttribute: "user_name"}, 0); err != nil {
 		t.Fatal(err)
 	}
 	prov := identitycenter.New(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIAPLATFORMKEY00001", "platform-secret", "")},
@@ -117,7 +116,12 @@ func TestIdentityCenterWorkflow(t *testing.T) {
 		}
 	}
 	assigned := func(user, account string) bool {
-		return fake.HasAssignment(awsfake.Assignment{InstanceARN: icInstance, AccountID: account, PermissionSetARN: icPS, PrincipalType: "USER", PrincipalID: icUser(user)})
+		t.Helper()
+		ok, err := ic.Has(ctx, ic.User(user, account, icPS))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
 	}
 
 	// 1. The plain case: active, and assigned in the tenant's instance.
@@ -127,7 +131,7 @@ func TestIdentityCenterWorkflow(t *testing.T) {
 
 	// 2. Identity Center accepts the creation, then reports it FAILED:
 	// the grant fails with the reason; nothing stays assigned or held.
-	fake.DelayNextCreation(2, "permission set is not provisioned to the account")
+	fake.PlanCreation(2, "permission set is not provisioned to the account")
 	g := settle(request("bob", "222222222222"), 30*time.Second)
 	if g.Status != access.GrantFailed || !strings.Contains(g.FailureReason, "permission set is not provisioned") {
 		t.Fatalf("bob: %+v", g)
@@ -147,15 +151,23 @@ func TestIdentityCenterWorkflow(t *testing.T) {
 	// 4. A throttling burst longer than the provider's own retries: the
 	// state machine retries the task, and the grant becomes active with
 	// exactly one assignment.
-	before := fake.Calls(awsfake.OpCreateAccountAssignment)
-	fake.Throttle(awsfake.OpCreateAccountAssignment, identitycenter.DefaultRetryAttempts+2)
+	before := fake.Calls(awsfault.OpCreateAccountAssignment)
+	fake.Throttle(awsfault.OpCreateAccountAssignment, identitycenter.DefaultRetryAttempts+2)
 	if g := settle(request("dave", "444444444444"), 40*time.Second); g.Status != access.GrantActive || !assigned("dave", "444444444444") {
 		t.Fatalf("dave: %+v", g)
 	}
-	if n := len(fake.Assignments()); n != 2 {
-		t.Fatalf("%d assignments, want alice's and dave's: %+v", n, fake.Assignments())
+	var all []awsfault.Assignment
+	for _, account := range []string{"111111111111", "222222222222", "333333333333", "444444444444"} {
+		as, err := ic.Assignments(ctx, account, icPS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, as...)
 	}
-	if calls := fake.Calls(awsfake.OpCreateAccountAssignment) - before; calls <= identitycenter.DefaultRetryAttempts {
+	if len(all) != 2 {
+		t.Fatalf("%d assignments, want alice's and dave's: %+v", len(all), all)
+	}
+	if calls := fake.Calls(awsfault.OpCreateAccountAssignment) - before; calls <= identitycenter.DefaultRetryAttempts {
 		t.Fatalf("%d creation calls: the throttling burst was not retried by the state machine", calls)
 	}
 }

@@ -35,9 +35,6 @@ var devOnly = map[string]string{
 	// The local provider: a misconfigured deployment would approve access it
 	// never provisions. Linked only with -tags jitsudo_local (make invoke).
 	"shared/provider/recording": "jitsudo_local builds only",
-	// Test-only: leaves shared/ with issue 13 item 3 (Identity Center on
-	// moto); the test below fails on this line once the package is gone.
-	"shared/provider/identitycenter/awsfake": "a test-only fake, to be moved",
 }
 
 // forbidden are third-party modules no function built for AWS may link:

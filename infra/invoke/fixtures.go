@@ -14,8 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/awsfault"
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
 	"github.com/jitsudo/jitsudo-serverless/infra/goaws"
+	"github.com/jitsudo/jitsudo-serverless/infra/mototest"
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
@@ -24,7 +26,6 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
-	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter/awsfake"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/providers"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
@@ -239,7 +240,10 @@ type Fixture struct {
 	Env []string
 	// Verify, when set, checks what the sample events did beyond their
 	// responses (call it after all of them ran).
-	Verify      func(ctx context.Context) error
+	Verify func(ctx context.Context) error
+	// Vars are values only known once the fixture runs (Identity Center
+	// user ids); expected responses name them as {name}.
+	Vars        map[string]string
 	stops       []func()
 	sfnEndpoint string // the local Step Functions, when the fixture has one
 }
@@ -266,10 +270,12 @@ func setEnv(env []string, k, v string) []string {
 //     process over the same table;
 //   - notify-expiring: goaws as SNS with the events topic, and a queue
 //     subscribed to it, where Verify finds the notice;
-//   - reconcile-assignments: awsfake as STS, SSO Admin and Identity
-//     Store, matching the seeded AWS settings, with the platform's
-//     credentials; EventActiveGrant's assignment is missing there, and
-//     Verify checks the reconciler put it back and audited it;
+//   - reconcile-assignments: moto (behind infra/awsfault) as STS, SSO
+//     Admin and Identity Store, with the seeded AWS settings' instance and
+//     store and a role in a random account (the settings are updated to
+//     it), and the platform's credentials; EventActiveGrant's assignment
+//     is missing there, and Verify checks the reconciler put it back and
+//     audited it; Vars["alice"] is alice's Identity Center user id;
 //   - the notification channel routes: goaws as SNS with the events
 //     topic, and the tenant's channels (withChannels);
 //   - relay-outbox: the real state machine on the local Step Functions
@@ -459,27 +465,38 @@ func verifyNotice(ctx context.Context, srv *goaws.Server, queueURL string) error
 // FnReconcile is the drift reconciler's function.
 const FnReconcile = "reconcile-assignments"
 
-// The platform's credentials and alice's Identity Center user in the
-// fake (reconcile-assignments).
+// The platform's credentials (reconcile-assignments).
 const (
 	EventPlatformAccessKey = "AKIAEVENTPLATFORM001"
 	EventPlatformSecret    = "event-platform-secret"
-	EventAliceUserID       = "906753c5b4-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 )
 
-// EventAssignment is EventActiveGrant's assignment in Identity Center.
-func EventAssignment() awsfake.Assignment {
-	return awsfake.Assignment{InstanceARN: EventInstanceARN, AccountID: EventActiveAccount, PermissionSetARN: EventPermissionSet,
-		PrincipalType: "USER", PrincipalID: EventAliceUserID}
-}
-
 func (f *Fixture) withIdentityCenter(ctx context.Context, s *store.Store) error {
-	fake := awsfake.New()
-	fake.AddPlatformKey(EventPlatformAccessKey, EventPlatformSecret)
-	fake.AddRole(EventRoleARN, EventExternalID)
-	fake.AddInstance(EventInstanceARN, EventIdentityStoreID, EventRoleARN)
-	fake.AddUser(EventIdentityStoreID, EventAliceUserID, "alice", "alice@acme.example")
-	srv := httptest.NewServer(fake)
+	endpoint, err := mototest.Start()
+	if err != nil {
+		return err
+	}
+	proxy, err := awsfault.New(endpoint)
+	if err != nil {
+		return err
+	}
+	ic, err := proxy.AddTenant(ctx, endpoint, awsfault.TenantSpec{RoleName: "jitsudo-provisioner", ExternalID: EventExternalID,
+		InstanceARN: EventInstanceARN, IdentityStoreID: EventIdentityStoreID, Region: EventAWSRegion, EmailDomain: "acme.example",
+		Users: []string{"alice"}})
+	if err != nil {
+		return fmt.Errorf("fixtures: identity center: %w", err)
+	}
+	cur, err := s.GetAWSSettings(ctx, EventTenant)
+	if err != nil {
+		return fmt.Errorf("fixtures: aws settings: %w", err)
+	}
+	next := cur
+	next.RoleARN = ic.RoleARN
+	if _, err := s.PutAWSSettings(ctx, next, cur.Version); err != nil {
+		return fmt.Errorf("fixtures: aws settings: %w", err)
+	}
+	proxy.RequireSignatures(map[string]string{EventPlatformAccessKey: EventPlatformSecret})
+	srv := httptest.NewServer(proxy)
 	f.stops = append(f.stops, srv.Close)
 	for k, v := range map[string]string{
 		"AWS_ACCESS_KEY_ID": EventPlatformAccessKey, "AWS_SECRET_ACCESS_KEY": EventPlatformSecret,
@@ -487,20 +504,22 @@ func (f *Fixture) withIdentityCenter(ctx context.Context, s *store.Store) error 
 	} {
 		f.Env = setEnv(f.Env, k, v)
 	}
-	f.Verify = func(ctx context.Context) error { return verifyRepair(ctx, s, fake) }
+	f.Vars = map[string]string{"alice": ic.Users["alice"]}
+	f.Verify = func(ctx context.Context) error { return verifyRepair(ctx, s, proxy, ic) }
 	return nil
 }
 
 // verifyRepair: the assignment is back in Identity Center, recorded as
 // held by EventActiveGrant, made with the tenant role's session (never
 // the platform's own credentials), and audited once as drift.detected.
-func verifyRepair(ctx context.Context, s *store.Store, fake *awsfake.Server) error {
-	if !fake.HasAssignment(EventAssignment()) {
-		return fmt.Errorf("assignment %+v not re-created: %+v", EventAssignment(), fake.Assignments())
+func verifyRepair(ctx context.Context, s *store.Store, proxy *awsfault.Proxy, ic *awsfault.Tenant) error {
+	want := ic.User("alice", EventActiveAccount, EventPermissionSet)
+	if ok, err := ic.Has(ctx, want); err != nil || !ok {
+		return fmt.Errorf("assignment %+v not re-created (%v)", want, err)
 	}
-	for _, c := range fake.CallsOf(awsfake.OpCreateAccountAssignment) {
-		if sess, ok := fake.SessionOf(c.AccessKeyID); !ok || sess.RoleARN != EventRoleARN || sess.ExternalID != EventExternalID {
-			return fmt.Errorf("CreateAccountAssignment signed by %s, not a session of %s", c.AccessKeyID, EventRoleARN)
+	for _, c := range proxy.CallsOf(awsfault.OpCreateAccountAssignment) {
+		if sess, ok := proxy.SessionOf(c.AccessKeyID); !ok || sess.RoleARN != ic.RoleARN || sess.ExternalID != EventExternalID {
+			return fmt.Errorf("CreateAccountAssignment signed by %s, not a session of %s", c.AccessKeyID, ic.RoleARN)
 		}
 	}
 	holders, err := s.AssignmentHolders(ctx, store.AssignmentTarget{TenantID: EventTenant, AccountID: EventActiveAccount,

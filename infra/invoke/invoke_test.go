@@ -101,10 +101,10 @@ var expected = map[string]want{
 	// (Verify reads it from a subscribed queue).
 	"notify-expiring.json": {body: `{"grant":{"id":"grt_eventactive","status":"active"`},
 
-	// The scheduled drift reconciler against awsfake: the active grant's
+	// The scheduled drift reconciler against moto behind awsfault: the active grant's
 	// missing assignment is repaired, nothing else found.
 	"reconcile-assignments.json": {body: `{"tenants":{"acme":{"repaired":["account ` + invoke.EventActiveAccount + `, permission set ` +
-		invoke.EventPermissionSet + `, principal alice (user ` + invoke.EventAliceUserID + `)"],"removed":[],"unexpected":[],"errors":[]}}}`},
+		invoke.EventPermissionSet + `, principal alice (user {alice})"],"removed":[],"unexpected":[],"errors":[]}}}`},
 
 	// Notification channels (admin) over the seeded webhook and email
 	// channels, with goaws as SNS; Verify checks the store and goaws.
@@ -226,7 +226,7 @@ func runFunction(ctx context.Context, t *testing.T, rie, bootstrap, fn string, e
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		check(t, fn, name, payload, r.WaitLogs(2*time.Second, expectedLogs(fn, payload)...))
+		check(t, fn, name, fx.Vars, payload, r.WaitLogs(2*time.Second, expectedLogs(fn, payload)...))
 	}
 	if fx.Verify != nil {
 		vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -259,8 +259,11 @@ func expectedLogs(fn string, payload []byte) []string {
 	return nil
 }
 
-func check(t *testing.T, fn, name string, payload []byte, logs string) {
+func check(t *testing.T, fn, name string, vars map[string]string, payload []byte, logs string) {
 	w := expected[name]
+	for k, v := range vars {
+		w.body = strings.ReplaceAll(w.body, "{"+k+"}", v)
+	}
 	if fn == routes.Authorizer {
 		var resp events.APIGatewayV2CustomAuthorizerSimpleResponse
 		if err := json.Unmarshal(payload, &resp); err != nil || !resp.IsAuthorized {

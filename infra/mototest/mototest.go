@@ -54,6 +54,16 @@ var (
 // Endpoint returns the moto server's base URL (http://127.0.0.1:<port>).
 func Endpoint(t testing.TB) string {
 	t.Helper()
+	e, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// Start is Endpoint for a program (infra/invoke's fixtures): the moto
+// server's base URL, or why it could not be started.
+func Start() (string, error) {
 	once.Do(func() {
 		if e := os.Getenv(EnvEndpoint); e != "" {
 			endpoint = strings.TrimRight(e, "/")
@@ -62,9 +72,9 @@ func Endpoint(t testing.TB) string {
 		endpoint, startErr = start(90 * time.Second)
 	})
 	if startErr != nil {
-		t.Fatalf("mototest: %v (%s)", startErr, Install)
+		return "", fmt.Errorf("mototest: %w (%s)", startErr, Install)
 	}
-	return endpoint
+	return endpoint, nil
 }
 
 // Config is an aws.Config for moto: region Region and static test

@@ -57,7 +57,7 @@ func TestVarsAreUniqueAndSourced(t *testing.T) {
 // the table is complete. Test-only packages still under shared/ are
 // exempt.
 func TestNothingElseReadsTheEnvironment(t *testing.T) {
-	exempt := regexp.MustCompile(`shared/config/|/dynamotest/|/dynamolocal/|/awsfake/`)
+	exempt := regexp.MustCompile(`shared/config/|/dynamotest/|/dynamolocal/`)
 	fset := token.NewFileSet()
 	for _, root := range []string{"../../shared", "../../functions"} {
 		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {

@@ -14,45 +14,47 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/awsfault"
 	"github.com/jitsudo/jitsudo-serverless/infra/dynamotest"
+	"github.com/jitsudo/jitsudo-serverless/infra/mototest"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter"
-	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter/awsfake"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 
 // The tests run the real SDK clients (STS, SSO Admin, Identity Store)
-// against awsfake over HTTP, and the real store on a fresh table.
+// against moto (which keeps the sessions, users and account assignments)
+// behind infra/awsfault (faults, the external id, who may call), and the
+// real store on a fresh table. Each test's tenants are in accounts of
+// their own, so tests sharing one moto do not see each other.
 
 const (
 	tenant         = "acme"
 	platformKey    = "AKIAPLATFORM00000001"
 	platformSecret = "platform-secret"
 	region         = "eu-west-1"
-	roleARN        = "arn:aws:iam::111122223333:role/jitsudo-broker"
 	externalID     = "acme-external-id-0001"
 	instanceARN    = "arn:aws:sso:::instance/ssoins-0123456789abcdef"
 	storeID        = "d-0123456789"
 	account        = "444455556666"
 	psAdmin        = "arn:aws:sso:::permissionSet/ssoins-0123456789abcdef/ps-0123456789abcdef"
 	psRead         = "arn:aws:sso:::permissionSet/ssoins-0123456789abcdef/ps-fedcba9876543210"
-	aliceID        = "906753c5b4-11111111-2222-3333-4444-555555555555"
-	bobID          = "906753c5b4-22222222-3333-4444-5555-666666666666"
-	carolID        = "906753c5b4-33333333-4444-5555-6666-777777777777"
 
 	// A second tenant with its own role and instance.
 	otherTenant   = "globex"
-	otherRoleARN  = "arn:aws:iam::777788889999:role/jitsudo-broker"
 	otherExtID    = "globex-external-id-0001"
 	otherInstance = "arn:aws:sso:::instance/ssoins-aaaabbbbccccdddd"
 	otherStoreID  = "d-aaaabbbbcc"
 )
 
 type env struct {
-	t    *testing.T
-	fake *awsfake.Server
-	st   *store.Store
-	p    *identitycenter.Provider
+	t        *testing.T
+	fake     *awsfault.Proxy
+	acme     *awsfault.Tenant // acme's Identity Center in moto
+	other    *awsfault.Tenant // globex's
+	st       *store.Store
+	p        *identitycenter.Provider
+	endpoint string // the proxy's URL
 
 	mu       sync.Mutex
 	settings map[string]identitycenter.Settings
@@ -61,28 +63,36 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, fake: awsfake.New(), settings: map[string]identitycenter.Settings{}}
-	e.fake.AddPlatformKey(platformKey, platformSecret)
-	e.fake.AddRole(roleARN, externalID)
-	e.fake.AddInstance(instanceARN, storeID, roleARN)
-	e.fake.AddUser(storeID, aliceID, "alice", "alice@acme.test")
-	e.fake.AddUser(storeID, bobID, "bob", "bob@acme.test")
-	e.fake.AddUser(storeID, carolID, "carol", "carol@acme.test")
-	e.fake.AddRole(otherRoleARN, otherExtID)
-	e.fake.AddInstance(otherInstance, otherStoreID, otherRoleARN)
-	srv := httptest.NewServer(e.fake)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	endpoint := mototest.Endpoint(t)
+	proxy, err := awsfault.New(endpoint)
+	mustNot(t, err)
+	e := &env{t: t, fake: proxy, settings: map[string]identitycenter.Settings{}}
+	e.acme, err = proxy.AddTenant(ctx, endpoint, awsfault.TenantSpec{ExternalID: externalID, InstanceARN: instanceARN,
+		IdentityStoreID: storeID, Region: region, EmailDomain: "acme.test", Users: []string{"alice", "bob", "carol"}})
+	mustNot(t, err)
+	e.other, err = proxy.AddTenant(ctx, endpoint, awsfault.TenantSpec{ExternalID: otherExtID, InstanceARN: otherInstance,
+		IdentityStoreID: otherStoreID, Region: region, EmailDomain: "globex.test"})
+	mustNot(t, err)
+	proxy.RequireSignatures(map[string]string{platformKey: platformSecret})
+	srv := httptest.NewServer(proxy)
 	t.Cleanup(srv.Close)
 
 	e.settings[tenant] = identitycenter.Settings{InstanceARN: instanceARN, IdentityStoreID: storeID, Region: region,
-		RoleARN: roleARN, ExternalID: externalID}
+		RoleARN: e.acme.RoleARN, ExternalID: externalID}
 	e.st, _, _ = dynamotest.New(t)
 	base := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(platformKey, platformSecret, "")}
 	e.p = identitycenter.New(base, e.settingsOf, e.st)
+	e.endpoint = srv.URL
 	e.p.Endpoint = srv.URL
 	e.p.Sleep = e.sleep
 	e.p.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return e
 }
+
+// uid is acme's user's Identity Center user id.
+func (e *env) uid(user string) string { return e.acme.Users[user] }
 
 func (e *env) settingsOf(_ context.Context, tenantID string) (identitycenter.Settings, error) {
 	e.mu.Lock()
@@ -125,8 +135,26 @@ func assignment(grantID, principal, permissionSet string) access.Assignment {
 		AccountID: account, PermissionSetARN: permissionSet, Resource: access.Resource{Type: "aws_account", ID: account}}
 }
 
-func icAssignment(userID, permissionSet string) awsfake.Assignment {
-	return awsfake.Assignment{InstanceARN: instanceARN, AccountID: account, PermissionSetARN: permissionSet, PrincipalType: "USER", PrincipalID: userID}
+func icAssignment(userID, permissionSet string) awsfault.Assignment {
+	return awsfault.Assignment{InstanceARN: instanceARN, AccountID: account, PermissionSetARN: permissionSet, PrincipalType: "USER", PrincipalID: userID}
+}
+
+// assignments returns acme's assignments in moto on account.
+func (e *env) assignments() []awsfault.Assignment {
+	e.t.Helper()
+	got, err := e.acme.Assignments(context.Background(), account, psAdmin, psRead)
+	mustNot(e.t, err)
+	return got
+}
+
+// assign and unassign change acme's assignments behind the provider's back.
+func (e *env) assign(a awsfault.Assignment) {
+	e.t.Helper()
+	mustNot(e.t, e.acme.Assign(context.Background(), a))
+}
+func (e *env) unassign(a awsfault.Assignment) {
+	e.t.Helper()
+	mustNot(e.t, e.acme.Unassign(context.Background(), a))
 }
 
 func target(principal, permissionSet string) store.AssignmentTarget {
@@ -152,9 +180,9 @@ func (e *env) records() []store.AssignmentRecord {
 	return recs
 }
 
-func (e *env) wantAssignments(want ...awsfake.Assignment) {
+func (e *env) wantAssignments(want ...awsfault.Assignment) {
 	e.t.Helper()
-	got := e.fake.Assignments()
+	got := e.assignments()
 	if len(got) != len(want) {
 		e.t.Fatalf("assignments in Identity Center: got %v, want %v", got, want)
 	}

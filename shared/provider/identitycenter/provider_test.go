@@ -2,15 +2,19 @@ package identitycenter_test
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/jitsudo/jitsudo-serverless/infra/awsfault"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter"
-	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter/awsfake"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 
@@ -19,7 +23,7 @@ func TestProvisionSignsWithAssumedRole(t *testing.T) {
 	ctx := context.Background()
 	mustNot(t, e.p.Provision(ctx, assignment("g1", "alice", psAdmin)))
 	mustNot(t, e.p.Provision(ctx, assignment("g2", "bob", psRead)))
-	e.wantAssignments(icAssignment(aliceID, psAdmin), icAssignment(bobID, psRead))
+	e.wantAssignments(icAssignment(e.uid("alice"), psAdmin), icAssignment(e.uid("bob"), psRead))
 
 	// One AssumeRole (credentials cached per tenant and role), signed with
 	// the platform key, for the tenant's role, external id and session name.
@@ -28,10 +32,10 @@ func TestProvisionSignsWithAssumedRole(t *testing.T) {
 		t.Fatalf("AssumeRole sessions: %+v", sessions)
 	}
 	s := sessions[0]
-	if s.RoleARN != roleARN || s.ExternalID != externalID || s.SessionName != "jitsudo-acme" {
+	if s.RoleARN != e.acme.RoleARN || s.ExternalID != externalID || s.SessionName != "jitsudo-acme" {
 		t.Fatalf("session %+v", s)
 	}
-	for _, c := range e.fake.CallsOf(awsfake.OpAssumeRole) {
+	for _, c := range e.fake.CallsOf(awsfault.OpAssumeRole) {
 		if c.AccessKeyID != platformKey || c.Region != region {
 			t.Fatalf("AssumeRole call %+v: want the platform key in %s", c, region)
 		}
@@ -40,7 +44,7 @@ func TestProvisionSignsWithAssumedRole(t *testing.T) {
 	// fake) with the assumed role's key, in the tenant's region.
 	n := 0
 	for _, c := range e.fake.CallsOf("") {
-		if c.Op == awsfake.OpAssumeRole {
+		if c.Op == awsfault.OpAssumeRole {
 			continue
 		}
 		n++
@@ -48,10 +52,10 @@ func TestProvisionSignsWithAssumedRole(t *testing.T) {
 			t.Fatalf("%s signed by %s in %s; want assumed-role key %s in %s", c.Op, c.AccessKeyID, c.Region, s.AccessKeyID, region)
 		}
 	}
-	if n == 0 || e.fake.Calls(awsfake.OpCreateAccountAssignment) != 2 || e.fake.Calls(awsfake.OpGetUserID) != 2 {
+	if n == 0 || e.fake.Calls(awsfault.OpCreateAccountAssignment) != 2 || e.fake.Calls(awsfault.OpGetUserID) != 2 {
 		t.Fatalf("calls: %+v", e.fake.CallsOf(""))
 	}
-	for _, op := range []string{awsfake.OpAssumeRole, awsfake.OpGetUserID, awsfake.OpCreateAccountAssignment, awsfake.OpDescribeCreationStatus} {
+	for _, op := range []string{awsfault.OpAssumeRole, awsfault.OpGetUserID, awsfault.OpCreateAccountAssignment, awsfault.OpDescribeCreationStatus} {
 		if r := e.fake.Rejected(op); r != 0 {
 			t.Fatalf("%d %s calls rejected (signature/credentials)", r, op)
 		}
@@ -59,12 +63,12 @@ func TestProvisionSignsWithAssumedRole(t *testing.T) {
 	// The record holds the grant and the Identity Center user id.
 	recs := e.records()
 	i := slices.IndexFunc(recs, func(r store.AssignmentRecord) bool { return r.PrincipalID == "alice" })
-	if i < 0 || recs[i].ExternalPrincipalID != aliceID || !slices.Equal(recs[i].Holders, []string{"g1"}) {
+	if i < 0 || recs[i].ExternalPrincipalID != e.uid("alice") || !slices.Equal(recs[i].Holders, []string{"g1"}) {
 		t.Fatalf("records %+v", recs)
 	}
 	// Provisioning again is idempotent.
 	mustNot(t, e.p.Provision(ctx, assignment("g1", "alice", psAdmin)))
-	e.wantAssignments(icAssignment(aliceID, psAdmin), icAssignment(bobID, psRead))
+	e.wantAssignments(icAssignment(e.uid("alice"), psAdmin), icAssignment(e.uid("bob"), psRead))
 }
 
 func TestWrongExternalIDIsRefused(t *testing.T) {
@@ -77,8 +81,26 @@ func TestWrongExternalIDIsRefused(t *testing.T) {
 	if !strings.Contains(err.Error(), "AccessDenied") {
 		t.Fatalf("error %v does not say AccessDenied", err)
 	}
-	if len(e.fake.Sessions()) != 0 || e.fake.Calls(awsfake.OpCreateAccountAssignment) != 0 {
+	if len(e.fake.Sessions()) != 0 || e.fake.Calls(awsfault.OpCreateAccountAssignment) != 0 {
 		t.Fatal("no session may be issued and nothing assigned")
+	}
+	e.wantAssignments()
+}
+
+// TestBadSignatureIsRefused: a platform secret that is not the key's
+// signs AssumeRole wrongly; AWS (here the proxy, with the SDK's signer)
+// refuses it and nothing is assigned.
+func TestBadSignatureIsRefused(t *testing.T) {
+	e := newEnv(t)
+	e.p = identitycenter.New(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(platformKey, "not-the-secret", "")},
+		e.settingsOf, e.st)
+	e.p.Endpoint, e.p.Sleep, e.p.Logger = e.endpoint, e.sleep, slog.New(slog.DiscardHandler)
+	err := e.p.Provision(context.Background(), assignment("g1", "alice", psAdmin))
+	if err == nil || !strings.Contains(err.Error(), "SignatureDoesNotMatch") {
+		t.Fatalf("error %v, want SignatureDoesNotMatch", err)
+	}
+	if e.fake.Rejected(awsfault.OpAssumeRole) == 0 || len(e.fake.Sessions()) != 0 {
+		t.Fatalf("rejected %d, sessions %+v", e.fake.Rejected(awsfault.OpAssumeRole), e.fake.Sessions())
 	}
 	e.wantAssignments()
 }
@@ -87,7 +109,7 @@ func TestOtherTenantsInstanceIsRefused(t *testing.T) {
 	e := newEnv(t)
 	// globex's role may not manage acme's instance.
 	e.setSettings(otherTenant, identitycenter.Settings{InstanceARN: instanceARN, IdentityStoreID: storeID, Region: region,
-		RoleARN: otherRoleARN, ExternalID: otherExtID})
+		RoleARN: e.other.RoleARN, ExternalID: otherExtID})
 	a := assignment("g1", "alice", psAdmin)
 	a.TenantID = otherTenant
 	err := e.p.Provision(context.Background(), a)
@@ -115,9 +137,9 @@ func TestUnknownRequesterIsPermanent(t *testing.T) {
 	s.UserAttribute = identitycenter.UserAttributeEmail
 	e.setSettings(tenant, s)
 	a := assignment("g2", "u-123", psAdmin)
-	a.PrincipalEmail = "Alice@acme.test"
+	a.PrincipalEmail = "alice@acme.test" // moto matches exactly (see docs/development.md)
 	mustNot(t, e.p.Provision(ctx, a))
-	e.wantAssignments(icAssignment(aliceID, psAdmin))
+	e.wantAssignments(icAssignment(e.uid("alice"), psAdmin))
 	a.PrincipalEmail = "nobody@acme.test"
 	err = e.p.Provision(ctx, a)
 	wantPermanent(t, err, identitycenter.ErrUnknownUser)
@@ -135,7 +157,7 @@ func TestTenantWithoutSettings(t *testing.T) {
 	if !strings.Contains(err.Error(), "no Identity Center settings") {
 		t.Fatalf("unclear error: %v", err)
 	}
-	e.setSettings("initech", identitycenter.Settings{InstanceARN: instanceARN, IdentityStoreID: storeID, RoleARN: roleARN})
+	e.setSettings("initech", identitycenter.Settings{InstanceARN: instanceARN, IdentityStoreID: storeID, RoleARN: e.acme.RoleARN})
 	err = e.p.Provision(context.Background(), a)
 	wantPermanent(t, err, identitycenter.ErrNoSettings)
 	if !strings.Contains(err.Error(), "missing external_id") {
@@ -162,13 +184,13 @@ func TestUnsupportedResource(t *testing.T) {
 func TestThrottlingIsRetried(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	e.fake.Throttle(awsfake.OpAssumeRole, 1)
-	e.fake.Throttle(awsfake.OpGetUserID, 2)
-	e.fake.Throttle(awsfake.OpCreateAccountAssignment, 3)
-	e.fake.Throttle(awsfake.OpDescribeCreationStatus, 1)
+	e.fake.Throttle(awsfault.OpAssumeRole, 1)
+	e.fake.Throttle(awsfault.OpGetUserID, 2)
+	e.fake.Throttle(awsfault.OpCreateAccountAssignment, 3)
+	e.fake.Throttle(awsfault.OpDescribeCreationStatus, 1)
 	mustNot(t, e.p.Provision(ctx, assignment("g1", "alice", psAdmin)))
-	e.wantAssignments(icAssignment(aliceID, psAdmin))
-	if n := e.fake.Calls(awsfake.OpCreateAccountAssignment); n != 4 {
+	e.wantAssignments(icAssignment(e.uid("alice"), psAdmin))
+	if n := e.fake.Calls(awsfault.OpCreateAccountAssignment); n != 4 {
 		t.Fatalf("CreateAccountAssignment calls: %d, want 4 (3 throttled + 1): SDK retries must be off", n)
 	}
 	// Backoff: jittered in [d/2, d) with d = 200ms·2ⁿ.
@@ -180,24 +202,24 @@ func TestThrottlingIsRetried(t *testing.T) {
 
 	// A burst longer than the budget: retryable, after exactly the budget.
 	e.p.RetryAttempts = 3
-	e.fake.Throttle(awsfake.OpCreateAccountAssignment, 10)
-	before := e.fake.Calls(awsfake.OpCreateAccountAssignment)
+	e.fake.Throttle(awsfault.OpCreateAccountAssignment, 10)
+	before := e.fake.Calls(awsfault.OpCreateAccountAssignment)
 	err := e.p.Provision(ctx, assignment("g2", "bob", psAdmin))
 	wantRetryable(t, err)
 	if !strings.Contains(err.Error(), "ThrottlingException") {
 		t.Fatalf("error %v", err)
 	}
-	if n := e.fake.Calls(awsfake.OpCreateAccountAssignment) - before; n != 3 {
+	if n := e.fake.Calls(awsfault.OpCreateAccountAssignment) - before; n != 3 {
 		t.Fatalf("%d attempts, want 3", n)
 	}
 }
 
 func TestConflictIsRetried(t *testing.T) {
 	e := newEnv(t)
-	e.fake.Conflict(awsfake.OpCreateAccountAssignment, 2)
+	e.fake.Conflict(awsfault.OpCreateAccountAssignment, 2)
 	mustNot(t, e.p.Provision(context.Background(), assignment("g1", "alice", psAdmin)))
-	e.wantAssignments(icAssignment(aliceID, psAdmin))
-	if n := e.fake.Calls(awsfake.OpCreateAccountAssignment); n != 3 {
+	e.wantAssignments(icAssignment(e.uid("alice"), psAdmin))
+	if n := e.fake.Calls(awsfault.OpCreateAccountAssignment); n != 3 {
 		t.Fatalf("CreateAccountAssignment calls: %d", n)
 	}
 }
@@ -208,14 +230,14 @@ func TestConflictIsRetried(t *testing.T) {
 func TestCreationFailedIsPermanent(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	e.fake.DelayNextCreation(2, "Received a 404 status error: Permission set not provisioned")
+	e.fake.PlanCreation(2, "Received a 404 status error: Permission set not provisioned")
 	a := assignment("g1", "alice", psAdmin)
 	err := e.p.Provision(ctx, a)
 	wantPermanent(t, err, identitycenter.ErrAssignmentFailed)
 	if !strings.Contains(err.Error(), "Permission set not provisioned") {
 		t.Fatalf("error lacks the failure reason: %v", err)
 	}
-	if n := e.fake.Calls(awsfake.OpDescribeCreationStatus); n != 3 {
+	if n := e.fake.Calls(awsfault.OpDescribeCreationStatus); n != 3 {
 		t.Fatalf("status polls: %d, want 3 (2 IN_PROGRESS, then FAILED)", n)
 	}
 	e.wantAssignments()
@@ -227,12 +249,16 @@ func TestCreationFailedIsPermanent(t *testing.T) {
 		t.Fatalf("records left: %+v", e.records())
 	}
 	e.wantAssignments()
+	// IN_PROGRESS, then SUCCEEDED: applied when it completes.
+	e.fake.PlanCreation(2, "")
+	mustNot(t, e.p.Provision(ctx, a))
+	e.wantAssignments(icAssignment(e.uid("alice"), psAdmin))
 }
 
 func TestCreationStuckIsRetryable(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	e.fake.DelayNextCreation(1000, "")
+	e.fake.PlanCreation(1000, "")
 	err := e.p.Provision(ctx, assignment("g1", "alice", psAdmin))
 	wantRetryable(t, err)
 	if !strings.Contains(err.Error(), "still IN_PROGRESS") {
@@ -247,28 +273,28 @@ func TestCreationStuckIsRetryable(t *testing.T) {
 	}
 	// The state machine retries the task: a new (idempotent) request.
 	mustNot(t, e.p.Provision(ctx, assignment("g1", "alice", psAdmin)))
-	e.wantAssignments(icAssignment(aliceID, psAdmin))
+	e.wantAssignments(icAssignment(e.uid("alice"), psAdmin))
 }
 
 func TestLostCreateResponse(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	// Retried inside the call.
-	e.fake.LoseResponse(awsfake.OpCreateAccountAssignment, 1)
+	e.fake.LoseResponse(awsfault.OpCreateAccountAssignment, 1)
 	mustNot(t, e.p.Provision(ctx, assignment("g1", "alice", psAdmin)))
-	e.wantAssignments(icAssignment(aliceID, psAdmin))
-	if n := e.fake.Calls(awsfake.OpCreateAccountAssignment); n != 2 {
+	e.wantAssignments(icAssignment(e.uid("alice"), psAdmin))
+	if n := e.fake.Calls(awsfault.OpCreateAccountAssignment); n != 2 {
 		t.Fatalf("CreateAccountAssignment calls: %d", n)
 	}
 
 	// Out of budget: retryable; the task's retry converges to one assignment.
 	e.p.RetryAttempts = 1
-	e.fake.LoseResponse(awsfake.OpCreateAccountAssignment, 1)
+	e.fake.LoseResponse(awsfault.OpCreateAccountAssignment, 1)
 	err := e.p.Provision(ctx, assignment("g2", "bob", psAdmin))
 	wantRetryable(t, err)
-	e.wantAssignments(icAssignment(aliceID, psAdmin), icAssignment(bobID, psAdmin)) // applied although lost
+	e.wantAssignments(icAssignment(e.uid("alice"), psAdmin), icAssignment(e.uid("bob"), psAdmin)) // applied although lost
 	mustNot(t, e.p.Provision(ctx, assignment("g2", "bob", psAdmin)))
-	e.wantAssignments(icAssignment(aliceID, psAdmin), icAssignment(bobID, psAdmin))
+	e.wantAssignments(icAssignment(e.uid("alice"), psAdmin), icAssignment(e.uid("bob"), psAdmin))
 }
 
 func TestLostDeleteResponse(t *testing.T) {
@@ -278,7 +304,7 @@ func TestLostDeleteResponse(t *testing.T) {
 	mustNot(t, e.p.Provision(ctx, a))
 
 	e.p.RetryAttempts = 1
-	e.fake.LoseResponse(awsfake.OpDeleteAccountAssignment, 1)
+	e.fake.LoseResponse(awsfault.OpDeleteAccountAssignment, 1)
 	wantRetryable(t, e.p.Revoke(ctx, a))
 	e.wantAssignments() // the deletion was applied
 	if len(e.records()) != 1 || len(e.holders("alice", psAdmin)) != 0 {
@@ -290,20 +316,20 @@ func TestLostDeleteResponse(t *testing.T) {
 	if len(e.records()) != 0 {
 		t.Fatalf("records left: %+v", e.records())
 	}
-	deletes := e.fake.Calls(awsfake.OpDeleteAccountAssignment)
+	deletes := e.fake.Calls(awsfault.OpDeleteAccountAssignment)
 	if deletes != 2 {
 		t.Fatalf("DeleteAccountAssignment calls: %d", deletes)
 	}
 	// And again: nothing left to do, no call.
 	mustNot(t, e.p.Revoke(ctx, a))
-	if e.fake.Calls(awsfake.OpDeleteAccountAssignment) != deletes {
+	if e.fake.Calls(awsfault.OpDeleteAccountAssignment) != deletes {
 		t.Fatal("a revoke of nothing called Identity Center")
 	}
 
 	// Within budget the lost response is retried inside Revoke.
 	e.p.RetryAttempts = 0
 	mustNot(t, e.p.Provision(ctx, a))
-	e.fake.LoseResponse(awsfake.OpDeleteAccountAssignment, 1)
+	e.fake.LoseResponse(awsfault.OpDeleteAccountAssignment, 1)
 	mustNot(t, e.p.Revoke(ctx, a))
 	e.wantAssignments()
 	if len(e.records()) != 0 {
@@ -317,28 +343,28 @@ func TestOverlappingGrants(t *testing.T) {
 	g1, g2 := assignment("g1", "alice", psAdmin), assignment("g2", "alice", psAdmin)
 	mustNot(t, e.p.Provision(ctx, g1))
 	mustNot(t, e.p.Provision(ctx, g2))
-	e.wantAssignments(icAssignment(aliceID, psAdmin))
+	e.wantAssignments(icAssignment(e.uid("alice"), psAdmin))
 
 	mustNot(t, e.p.Revoke(ctx, g1))
-	e.wantAssignments(icAssignment(aliceID, psAdmin)) // g2 keeps it
+	e.wantAssignments(icAssignment(e.uid("alice"), psAdmin)) // g2 keeps it
 	if h := e.holders("alice", psAdmin); !slices.Equal(h, []string{"g2"}) {
 		t.Fatalf("holders %v", h)
 	}
-	if n := e.fake.Calls(awsfake.OpDeleteAccountAssignment); n != 0 {
+	if n := e.fake.Calls(awsfault.OpDeleteAccountAssignment); n != 0 {
 		t.Fatalf("%d deletions while a grant still holds the assignment", n)
 	}
 	mustNot(t, e.p.Revoke(ctx, g1)) // twice: no-op
-	e.wantAssignments(icAssignment(aliceID, psAdmin))
+	e.wantAssignments(icAssignment(e.uid("alice"), psAdmin))
 
 	mustNot(t, e.p.Revoke(ctx, g2))
 	e.wantAssignments()
 	if len(e.records()) != 0 {
 		t.Fatalf("records left: %+v", e.records())
 	}
-	deletes := e.fake.Calls(awsfake.OpDeleteAccountAssignment)
+	deletes := e.fake.Calls(awsfault.OpDeleteAccountAssignment)
 	mustNot(t, e.p.Revoke(ctx, g2))
 	mustNot(t, e.p.Revoke(ctx, g1))
-	if e.fake.Calls(awsfake.OpDeleteAccountAssignment) != deletes {
+	if e.fake.Calls(awsfault.OpDeleteAccountAssignment) != deletes {
 		t.Fatal("revoking twice called Identity Center again")
 	}
 	// A grant never provisioned: nothing to do, no AWS call.
@@ -374,14 +400,14 @@ func TestRevokeRecreatesForHolderThatAppeared(t *testing.T) {
 	rr := &racingRecords{Store: e.st}
 	rr.once = func() {
 		tg := target("alice", psAdmin)
-		tg.ExternalPrincipalID = aliceID
+		tg.ExternalPrincipalID = e.uid("alice")
 		if _, err := e.st.AddAssignmentHolder(ctx, tg, "g2"); err != nil {
 			t.Error(err)
 		}
 	}
 	e.p.Records = rr
 	mustNot(t, e.p.Revoke(ctx, assignment("g1", "alice", psAdmin)))
-	e.wantAssignments(icAssignment(aliceID, psAdmin)) // re-created for g2
+	e.wantAssignments(icAssignment(e.uid("alice"), psAdmin)) // re-created for g2
 	if h := e.holders("alice", psAdmin); !slices.Equal(h, []string{"g2"}) {
 		t.Fatalf("holders %v", h)
 	}
@@ -400,7 +426,7 @@ func TestExpiredCredentialsAreRefreshed(t *testing.T) {
 	if n := len(e.fake.Sessions()); n != 2 {
 		t.Fatalf("sessions: %d, want 2", n)
 	}
-	if n := e.fake.Rejected(awsfake.OpDeleteAccountAssignment); n != 1 {
+	if n := e.fake.Rejected(awsfault.OpDeleteAccountAssignment); n != 1 {
 		t.Fatalf("DeleteAccountAssignment rejected %d times, want 1 (expired)", n)
 	}
 	e.wantAssignments()

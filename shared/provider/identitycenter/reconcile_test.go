@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/awsfault"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter"
-	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter/awsfake"
 )
 
 const groupID = "906753c5b4-99999999-8888-7777-6666-555555555555"
@@ -38,16 +38,16 @@ func drift(t *testing.T, e *env) (unexpected int) {
 	e.setGrantStatus("gB", access.GrantActive)
 	e.setGrantStatus("gB", access.GrantRevoked)
 	tg := target("carol", psRead)
-	tg.ExternalPrincipalID = carolID
+	tg.ExternalPrincipalID = e.uid("carol")
 	_, err := e.st.AddAssignmentHolder(ctx, tg, "gD")
 	mustNot(t, err)
 
-	e.fake.RemoveAssignment(icAssignment(aliceID, psAdmin))
-	e.fake.AddAssignment(icAssignment(carolID, psAdmin))
+	e.unassign(icAssignment(e.uid("alice"), psAdmin))
+	e.assign(icAssignment(e.uid("carol"), psAdmin))
 	for i := range 11 {
-		e.fake.AddAssignment(icAssignment(fmt.Sprintf("906753c5b4-%08d-0000-0000-0000-000000000000", i), psAdmin))
+		e.assign(icAssignment(fmt.Sprintf("906753c5b4-%08d-0000-0000-0000-000000000000", i), psAdmin))
 	}
-	e.fake.AddAssignment(awsfake.Assignment{InstanceARN: instanceARN, AccountID: account, PermissionSetARN: psAdmin, PrincipalType: "GROUP", PrincipalID: groupID})
+	e.assign(awsfault.Assignment{InstanceARN: instanceARN, AccountID: account, PermissionSetARN: psAdmin, PrincipalType: "GROUP", PrincipalID: groupID})
 	return 12
 }
 
@@ -58,13 +58,13 @@ func (e *env) reconciler() *identitycenter.Reconciler {
 // converged checks the state drift ends in after reconciling.
 func converged(t *testing.T, e *env) {
 	t.Helper()
-	got := e.fake.Assignments()
-	for _, a := range []awsfake.Assignment{icAssignment(aliceID, psAdmin), icAssignment(aliceID, psRead), icAssignment(carolID, psAdmin)} {
+	got := e.assignments()
+	for _, a := range []awsfault.Assignment{icAssignment(e.uid("alice"), psAdmin), icAssignment(e.uid("alice"), psRead), icAssignment(e.uid("carol"), psAdmin)} {
 		if !slices.Contains(got, a) {
 			t.Fatalf("missing %v in %v", a, got)
 		}
 	}
-	for _, a := range []awsfake.Assignment{icAssignment(bobID, psAdmin), icAssignment(carolID, psRead)} {
+	for _, a := range []awsfault.Assignment{icAssignment(e.uid("bob"), psAdmin), icAssignment(e.uid("carol"), psRead)} {
 		if slices.Contains(got, a) {
 			t.Fatalf("%v must not be assigned", a)
 		}
@@ -102,20 +102,23 @@ func TestReconcile(t *testing.T) {
 	if len(rep.Removed) != 1 || !strings.Contains(rep.Removed[0], "principal bob") {
 		t.Fatalf("removed %v", rep.Removed)
 	}
-	if len(rep.Unexpected) != wantUnexpected || !strings.Contains(strings.Join(rep.Unexpected, "\n"), carolID) ||
+	if len(rep.Unexpected) != wantUnexpected || !strings.Contains(strings.Join(rep.Unexpected, "\n"), e.uid("carol")) ||
 		strings.Contains(strings.Join(rep.Unexpected, "\n"), groupID) {
 		t.Fatalf("unexpected %v", rep.Unexpected)
 	}
 	converged(t, e)
+	if n := e.fake.Calls(awsfault.OpListAccountAssignments); n < 2 {
+		t.Fatalf("ListAccountAssignments calls: %d, want more than one page", n)
+	}
 
 	// Idempotent: a second run finds nothing to do.
-	creates, deletes := e.fake.Calls(awsfake.OpCreateAccountAssignment), e.fake.Calls(awsfake.OpDeleteAccountAssignment)
+	creates, deletes := e.fake.Calls(awsfault.OpCreateAccountAssignment), e.fake.Calls(awsfault.OpDeleteAccountAssignment)
 	rep, err = r.Reconcile(ctx, tenant)
 	mustNot(t, err)
 	if len(rep.Repaired)+len(rep.Removed)+len(rep.Errors) != 0 || len(rep.Unexpected) != wantUnexpected {
 		t.Fatalf("second run: %+v", rep)
 	}
-	if e.fake.Calls(awsfake.OpCreateAccountAssignment) != creates || e.fake.Calls(awsfake.OpDeleteAccountAssignment) != deletes {
+	if e.fake.Calls(awsfault.OpCreateAccountAssignment) != creates || e.fake.Calls(awsfault.OpDeleteAccountAssignment) != deletes {
 		t.Fatal("second run changed Identity Center")
 	}
 	converged(t, e)
@@ -221,15 +224,15 @@ func TestReconcileRevokesGrantPastItsEnd(t *testing.T) {
 			e.setGrantStatus("g1", access.GrantActive)
 			e.endGrant("g1", 48*time.Hour)
 			if !present {
-				e.fake.RemoveAssignment(icAssignment(aliceID, psAdmin))
+				e.unassign(icAssignment(e.uid("alice"), psAdmin))
 			}
-			creates := e.fake.Calls(awsfake.OpCreateAccountAssignment)
+			creates := e.fake.Calls(awsfault.OpCreateAccountAssignment)
 			rep, err := e.reconciler().Reconcile(ctx, tenant)
 			mustNot(t, err)
 			if len(rep.Repaired)+len(rep.Errors) != 0 || len(rep.Removed) != 1 {
 				t.Fatalf("report %+v", rep)
 			}
-			if e.fake.Calls(awsfake.OpCreateAccountAssignment) != creates {
+			if e.fake.Calls(awsfault.OpCreateAccountAssignment) != creates {
 				t.Fatal("the reconciler re-created the assignment of a grant past its end")
 			}
 			e.wantAssignments()
@@ -246,7 +249,7 @@ func TestReconcileRevokesGrantPastItsEnd(t *testing.T) {
 			if len(rep.Removed)+len(rep.Repaired)+len(rep.Errors) != 0 {
 				t.Fatalf("live grant: report %+v", rep)
 			}
-			e.wantAssignments(icAssignment(bobID, psAdmin))
+			e.wantAssignments(icAssignment(e.uid("bob"), psAdmin))
 		})
 	}
 }

@@ -11,18 +11,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/awsfault"
 	"github.com/jitsudo/jitsudo-serverless/infra/dynamotest"
+	"github.com/jitsudo/jitsudo-serverless/infra/mototest"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter"
-	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter/awsfake"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/providers"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 
 // The tests run the real pieces: the store on the embedded DynamoDB, the
-// Identity Center provider's SDK clients against awsfake (which checks
-// SigV4 signatures, the external id and which role's session may touch
-// which instance), and access.Service for the audit log.
+// Identity Center provider's SDK clients against moto behind
+// infra/awsfault (which checks the external id and which role's session
+// may touch which instance), and access.Service for the audit log.
 
 const (
 	platformKey    = "AKIAPROVIDERSTEST001"
@@ -31,41 +32,32 @@ const (
 	permissionSet  = "arn:aws:sso:::permissionSet/ssoins-0123456789abcdef/ps-0123456789abcdef"
 )
 
-// org is one tenant's AWS organization in the fake.
+// org is one tenant's AWS organization: its role's account is random
+// (each test's own Identity Center state in the shared moto).
 type org struct {
-	tenant, roleARN, externalID, instanceARN, storeID, account string
-	users                                                      map[string]string // user name → Identity Center user id
+	tenant, externalID, instanceARN, storeID, account string
+	users                                             []string
 }
 
 var (
-	acme = org{tenant: "acme", roleARN: "arn:aws:iam::111122223333:role/jitsudo-provisioner",
-		externalID: "jitsudo-acme-00112233445566778899aabbccddeeff", instanceARN: "arn:aws:sso:::instance/ssoins-0123456789abcdef",
-		storeID: "d-0123456789", account: "444455556666", users: map[string]string{
-			"alice": "906753c5b4-11111111-2222-3333-4444-555555555555",
-			"bob":   "906753c5b4-22222222-3333-4444-5555-666666666666",
-			"carol": "906753c5b4-33333333-4444-5555-6666-777777777777",
-		}}
-	globex = org{tenant: "globex", roleARN: "arn:aws:iam::777788889999:role/jitsudo-provisioner",
-		externalID: "jitsudo-globex-ffeeddccbbaa99887766554433221100", instanceARN: "arn:aws:sso:::instance/ssoins-aaaabbbbccccdddd",
-		storeID: "d-aaaabbbbcc", account: "999988887777", users: map[string]string{
-			"mallory": "906753c5b4-44444444-5555-6666-7777-888888888888",
-		}}
+	acme = org{tenant: "acme", externalID: "jitsudo-acme-00112233445566778899aabbccddeeff",
+		instanceARN: "arn:aws:sso:::instance/ssoins-0123456789abcdef", storeID: "d-0123456789", account: "444455556666",
+		users: []string{"alice", "bob", "carol"}}
+	globex = org{tenant: "globex", externalID: "jitsudo-globex-ffeeddccbbaa99887766554433221100",
+		instanceARN: "arn:aws:sso:::instance/ssoins-aaaabbbbccccdddd", storeID: "d-aaaabbbbcc", account: "999988887777",
+		users: []string{"mallory"}}
 )
 
-func (o org) settings() store.AWSSettings {
+func (o org) settings(roleARN string) store.AWSSettings {
 	return store.AWSSettings{TenantID: o.tenant, InstanceARN: o.instanceARN, IdentityStoreID: o.storeID, Region: region,
-		RoleARN: o.roleARN, ExternalID: o.externalID, UserAttribute: "user_name", UpdatedAt: time.Now().UTC(), UpdatedBy: "test"}
-}
-
-func (o org) assignment(user string) awsfake.Assignment {
-	return awsfake.Assignment{InstanceARN: o.instanceARN, AccountID: o.account, PermissionSetARN: permissionSet,
-		PrincipalType: "USER", PrincipalID: o.users[user]}
+		RoleARN: roleARN, ExternalID: o.externalID, UserAttribute: "user_name", UpdatedAt: time.Now().UTC(), UpdatedBy: "test"}
 }
 
 type env struct {
 	t    *testing.T
 	ctx  context.Context
-	fake *awsfake.Server
+	fake *awsfault.Proxy
+	orgs map[string]*awsfault.Tenant // tenant id -> its Identity Center in moto
 	url  string
 	st   *store.Store
 	p    *identitycenter.Provider
@@ -73,28 +65,34 @@ type env struct {
 	rec  providers.Reconcile
 }
 
-// newEnv registers acme and globex in the fake and their AWS settings in
-// a fresh table, and builds the provider the way a Lambda function does:
-// PROVIDER=identitycenter, the platform's credentials in the environment,
-// PROVIDER_ENDPOINT at the fake.
+// newEnv sets up acme and globex in moto (behind awsfault) and their AWS
+// settings in a fresh table, and builds the provider the way a Lambda
+// function does: PROVIDER=identitycenter, the platform's credentials in
+// the environment, PROVIDER_ENDPOINT at the proxy.
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	e := &env{t: t, ctx: ctx, fake: awsfake.New()}
-	e.fake.AddPlatformKey(platformKey, platformSecret)
+	endpoint := mototest.Endpoint(t)
+	proxy, err := awsfault.New(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, ctx: ctx, fake: proxy, orgs: map[string]*awsfault.Tenant{}}
 	e.st, _, _ = dynamotest.New(t)
 	for _, o := range []org{acme, globex} {
-		e.fake.AddRole(o.roleARN, o.externalID)
-		e.fake.AddInstance(o.instanceARN, o.storeID, o.roleARN)
-		for name, id := range o.users {
-			e.fake.AddUser(o.storeID, id, name, name+"@"+o.tenant+".test")
+		ic, err := proxy.AddTenant(ctx, endpoint, awsfault.TenantSpec{RoleName: "jitsudo-provisioner", ExternalID: o.externalID,
+			InstanceARN: o.instanceARN, IdentityStoreID: o.storeID, Region: region, EmailDomain: o.tenant + ".test", Users: o.users})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if _, err := e.st.PutAWSSettings(ctx, o.settings(), 0); err != nil {
+		e.orgs[o.tenant] = ic
+		if _, err := e.st.PutAWSSettings(ctx, o.settings(ic.RoleARN), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(e.fake)
+	proxy.RequireSignatures(map[string]string{platformKey: platformSecret})
+	srv := httptest.NewServer(proxy)
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	t.Setenv("AWS_ACCESS_KEY_ID", platformKey)
@@ -110,8 +108,8 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.p = prov.(*identitycenter.Provider)
-	// The fake completes a request on its first status poll: do not wait
-	// out the poll backoff in real time.
+	// moto completes a request at once: do not wait out the poll backoff
+	// in real time.
 	e.p.Sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 	e.svc = &access.Service{Repo: e.st, Provider: e.p, Now: time.Now, Logger: logger}
 	e.rec = providers.Reconcile{Store: e.st, Provider: e.p, Audit: e.svc, Logger: logger}
@@ -133,10 +131,40 @@ func (e *env) activeGrant(o org, id, user string) access.Grant {
 	if err := e.p.Provision(e.ctx, access.AssignmentOf(g)); err != nil {
 		e.t.Fatal(err)
 	}
-	if !e.fake.HasAssignment(o.assignment(user)) {
-		e.t.Fatalf("provisioning %s did not create %+v", id, o.assignment(user))
+	if !e.has(o, user) {
+		e.t.Fatalf("provisioning %s did not create %+v", id, e.assignment(o, user))
 	}
 	return g
+}
+
+// assignment is o's user's assignment to the permission set on o's account.
+func (e *env) assignment(o org, user string) awsfault.Assignment {
+	return e.orgs[o.tenant].User(user, o.account, permissionSet)
+}
+
+// has says whether o's user is assigned the permission set in moto.
+func (e *env) has(o org, user string) bool {
+	e.t.Helper()
+	ok, err := e.orgs[o.tenant].Has(e.ctx, e.assignment(o, user))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ok
+}
+
+// assign and unassign change o's assignments behind jitsudo's back.
+func (e *env) assign(o org, user string) {
+	e.t.Helper()
+	if err := e.orgs[o.tenant].Assign(e.ctx, e.assignment(o, user)); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) unassign(o org, user string) {
+	e.t.Helper()
+	if err := e.orgs[o.tenant].Unassign(e.ctx, e.assignment(o, user)); err != nil {
+		e.t.Fatal(err)
+	}
 }
 
 // drift returns the tenant's drift.detected audit events, oldest first.

@@ -80,7 +80,7 @@ func TestIdentityCenterFromEnvProvisions(t *testing.T) {
 			continue
 		}
 		s, ok := e.fake.SessionOf(c.AccessKeyID)
-		if !ok || s.RoleARN != acme.roleARN || s.ExternalID != acme.externalID {
+		if !ok || s.RoleARN != e.orgs[acme.tenant].RoleARN || s.ExternalID != acme.externalID {
 			t.Errorf("%s signed by %s: not a session of acme's role with its external id (%+v)", c.Op, c.AccessKeyID, s)
 		}
 		if c.Region != region {
@@ -103,7 +103,7 @@ func TestIdentityCenterFromEnvProvisions(t *testing.T) {
 func TestSettings(t *testing.T) {
 	st, _, _ := dynamotest.New(t)
 	ctx := context.Background()
-	v := acme.settings()
+	v := acme.settings("arn:aws:iam::111122223333:role/jitsudo-provisioner")
 	v.UserAttribute = "email"
 	saved, err := st.PutAWSSettings(ctx, v, 0)
 	if err != nil {
@@ -114,7 +114,7 @@ func TestSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := identitycenter.Settings{InstanceARN: acme.instanceARN, IdentityStoreID: acme.storeID, Region: region,
-		RoleARN: acme.roleARN, ExternalID: acme.externalID, UserAttribute: identitycenter.UserAttributeEmail}
+		RoleARN: v.RoleARN, ExternalID: acme.externalID, UserAttribute: identitycenter.UserAttributeEmail}
 	if got != want {
 		t.Fatalf("settings %+v, want %+v", got, want)
 	}

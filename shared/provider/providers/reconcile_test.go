@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/awsfault"
 	"github.com/jitsudo/jitsudo-serverless/infra/dynamotest"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
-	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter/awsfake"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/providers"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
@@ -22,19 +22,19 @@ func TestReconcileRepairsAndAuditsOnce(t *testing.T) {
 	e := newEnv(t)
 	e.activeGrant(acme, "grt_alice", "alice")
 	e.activeGrant(globex, "grt_mallory", "mallory")
-	e.fake.RemoveAssignment(acme.assignment("alice"))
+	e.unassign(acme, "alice")
 
 	reps := e.run()
 	a := reps[acme.tenant]
-	if len(a.Repaired) != 1 || !strings.Contains(a.Repaired[0], acme.account) || !strings.Contains(a.Repaired[0], acme.users["alice"]) ||
+	if len(a.Repaired) != 1 || !strings.Contains(a.Repaired[0], acme.account) || !strings.Contains(a.Repaired[0], e.orgs[acme.tenant].Users["alice"]) ||
 		len(a.Removed)+len(a.Unexpected)+len(a.Errors) != 0 {
 		t.Fatalf("acme: %+v, want alice's assignment repaired and nothing else", a)
 	}
 	if g, ok := reps[globex.tenant]; !ok || !empty(g) {
 		t.Fatalf("globex: %+v (reconciled %v), want reconciled with nothing to do", g, ok)
 	}
-	if !e.fake.HasAssignment(acme.assignment("alice")) || !e.fake.HasAssignment(globex.assignment("mallory")) {
-		t.Fatalf("assignments after the run: %+v", e.fake.Assignments())
+	if !e.has(acme, "alice") || !e.has(globex, "mallory") {
+		t.Fatal("assignments after the run: alice's or mallory's missing")
 	}
 	ev := e.drift(acme.tenant)
 	if len(ev) != 1 {
@@ -49,14 +49,14 @@ func TestReconcileRepairsAndAuditsOnce(t *testing.T) {
 	}
 
 	// Converged: the second run changes nothing and audits nothing.
-	creates := e.fake.Calls(awsfake.OpCreateAccountAssignment)
+	creates := e.fake.Calls(awsfault.OpCreateAccountAssignment)
 	reps = e.run()
 	for _, tenant := range []string{acme.tenant, globex.tenant} {
 		if !empty(reps[tenant]) {
 			t.Fatalf("second run, %s: %+v", tenant, reps[tenant])
 		}
 	}
-	if e.fake.Calls(awsfake.OpCreateAccountAssignment) != creates {
+	if e.fake.Calls(awsfault.OpCreateAccountAssignment) != creates {
 		t.Fatal("the second run created assignments")
 	}
 	if n, m := len(e.drift(acme.tenant)), len(e.drift(globex.tenant)); n != 1 || m != 0 {
@@ -70,14 +70,14 @@ func TestReconcileRepairsAndAuditsOnce(t *testing.T) {
 func TestReconcileAuditsUnexpectedOnce(t *testing.T) {
 	e := newEnv(t)
 	e.activeGrant(acme, "grt_alice", "alice")
-	e.fake.AddAssignment(acme.assignment("bob")) // standing access, made by hand
+	e.assign(acme, "bob") // standing access, made by hand
 
 	for run := 1; run <= 2; run++ {
 		a := e.run()[acme.tenant]
-		if len(a.Unexpected) != 1 || !strings.Contains(a.Unexpected[0], acme.users["bob"]) || len(a.Repaired)+len(a.Removed)+len(a.Errors) != 0 {
+		if len(a.Unexpected) != 1 || !strings.Contains(a.Unexpected[0], e.orgs[acme.tenant].Users["bob"]) || len(a.Repaired)+len(a.Removed)+len(a.Errors) != 0 {
 			t.Fatalf("run %d: %+v, want bob's assignment unexpected", run, a)
 		}
-		if !e.fake.HasAssignment(acme.assignment("bob")) {
+		if !e.has(acme, "bob") {
 			t.Fatalf("run %d removed an assignment jitsudo does not own", run)
 		}
 		ev := e.drift(acme.tenant)
@@ -87,7 +87,7 @@ func TestReconcileAuditsUnexpectedOnce(t *testing.T) {
 	}
 
 	// Another one appears: the set changed, so it is audited again.
-	e.fake.AddAssignment(acme.assignment("carol"))
+	e.assign(acme, "carol")
 	a := e.run()[acme.tenant]
 	if len(a.Unexpected) != 2 {
 		t.Fatalf("third run: %+v, want bob's and carol's assignments unexpected", a)
@@ -96,8 +96,8 @@ func TestReconcileAuditsUnexpectedOnce(t *testing.T) {
 	if len(ev) != 2 || count(ev[1].Metadata, "unexpected_count") != "2" {
 		t.Fatalf("third run: drift events %+v, want a second one with both", ev)
 	}
-	if !e.fake.HasAssignment(acme.assignment("carol")) || !e.fake.HasAssignment(acme.assignment("alice")) {
-		t.Fatalf("assignments %+v", e.fake.Assignments())
+	if !e.has(acme, "carol") || !e.has(acme, "alice") {
+		t.Fatal("carol's or alice's assignment missing")
 	}
 	if ev := e.drift(globex.tenant); len(ev) != 0 {
 		t.Fatalf("globex: %+v", ev)
@@ -109,8 +109,8 @@ func TestReconcileAuditsUnexpectedOnce(t *testing.T) {
 func TestReconcileGoesOnAfterABrokenTenant(t *testing.T) {
 	e := newEnv(t)
 	e.activeGrant(acme, "grt_alice", "alice")
-	e.fake.RemoveAssignment(acme.assignment("alice"))
-	broken := acme.settings()
+	e.unassign(acme, "alice")
+	broken := acme.settings(e.orgs[acme.tenant].RoleARN)
 	broken.TenantID, broken.UserAttribute = "initech", "phone" // the API refuses it; the table does not
 	if _, err := e.st.PutAWSSettings(e.ctx, broken, 0); err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestReconcileGoesOnAfterABrokenTenant(t *testing.T) {
 	if _, ok := reps["initech"]; ok {
 		t.Fatalf("initech has a report: %+v", reps["initech"])
 	}
-	if len(reps[acme.tenant].Repaired) != 1 || !e.fake.HasAssignment(acme.assignment("alice")) {
+	if len(reps[acme.tenant].Repaired) != 1 || !e.has(acme, "alice") {
 		t.Fatalf("acme not reconciled after initech failed: %+v", reps[acme.tenant])
 	}
 	tenants, err := e.st.TenantsWithAWSSettings(e.ctx)
@@ -156,7 +156,7 @@ func TestReconcileFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Store.PutAWSSettings(e.ctx, acme.settings(), 0); err != nil {
+	if _, err := r.Store.PutAWSSettings(e.ctx, acme.settings(e.orgs[acme.tenant].RoleARN), 0); err != nil {
 		t.Fatal(err)
 	}
 	res, err := r.Handle(e.ctx)
