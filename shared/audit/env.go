@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -73,10 +72,8 @@ func ExtenderFromEnv(ctx context.Context, logger *slog.Logger) (*Extender, error
 			return nil, fmt.Errorf("audit: %s=%q: want a positive integer", EnvAnchorEvery, v)
 		}
 	}
-	if v := config.String(EnvAnchorInterval); v != "" {
-		if x.AnchorInterval, err = time.ParseDuration(v); err != nil || x.AnchorInterval <= 0 {
-			return nil, fmt.Errorf("audit: %s=%q: want a positive duration", EnvAnchorInterval, v)
-		}
+	if x.AnchorInterval, err = config.Duration(EnvAnchorInterval, 0); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
 	}
 	return x, nil
 }

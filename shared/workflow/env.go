@@ -81,12 +81,8 @@ func WorkersFromEnv(ctx context.Context, logger *slog.Logger, newProvider Provid
 		return nil, err
 	}
 	w := &Workers{Service: svc, Workflow: svc.Workflow, Logger: logger, Links: events.LinksFromEnv()}
-	if v := config.String(EnvNoticeLead); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("workflow: %s=%q is not a positive duration", EnvNoticeLead, v)
-		}
-		w.NoticeLead = d
+	if w.NoticeLead, err = config.Duration(EnvNoticeLead, 0); err != nil {
+		return nil, fmt.Errorf("workflow: %w", err)
 	}
 	return w, nil
 }

@@ -222,14 +222,11 @@ func SweeperFromEnv(ctx context.Context, logger *slog.Logger, newProvider Provid
 		return nil, fmt.Errorf("workflow: the access service's repo is not the table")
 	}
 	sw := &Sweeper{Index: st, Service: svc, Logger: logger}
-	for env, dst := range map[string]*time.Duration{EnvSweepGrace: &sw.Grace, EnvProvisioningBudget: &sw.ProvisioningBudget} {
-		if v := config.String(env); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return nil, fmt.Errorf("workflow: %s=%q is not a positive duration", env, v)
-			}
-			*dst = d
-		}
+	if sw.Grace, err = config.Duration(EnvSweepGrace, 0); err != nil {
+		return nil, fmt.Errorf("workflow: %w", err)
+	}
+	if sw.ProvisioningBudget, err = config.Duration(EnvProvisioningBudget, 0); err != nil {
+		return nil, fmt.Errorf("workflow: %w", err)
 	}
 	return sw, nil
 }

@@ -83,13 +83,9 @@ func FromEnv(_ context.Context, s *store.Store, logger *slog.Logger) (access.Pro
 // settings from the table, the platform's credentials (awsenv) for
 // sts:AssumeRole only.
 func IdentityCenterFromEnv(s *store.Store, logger *slog.Logger) (*identitycenter.Provider, error) {
-	budget := DefaultPollBudget
-	if v := config.String(EnvPollBudget); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("providers: %s=%q is not a positive duration", EnvPollBudget, v)
-		}
-		budget = d
+	budget, err := config.Duration(EnvPollBudget, DefaultPollBudget)
+	if err != nil {
+		return nil, fmt.Errorf("providers: %w", err)
 	}
 	p := identitycenter.New(awsenv.Config(""), Settings(s), s)
 	p.PollBudget = budget
