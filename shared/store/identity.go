@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
@@ -53,12 +52,20 @@ func (s *Store) GetIdentitySettings(ctx context.Context, tenantID string) (Ident
 	if err != nil {
 		return IdentitySettings{}, err
 	}
-	if out.ExtraAudiences == nil {
-		out.ExtraAudiences = []string{}
+	out.normalizeSets()
+	return out, nil
+}
+
+// normalizeSets puts the two lists stored as string sets in the form a
+// read returns: without repeats (DynamoDB refuses a set with one),
+// extra audiences sorted and never nil, scopes openid first, then sorted.
+func (v *IdentitySettings) normalizeSets() {
+	v.ExtraAudiences = slices.Compact(slices.Sorted(slices.Values(v.ExtraAudiences)))
+	if v.ExtraAudiences == nil {
+		v.ExtraAudiences = []string{}
 	}
-	slices.Sort(out.ExtraAudiences)
-	// openid first, then the others sorted (sets have no order)
-	slices.SortFunc(out.Scopes, func(a, b string) int {
+	v.Scopes = slices.Compact(slices.Sorted(slices.Values(v.Scopes)))
+	slices.SortStableFunc(v.Scopes, func(a, b string) int {
 		switch {
 		case a == b:
 			return 0
@@ -67,9 +74,8 @@ func (s *Store) GetIdentitySettings(ctx context.Context, tenantID string) (Ident
 		case b == "openid":
 			return 1
 		}
-		return strings.Compare(a, b)
+		return 0
 	})
-	return out, nil
 }
 
 // PutIdentitySettings writes the tenant's identity settings conditionally:
@@ -77,6 +83,7 @@ func (s *Store) GetIdentitySettings(ctx context.Context, tenantID string) (Ident
 // version must equal expectVersion (ErrConflict when not). v.Version is
 // stored as expectVersion+1.
 func (s *Store) PutIdentitySettings(ctx context.Context, v IdentitySettings, expectVersion int64, audit ...access.AuditEvent) (IdentitySettings, error) {
+	v.normalizeSets()
 	v.Version = expectVersion + 1
 	err := s.putSettings(ctx, v.TenantID, skSettingsIdentity, "identity settings", v, nil, expectVersion, audit, func() (int64, error) {
 		cur, err := s.GetIdentitySettings(ctx, v.TenantID)
