@@ -162,8 +162,12 @@ func PutIdentitySettings(d Deps) http.Handler {
 		if next.ExtraAudiences == nil {
 			next.ExtraAudiences = []string{}
 		}
+		// Every field: each decides which tokens are accepted or who is
+		// an admin (none is a secret).
 		summary := func(v store.IdentitySettings) map[string]any {
-			return map[string]any{"issuer_url": v.IssuerURL, "audience": v.Audience, "client_id": v.ClientID,
+			return map[string]any{"issuer_url": v.IssuerURL, "jwks_url": v.JWKSURL, "audience": v.Audience,
+				"extra_audiences": v.ExtraAudiences, "client_id": v.ClientID, "scopes": v.Scopes,
+				"groups_claim": v.GroupsClaim, "admin_group": v.AdminGroup, "email_claim": v.EmailClaim,
 				"accept_default_issuer": v.AcceptDefaultIssuer}
 		}
 		var before map[string]any
