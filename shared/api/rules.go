@@ -258,10 +258,17 @@ func UpdateRule(d Deps) http.Handler {
 			return httpapi.Invalid("the rule id in the body differs from the path",
 				httpapi.FieldError{Field: "id", Message: "must equal " + strconv.Quote(httpapi.ClipID(pathID))})
 		}
-		var before *policy.Rule
-		if cur, err := d.Store.GetRule(r.Context(), id.TenantID, rule.ID); err == nil {
-			before = &cur.Rule
+		// The audit event's "before" is the revision the update replaces:
+		// without If-Match the update is conditional on the one read here
+		// (a concurrent change is a 409, not a wrong "before").
+		cur, err := d.Store.GetRule(r.Context(), id.TenantID, rule.ID)
+		if err != nil {
+			return apiError(err, named("policy rule", rule.ID))
 		}
+		if expected == 0 {
+			expected = cur.Revision
+		}
+		before := &cur.Rule
 		rec, err := d.Store.UpdateRule(r.Context(), id.TenantID, rule, expected, d.now(), d.ruleEvent(id, access.AuditRuleUpdated, rule.ID, before, &rule))
 		if err != nil {
 			return apiError(err, named("policy rule", rule.ID))
@@ -279,10 +286,11 @@ func DeleteRule(d Deps) http.Handler {
 			return err
 		}
 		ruleID := r.PathValue("id")
-		var before *policy.Rule
-		if cur, err := d.Store.GetRule(r.Context(), id.TenantID, ruleID); err == nil {
-			before = &cur.Rule
+		cur, err := d.Store.GetRule(r.Context(), id.TenantID, ruleID)
+		if err != nil {
+			return apiError(err, named("policy rule", ruleID))
 		}
+		before := &cur.Rule
 		if err := d.Store.DeleteRule(r.Context(), id.TenantID, ruleID, d.ruleEvent(id, access.AuditRuleDeleted, ruleID, before, nil)); err != nil {
 			return apiError(err, named("policy rule", ruleID))
 		}
