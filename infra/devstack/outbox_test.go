@@ -71,6 +71,9 @@ func TestOutboxHalvesAreIndependent(t *testing.T) {
 	if ev := published[r.ID][0]; ev.Type != events.RequestPending {
 		t.Fatalf("published %s, want %s", ev.Type, events.RequestPending)
 	}
+	if faults.Refused() == 0 {
+		t.Fatal("no call was refused: the outage never touched the driver")
+	}
 	t.Logf("event published while Step Functions refused calls (%d refused so far)", faults.Refused())
 	faults.RefuseFor(0)
 

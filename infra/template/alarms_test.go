@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/awslabs/goformation/v7/cloudformation/cloudwatch"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
 const opsTopicID = "OpsTopic"
@@ -20,9 +22,10 @@ var wantAlarms = []struct{ namespace, metric, dimension string }{
 	{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "GetAtt:RelayOutboxDLQ.QueueName"},
 	{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "GetAtt:NotificationsDLQ.QueueName"},
 	{"AWS/SQS", "ApproximateNumberOfMessagesVisible", "GetAtt:ExtendAuditChainDLQ.QueueName"},
-	{"jitsudo", "RevokeFailures", ""},
-	{"jitsudo", "SweeperFindings", ""},
-	{"jitsudo", "WorkflowStepFailures", ""},
+	// the code's own names: an alarm on a metric nobody emits is silent
+	{workflow.MetricNamespace, workflow.MetricRevokeFailures, ""},
+	{workflow.MetricNamespace, workflow.MetricSweeperFindings, ""},
+	{workflow.MetricNamespace, workflow.MetricStepFailures, ""},
 	{"AWS/Lambda", "Errors", "Ref:AuthorizerFunction"},
 	{"AWS/Lambda", "Errors", "Ref:SweepOverdueFunction"},
 	{"AWS/ApiGateway", "5xx", "Ref:HttpApi"},
