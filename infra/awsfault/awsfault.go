@@ -266,8 +266,9 @@ func (p *Proxy) CallsOf(op string) []Call {
 	return out
 }
 
-// Rejected counts the calls of op refused for their credentials (a wrong
-// external id).
+// Rejected counts the calls of op refused for who made them: a wrong
+// external id, a bad signature, an expired session, another tenant's
+// instance.
 func (p *Proxy) Rejected(op string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()

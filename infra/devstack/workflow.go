@@ -49,7 +49,8 @@ type Workflow struct {
 	// moves it: a grant provisioned while it runs 57 s behind ends 3 s
 	// after it is active, though durations are at least a minute).
 	WorkerClock *Clock
-	// Faults sits between every function and Provider (provider_faults.go).
+	// ProviderFaults sits between every function and Provider
+	// (provider_faults.go).
 	ProviderFaults *ProviderFaults
 	// Driver performs committed transitions' workflow effects from the
 	// table's stream (half of the relay-outbox function; outbox.go).

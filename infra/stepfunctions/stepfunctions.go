@@ -41,12 +41,12 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/infra/proclog"
 )
 
-// Region and Account are what the shim puts into ARNs.
 // shimStartTimeout bounds the wait for the local Step Functions to start:
 // node loading aws-local-stepfunctions takes a second on an idle machine,
 // tens of seconds on a loaded 2-core one.
 const shimStartTimeout = 90 * time.Second
 
+// Region and Account are what the shim puts into ARNs.
 const (
 	Region  = "us-east-1"
 	Account = "000000000000"

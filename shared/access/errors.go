@@ -31,9 +31,9 @@ var (
 	ErrEmailUnverified = errors.New("access: this tenant maps people to Identity Center users by email, and the caller's email is not verified")
 	// ErrIdempotencyMismatch: an Idempotency-Key reused with another body.
 	ErrIdempotencyMismatch = errors.New("access: idempotency key reused with a different request")
-	// ErrRetryable: a transient failure (throttling, the workflow could not
-	// be started); the same call may be retried (with the same
-	// Idempotency-Key for Create). An API 503.
+	// ErrRetryable: a transient failure of the provider (throttling, an
+	// assignment still in progress); the same call may be retried. An API
+	// 503 (revoke-grant); the workers' Retry and the sweeper retry it.
 	ErrRetryable = errors.New("access: transient failure, retry")
 )
 

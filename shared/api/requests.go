@@ -94,6 +94,8 @@ func accessError(err error, what string) error {
 		return stateConflict(state)
 	case errors.Is(err, access.ErrConflict):
 		return httpapi.Errorf(http.StatusConflict, "conflict", "the %s kept changing while this call ran; read it again and retry", what)
+	case errors.Is(err, access.ErrRetryable):
+		return httpapi.Errorf(http.StatusServiceUnavailable, "provider_unavailable", "the access provider did not answer in time; retry the call")
 	case errors.Is(err, access.ErrIdempotencyMismatch):
 		return httpapi.Errorf(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used with another request body")
 	default:

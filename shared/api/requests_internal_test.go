@@ -32,10 +32,11 @@ func TestAccessErrorsOfThePerson(t *testing.T) {
 		status int
 		code   string
 	}{
-		access.ErrSelfApproval:                               {http.StatusForbidden, "self_approval"},
-		access.ErrEmailUnverified:                            {http.StatusForbidden, "email_unverified"},
-		fmt.Errorf("wrapped: %w", access.ErrEmailUnverified): {http.StatusForbidden, "email_unverified"},
-		access.ErrAlreadyReviewed:                            {http.StatusConflict, "already_reviewed"},
+		access.ErrSelfApproval:                                        {http.StatusForbidden, "self_approval"},
+		access.ErrEmailUnverified:                                     {http.StatusForbidden, "email_unverified"},
+		fmt.Errorf("wrapped: %w", access.ErrEmailUnverified):          {http.StatusForbidden, "email_unverified"},
+		access.ErrAlreadyReviewed:                                     {http.StatusConflict, "already_reviewed"},
+		fmt.Errorf("identitycenter: delete: %w", access.ErrRetryable): {http.StatusServiceUnavailable, "provider_unavailable"},
 	} {
 		var he *httpapi.Error
 		if got := accessError(err, "request"); !errors.As(got, &he) || he.Status != want.status || he.Code != want.code {

@@ -37,7 +37,7 @@ type TaskInput struct {
 	Error     string `json:"error,omitempty"` // States Language error name (FailGrant)
 	Cause     string `json:"cause,omitempty"` // its cause (FailGrant)
 	// Step is the state whose failure RecordFailure records:
-	// approval_timeout, fail_grant or expire_grant.
+	// approval_wait, approval_timeout, fail_grant or expire_grant.
 	Step string `json:"step,omitempty"`
 }
 
