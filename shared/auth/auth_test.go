@@ -1062,9 +1062,12 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("PLATFORM_ADMIN_KEY", platformKey)
 	t.Setenv("API_KEY_CACHE_TTL", "")
 	c := auth.ConfigFromEnv()
-	if c.Issuer != "https://idp.example" || c.Audience != "api" || c.GroupsClaim != "cognito:groups" || c.PlatformAdminKey != platformKey || c.KeyCacheTTL != 30*time.Second {
+	if c.Issuer != "https://idp.example" || c.Audience != "api" || c.GroupsClaim != "cognito:groups" || c.PlatformAdminKey != "" || c.KeyCacheTTL != 30*time.Second {
 		t.Fatalf("%+v", c)
 	}
+	// The key is platformkey's to read (SSM in AWS, fail-closed), never
+	// the environment's through this config.
+	c.PlatformAdminKey = platformKey
 	if _, err := auth.New(context.Background(), c, newMemKeys()); err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,8 @@ type Config struct {
 	ClockSkew time.Duration
 	// PlatformAdminKey is the raw platform admin key (deployment secret). It
 	// is hashed at construction and only the digest is kept. Empty disables
-	// the platform identity.
+	// the platform identity. ConfigFromEnv leaves it empty: the authorizer
+	// sets it from shared/platformkey (an SSM SecureString in AWS).
 	PlatformAdminKey string
 	// PlatformRoutes are the route keys only the platform identity may call;
 	// nil means DefaultPlatformRoutes.
@@ -106,14 +107,13 @@ const (
 // "0" disables the cache. A malformed value makes New fail.
 func ConfigFromEnv() Config {
 	cfg := Config{
-		Issuer:           config.String(EnvIssuer),
-		Audience:         config.String(EnvAudience),
-		JWKSURL:          config.String(EnvJWKSURL),
-		GroupsClaim:      config.String(EnvGroupsClaim),
-		TenantClaim:      config.String(EnvTenantClaim),
-		AdminGroup:       config.String(EnvAdminGroup),
-		PlatformAdminKey: config.String(EnvPlatformAdminKey),
-		KeyCacheTTL:      DefaultKeyCacheTTL,
+		Issuer:      config.String(EnvIssuer),
+		Audience:    config.String(EnvAudience),
+		JWKSURL:     config.String(EnvJWKSURL),
+		GroupsClaim: config.String(EnvGroupsClaim),
+		TenantClaim: config.String(EnvTenantClaim),
+		AdminGroup:  config.String(EnvAdminGroup),
+		KeyCacheTTL: DefaultKeyCacheTTL,
 	}
 	if v := config.String(EnvAPIKeyCacheTTL); v != "" {
 		d, err := parseDuration(v)
