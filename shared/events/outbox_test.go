@@ -19,6 +19,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
+	"github.com/jitsudo/jitsudo-serverless/shared/outbox"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 
@@ -59,7 +60,7 @@ func TestOutboxEndToEnd(t *testing.T) {
 
 	var relay *events.Relay
 	st, stream := tappedStore(t, ddbstream.Lambda(func(ctx context.Context, ev lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
-		return relay.HandleStream(ctx, ev)
+		return outbox.New(nil, outbox.Named{Name: "test", Half: relay}).HandleStream(ctx, ev)
 	}))
 	relay = &events.Relay{
 		Loader: st, Rules: events.RuleChannels{Rules: st}, Links: events.NewLinks(apiBase),
@@ -226,14 +227,14 @@ func TestRelayBatchFailures(t *testing.T) {
 	// Publishing fails (no such topic): the first audit record is
 	// reported, nothing is published.
 	broken := &events.Relay{Loader: st, Publisher: snspub.NewPublisher(client, goaws.TopicARN("missing")), Logger: testLogger(t)}
-	resp, err := broken.HandleStream(ctx, batch)
+	resp, err := outbox.New(nil, outbox.Named{Name: "test", Half: broken}).HandleStream(ctx, batch)
 	if err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != audits[0] {
 		t.Fatalf("failures %+v, %v; want the first audit record %s", resp.BatchItemFailures, err, audits[0])
 	}
 	// Reading fails (DynamoDB unreachable): same.
 	unreachable := store.New(dynamolocal.Client("http://127.0.0.1:1"), "jitsudo")
 	down := &events.Relay{Loader: unreachable, Publisher: snspub.NewPublisher(client, topic), Logger: testLogger(t)}
-	if resp, err := down.HandleStream(ctx, batch); err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != audits[0] {
+	if resp, err := outbox.New(nil, outbox.Named{Name: "test", Half: down}).HandleStream(ctx, batch); err != nil || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != audits[0] {
 		t.Fatalf("unreachable loader: failures %+v, %v", resp.BatchItemFailures, err)
 	}
 	if n := len(inbox.Notifications()); n != 0 {
@@ -243,7 +244,7 @@ func TestRelayBatchFailures(t *testing.T) {
 	// Redelivery from the reported record: only non-audit records are
 	// before it, so it is the whole batch; all goes through.
 	ok := &events.Relay{Loader: st, Rules: events.RuleChannels{Rules: st}, Publisher: snspub.NewPublisher(client, topic), Logger: testLogger(t)}
-	resp, err = ok.HandleStream(ctx, batch)
+	resp, err = outbox.New(nil, outbox.Named{Name: "test", Half: ok}).HandleStream(ctx, batch)
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("failures %+v, %v", resp.BatchItemFailures, err)
 	}
@@ -272,7 +273,7 @@ func TestRelayBatchFailures(t *testing.T) {
 		forged.Change.NewImage[k] = v
 	}
 	forged.Change.NewImage["tenant_id"] = lambdaevents.NewStringAttribute(globex)
-	resp, err = ok.HandleStream(ctx, lambdaevents.DynamoDBEvent{Records: []lambdaevents.DynamoDBEventRecord{modify, remove, forged}})
+	resp, err = outbox.New(nil, outbox.Named{Name: "test", Half: ok}).HandleStream(ctx, lambdaevents.DynamoDBEvent{Records: []lambdaevents.DynamoDBEventRecord{modify, remove, forged}})
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("failures %+v, %v", resp.BatchItemFailures, err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/infra/goaws"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
+	"github.com/jitsudo/jitsudo-serverless/shared/outbox"
 )
 
 // snsClient is the real SNS client against s, built the way the
@@ -287,7 +288,7 @@ func TestPublishErrors(t *testing.T) {
 	// until the dead-letter queue.
 	recs, st := streamRecords(t)
 	relay := &events.Relay{Loader: st, Publisher: publisherFunc(func(context.Context, events.Event) error { return err }), Logger: testLogger(t)}
-	resp, herr := relay.HandleStream(ctx, lambdaevents.DynamoDBEvent{Records: recs})
+	resp, herr := outbox.New(nil, outbox.Named{Name: "test", Half: relay}).HandleStream(ctx, lambdaevents.DynamoDBEvent{Records: recs})
 	if herr != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("undeliverable events: %+v %v", resp, herr)
 	}

@@ -121,39 +121,12 @@ func (r *Relay) log() *slog.Logger {
 	return slog.Default()
 }
 
-// HandleStream handles one batch of stream records in order. Only INSERTs
-// of audit items are published (audit items are only ever put, once);
-// MODIFY and REMOVE records and other items are skipped.
-//
-// On the first record that fails, HandleStream stops and reports that
-// record (ItemIdentifier = its SequenceNumber). Lambda resumes a DynamoDB
-// stream at the lowest reported sequence number, redelivering every later
-// record of the batch anyway; publishing them now would only duplicate
-// them and break the per-tenant order of the audit chain. The returned
-// error is always nil: a failed batch is expressed by the response.
-func (r *Relay) HandleStream(ctx context.Context, e lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
-	var resp lambdaevents.DynamoDBEventResponse
-	m := Mapper{Loader: r.Loader, Rules: r.Rules, Links: r.Links}
-	for _, rec := range e.Records {
-		if err := r.handle(ctx, m, rec); err != nil {
-			r.log().ErrorContext(ctx, "events: stream record failed; it will be redelivered",
-				"event_id", rec.EventID, "sequence_number", rec.Change.SequenceNumber, "error", err)
-			resp.BatchItemFailures = []lambdaevents.DynamoDBBatchItemFailure{{ItemIdentifier: rec.Change.SequenceNumber}}
-			return resp, nil
-		}
-	}
-	return resp, nil
-}
-
 // HandleRecord publishes one stream record's event (none for records that
 // are not audit inserts, or have no event): one half of the outbox
 // consumer (shared/outbox). An error means the record must be delivered
 // again.
 func (r *Relay) HandleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
-	return r.handle(ctx, Mapper{Loader: r.Loader, Rules: r.Rules, Links: r.Links}, rec)
-}
-
-func (r *Relay) handle(ctx context.Context, m Mapper, rec lambdaevents.DynamoDBEventRecord) error {
+	m := Mapper{Loader: r.Loader, Rules: r.Rules, Links: r.Links}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

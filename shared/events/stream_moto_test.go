@@ -25,6 +25,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
+	"github.com/jitsudo/jitsudo-serverless/shared/outbox"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
@@ -272,7 +273,7 @@ func TestConsumersOnMotoStream(t *testing.T) {
 
 	relay := &events.Relay{Loader: st, Rules: events.RuleChannels{Rules: st}, Links: events.NewLinks(apiBase),
 		Publisher: snspub.NewPublisher(client, topic), Logger: testLogger(t)}
-	if resp, err := relay.HandleStream(ctx, ev); err != nil || len(resp.BatchItemFailures) != 0 {
+	if resp, err := outbox.New(nil, outbox.Named{Name: "test", Half: relay}).HandleStream(ctx, ev); err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("relay: %+v, %v", resp, err)
 	}
 	signer := audit.HMACSigner{Key: []byte("stream-tests-chain-key-32-bytes!")}

@@ -74,32 +74,11 @@ func (d *Driver) log() *slog.Logger {
 	return slog.Default()
 }
 
-// HandleStream handles one batch of stream records in order; on the first
-// record whose effect fails it stops and reports that record
-// (ReportBatchItemFailures: Lambda resumes there, so a request's start is
-// never overtaken by its own resume). The error is always nil.
-func (d *Driver) HandleStream(ctx context.Context, e lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
-	var resp lambdaevents.DynamoDBEventResponse
-	for _, rec := range e.Records {
-		if err := d.handle(ctx, rec); err != nil {
-			d.log().ErrorContext(ctx, "workflow driver: effect failed; the record will be delivered again",
-				"event_id", rec.EventID, "sequence_number", rec.Change.SequenceNumber, "error", err)
-			resp.BatchItemFailures = []lambdaevents.DynamoDBBatchItemFailure{{ItemIdentifier: rec.Change.SequenceNumber}}
-			return resp, nil
-		}
-	}
-	return resp, nil
-}
-
 // HandleRecord performs one stream record's workflow effect (none for
 // records that are not audit inserts of a request transition): one half
 // of the outbox consumer (shared/outbox). An error means the record must
 // be delivered again.
 func (d *Driver) HandleRecord(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
-	return d.handle(ctx, rec)
-}
-
-func (d *Driver) handle(ctx context.Context, rec lambdaevents.DynamoDBEventRecord) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/infra/ddbstream"
 	"github.com/jitsudo/jitsudo-serverless/infra/dynamolocal"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/outbox"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
@@ -133,7 +134,7 @@ func TestDriverPerformsLostEffects(t *testing.T) {
 	wf := &drivenWorkflow{refuse: 4, gone: map[string]bool{"tok-timed-out": true}}
 	var driver *workflow.Driver
 	sink := ddbstream.Lambda(func(ctx context.Context, ev lambdaevents.DynamoDBEvent) (lambdaevents.DynamoDBEventResponse, error) {
-		return driver.HandleStream(ctx, ev)
+		return outbox.New(nil, outbox.Named{Name: "test", Half: driver}).HandleStream(ctx, ev)
 	})
 	stream := ddbstream.TapWithOptions(dynamolocal.Handler(), sink, slog.New(slog.DiscardHandler),
 		ddbstream.Options{Backoff: 10 * time.Millisecond, MaxAttempts: 20})
