@@ -11,8 +11,8 @@
 //     both refusing the call without forwarding it; LoseResponse (forwarded,
 //     applied by moto, then the connection is dropped without a response);
 //
-//   - status plans (PlanCreation, PlanDeletion): the next
-//     Create/DeleteAccountAssignment answers IN_PROGRESS and its
+//   - status plans (PlanCreation): the next
+//     CreateAccountAssignment answers IN_PROGRESS and its
 //     Describe…Status polls stay IN_PROGRESS n times, then end FAILED
 //     (never applied) or SUCCEEDED (forwarded to moto then) — moto
 //     completes every request at once;
@@ -124,7 +124,6 @@ type Proxy struct {
 	mu          sync.Mutex
 	faults      map[string]*faults
 	creations   []plan
-	deletions   []plan
 	externalIDs map[string]string // role ARN -> required external id
 	instances   map[string]string // instance ARN or identity store id -> the role that may use it
 	sessions    []Session
@@ -171,13 +170,6 @@ func (p *Proxy) PlanCreation(polls int, reason string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.creations = append(p.creations, plan{polls, reason})
-}
-
-// PlanDeletion is PlanCreation for DeleteAccountAssignment.
-func (p *Proxy) PlanDeletion(polls int, reason string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.deletions = append(p.deletions, plan{polls, reason})
 }
 
 // RequireExternalID makes AssumeRole of roleARN require externalID.
@@ -464,14 +456,10 @@ func (p *Proxy) assignmentRequest(r *http.Request, op string, body []byte) (int,
 		return 0, "", nil, err
 	}
 	p.mu.Lock()
-	plans := &p.deletions
-	if create {
-		plans = &p.creations
-	}
 	var pl *plan
-	if len(*plans) > 0 {
-		pl = &(*plans)[0]
-		*plans = (*plans)[1:]
+	if create && len(p.creations) > 0 {
+		pl = &p.creations[0]
+		p.creations = p.creations[1:]
 	}
 	p.mu.Unlock()
 	noop := create == exists // creating what exists, deleting what does not

@@ -116,12 +116,6 @@ func (p *Provider) Issuer() string { return p.cfg.Issuer }
 // ClientID is the public client's id.
 func (p *Provider) ClientID() string { return p.cfg.ClientID }
 
-// JWKSURL is where the keys are served (op's /keys).
-func (p *Provider) JWKSURL() string { return strings.TrimSuffix(p.cfg.Issuer, "/") + "/keys" }
-
-// Users lists the provider's demo users.
-func (p *Provider) Users() []User { return slices.Clone(p.cfg.Users) }
-
 // Handler serves everything under the issuer URL's path (mount it at
 // that path, e.g. mux.Handle("/idp/acme/", p.Handler())).
 func (p *Provider) Handler() http.Handler { return p.handler }

@@ -186,9 +186,6 @@ func Must(cfg Config) *Site {
 // Path is the hashed path of a logical asset name ("" if there is none).
 func (s *Site) Path(name string) string { return s.names[name] }
 
-// CSP is the Content-Security-Policy every answer carries.
-func (s *Site) CSP() string { return s.csp }
-
 func (s *Site) headers(h http.Header) {
 	h.Set("Content-Security-Policy", s.csp)
 	h.Set("X-Content-Type-Options", "nosniff")
