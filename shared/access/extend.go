@@ -275,11 +275,16 @@ func (s *Service) approveExtension(ctx context.Context, c Caller, lp *lazyPolici
 	if err != nil {
 		return nil, err
 	}
+	// A grant that is no longer active cannot be extended: the extension
+	// is denied now (its lock released, its wait ended), not left pending
+	// for every later approver to meet the same 409.
 	if g.Status != GrantActive || g.ExpiresAt == nil {
-		return nil, &StateError{What: "grant", ID: g.ID, Status: g.Status, Want: GrantActive}
+		s.denyExtensionAtApproval(c, r, ch, g, "the grant is "+g.Status, reasoning, now)
+		return &StateError{What: "grant", ID: g.ID, Status: g.Status, Want: GrantActive}, nil
 	}
 	if ended(g, now) {
-		return nil, &StateError{What: "grant", ID: g.ID, Status: g.Status, At: g.ExpiresAt}
+		s.denyExtensionAtApproval(c, r, ch, g, "the grant ended at "+g.ExpiresAt.UTC().Format(time.RFC3339), reasoning, now)
+		return &StateError{What: "grant", ID: g.ID, Status: g.Status, At: g.ExpiresAt}, nil
 	}
 	ceiling, err := s.maxGrantDuration(ctx, r.TenantID)
 	if err != nil {

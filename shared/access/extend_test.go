@@ -179,6 +179,14 @@ func TestExtendRequireReview(t *testing.T) {
 	if _, err := e.svc.Approve(ctx, bob, res3.Request.ID, ""); !errors.Is(err, access.ErrConflict) {
 		t.Fatalf("approve extension of a revoked grant: %v", err)
 	}
+	// ... and ends the extension: denied, not left pending for the next
+	// approver to meet the same conflict.
+	if x, err := e.store.GetRequest(ctx, tenantA, res3.Request.ID); err != nil || x.Status != access.StatusDenied || x.DecisionReasoning != "the grant is revoked" {
+		t.Fatalf("the extension after its grant ended: %+v %v", x, err)
+	}
+	if _, err := e.svc.Approve(ctx, carol, res3.Request.ID, ""); !errors.Is(err, access.ErrConflict) {
+		t.Fatalf("a second approver: %v", err)
+	}
 }
 
 // Concurrent extensions never lose an update: each one that succeeds moves
