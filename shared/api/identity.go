@@ -163,10 +163,11 @@ func PutIdentitySettings(d Deps) http.Handler {
 			next.ExtraAudiences = []string{}
 		}
 		// Every field: each decides which tokens are accepted or who is
-		// an admin (none is a secret).
+		// an admin (none is a secret). Lists as space-separated strings,
+		// as OAuth writes scopes (audit metadata is flat).
 		summary := func(v store.IdentitySettings) map[string]any {
 			return map[string]any{"issuer_url": v.IssuerURL, "jwks_url": v.JWKSURL, "audience": v.Audience,
-				"extra_audiences": v.ExtraAudiences, "client_id": v.ClientID, "scopes": v.Scopes,
+				"extra_audiences": strings.Join(v.ExtraAudiences, " "), "client_id": v.ClientID, "scopes": strings.Join(v.Scopes, " "),
 				"groups_claim": v.GroupsClaim, "admin_group": v.AdminGroup, "email_claim": v.EmailClaim,
 				"accept_default_issuer": v.AcceptDefaultIssuer}
 		}
