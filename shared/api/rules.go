@@ -373,7 +373,7 @@ func ImportRules(d Deps) http.Handler {
 			ruleIDs[i] = rule.ID
 		}
 		ev := d.privilegedEvent(id, id.TenantID, access.AuditRulesImported, access.AuditResourcePolicyRule, "*", nil,
-			map[string]any{"count": len(rules), "replace": replace, "rule_ids": ruleIDs})
+			importSummary(ruleIDs, replace))
 		version, err := d.Store.ImportRules(r.Context(), id.TenantID, rules, replace, d.now(), ev)
 		if err != nil {
 			return apiError(err, "policy rules")
@@ -399,4 +399,25 @@ func sha256Hex(s string) string {
 	}
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
+}
+
+// maxAuditedRuleIDs is how many imported rule ids the rules.imported event
+// lists; beyond it the event carries their digest. Every chunk of a large
+// import commits a copy of the event, and 10,000 ids of 64 characters
+// (MaxImportRules) would make it ~650 KB: over DynamoDB's 400 KB item.
+const maxAuditedRuleIDs = 200
+
+// importSummary is the rules.imported event's metadata: the count, the
+// mode and the rule ids, or for more than maxAuditedRuleIDs their SHA-256
+// (of the ids, newline-separated, in document order), which the exported
+// document reproduces.
+func importSummary(ids []string, replace bool) map[string]any {
+	md := map[string]any{"count": len(ids), "replace": replace}
+	if len(ids) <= maxAuditedRuleIDs {
+		md["rule_ids"] = ids
+		return md
+	}
+	sum := sha256.Sum256([]byte(strings.Join(ids, "\n")))
+	md["rule_ids_sha256"] = hex.EncodeToString(sum[:])
+	return md
 }

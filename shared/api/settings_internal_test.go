@@ -1,12 +1,14 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
+	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 )
 
 // TestRoleNameEnforced: with TENANT_ROLE_NAME set, only that role (no
@@ -43,5 +45,29 @@ func TestMaxGrantDurationValidated(t *testing.T) {
 		if err := in.validate(""); ok != (err == nil) || (err != nil && (!errors.As(err, &he) || !strings.Contains(fmt.Sprint(he.Details), "max_grant_duration_seconds"))) {
 			t.Errorf("%d: %v", n, err)
 		}
+	}
+}
+
+// TestImportSummaryStaysSmall: the rules.imported event lists the ids of a
+// small import, and a digest for a large one, so that the event (copied
+// into every chunk of the import) stays far below DynamoDB's 400 KB item
+// at the import's maximum of 10,000 rules with 64-character ids.
+func TestImportSummaryStaysSmall(t *testing.T) {
+	small := importSummary([]string{"a", "b"}, true)
+	if ids, ok := small["rule_ids"].([]string); !ok || len(ids) != 2 || small["count"] != 2 || small["replace"] != true {
+		t.Fatalf("small import: %+v", small)
+	}
+	ids := make([]string, policy.MaxImportRules)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%064d", i)
+	}
+	big := importSummary(ids, false)
+	b, _ := json.Marshal(big)
+	if _, listed := big["rule_ids"]; listed || len(b) > 1024 || big["count"] != policy.MaxImportRules {
+		t.Fatalf("large import: %d bytes, %+v", len(b), big)
+	}
+	again := importSummary(ids, false)
+	if big["rule_ids_sha256"] != again["rule_ids_sha256"] || big["rule_ids_sha256"] == "" {
+		t.Fatal("the digest is not stable")
 	}
 }
