@@ -28,6 +28,7 @@ var wantAlarms = []struct{ namespace, metric, dimension string }{
 	{workflow.MetricNamespace, workflow.MetricStepFailures, ""},
 	{"AWS/Lambda", "Errors", "Ref:AuthorizerFunction"},
 	{"AWS/Lambda", "Errors", "Ref:SweepOverdueFunction"},
+	{"AWS/Lambda", "Errors", "Ref:ExtendAuditChainFunction"},
 	{"AWS/ApiGateway", "5xx", "Ref:HttpApi"},
 }
 
