@@ -15,6 +15,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/outbox"
+	"github.com/jitsudo/jitsudo-serverless/shared/store"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
@@ -22,14 +23,18 @@ func main() {
 	lambdaapp.Worker("relay-outbox", build, func(c *outbox.Consumer) any { return c.HandleStream })
 }
 
-// build is the consumer over its two halves: the workflow driver first,
-// then the events relay.
+// build is the consumer over its two halves, on one table client: the
+// workflow driver first, then the events relay.
 func build(ctx context.Context, log *slog.Logger) (*outbox.Consumer, error) {
-	relay, err := snspub.RelayFromEnv(ctx, log)
+	st, err := store.FromEnv(ctx)
 	if err != nil {
 		return nil, err
 	}
-	driver, err := workflow.DriverFromEnv(ctx, log)
+	relay, err := snspub.RelayFromEnv(st, log)
+	if err != nil {
+		return nil, err
+	}
+	driver, err := workflow.DriverFromEnv(st, log)
 	if err != nil {
 		return nil, err
 	}

@@ -95,13 +95,9 @@ func BuildWorkers(newProvider ProviderFunc) func(context.Context, *slog.Logger) 
 	}
 }
 
-// DriverFromEnv builds the workflow driver (the relay-outbox function's second half) over the table
-// (store.FromEnv) and the workflow (FromEnv).
-func DriverFromEnv(ctx context.Context, logger *slog.Logger) (*Driver, error) {
-	s, err := store.FromEnv(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("workflow: %w", err)
-	}
+// DriverFromEnv builds the workflow driver (the relay-outbox function's second half) over the table st
+// (the function builds it once for both halves) and the workflow (FromEnv).
+func DriverFromEnv(s *store.Store, logger *slog.Logger) (*Driver, error) {
 	wf, err := FromEnv()
 	if err != nil {
 		return nil, err

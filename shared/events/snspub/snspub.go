@@ -290,13 +290,9 @@ func SubscriptionsFromEnv() (Subscriptions, string, error) {
 }
 
 // RelayFromEnv is the relay-outbox function's relay: the table
-// (store.FromEnv) for the summaries and the deciding rules' channels, the
+// st for the summaries and the deciding rules' channels, the
 // API links (API_BASE_URL) and the topic (PublisherFromEnv).
-func RelayFromEnv(ctx context.Context, logger *slog.Logger) (*events.Relay, error) {
-	st, err := store.FromEnv(ctx)
-	if err != nil {
-		return nil, err
-	}
+func RelayFromEnv(st *store.Store, logger *slog.Logger) (*events.Relay, error) {
 	pub, err := PublisherFromEnv()
 	if err != nil {
 		return nil, err
