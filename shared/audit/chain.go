@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
@@ -71,6 +72,13 @@ type Extender struct {
 	AnchorInterval time.Duration
 	Now            func() time.Time
 	Logger         *slog.Logger
+
+	// latest remembers each tenant's latest anchor this instance read or
+	// wrote, so that a batch does not list the anchor store to learn an
+	// anchor is not due. Another instance's newer anchor only makes this
+	// one anchor sooner than needed (an extra checkpoint), never later.
+	mu     sync.Mutex
+	latest map[string]Checkpoint
 }
 
 // ErrHeadUnauthenticated: the chain's head does not carry a valid MAC —
@@ -97,20 +105,31 @@ func (x *Extender) log() *slog.Logger {
 // when due. It returns how many entries it appended.
 func (x *Extender) Extend(ctx context.Context, tenantID string, evs []access.AuditEvent) (int, error) {
 	appended := 0
+	var head store.ChainEntry
+	var ok bool
 	for start := 0; start < len(evs); start += store.MaxChainAppend {
-		n, err := x.extendChunk(ctx, tenantID, evs[start:min(start+store.MaxChainAppend, len(evs))])
+		var n int
+		var err error
+		n, head, ok, err = x.extendChunk(ctx, tenantID, evs[start:min(start+store.MaxChainAppend, len(evs))])
 		appended += n
 		if err != nil {
 			return appended, err
 		}
 	}
-	if err := x.anchorIfDue(ctx, tenantID); err != nil {
+	if !ok {
+		return appended, nil
+	}
+	if err := x.anchorIfDue(ctx, tenantID, head); err != nil {
 		return appended, err
 	}
 	return appended, nil
 }
 
-func (x *Extender) extendChunk(ctx context.Context, tenantID string, evs []access.AuditEvent) (int, error) {
+// extendChunk appends evs (at most store.MaxChainAppend) and returns how
+// many it appended and the chain's authentic head after it: the last entry
+// it wrote (MACed here), or the head it read when nothing was new (ok
+// false: an empty chain).
+func (x *Extender) extendChunk(ctx context.Context, tenantID string, evs []access.AuditEvent) (int, store.ChainEntry, bool, error) {
 	for attempt := 0; ; attempt++ {
 		ids := make([]string, len(evs))
 		for i, e := range evs {
@@ -118,11 +137,11 @@ func (x *Extender) extendChunk(ctx context.Context, tenantID string, evs []acces
 		}
 		done, err := x.Repo.ChainedEvents(ctx, tenantID, ids)
 		if err != nil {
-			return 0, err
+			return 0, store.ChainEntry{}, false, err
 		}
 		head, ok, err := x.authenticHead(ctx, tenantID)
 		if err != nil {
-			return 0, err
+			return 0, head, false, err
 		}
 		seq, prev := int64(0), access.GenesisHash
 		if ok {
@@ -137,7 +156,7 @@ func (x *Extender) extendChunk(ctx context.Context, tenantID string, evs []acces
 			}
 			seen[e.ID] = true
 			if e.TenantID != tenantID {
-				return 0, fmt.Errorf("audit: event %s of tenant %q in %q's batch", e.ID, e.TenantID, tenantID)
+				return 0, head, false, fmt.Errorf("audit: event %s of tenant %q in %q's batch", e.ID, e.TenantID, tenantID)
 			}
 			seq++
 			en := store.ChainEntry{TenantID: tenantID, Seq: seq, EventID: e.ID, EventHash: e.Hash, PrevHash: prev, ChainedAt: now}
@@ -146,24 +165,24 @@ func (x *Extender) extendChunk(ctx context.Context, tenantID string, evs []acces
 			entries = append(entries, en)
 		}
 		if len(entries) == 0 {
-			return 0, nil
+			return 0, head, ok, nil
 		}
 		last := &entries[len(entries)-1]
 		mac, err := x.Signer.MAC(ctx, entryMACInput(tenantID, last.Seq, last.Hash))
 		if err != nil {
-			return 0, err
+			return 0, head, false, err
 		}
 		last.MAC, last.KeyID = hex.EncodeToString(mac), x.Signer.KeyID()
 		err = x.Repo.AppendChain(ctx, tenantID, entries, now.Add(x.interval()))
 		if err == nil {
-			return len(entries), nil
+			return len(entries), *last, true, nil
 		}
 		if !errors.Is(err, store.ErrChainConflict) || attempt >= 8 {
-			return 0, err
+			return 0, head, false, err
 		}
 		select { // another extender won the race: re-read and retry
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, head, false, ctx.Err()
 		case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
 		}
 	}
@@ -197,14 +216,20 @@ func (x *Extender) interval() time.Duration {
 	return x.AnchorInterval
 }
 
-func (x *Extender) anchorIfDue(ctx context.Context, tenantID string) error {
-	head, ok, err := x.authenticHead(ctx, tenantID)
-	if err != nil || !ok {
-		return err
-	}
-	latest, has, err := x.Anchors.Latest(ctx, tenantID)
-	if err != nil {
-		return err
+// anchorIfDue anchors head, the tenant's authentic chain head, when an
+// anchor is due: AnchorEvery entries or AnchorInterval since the latest.
+func (x *Extender) anchorIfDue(ctx context.Context, tenantID string, head store.ChainEntry) error {
+	x.mu.Lock()
+	latest, has := x.latest[tenantID]
+	x.mu.Unlock()
+	if !has {
+		var err error
+		if latest, has, err = x.Anchors.Latest(ctx, tenantID); err != nil {
+			return err
+		}
+		if has {
+			x.remember(latest)
+		}
 	}
 	every := x.AnchorEvery
 	if every <= 0 {
@@ -214,6 +239,18 @@ func (x *Extender) anchorIfDue(ctx context.Context, tenantID string) error {
 		return nil
 	}
 	return x.Anchor(ctx, tenantID, head)
+}
+
+// remember records cp as its tenant's latest anchor known here.
+func (x *Extender) remember(cp Checkpoint) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.latest == nil {
+		x.latest = map[string]Checkpoint{}
+	}
+	if cur, ok := x.latest[cp.TenantID]; !ok || cp.Seq > cur.Seq {
+		x.latest[cp.TenantID] = cp
+	}
 }
 
 // AnchorIdle anchors the heads of the tenants whose anchor is due (their
@@ -276,6 +313,7 @@ func (x *Extender) Anchor(ctx context.Context, tenantID string, head store.Chain
 		return err
 	}
 	x.log().InfoContext(ctx, "audit: anchored", "tenant_id", tenantID, "seq", cp.Seq)
+	x.remember(cp)
 	return x.Repo.AnchoredChain(ctx, tenantID, cp.Seq)
 }
 
