@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/config"
 	"github.com/jitsudo/jitsudo-serverless/shared/validation"
 
@@ -66,7 +67,7 @@ func DepsFromEnv(ctx context.Context, logger *slog.Logger) (Deps, error) {
 	}
 	d.Notify.Guard.Mode = d.Notify.Mode
 	d.TenantRoleName = config.String(EnvTenantRoleName)
-	d.DefaultIssuer = config.String("OIDC_ISSUER")
+	d.DefaultIssuer = config.String(auth.EnvIssuer)
 	d.UIClientID = config.String(EnvUIClientID)
 	if d.Access.Targets, err = TargetsFromEnv(); err != nil {
 		return Deps{}, fmt.Errorf("api: %w", err)

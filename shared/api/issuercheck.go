@@ -13,6 +13,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify"
 )
 
@@ -62,7 +63,7 @@ func NewIssuerCheck(guard notify.Guard, timeout time.Duration) IssuerCheck {
 			return "", err
 		}
 		if meta.Issuer != issuer {
-			return "", badIssuer("the discovery document names the issuer %q, not %q", clipS(meta.Issuer, 200), issuer)
+			return "", badIssuer("the discovery document names the issuer %q, not %q", httpapi.Clip(meta.Issuer, 200), issuer)
 		}
 		if meta.JWKSURI == "" {
 			return "", badIssuer("the discovery document has no jwks_uri")
@@ -75,7 +76,7 @@ func NewIssuerCheck(guard notify.Guard, timeout time.Duration) IssuerCheck {
 			return "", err
 		}
 		if usableKeys(set) == 0 {
-			return "", badIssuer("the JWKS at %s has no usable signature key (public RSA, EC or OKP, not for encryption)", clipS(meta.JWKSURI, 200))
+			return "", badIssuer("the JWKS at %s has no usable signature key (public RSA, EC or OKP, not for encryption)", httpapi.Clip(meta.JWKSURI, 200))
 		}
 		return meta.JWKSURI, nil
 	}
@@ -109,11 +110,11 @@ func fetchJSON(ctx context.Context, client *http.Client, timeout time.Duration, 
 		if ctx.Err() != nil {
 			return badIssuer("fetching the %s took longer than %s", what, timeout)
 		}
-		return badIssuer("the %s could not be fetched from %s", what, clipS(u, 200))
+		return badIssuer("the %s could not be fetched from %s", what, httpapi.Clip(u, 200))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return badIssuer("the %s at %s answered %d", what, clipS(u, 200), resp.StatusCode)
+		return badIssuer("the %s at %s answered %d", what, httpapi.Clip(u, 200), resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
@@ -144,11 +145,4 @@ func usableKeys(set jose.JSONWebKeySet) int {
 		}
 	}
 	return n
-}
-
-func clipS(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }
