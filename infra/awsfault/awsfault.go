@@ -523,6 +523,12 @@ func (p *Proxy) poll(r *http.Request, op, id string) (int, []byte, bool, error) 
 // apply forwards a request the proxy answered itself to moto, once, when
 // it succeeds (during the call r), unless it became a no-op meanwhile.
 func (p *Proxy) apply(r *http.Request, req *request) error {
+	p.mu.Lock()
+	due := req.apply != nil
+	p.mu.Unlock()
+	if !due { // applied already, or a no-op from the start: no round trip
+		return nil
+	}
 	p.assign.Lock()
 	defer p.assign.Unlock()
 	exists, err := p.exists(r, req.summary)
