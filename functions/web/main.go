@@ -3,15 +3,12 @@
 package main
 
 import (
-	"strings"
-
-	"github.com/jitsudo/jitsudo-serverless/shared/config"
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/web"
 )
 
 func main() {
-	site, err := web.New(web.Config{ConnectSrc: strings.Fields(config.Raw("UI_CONNECT_SRC"))})
+	site, err := web.New(web.ConfigFromEnv())
 	if err != nil {
 		lambdaapp.Fatal(lambdaapp.Logger("web"), "assets", err)
 	}

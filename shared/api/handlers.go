@@ -13,7 +13,7 @@ import (
 // uses them all. A test checks it covers routes.Table exactly.
 var Constructors = map[string]func(Deps) http.Handler{
 	"healthz":               func(Deps) http.Handler { return lambdaapp.Health() },
-	"web":                   func(Deps) http.Handler { return web.Must(web.Config{}) },
+	"web":                   func(Deps) http.Handler { return web.Must(web.ConfigFromEnv()) },
 	"openapi":               func(Deps) http.Handler { return openapi.Handler() },
 	"get-sign-in":           GetSignIn,
 	"get-identity-settings": GetIdentitySettings,
