@@ -348,7 +348,10 @@ func TestShimTimeScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	const scale = 30
-	origin := time.Now()
+	// The shim takes the origin and parses timestamps in milliseconds (as
+	// JavaScript's Date does): a sub-millisecond origin would make the
+	// "until" timestamp end up to 1 ms before what Go computes here.
+	origin := time.Now().Truncate(time.Millisecond)
 	ctx := context.Background()
 	endpoint, stop, err := stepfunctions.Start(ctx, stepfunctions.Config{
 		ASLFiles: []string{asl}, Substitutions: map[string]string{}, LambdaEndpoint: "http://127.0.0.1:9", TimeScale: scale, TimeOrigin: origin,

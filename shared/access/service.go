@@ -2,10 +2,7 @@ package access
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base32"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jitsudo/jitsudo-serverless/shared/ids"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 )
 
@@ -113,16 +111,8 @@ func (s *Service) log() *slog.Logger {
 
 // ---------------------------------------------------------------- ids, keys
 
-var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
-
-// newID is prefix + 26 characters: 48 bits of milliseconds (so ids sort by
-// creation) and 80 random bits, lowercase Crockford base32.
-func newID(prefix string, now time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
-	_, _ = rand.Read(b[6:])
-	return prefix + idEncoding.EncodeToString(b[:])
-}
+// newID is prefix + a time-sorted id (package ids).
+func newID(prefix string, now time.Time) string { return ids.New(prefix, now) }
 
 // GrantIDFor is the id of the grant a request creates: derived from the
 // request id, so one request has at most one grant.

@@ -2,13 +2,12 @@ package notify
 
 import (
 	"crypto/rand"
-	"encoding/base32"
-	"encoding/binary"
 	"encoding/hex"
 	"slices"
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
+	"github.com/jitsudo/jitsudo-serverless/shared/ids"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify/channel"
 )
 
@@ -61,17 +60,9 @@ func Matches(ch Channel, ev events.Event) bool {
 	return named || !ch.OnlyNamedByRules
 }
 
-var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
-
-// NewChannelID is "ch_" + 26 characters: 48 bits of milliseconds (ids sort
-// by creation) and 80 random bits, lowercase Crockford base32 — the scheme
-// of the other access ids.
-func NewChannelID(now time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
-	_, _ = rand.Read(b[6:]) // crypto/rand.Read never fails (Go ≥ 1.24)
-	return "ch_" + idEncoding.EncodeToString(b[:])
-}
+// NewChannelID is "ch_" + a time-sorted id (package ids), the scheme of
+// the other stored ids.
+func NewChannelID(now time.Time) string { return ids.New("ch_", now) }
 
 // NewSigningSecret is SigningSecretPrefix + 32 random bytes in hex. The
 // whole string (prefix included) is the HMAC key (see Sign).
@@ -84,11 +75,9 @@ func NewSigningSecret() string {
 // NewTestEvent is the channel.test event the channel test endpoint sends:
 // it names ch only, so Matches never routes it anywhere else.
 func NewTestEvent(ch Channel, actor events.Actor, now time.Time) events.Event {
-	var b [10]byte
-	_, _ = rand.Read(b[:])
 	return events.Event{
 		Version:    events.Version,
-		ID:         "evt_test_" + idEncoding.EncodeToString(b[:]),
+		ID:         ids.New("evt_test_", now),
 		Type:       events.ChannelTest,
 		TenantID:   ch.TenantID,
 		Severity:   events.SeverityInfo,
