@@ -33,17 +33,12 @@ dev: npm goaws
 	@exec .bin/jitsudo-dev -addr $(ADDR)
 
 ## test: lint, unit + integration tests (incl. RIE invocations), brief fuzzing, arm64 build size check
-## (the browser tests are a step of their own, test-browser, so their time shows apart in the summary)
-TEST_STEPS := lint validate test-go test-browser test-external-dynamodb fuzz build
+## (the browser tests are a step of their own, test-browser, so their time shows apart in the summary).
+## infra/steps/run.sh runs the stages in order, the steps of a stage (comma-joined) side by side, and
+## prints each step's output whole and the time per step, per stage and in total.
+TEST_STAGES := lint,validate test-go,test-external-dynamodb fuzz,build test-browser
 test: npm goaws
-	@mkdir -p .build; : > .build/test-times; status=0; \
-	  for step in $(TEST_STEPS); do \
-	    start=$$(date +%s); \
-	    $(MAKE) --no-print-directory $$step || status=$$?; \
-	    printf '  %-24s %4ds%s\n' $$step $$(( $$(date +%s) - start )) "$$( [ $$status = 0 ] || echo '  FAILED')" >> .build/test-times; \
-	    [ $$status = 0 ] || break; \
-	  done; \
-	  echo "make test, time per step:"; cat .build/test-times; exit $$status
+	@infra/steps/run.sh $(TEST_STAGES)
 
 BROWSER_PKG := ./$(WEBTEST_DIR)
 # -vet=off: lint's `go vet ./...` has vetted every package (tests included); go test would vet again

@@ -33,9 +33,10 @@
 // does not wait for a running Lambda invocation; history APIs are absent.
 
 import { createServer } from 'node:http';
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { StateMachine } from 'aws-local-stepfunctions';
 
@@ -167,12 +168,31 @@ function prepare(def, file) {
   return tasks;
 }
 
+const validCache = join(dirname(fileURLToPath(import.meta.url)), 'node_modules', '.cache', 'jitsudo-asl-valid');
+
 function loadMachine(file, subs) {
   const text = substitute(readFileSync(file, 'utf8'), subs, file);
   const def = JSON.parse(text);
   const tasks = prepare(def, file);
   const name = basename(file).replace(/\.asl\.json$|\.json$/, '');
-  const machine = new StateMachine(def, { validationOptions: { checkPaths: true, checkArn: true } });
+  // Validating a definition (asl-validator's JSON schemas) is half of this
+  // process's start-up CPU. A definition text that validated once is
+  // remembered by its hash in node_modules/.cache, so the test suites'
+  // many local stacks validate the same definition once; an edited
+  // definition is validated again.
+  const marker = join(validCache, createHash('sha256').update(text).digest('hex'));
+  const known = existsSync(marker);
+  const machine = new StateMachine(def, {
+    validationOptions: known ? { noValidate: true } : { checkPaths: true, checkArn: true },
+  });
+  if (!known) {
+    try {
+      mkdirSync(validCache, { recursive: true });
+      writeFileSync(marker, file + '\n');
+    } catch {
+      // Unwritable cache: validate again next time.
+    }
+  }
   return { name, arn: `arn:aws:states:${opts.region}:${opts.account}:stateMachine:${name}`, machine, tasks };
 }
 

@@ -390,3 +390,28 @@ func TestShimTimeScale(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestInvalidDefinitionRefused: a definition asl-validator refuses stops
+// the shim at start — every time: only definitions that validated are
+// remembered (and skip validation on the next start).
+func TestInvalidDefinitionRefused(t *testing.T) {
+	install(t)
+	asl := filepath.Join(t.TempDir(), "bad.asl.json")
+	// A Pass state whose Next names no state.
+	def := `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"Nowhere"}}}`
+	if err := os.WriteFile(asl, []byte(def), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		_, stop, err := stepfunctions.Start(context.Background(), stepfunctions.Config{
+			ASLFiles: []string{asl}, Substitutions: map[string]string{}, LambdaEndpoint: "http://127.0.0.1:9",
+		})
+		if err == nil {
+			stop()
+			t.Fatalf("start %d: an invalid definition was accepted", i+1)
+		}
+		if !strings.Contains(err.Error(), "Nowhere") {
+			t.Fatalf("start %d: %v, want the validator's complaint about the missing state", i+1, err)
+		}
+	}
+}
