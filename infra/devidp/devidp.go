@@ -52,6 +52,9 @@ type Config struct {
 	RedirectURIs []string // the client's allowed redirect URIs
 	Users        []User
 	TokenTTL     time.Duration // default 1h
+	// Key signs the tokens (default: a fresh 2048-bit RSA key). Test
+	// suites that start many stacks pass keys generated once.
+	Key *rsa.PrivateKey
 }
 
 // Provider is one tenant's dev identity provider.
@@ -78,9 +81,11 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.TokenTTL == 0 {
 		cfg.TokenTTL = time.Hour
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, err
+	key := cfg.Key
+	if key == nil {
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return nil, err
+		}
 	}
 	kidb := make([]byte, 8)
 	_, _ = rand.Read(kidb)

@@ -61,7 +61,11 @@ type Issuer struct {
 // New creates an issuer whose `iss` is issuerURL (absolute http or https URL,
 // no query or fragment; a trailing slash is kept as given, since `iss` is
 // compared byte for byte by verifiers).
-func New(issuerURL string) (*Issuer, error) {
+func New(issuerURL string) (*Issuer, error) { return NewWithKey(issuerURL, nil) }
+
+// NewWithKey is New signing with key (nil: a fresh 2048-bit RSA key). Test
+// suites that start many issuers pass keys generated once.
+func NewWithKey(issuerURL string, key *rsa.PrivateKey) (*Issuer, error) {
 	u, err := url.Parse(issuerURL)
 	if err != nil {
 		return nil, fmt.Errorf("devissuer: issuer URL: %w", err)
@@ -69,9 +73,10 @@ func New(issuerURL string) (*Issuer, error) {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("devissuer: issuer URL %q must be an absolute http(s) URL without query or fragment", issuerURL)
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, fmt.Errorf("devissuer: generate key: %w", err)
+	if key == nil {
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return nil, fmt.Errorf("devissuer: generate key: %w", err)
+		}
 	}
 	kidBytes := make([]byte, 12)
 	if _, err := rand.Read(kidBytes); err != nil {

@@ -51,7 +51,12 @@ func newEnvWithDB(t *testing.T) (*env, *dynamodb.Client) {
 	t.Helper()
 	endpoint, stop := dynamolocal.Start()
 	t.Cleanup(stop)
-	st, err := devstack.Start(t.Context(), devstack.Config{Addr: "127.0.0.1:0", DynamoDBEndpoint: endpoint, Logger: slog.New(slog.DiscardHandler), TimeScale: timeScale})
+	keys, err := devstack.TestKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := devstack.Start(t.Context(), devstack.Config{Addr: "127.0.0.1:0", DynamoDBEndpoint: endpoint, Logger: slog.New(slog.DiscardHandler),
+		TimeScale: timeScale, SigningKeys: keys})
 	if err != nil {
 		t.Fatalf("devstack.Start: %v", err)
 	}

@@ -3,17 +3,21 @@ package devstack
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
@@ -67,7 +71,34 @@ type Config struct {
 	// approvals time out without waiting for them (0 or 1: real time, as
 	// make dev runs).
 	TimeScale float64
+	// SigningKeys, if set, sign the tokens of the dev issuer (the first
+	// key) and of the tenants' identity providers (one key each after it,
+	// tenants in name order): at least 1 + len(DemoUsers) distinct keys.
+	// Default: fresh 2048-bit RSA keys, about 0.2 s of CPU each; test
+	// suites that start many stacks pass one set generated once (TestKeys).
+	SigningKeys []*rsa.PrivateKey
 }
+
+// TestKeys returns a set of SigningKeys generated once per process.
+func TestKeys() ([]*rsa.PrivateKey, error) {
+	testKeysOnce.Do(func() {
+		for range 1 + len(DemoUsers) {
+			k, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				testKeysErr = err
+				return
+			}
+			testKeys = append(testKeys, k)
+		}
+	})
+	return testKeys, testKeysErr
+}
+
+var (
+	testKeysOnce sync.Once
+	testKeys     []*rsa.PrivateKey
+	testKeysErr  error
+)
 
 // Stack is a running local system.
 type Stack struct {
@@ -177,16 +208,25 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		cfg.AuditAnchorDir = dir
 	}
 	notifs.BindAudit(st.Store, audit.HMACSigner{Key: cfg.AuditKey}, audit.DirAnchors{Dir: cfg.AuditAnchorDir})
-	st.Issuer, err = devissuer.New(st.URL + "/dev-idp")
+	keys := make([]*rsa.PrivateKey, 1+len(DemoUsers)) // nil: fresh
+	if cfg.SigningKeys != nil {
+		if len(cfg.SigningKeys) < len(keys) {
+			ln.Close()
+			return nil, fmt.Errorf("devstack: %d signing keys, want %d", len(cfg.SigningKeys), len(keys))
+		}
+		copy(keys, cfg.SigningKeys)
+	}
+	st.Issuer, err = devissuer.NewWithKey(st.URL+"/dev-idp", keys[0])
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
 	st.UIClientID = UIClientID
 	st.TenantIdPs = map[string]*devidp.Provider{}
-	for tenant, users := range DemoUsers {
+	for i, tenant := range slices.Sorted(maps.Keys(DemoUsers)) {
 		p, err := devidp.New(devidp.Config{Issuer: st.URL + "/idp/" + tenant, Tenant: tenant, Audience: cfg.Audience,
-			ClientID: UIClientID, RedirectURIs: []string{st.URL + "/ui/callback"}, Users: users, TokenTTL: TokenTTL})
+			ClientID: UIClientID, RedirectURIs: []string{st.URL + "/ui/callback"}, Users: DemoUsers[tenant], TokenTTL: TokenTTL,
+			Key: keys[1+i]})
 		if err != nil {
 			ln.Close()
 			return nil, err

@@ -51,6 +51,13 @@ func newEnvConfig(t *testing.T, cfg devstack.Config) *env {
 // newEnvWith is newEnv with the stack's configuration cfg, as it is.
 func newEnvWith(t *testing.T, cfg devstack.Config) *env {
 	t.Helper()
+	if cfg.SigningKeys == nil {
+		keys, err := devstack.TestKeys()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.SigningKeys = keys
+	}
 	st, err := devstack.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("devstack.Start: %v", err)
@@ -565,5 +572,19 @@ func TestAccountForbidCoversPermissionSets(t *testing.T) {
 		{"resource_type": "aws_account", "resource_id": devstack.ProdAccount, "permission_set_arn": ps, "duration_seconds": 3600, "justification": "rotate the payments DB secret"},
 	} {
 		e.wantErr(http.StatusForbidden, "policy_denied", "POST", "/v1/requests", alice, body)
+	}
+}
+
+// TestSigningKeysTooFew: a stack given fewer signing keys than it has
+// issuers refuses to start rather than sharing one key between two of them.
+func TestSigningKeysTooFew(t *testing.T) {
+	t.Parallel()
+	keys, err := devstack.TestKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = devstack.Start(t.Context(), devstack.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), SigningKeys: keys[:1]})
+	if err == nil || !strings.Contains(err.Error(), "signing keys") {
+		t.Fatalf("Start with one key: %v, want refused", err)
 	}
 }

@@ -31,7 +31,11 @@ type stack struct {
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	cfg := devstack.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)}
+	keys, err := devstack.TestKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := devstack.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), SigningKeys: keys}
 	if openapicheck.Installed != nil { // TestMain: what the browser sends and gets is checked against the OpenAPI document too
 		cfg.Wrap = openapicheck.Installed.Middleware
 	}
