@@ -343,7 +343,11 @@ func (f *Fixture) withOutbox(ctx context.Context, s *store.Store) error {
 			if time.Now().After(deadline) {
 				return fmt.Errorf("the execution of %s did not reach its approval wait: %+v %v", EventPendingRequest, x, err)
 			}
-			time.Sleep(200 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for the execution of %s to reach its approval wait: %w", EventPendingRequest, ctx.Err())
+			case <-time.After(200 * time.Millisecond):
+			}
 		}
 	}
 	return nil
