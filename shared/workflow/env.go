@@ -39,21 +39,28 @@ const EnvNoticeLead = "NOTICE_LEAD"
 // version, for the life of the warm Lambda), the workflow (FromEnv) and the
 // provider newProvider builds (nil: NoProvider).
 func ServiceFromEnv(ctx context.Context, logger *slog.Logger, newProvider ProviderFunc) (*access.Service, error) {
+	svc, _, err := serviceAndStoreFromEnv(ctx, logger, newProvider)
+	return svc, err
+}
+
+// serviceAndStoreFromEnv is ServiceFromEnv returning the store under the
+// service too (the sweeper queries its index).
+func serviceAndStoreFromEnv(ctx context.Context, logger *slog.Logger, newProvider ProviderFunc) (*access.Service, *store.Store, error) {
 	s, err := store.FromEnv(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("workflow: %w", err)
+		return nil, nil, fmt.Errorf("workflow: %w", err)
 	}
 	wf, err := FromEnv()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var prov access.Provider = NoProvider{}
 	if newProvider != nil {
 		if prov, err = newProvider(ctx, s, logger); err != nil {
-			return nil, fmt.Errorf("workflow: %w", err)
+			return nil, nil, fmt.Errorf("workflow: %w", err)
 		}
 	}
-	return &access.Service{Repo: s, Policies: Policies(s), Workflow: wf, Provider: prov, Now: time.Now, Logger: logger}, nil
+	return &access.Service{Repo: s, Policies: Policies(s), Workflow: wf, Provider: prov, Now: time.Now, Logger: logger}, s, nil
 }
 
 // Policies is an access.PolicySource over the store with a per-process

@@ -213,13 +213,9 @@ func BuildSweeper(newProvider ProviderFunc) func(context.Context, *slog.Logger) 
 // newProvider builds, reading SWEEP_GRACE and PROVISIONING_BUDGET
 // (durations, optional).
 func SweeperFromEnv(ctx context.Context, logger *slog.Logger, newProvider ProviderFunc) (*Sweeper, error) {
-	svc, err := ServiceFromEnv(ctx, logger, newProvider)
+	svc, st, err := serviceAndStoreFromEnv(ctx, logger, newProvider)
 	if err != nil {
 		return nil, err
-	}
-	st, ok := svc.Repo.(*store.Store)
-	if !ok {
-		return nil, fmt.Errorf("workflow: the access service's repo is not the table")
 	}
 	sw := &Sweeper{Index: st, Service: svc, Logger: logger}
 	if sw.Grace, err = config.Duration(EnvSweepGrace, 0); err != nil {
