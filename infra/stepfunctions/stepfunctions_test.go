@@ -21,8 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
-	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
+	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
 const repoRoot = "../.."
@@ -225,9 +225,7 @@ func TestShimAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	cfg := awsenv.Config("us-east-1")
-	cfg.Credentials = awsenv.LocalCredentials
-	client := sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	client := workflow.NewClient(endpoint, "us-east-1")
 	arn := stepfunctions.StateMachineARN("access-request")
 
 	start := func(name, input string) (*sfn.StartExecutionOutput, error) {
@@ -360,9 +358,7 @@ func TestShimTimeScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	cfg := awsenv.Config("us-east-1")
-	cfg.Credentials = awsenv.LocalCredentials
-	client := sfn.NewFromConfig(cfg, func(o *sfn.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	client := workflow.NewClient(endpoint, "us-east-1")
 	until := origin.Add(time.Minute).UTC().Format(time.RFC3339Nano)
 	out, err := client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(stepfunctions.StateMachineARN("waits")),
 		Name: aws.String("w1"), Input: aws.String(`{"until":"` + until + `"}`)})
