@@ -12,6 +12,11 @@ BUILD_DIR    ?= .build/$(ARCH)
 # A function that outgrows it has probably linked something it does not use (see TestAWSBinariesLinkNoStandIns).
 MAX_BINARY_BYTES := 13631488
 GOBUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
+# One cgo setting for every Go step: the functions are static (CGO_ENABLED=0) on Lambda, and with cgo
+# on for the tests (Go's default where gcc is installed) net, os/user and everything above them would be
+# compiled twice — once for go test, once for the RIE suite's host binaries (infra/invoke.Build) — which
+# from a cold build cache cost about a minute of make test's two cores.
+export CGO_ENABLED ?= 0
 # An execution count, not a duration: Go 1.26's fuzz coordinator can report a spurious
 # "context deadline exceeded" when a -fuzztime duration expires mid-exec under load
 # (golang/go#75804, fixed in 1.27); a count has no deadline to race.
@@ -57,7 +62,7 @@ test-browser: npm
 ## infra/serialproxy (one request at a time: moto's transactions are not atomic under concurrency).
 ## Point JITSUDO_TEST_DYNAMODB_ENDPOINT at DynamoDB Local or AWS and run `go test` to run them there.
 test-external-dynamodb:
-	infra/moto/with-moto.sh $(GO) test -count=1 ./shared/store/... ./shared/access/... ./shared/provider/... ./shared/workflow/...
+	infra/moto/with-moto.sh $(GOTEST) ./shared/store/... ./shared/access/... ./shared/provider/... ./shared/workflow/...
 
 ## fuzz: run every fuzz target briefly beyond its seed corpus
 fuzz:

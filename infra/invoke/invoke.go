@@ -64,9 +64,13 @@ func EnsureRIE(ctx context.Context, root string) (string, error) {
 const LocalTags = "lambda.norpc,jitsudo_local"
 
 // Build compiles every named function as <outDir>/<fn>/bootstrap for the
-// host (the RIE runs host binaries), with the flags of `make build` plus
-// the jitsudo_local tag (LocalTags), which links the local stand-ins a
-// local run may select (PROVIDER=recording) and nothing else.
+// host (the RIE runs host binaries), static (CGO_ENABLED=0) as on Lambda,
+// with the jitsudo_local tag (LocalTags), which links the local stand-ins a
+// local run may select (PROVIDER=recording) and nothing else. Unlike `make
+// build` it does not pass -trimpath: without it the packages compiled for
+// `go test` (under make, CGO_ENABLED=0 too) are reused from the build cache
+// instead of compiled a second time — from a cold cache 38 s instead of
+// 98 s on two cores; file paths in the binaries do not matter here.
 func Build(ctx context.Context, root, outDir string, functions ...string) error {
 	functions = slices.Compact(slices.Sorted(slices.Values(functions))) // web serves two routes
 	if len(functions) == 0 {
@@ -79,7 +83,7 @@ func Build(ctx context.Context, root, outDir string, functions ...string) error 
 		return fmt.Errorf("invoke: build: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	args := []string{"build", "-tags", LocalTags, "-trimpath", "-ldflags=-s -w", "-o", tmp + string(filepath.Separator)}
+	args := []string{"build", "-tags", LocalTags, "-ldflags=-s -w", "-o", tmp + string(filepath.Separator)}
 	for _, fn := range functions {
 		args = append(args, "./functions/"+fn)
 	}

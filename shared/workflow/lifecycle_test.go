@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -292,7 +295,21 @@ type harness struct {
 	stop     func()
 }
 
+// minParallel is this package's default -test.parallel: its lifecycle
+// tests spend their seconds waiting on the state machine's timers and
+// retry intervals, not on CPU, and go test's default (GOMAXPROCS, 2 on a
+// small CI runner) would run those waits two at a time.
+const minParallel = 16
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit && runtime.GOMAXPROCS(0) < minParallel {
+		if err := flag.Set("test.parallel", strconv.Itoa(minParallel)); err != nil {
+			panic(err)
+		}
+	}
 	code := m.Run()
 	if theHarness != nil {
 		theHarness.stop()
