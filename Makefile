@@ -12,11 +12,6 @@ BUILD_DIR    ?= .build/$(ARCH)
 # A function that outgrows it has probably linked something it does not use (see TestAWSBinariesLinkNoStandIns).
 MAX_BINARY_BYTES := 13631488
 GOBUILD_FLAGS := -tags lambda.norpc -trimpath -ldflags='-s -w'
-# One cgo setting for every Go step: the functions are static (CGO_ENABLED=0) on Lambda, and with cgo
-# on for the tests (Go's default where gcc is installed) net, os/user and everything above them would be
-# compiled twice — once for go test, once for the RIE suite's host binaries (infra/invoke.Build) — which
-# from a cold build cache cost about a minute of make test's two cores.
-export CGO_ENABLED ?= 0
 # An execution count, not a duration: Go 1.26's fuzz coordinator can report a spurious
 # "context deadline exceeded" when a -fuzztime duration expires mid-exec under load
 # (golang/go#75804, fixed in 1.27); a count has no deadline to race.

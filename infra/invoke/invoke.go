@@ -64,13 +64,16 @@ func EnsureRIE(ctx context.Context, root string) (string, error) {
 const LocalTags = "lambda.norpc,jitsudo_local"
 
 // Build compiles every named function as <outDir>/<fn>/bootstrap for the
-// host (the RIE runs host binaries), static (CGO_ENABLED=0) as on Lambda,
-// with the jitsudo_local tag (LocalTags), which links the local stand-ins a
-// local run may select (PROVIDER=recording) and nothing else. Unlike `make
-// build` it does not pass -trimpath: without it the packages compiled for
-// `go test` (under make, CGO_ENABLED=0 too) are reused from the build cache
-// instead of compiled a second time — from a cold cache 38 s instead of
-// 98 s on two cores; file paths in the binaries do not matter here.
+// host (the RIE runs host binaries), with the flags of `make build` plus
+// the jitsudo_local tag (LocalTags), which links the local stand-ins a
+// local run may select (PROVIDER=recording) and nothing else.
+//
+// -trimpath stays although go test does not use it (so nothing compiled for
+// the tests is reused here): it makes every compiled package independent of
+// the checkout's path, so a fresh clone at a new path — as CI makes — finds
+// them all in the build cache. Measured 2026-12-04 from fresh clones on two
+// cores: this suite took 79 s with it, 115–119 s without it (with cgo off
+// for go test too, to share its packages).
 func Build(ctx context.Context, root, outDir string, functions ...string) error {
 	functions = slices.Compact(slices.Sorted(slices.Values(functions))) // web serves two routes
 	if len(functions) == 0 {
@@ -83,7 +86,7 @@ func Build(ctx context.Context, root, outDir string, functions ...string) error 
 		return fmt.Errorf("invoke: build: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	args := []string{"build", "-tags", LocalTags, "-ldflags=-s -w", "-o", tmp + string(filepath.Separator)}
+	args := []string{"build", "-tags", LocalTags, "-trimpath", "-ldflags=-s -w", "-o", tmp + string(filepath.Separator)}
 	for _, fn := range functions {
 		args = append(args, "./functions/"+fn)
 	}
