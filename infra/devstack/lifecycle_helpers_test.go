@@ -2,15 +2,12 @@ package devstack_test
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
-	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +18,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/infra/dynamolocal"
 	"github.com/jitsudo/jitsudo-serverless/infra/openapicheck"
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
+	"github.com/jitsudo/jitsudo-serverless/infra/testparallel"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/recording"
 )
@@ -34,14 +32,7 @@ const minParallel = 16
 
 // TestMain raises -test.parallel to minParallel unless it was given.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	explicit := false
-	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
-	if !explicit && runtime.GOMAXPROCS(0) < minParallel {
-		if err := flag.Set("test.parallel", strconv.Itoa(minParallel)); err != nil {
-			panic(err)
-		}
-	}
+	testparallel.AtLeast(minParallel)
 	os.Exit(openapicheck.RunValidated(m)) // every /v1 call through http.DefaultClient (env.do, listAll, …) validated
 }
 

@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
+	"github.com/jitsudo/jitsudo-serverless/infra/testparallel"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
@@ -295,21 +293,10 @@ type harness struct {
 	stop     func()
 }
 
-// minParallel is this package's default -test.parallel: its lifecycle
-// tests spend their seconds waiting on the state machine's timers and
-// retry intervals, not on CPU, and go test's default (GOMAXPROCS, 2 on a
-// small CI runner) would run those waits two at a time.
-const minParallel = 16
-
+// TestMain runs the lifecycle tests, which wait on the state machine's
+// timers and retry intervals rather than on CPU, 16 at a time.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	explicit := false
-	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
-	if !explicit && runtime.GOMAXPROCS(0) < minParallel {
-		if err := flag.Set("test.parallel", strconv.Itoa(minParallel)); err != nil {
-			panic(err)
-		}
-	}
+	testparallel.AtLeast(16)
 	code := m.Run()
 	if theHarness != nil {
 		theHarness.stop()
