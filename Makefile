@@ -5,6 +5,11 @@
 SHELL        := /bin/bash
 .SHELLFLAGS  := -eu -o pipefail -c
 GO           ?= go
+# -trimpath for every go command make runs (vet, tests, fuzzing, and the builds tests run): compiled
+# packages then do not depend on where the repository is checked out, so a fresh clone reuses the Go
+# build cache that earlier clones filled (CI's clean clones; measured in docs/development.md#tests).
+# Code finds the repository with infra/modroot, not runtime.Caller, whose file names it changes.
+export GOFLAGS := $(strip -trimpath $(filter-out -trimpath,$(GOFLAGS)))
 FUNCTIONS    := $(notdir $(wildcard functions/*))
 ARCH         ?= arm64
 BUILD_DIR    ?= .build/$(ARCH)

@@ -66,6 +66,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/modroot"
 	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
 )
 
@@ -84,25 +85,6 @@ const (
 
 // EnvBinary overrides the goaws binary Ensure returns.
 const EnvBinary = "GOAWS"
-
-// RepoRoot finds the module root: the nearest directory holding go.mod,
-// from the working directory up.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("goaws: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("goaws: no go.mod in the working directory or above")
-		}
-		dir = parent
-	}
-}
 
 // PinnedVersion is the goaws version root's go.mod requires.
 func PinnedVersion(root string) (string, error) {
@@ -232,7 +214,7 @@ func Start(ctx context.Context, addr string) (*Server, error) {
 // StartWithOptions is Start with options.
 func StartWithOptions(ctx context.Context, addr string, o Options) (*Server, error) {
 	if o.Binary == "" {
-		root, err := RepoRoot()
+		root, err := modroot.Find()
 		if err != nil {
 			return nil, err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/goaws"
+	"github.com/jitsudo/jitsudo-serverless/infra/modroot"
 )
 
 func start(t *testing.T) *goaws.Server {
@@ -224,7 +225,7 @@ func TestSQSFilterPolicy(t *testing.T) {
 
 func TestEnsureUsesPinnedVersion(t *testing.T) {
 	t.Parallel()
-	root, err := goaws.RepoRoot()
+	root, err := modroot.Find()
 	if err != nil {
 		t.Fatal(err)
 	}

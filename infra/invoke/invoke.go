@@ -6,7 +6,6 @@ package invoke
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,19 +24,6 @@ import (
 
 // RIEModule is the pinned emulator, installed into <repo>/.bin by EnsureRIE.
 const RIEModule = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d"
-
-// RepoRoot finds the module root (the directory holding go.mod).
-func RepoRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("invoke: go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("invoke: not inside the module")
-	}
-	return filepath.Dir(mod), nil
-}
 
 // EnsureRIE returns the path of the pinned aws-lambda-rie, installing it
 // into <root>/.bin with `go install` when it is missing. AWS_LAMBDA_RIE

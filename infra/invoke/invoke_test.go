@@ -16,6 +16,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/infra/dynamotest"
 	"github.com/jitsudo/jitsudo-serverless/infra/goaws"
 	"github.com/jitsudo/jitsudo-serverless/infra/invoke"
+	"github.com/jitsudo/jitsudo-serverless/infra/modroot"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 )
 
@@ -147,7 +148,7 @@ var expected = map[string]want{
 func TestFunctionsUnderRIE(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	root, err := invoke.RepoRoot()
+	root, err := modroot.Find()
 	if err != nil {
 		t.Fatal(err)
 	}

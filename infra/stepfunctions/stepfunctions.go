@@ -29,7 +29,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +37,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
+	"github.com/jitsudo/jitsudo-serverless/infra/modroot"
 	"github.com/jitsudo/jitsudo-serverless/infra/proclog"
 )
 
@@ -65,13 +65,15 @@ func FunctionARN(name string) string {
 	return "arn:aws:lambda:" + Region + ":" + Account + ":function:" + name
 }
 
-// Dir is the directory holding shim.mjs, package.json and package-lock.json.
+// Dir is the directory holding shim.mjs, package.json and package-lock.json:
+// infra/stepfunctions under the module root (modroot.Find, from the
+// working directory).
 func Dir() (string, error) {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return "", errors.New("stepfunctions: cannot locate the package directory")
+	root, err := modroot.Find()
+	if err != nil {
+		return "", fmt.Errorf("stepfunctions: %w", err)
 	}
-	return filepath.Dir(file), nil
+	return filepath.Join(root, "infra", "stepfunctions"), nil
 }
 
 var installMu sync.Mutex

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jitsudo/jitsudo-serverless/infra/dynamolocal"
 	"github.com/jitsudo/jitsudo-serverless/infra/invoke"
+	"github.com/jitsudo/jitsudo-serverless/infra/modroot"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 
@@ -37,7 +38,7 @@ func run(fn, eventFile string) error {
 	if err != nil {
 		return err
 	}
-	root, err := invoke.RepoRoot()
+	root, err := modroot.Find()
 	if err != nil {
 		return err
 	}

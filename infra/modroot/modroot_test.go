@@ -1,0 +1,42 @@
+package modroot_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/jitsudo/jitsudo-serverless/infra/modroot"
+)
+
+func TestFindFromThisPackage(t *testing.T) {
+	root, err := modroot.Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "infra", "modroot", "modroot.go")); err != nil {
+		t.Fatalf("Find() = %s, which does not hold this package: %v", root, err)
+	}
+}
+
+func TestFindFromSkipsOtherModules(t *testing.T) {
+	root, err := modroot.Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A nested module of another path (as a node_modules or vendored
+	// tree could hold) is not the root.
+	nested := filepath.Join(t.TempDir(), "other")
+	if err := os.MkdirAll(filepath.Join(nested, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(nested, "go.mod"), []byte("module example.com/other\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := modroot.FindFrom(filepath.Join(nested, "sub")); err == nil {
+		t.Fatalf("FindFrom(outside the repository) = %s, want an error", got)
+	}
+	ours := filepath.Join(root, "infra", "modroot")
+	if got, err := modroot.FindFrom(ours); err != nil || got != root {
+		t.Fatalf("FindFrom(%s) = %s, %v; want %s", ours, got, err, root)
+	}
+}
