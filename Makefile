@@ -10,6 +10,10 @@ GO           ?= go
 # build cache that earlier clones filled (CI's clean clones; measured in docs/development.md#tests).
 # Code finds the repository with infra/modroot, not runtime.Caller, whose file names it changes.
 export GOFLAGS := $(strip -trimpath $(filter-out -trimpath,$(GOFLAGS)))
+# One cgo setting for every go command: the functions are static (CGO_ENABLED=0) on Lambda, and with
+# cgo on for the tests (Go's default where gcc is installed) net, os/user and every package above them
+# would be compiled twice, once for go test and once for the RIE suite's host binaries (invoke.Build).
+export CGO_ENABLED ?= 0
 FUNCTIONS    := $(notdir $(wildcard functions/*))
 ARCH         ?= arm64
 BUILD_DIR    ?= .build/$(ARCH)

@@ -54,12 +54,12 @@ const LocalTags = "lambda.norpc,jitsudo_local"
 // the jitsudo_local tag (LocalTags), which links the local stand-ins a
 // local run may select (PROVIDER=recording) and nothing else.
 //
-// -trimpath stays although go test does not use it (so nothing compiled for
-// the tests is reused here): it makes every compiled package independent of
-// the checkout's path, so a fresh clone at a new path — as CI makes — finds
-// them all in the build cache. Measured 2026-12-04 from fresh clones on two
-// cores: this suite took 79 s with it, 115–119 s without it (with cgo off
-// for go test too, to share its packages).
+// -trimpath, as make gives every go command (GOFLAGS), also when the suite
+// runs under a plain go test: it makes every compiled package independent
+// of the checkout's path, so a fresh clone at a new path — as CI makes —
+// finds them in the build cache. Measured 2026-12-04 from fresh clones on
+// two cores, before make set it for go test too: this suite took 79 s with
+// it, 115–119 s without it (with cgo off for go test, to share its packages).
 func Build(ctx context.Context, root, outDir string, functions ...string) error {
 	functions = slices.Compact(slices.Sorted(slices.Values(functions))) // web serves two routes
 	if len(functions) == 0 {

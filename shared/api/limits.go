@@ -3,7 +3,6 @@ package api
 import (
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/config"
@@ -23,8 +22,9 @@ const (
 // not silently "unlimited").
 const maxLimitSetting = 1_000_000
 
-// LimitsFromEnv reads the abuse limits; a value that is not an integer in
-// 0..1000000 is an error (the function does not start).
+// LimitsFromEnv reads the abuse limits over access.DefaultLimits (which sets
+// the one-minute windows the variables' names promise); a value that is not
+// an integer in 0..1000000 is an error (the function does not start).
 func LimitsFromEnv() (access.Limits, error) {
 	l := access.DefaultLimits()
 	for _, v := range []struct {
@@ -46,6 +46,5 @@ func LimitsFromEnv() (access.Limits, error) {
 		}
 		*v.to = n
 	}
-	l.Messages.Window, l.Requests.Window, l.Extensions.Window = time.Minute, time.Minute, time.Minute
 	return l, nil
 }
