@@ -15,7 +15,7 @@
 // so `ps` does not show it.
 //
 // Usage:
-//   node --require ./polyfill.cjs shim.mjs --port 0 --lambda-endpoint URL \
+//   node --require ./polyfill.cjs --require ./lazy.cjs shim.mjs --port 0 --lambda-endpoint URL \
 //     [--substitutions JSON] [--region us-east-1] [--account 000000000000]
 //     [--time-scale N --time-origin MS] file.asl.json...
 //
@@ -38,7 +38,12 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { StateMachine } from 'aws-local-stepfunctions';
+import { createRequire } from 'node:module';
+
+// The engine's CommonJS build: its requires go through Module._load, where
+// lazy.cjs (node --require) defers the modules it loads but this shim
+// never uses. The ES module build's imports cannot be deferred that way.
+const { StateMachine } = createRequire(import.meta.url)('aws-local-stepfunctions');
 
 const { values: opts, positionals: files } = parseArgs({
   allowPositionals: true,

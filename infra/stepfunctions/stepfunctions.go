@@ -156,7 +156,7 @@ func Start(ctx context.Context, cfg Config) (endpoint string, stop func(), err e
 	if err != nil {
 		return "", nil, err
 	}
-	args := []string{"--require", "./polyfill.cjs", "shim.mjs", "--port", "0",
+	args := []string{"--require", "./polyfill.cjs", "--require", "./lazy.cjs", "shim.mjs", "--port", "0",
 		"--lambda-endpoint", cfg.LambdaEndpoint, "--substitutions", string(subs),
 		"--region", Region, "--account", Account}
 	if cfg.TimeScale > 1 {
