@@ -134,6 +134,17 @@ func PutIdentitySettings(d Deps) http.Handler {
 			return httpapi.Invalid("invalid identity settings", httpapi.FieldError{Field: "issuer_url",
 				Message: "is the deployment's default issuer: delete nothing, a tenant without settings uses it already"})
 		}
+		// The version first: a stale form is refused before the issuer is
+		// fetched (the conditional write below still decides a race).
+		cur, err := d.Store.GetIdentitySettings(r.Context(), id.TenantID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return apiError(err, "identity settings")
+		}
+		if n != 0 && n != cur.Version {
+			return httpapi.Errorf(http.StatusConflict, "conflict", "the identity settings are at version %d", cur.Version)
+		}
 		check := d.IssuerCheck
 		if check == nil {
 			check = NewIssuerCheck(d.Notify.Guard, 0)
@@ -145,15 +156,6 @@ func PutIdentitySettings(d Deps) http.Handler {
 				return httpapi.Errorf(http.StatusBadRequest, "invalid_issuer", "%s", ie.Reason)
 			}
 			return apiError(err, "issuer check")
-		}
-		cur, err := d.Store.GetIdentitySettings(r.Context(), id.TenantID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return apiError(err, "identity settings")
-		}
-		if n != 0 && n != cur.Version {
-			return httpapi.Errorf(http.StatusConflict, "conflict", "the identity settings are at version %d", cur.Version)
 		}
 		next := store.IdentitySettings{TenantID: id.TenantID, IssuerURL: in.IssuerURL, JWKSURL: jwks, Audience: in.Audience,
 			ExtraAudiences: in.ExtraAudiences, ClientID: in.ClientID, Scopes: in.Scopes, GroupsClaim: in.GroupsClaim,
