@@ -923,33 +923,43 @@ func (s *Service) review(ctx context.Context, c Caller, id, reasoning string, ap
 		if _, ok := reviewedBy(r, c); ok {
 			return Request{}, ErrAlreadyReviewed
 		}
-		r, ch, outcome, refused, err := s.reviewChange(ctx, c, lp, r, reasoning, approve, now)
+		rv, err := s.reviewChange(ctx, c, lp, r, reasoning, approve, now)
 		if err != nil {
 			return Request{}, err
 		}
-		ch.Request.Request = r
-		if _, err := s.Repo.Commit(ctx, c.TenantID, ch); err != nil {
+		r = rv.request
+		rv.change.Request.Request = r
+		if _, err := s.Repo.Commit(ctx, c.TenantID, rv.change); err != nil {
 			var cf *ConditionFailedError
 			if errors.As(err, &cf) && (cf.Has(PartRequest) || cf.Has(PartGrant)) {
 				continue // changed meanwhile: re-read (decided → ErrConflict)
 			}
 			return Request{}, fmt.Errorf("access: review request %s: %w", id, err)
 		}
-		if outcome != nil {
-			s.resume(ctx, r, *outcome)
+		if rv.outcome != nil {
+			s.resume(ctx, r, *rv.outcome)
 		}
-		return r, refused
+		return r, rv.refused
 	}
 	return Request{}, fmt.Errorf("%w: request %s keeps changing", ErrConflict, id)
 }
 
-// reviewChange records c's review of the pending request r at now and
-// returns the request as it becomes and the change that commits it
-// (conditional on r's status and version): one approval of several, the
-// final approval (with its grant, or an extension's new end — refused when
-// it no longer fits), or a denial. outcome is what the request's waiting
-// execution is told (nil while approvals are missing).
-func (s *Service) reviewChange(ctx context.Context, c Caller, lp *lazyPolicies, r Request, reasoning string, approve bool, now time.Time) (Request, Change, *WorkflowOutcome, error, error) {
+// reviewed is what a review makes of a pending request: the request as it
+// becomes, the change that commits it (conditional on the request's status
+// and version), what its waiting execution is told (nil while approvals
+// are missing) and, for an extension denied at its final approval because
+// it no longer fits, why (the review's answer once committed).
+type reviewed struct {
+	request Request
+	change  Change
+	outcome *WorkflowOutcome
+	refused error
+}
+
+// reviewChange records c's review of the pending request r at now: one
+// approval of several, the final approval (with its grant, or an
+// extension's new end — refused when it no longer fits), or a denial.
+func (s *Service) reviewChange(ctx context.Context, c Caller, lp *lazyPolicies, r Request, reasoning string, approve bool, now time.Time) (reviewed, error) {
 	old := r.Version
 	decision := StatusApproved
 	if !approve {
@@ -958,14 +968,12 @@ func (s *Service) reviewChange(ctx context.Context, c Caller, lp *lazyPolicies, 
 	r.Reviews = append(r.Reviews, Review{ReviewerID: c.ID, Decision: decision, Reasoning: reasoning, At: now, Person: new(PersonOf(c))})
 	r.Version, r.UpdatedAt = old+1, now
 	ch := Change{Request: &RequestWrite{Request: r, ExpectStatus: StatusPending, ExpectVersion: old}}
-	var outcome *WorkflowOutcome
-	var refused error // an extension denied at its final approval
 	if !approve {
 		r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusDenied, c.ID, reasoning, &now
 		ch.LockRelease = requestLockKey(r)
 		ch.Messages = []Message{systemMessage(r, withReasoning("denied by "+c.ID, reasoning), now)}
 		ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestDenied, auditResourceRequest, r.ID, reasoning, requestMeta(r), now)}
-		return r, ch, &WorkflowOutcome{Status: OutcomeDenied}, nil, nil
+		return reviewed{request: r, change: ch, outcome: &WorkflowOutcome{Status: OutcomeDenied}}, nil
 	}
 	approvals := distinctApprovals(r)
 	need := max(1, r.ApprovalsRequired)
@@ -974,7 +982,7 @@ func (s *Service) reviewChange(ctx context.Context, c Caller, lp *lazyPolicies, 
 		md := requestMeta(r)
 		md["approvals"], md["approvals_required"] = approvals, need
 		ch.Audit = []AuditEvent{s.event(c.TenantID, c.ID, actorType(c), AuditRequestReviewed, auditResourceRequest, r.ID, reasoning, md, now)}
-		return r, ch, nil, nil, nil
+		return reviewed{request: r, change: ch}, nil
 	}
 	r.Status, r.DecidedBy, r.DecisionReasoning, r.DecidedAt = StatusApproved, c.ID, reasoning, &now
 	ch.Messages = []Message{systemMessage(r, withReasoning("approved by "+c.ID, reasoning), now)}
@@ -985,20 +993,20 @@ func (s *Service) reviewChange(ctx context.Context, c Caller, lp *lazyPolicies, 
 		// An extension: the grant's end moves; the workflow of this
 		// request ends (no grant of its own). Unless it no longer fits:
 		// then it is denied instead.
-		var err error
-		if refused, err = s.approveExtension(ctx, c, lp, &r, &ch, reasoning, now); err != nil {
-			return r, ch, nil, nil, err
+		refused, err := s.approveExtension(ctx, c, lp, &r, &ch, reasoning, now)
+		if err != nil {
+			return reviewed{}, err
 		}
-		outcome = &WorkflowOutcome{Status: OutcomeApproved}
+		outcome := &WorkflowOutcome{Status: OutcomeApproved}
 		if refused != nil {
 			outcome = &WorkflowOutcome{Status: OutcomeDenied}
 		}
-		return r, ch, outcome, refused, nil
+		return reviewed{request: r, change: ch, outcome: outcome, refused: refused}, nil
 	}
 	r.GrantID = GrantIDFor(r.ID)
 	g := newGrant(r, now)
 	ch.Grant = &GrantWrite{Grant: g, Create: true}
-	return r, ch, &WorkflowOutcome{Status: OutcomeApproved, GrantID: g.ID}, nil, nil
+	return reviewed{request: r, change: ch, outcome: &WorkflowOutcome{Status: OutcomeApproved, GrantID: g.ID}}, nil
 }
 
 // Cancel withdraws a pending request; only its requester may.
