@@ -368,7 +368,7 @@ func ImportRules(d Deps) http.Handler {
 			return httpapi.Invalid("the document holds no rule: nothing to import",
 				httpapi.FieldError{Field: "document", Message: "holds no rule"})
 		}
-		ruleIDs := make([]string, len(rules))
+		ruleIDs := make([]string, len(rules)) // the audit event's and the warnings' (the document's rules)
 		for i, rule := range rules {
 			ruleIDs[i] = rule.ID
 		}
@@ -379,16 +379,12 @@ func ImportRules(d Deps) http.Handler {
 			return apiError(err, "policy rules")
 		}
 		httpapi.Logger(r.Context()).Info("policy rules imported", "count", len(rules), "replace", replace, "rule_set_version", version)
-		ids := make([]string, len(rules)) // warnings concern the document's rules
-		for i, rule := range rules {
-			ids[i] = rule.ID
-		}
 		shadows, err := d.shadows(r, id.TenantID)
 		if err != nil {
 			httpapi.Logger(r.Context()).Error("reading the rule set for shadow warnings failed", "error", err.Error())
 		}
 		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"imported": len(rules), "replace": replace, "rule_set_version": version,
-			"warnings": shadowWarnings(shadows, ids...)})
+			"warnings": shadowWarnings(shadows, ruleIDs...)})
 		return nil
 	})
 }
