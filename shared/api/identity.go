@@ -211,6 +211,10 @@ func GetSignIn(d Deps) http.Handler {
 		if !auth.ValidTenantID(tenant) {
 			return notFound
 		}
+		// Two reads, the tenant's first: identity settings do not prove a
+		// tenant exists (a token of the default issuer names its tenant,
+		// and the authorizer does not look the tenant up), and an unknown
+		// tenant is a 404 whatever was saved under its name.
 		if _, err := d.Store.GetTenant(r.Context(), tenant); errors.Is(err, store.ErrNotFound) {
 			return notFound
 		} else if err != nil {
