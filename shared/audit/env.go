@@ -28,41 +28,52 @@ func newKMS(context.Context) (KMSAPI, error) { return kms.NewFromConfig(awsenv.C
 
 func newS3(context.Context) (S3API, error) { return s3.NewFromConfig(awsenv.Config("")), nil }
 
-// VerifierOver is the verify function's chain verifier over st: the chain
-// key (VerifyMac only) and the anchor store from the environment.
-func VerifierOver(ctx context.Context, st *store.Store) (access.AuditVerifier, error) {
+// keysFromEnv is the chain's signer and anchor store from the environment
+// (SignerFromEnv, AnchorsFromEnv): what the extender and the verifiers share.
+func keysFromEnv(ctx context.Context) (Signer, AnchorStore, error) {
 	sig, err := SignerFromEnv(ctx, newKMS)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	anchors, err := AnchorsFromEnv(ctx, newS3)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sig, anchors, nil
+}
+
+// verifierOver is the chain verifier over st with the environment's keys.
+func verifierOver(ctx context.Context, st *store.Store) (*Verifier, error) {
+	sig, anchors, err := keysFromEnv(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return &Verifier{Repo: st, Signer: sig, Anchors: anchors}, nil
 }
 
-// FromEnv builds the chain's store, signer and anchor store from the
-// environment (store.FromEnv, SignerFromEnv, AnchorsFromEnv).
-func FromEnv(ctx context.Context) (*store.Store, Signer, AnchorStore, error) {
+// VerifierOver is the verify function's chain verifier over st: the chain
+// key (VerifyMac only) and the anchor store from the environment.
+func VerifierOver(ctx context.Context, st *store.Store) (access.AuditVerifier, error) {
+	return verifierOver(ctx, st)
+}
+
+// VerifierFromEnv is the operator command's Verifier (infra/audit-verify):
+// VerifierOver the table store.FromEnv names.
+func VerifierFromEnv(ctx context.Context) (*Verifier, error) {
 	st, err := store.FromEnv(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	sig, err := SignerFromEnv(ctx, newKMS)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	anchors, err := AnchorsFromEnv(ctx, newS3)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return st, sig, anchors, nil
+	return verifierOver(ctx, st)
 }
 
 // ExtenderFromEnv is the extend-audit-chain function's Extender.
 func ExtenderFromEnv(ctx context.Context, logger *slog.Logger) (*Extender, error) {
-	st, sig, anchors, err := FromEnv(ctx)
+	st, err := store.FromEnv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sig, anchors, err := keysFromEnv(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -76,14 +87,4 @@ func ExtenderFromEnv(ctx context.Context, logger *slog.Logger) (*Extender, error
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	return x, nil
-}
-
-// VerifierFromEnv is the verify function's (and the operator command's)
-// Verifier.
-func VerifierFromEnv(ctx context.Context) (*Verifier, error) {
-	st, sig, anchors, err := FromEnv(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &Verifier{Repo: st, Signer: sig, Anchors: anchors}, nil
 }
