@@ -281,7 +281,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		form, _ = url.ParseQuery(string(body))
 		op = form.Get("Action")
 	}
-	key, region := credentialScope(r.Header.Get("Authorization"))
+	key, region, _ := credentialScope(r.Header.Get("Authorization"))
 
 	p.mu.Lock()
 	status, code, msg := p.badSignature(r, body, target == "")
@@ -617,19 +617,19 @@ func statusBody(op, id, status, reason string, in map[string]any) []byte {
 	return b
 }
 
-// credentialScope reads the access key id and region of a SigV4
+// credentialScope reads the access key id, region and service of a SigV4
 // Authorization header ("AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, ...").
-func credentialScope(h string) (key, region string) {
+func credentialScope(h string) (key, region, service string) {
 	_, cred, ok := strings.Cut(h, "Credential=")
 	if !ok {
-		return "", ""
+		return "", "", ""
 	}
 	cred, _, _ = strings.Cut(cred, ",")
 	f := strings.Split(cred, "/")
 	if len(f) != 5 {
-		return "", ""
+		return "", "", ""
 	}
-	return f[0], f[2]
+	return f[0], f[2], f[3]
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, msg string) {

@@ -35,7 +35,7 @@ func (p *Proxy) badSignature(r *http.Request, body []byte, sts bool) (status int
 		return 0, "", ""
 	}
 	auth := r.Header.Get("Authorization")
-	key, region := credentialScope(auth)
+	key, region, service := credentialScope(auth)
 	secret, ok := p.secrets[key]
 	if !ok {
 		if sts {
@@ -43,14 +43,11 @@ func (p *Proxy) badSignature(r *http.Request, body []byte, sts bool) (status int
 		}
 		return http.StatusForbidden, "UnrecognizedClientException", "The security token included in the request is invalid."
 	}
-	_, cred, _ := strings.Cut(auth, "Credential=")
-	cred, _, _ = strings.Cut(cred, ",")
-	scope := strings.Split(cred, "/")
 	_, signed, _ := strings.Cut(auth, "SignedHeaders=")
 	signed, _, _ = strings.Cut(signed, ",")
 	_, sig, _ := strings.Cut(auth, "Signature=")
 	at, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
-	if err != nil || len(scope) != 5 {
+	if err != nil {
 		return http.StatusForbidden, "IncompleteSignature", "The request signature is incomplete"
 	}
 	// The request as the client signed it: its signed headers only.
@@ -71,7 +68,7 @@ func (p *Proxy) badSignature(r *http.Request, body []byte, sts bool) (status int
 	}
 	sum := sha256.Sum256(body)
 	creds := aws.Credentials{AccessKeyID: key, SecretAccessKey: secret, SessionToken: r.Header.Get("X-Amz-Security-Token")}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), scope[3], region, at); err != nil {
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, region, at); err != nil {
 		return http.StatusForbidden, "IncompleteSignature", err.Error()
 	}
 	_, want, _ := strings.Cut(req.Header.Get("Authorization"), "Signature=")
