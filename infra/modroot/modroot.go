@@ -29,11 +29,11 @@ func Find() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("modroot: %w", err)
 	}
-	return FindFrom(wd)
+	return findFrom(wd)
 }
 
-// FindFrom is Find from dir instead of the working directory.
-func FindFrom(dir string) (string, error) {
+// findFrom is Find from dir instead of the working directory.
+func findFrom(dir string) (string, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return "", fmt.Errorf("modroot: %w", err)

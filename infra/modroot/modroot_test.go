@@ -1,15 +1,13 @@
-package modroot_test
+package modroot
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/jitsudo/jitsudo-serverless/infra/modroot"
 )
 
 func TestFindFromThisPackage(t *testing.T) {
-	root, err := modroot.Find()
+	root, err := Find()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,7 +17,7 @@ func TestFindFromThisPackage(t *testing.T) {
 }
 
 func TestFindFromSkipsOtherModules(t *testing.T) {
-	root, err := modroot.Find()
+	root, err := Find()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,11 +30,11 @@ func TestFindFromSkipsOtherModules(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(nested, "go.mod"), []byte("module example.com/other\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := modroot.FindFrom(filepath.Join(nested, "sub")); err == nil {
-		t.Fatalf("FindFrom(outside the repository) = %s, want an error", got)
+	if got, err := findFrom(filepath.Join(nested, "sub")); err == nil {
+		t.Fatalf("findFrom(outside the repository) = %s, want an error", got)
 	}
 	ours := filepath.Join(root, "infra", "modroot")
-	if got, err := modroot.FindFrom(ours); err != nil || got != root {
-		t.Fatalf("FindFrom(%s) = %s, %v; want %s", ours, got, err, root)
+	if got, err := findFrom(ours); err != nil || got != root {
+		t.Fatalf("findFrom(%s) = %s, %v; want %s", ours, got, err, root)
 	}
 }

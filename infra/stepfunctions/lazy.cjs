@@ -3,7 +3,7 @@
 // shim never asks of it: the AWS SDK's Lambda client and credential
 // providers (it calls Lambda only for a Task without a local handler, and
 // shim.mjs gives every Task one) and asl-validator (only for a definition
-// not validated before: see validatedBefore in shim.mjs). Loading them
+// not validated before: see the validation cache in shim.mjs's loadMachine). Loading them
 // was about 0.3 s of the ~0.5 s of CPU each shim start cost, and the
 // local stack's tests start one shim per stack. Each is replaced by a
 // stand-in that loads the real module on its first use — a property read
@@ -27,4 +27,3 @@ Module._load = function lazyLoad(request, parent, isMain) {
     apply: (_, thisArg, args) => Reflect.apply(get(), thisArg, args),
   });
 };
-

@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"log/slog"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -67,7 +66,7 @@ func TestPutIdentitySettingsChecksVersionFirst(t *testing.T) {
 	if code := put("", "https://idp.example.com/acme"); code != 200 || fetches.Load() != 1 {
 		t.Fatalf("first save: %d after %d fetches, want 200 after 1", code, fetches.Load())
 	}
-	if code := put(strconv.Itoa(7), "https://idp.example.com/other"); code != 409 || fetches.Load() != 1 {
+	if code := put("7", "https://idp.example.com/other"); code != 409 || fetches.Load() != 1 {
 		t.Fatalf("stale If-Match: %d after %d fetches, want 409 with no new fetch", code, fetches.Load())
 	}
 	got, err := s.GetIdentitySettings(ctx, "acme")
