@@ -55,7 +55,7 @@ BROWSER_PKG := ./$(WEBTEST_DIR)
 GOTEST := $(GO) test -count=1 -vet=off
 test-go:
 	$(GOTEST) $$($(GO) list ./... | grep -v '/$(WEBTEST_DIR)$$')
-	$(GO) test -count=1 -tags jitsudo_local -run '^TestFromEnvLocal$$' ./shared/provider/providers/
+	$(GO) test -count=1 -tags jitsudo_local -run '^TestProviderLocal$$' ./shared/wiring/
 
 ## test-browser: the Approvals page's browser tests (Chromium through chromedp; infra/webtest)
 test-browser: npm

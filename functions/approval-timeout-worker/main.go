@@ -3,10 +3,10 @@
 package main
 
 import (
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
 func main() {
-	lambdaapp.Worker("approval-timeout-worker", workflow.BuildWorkers(nil), func(w *workflow.Workers) any { return w.ApprovalTimeout })
+	wiring.Task("approval-timeout-worker", func(w *workflow.Workers) any { return w.ApprovalTimeout })
 }

@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
-func main() { lambdaapp.Run("approve-request", api.DepsFromEnv, api.ApproveRequest) }
+func main() { wiring.API("approve-request", api.ApproveRequest) }

@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
-func main() { lambdaapp.Run("create-api-key", api.DepsFromEnv, api.CreateAPIKey) }
+func main() { wiring.API("create-api-key", api.CreateAPIKey) }

@@ -4,9 +4,9 @@ package main
 import (
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
 	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 func main() {
-	lambdaapp.Run("create-notification-channel", api.FromEnv(api.WithEmailSubscriptions(snspub.SubscriptionsFromEnv)), api.CreateChannel)
+	wiring.API("create-notification-channel", api.CreateChannel, wiring.WithEmailSubscriptions(snspub.OpenSubscriptions))
 }

@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
-func main() { lambdaapp.Run("delete-api-key", api.DepsFromEnv, api.DeleteAPIKey) }
+func main() { wiring.API("delete-api-key", api.DeleteAPIKey) }

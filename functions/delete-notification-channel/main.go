@@ -4,9 +4,9 @@ package main
 import (
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
 	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 func main() {
-	lambdaapp.Run("delete-notification-channel", api.FromEnv(api.WithEmailSubscriptions(snspub.SubscriptionsFromEnv)), api.DeleteChannel)
+	wiring.API("delete-notification-channel", api.DeleteChannel, wiring.WithEmailSubscriptions(snspub.OpenSubscriptions))
 }

@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
-func main() { lambdaapp.Run("delete-policy-rule", api.DepsFromEnv, api.DeleteRule) }
+func main() { wiring.API("delete-policy-rule", api.DeleteRule) }

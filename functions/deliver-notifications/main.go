@@ -4,10 +4,7 @@
 package main
 
 import (
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
-	"github.com/jitsudo/jitsudo-serverless/shared/notify"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
-func main() {
-	lambdaapp.Worker("deliver-notifications", notify.DispatcherFromEnv, func(d *notify.Dispatcher) any { return d.HandleSNS })
-}
+func main() { wiring.Deliver("deliver-notifications") }

@@ -7,10 +7,10 @@
 package main
 
 import (
-	"github.com/jitsudo/jitsudo-serverless/shared/audit"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/audit/awsaudit"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 func main() {
-	lambdaapp.Worker("extend-audit-chain", audit.ExtenderFromEnv, func(x *audit.Extender) any { return x.Handle })
+	wiring.ExtendAudit("extend-audit-chain", wiring.WithAuditKeys(awsaudit.NewKMSSigner, awsaudit.NewS3Anchors))
 }

@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
-func main() { lambdaapp.Run("get-aws-settings", api.DepsFromEnv, api.GetAWSSettings) }
+func main() { wiring.API("get-aws-settings", api.GetAWSSettings) }

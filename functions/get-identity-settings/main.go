@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
-func main() { lambdaapp.Run("get-identity-settings", api.DepsFromEnv, api.GetIdentitySettings) }
+func main() { wiring.API("get-identity-settings", api.GetIdentitySettings) }

@@ -3,6 +3,7 @@ package main
 
 import (
 	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
-func main() { lambdaapp.Start("healthz", lambdaapp.Health()) }
+func main() { wiring.Static("healthz", lambdaapp.Health()) }

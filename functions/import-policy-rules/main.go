@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
-func main() { lambdaapp.Run("import-policy-rules", api.DepsFromEnv, api.ImportRules) }
+func main() { wiring.API("import-policy-rules", api.ImportRules) }

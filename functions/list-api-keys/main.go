@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
-func main() { lambdaapp.Run("list-api-keys", api.DepsFromEnv, api.ListAPIKeys) }
+func main() { wiring.API("list-api-keys", api.ListAPIKeys) }

@@ -4,26 +4,11 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-
 	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
 func main() {
-	lambdaapp.Worker("notify-expiring", build, func(w *workflow.Workers) any { return w.NotifyExpiringSoon })
-}
-
-// build is the task workers with the one publisher among them.
-func build(ctx context.Context, log *slog.Logger) (*workflow.Workers, error) {
-	w, err := workflow.WorkersFromEnv(ctx, log, nil)
-	if err != nil {
-		return nil, err
-	}
-	if w.Events, err = snspub.PublisherFromEnv(); err != nil {
-		return nil, err
-	}
-	return w, nil
+	wiring.Task("notify-expiring", func(w *workflow.Workers) any { return w.NotifyExpiringSoon }, wiring.WithPublisher(snspub.Open))
 }

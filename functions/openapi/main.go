@@ -2,8 +2,8 @@
 package main
 
 import (
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/openapi"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
-func main() { lambdaapp.Start("openapi", openapi.Handler()) }
+func main() { wiring.Static("openapi", openapi.Handler()) }

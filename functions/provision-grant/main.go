@@ -3,11 +3,11 @@
 package main
 
 import (
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/providers"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
 func main() {
-	lambdaapp.Worker("provision-grant", workflow.BuildWorkers(providers.FromEnv), func(w *workflow.Workers) any { return w.ProvisionGrant })
+	wiring.Task("provision-grant", func(w *workflow.Workers) any { return w.ProvisionGrant }, wiring.WithProvider(providers.IdentityCenter))
 }

@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
-func main() { lambdaapp.Run("put-aws-settings", api.DepsFromEnv, api.PutAWSSettings) }
+func main() { wiring.API("put-aws-settings", api.PutAWSSettings) }

@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
-func main() { lambdaapp.Run("put-identity-settings", api.DepsFromEnv, api.PutIdentitySettings) }
+func main() { wiring.API("put-identity-settings", api.PutIdentitySettings) }

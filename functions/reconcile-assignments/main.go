@@ -5,10 +5,10 @@
 package main
 
 import (
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/providers"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 func main() {
-	lambdaapp.Worker("reconcile-assignments", providers.ReconcileFromEnv, func(r providers.Reconcile) any { return r.Handle })
+	wiring.Reconciler("reconcile-assignments", providers.IdentityCenter, providers.NewReconcile, func(r providers.Reconcile) any { return r.Handle })
 }

@@ -5,10 +5,10 @@
 package main
 
 import (
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
 func main() {
-	lambdaapp.Worker("record-failure", workflow.BuildWorkers(nil), func(w *workflow.Workers) any { return w.RecordFailure })
+	wiring.Task("record-failure", func(w *workflow.Workers) any { return w.RecordFailure })
 }

@@ -9,34 +9,8 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-
 	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
-	"github.com/jitsudo/jitsudo-serverless/shared/outbox"
-	"github.com/jitsudo/jitsudo-serverless/shared/store"
-	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
-func main() {
-	lambdaapp.Worker("relay-outbox", build, func(c *outbox.Consumer) any { return c.HandleStream })
-}
-
-// build is the consumer over its two halves, on one table client: the
-// workflow driver first, then the events relay.
-func build(ctx context.Context, log *slog.Logger) (*outbox.Consumer, error) {
-	st, err := store.FromEnv(ctx)
-	if err != nil {
-		return nil, err
-	}
-	relay, err := snspub.RelayFromEnv(st, log)
-	if err != nil {
-		return nil, err
-	}
-	driver, err := workflow.DriverFromEnv(st, log)
-	if err != nil {
-		return nil, err
-	}
-	return outbox.New(log, outbox.Named{Name: "drive", Half: driver}, outbox.Named{Name: "publish", Half: relay}), nil
-}
+func main() { wiring.RelayOutbox("relay-outbox", wiring.WithPublisher(snspub.Open)) }

@@ -4,10 +4,10 @@ package main
 
 import (
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/providers"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 func main() {
-	lambdaapp.Run("revoke-grant", api.FromEnv(api.WithProvider(providers.FromEnv)), api.RevokeGrant)
+	wiring.API("revoke-grant", api.RevokeGrant, wiring.WithProvider(providers.IdentityCenter))
 }

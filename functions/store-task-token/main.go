@@ -3,10 +3,10 @@
 package main
 
 import (
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
 func main() {
-	lambdaapp.Worker("store-task-token", workflow.BuildWorkers(nil), func(w *workflow.Workers) any { return w.StoreTaskToken })
+	wiring.Task("store-task-token", func(w *workflow.Workers) any { return w.StoreTaskToken })
 }

@@ -5,11 +5,8 @@
 package main
 
 import (
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/providers"
-	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
-func main() {
-	lambdaapp.Worker("sweep-overdue", workflow.BuildSweeper(providers.FromEnv), func(s *workflow.Sweeper) any { return s.Handle })
-}
+func main() { wiring.Sweep("sweep-overdue", wiring.WithProvider(providers.IdentityCenter)) }

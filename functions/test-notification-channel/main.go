@@ -3,9 +3,7 @@ package main
 
 import (
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
-func main() {
-	lambdaapp.Run("test-notification-channel", api.FromEnv(api.WithChannelTester()), api.TestChannel)
-}
+func main() { wiring.API("test-notification-channel", api.TestChannel) }

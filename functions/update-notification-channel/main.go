@@ -4,9 +4,9 @@ package main
 import (
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
 	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 func main() {
-	lambdaapp.Run("update-notification-channel", api.FromEnv(api.WithEmailSubscriptions(snspub.SubscriptionsFromEnv)), api.UpdateChannel)
+	wiring.API("update-notification-channel", api.UpdateChannel, wiring.WithEmailSubscriptions(snspub.OpenSubscriptions))
 }

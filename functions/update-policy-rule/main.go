@@ -3,7 +3,7 @@ package main
 
 import (
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
-func main() { lambdaapp.Run("update-policy-rule", api.DepsFromEnv, api.UpdateRule) }
+func main() { wiring.API("update-policy-rule", api.UpdateRule) }

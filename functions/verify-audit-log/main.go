@@ -3,10 +3,10 @@ package main
 
 import (
 	"github.com/jitsudo/jitsudo-serverless/shared/api"
-	"github.com/jitsudo/jitsudo-serverless/shared/audit"
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
+	"github.com/jitsudo/jitsudo-serverless/shared/audit/awsaudit"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 func main() {
-	lambdaapp.Run("verify-audit-log", api.FromEnv(api.WithAuditVerifier(audit.VerifierOver)), api.VerifyAuditLog)
+	wiring.API("verify-audit-log", api.VerifyAuditLog, wiring.WithAuditKeys(awsaudit.NewKMSSigner, awsaudit.NewS3Anchors))
 }

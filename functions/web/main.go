@@ -3,14 +3,7 @@
 package main
 
 import (
-	"github.com/jitsudo/jitsudo-serverless/shared/lambdaapp"
-	"github.com/jitsudo/jitsudo-serverless/shared/web"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
-func main() {
-	site, err := web.New(web.ConfigFromEnv())
-	if err != nil {
-		lambdaapp.Fatal(lambdaapp.Logger("web"), "assets", err)
-	}
-	lambdaapp.Start("web", site)
-}
+func main() { wiring.Web("web") }

@@ -22,6 +22,8 @@ import (
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/audit"
+	"github.com/jitsudo/jitsudo-serverless/shared/audit/awsaudit"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 func main() {
@@ -38,7 +40,7 @@ func main() {
 		os.Setenv("CURSOR_SECRET", "audit-verify-issues-no-list-cursors-000000")
 	}
 	ctx := context.Background()
-	v, err := audit.VerifierFromEnv(ctx)
+	v, err := wiring.Verifier(ctx, wiring.WithAuditKeys(awsaudit.NewKMSSigner, awsaudit.NewS3Anchors))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "audit-verify:", err)
 		os.Exit(2)

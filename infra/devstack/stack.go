@@ -37,6 +37,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/recording"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 // Config of a local stack. Zero values are the embedded defaults.
@@ -60,7 +61,7 @@ type Config struct {
 	AuditAnchorDir string
 	// Limits, if set, are the API functions' abuse limits (default:
 	// access.DefaultLimits, as deployed; jitsudo-dev reads the same
-	// environment variables as the functions, api.LimitsFromEnv).
+	// environment variables as the functions, wiring.Limits).
 	Limits *access.Limits
 	// Wrap, when set, wraps the HTTP API's handler (a test's OpenAPI
 	// validator of what a browser sends and gets).
@@ -179,9 +180,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	st.stops = append(st.stops, ddbSrv.Close)
 	client := dynamolocal.Client(ddbSrv.URL)
 	if cfg.DynamoDBEndpoint != "" {
-		if client, err = store.NewClient(ctx, ddbSrv.URL, ""); err != nil {
-			return nil, err
-		}
+		client = store.NewClient(wiring.AWSConfig(ddbSrv.URL, ""))
 	}
 	if err := store.CreateTable(ctx, client, cfg.Table); err != nil {
 		return nil, fmt.Errorf("devstack: create table: %w", err)
@@ -322,7 +321,7 @@ func Functions(s *store.Store, wf *Workflow, logger *slog.Logger) map[string]Lam
 // opts adjust each function's Deps (the local stack's sign-in settings).
 func FunctionsWith(s *store.Store, wf *Workflow, n *Notifications, logger *slog.Logger, opts ...func(*api.Deps)) map[string]LambdaHandler {
 	fns := map[string]LambdaHandler{}
-	for name, ctor := range api.Constructors {
+	for name, ctor := range api.Constructors() {
 		deps := api.NewDeps(s, wf.API, wf.Provider, logger.With("function", name))
 		deps.Access.Now = wf.Clock.Now
 		deps.Notify.Mode, deps.Notify.Guard.Mode = notify.ModeLocal, notify.ModeLocal

@@ -14,6 +14,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
@@ -38,7 +39,7 @@ func (e *env) sweepAt(now time.Time) workflow.SweepResult {
 func (e *env) stopExecution(requestID string) {
 	e.t.Helper()
 	x := e.execution(requestID)
-	client := workflow.NewClient(e.st.Workflow.Endpoint, stepfunctions.Region)
+	client := sfn.NewFromConfig(wiring.AWSConfig(e.st.Workflow.Endpoint, stepfunctions.Region))
 	ctx, cancel := context.WithTimeout(e.t.Context(), 10*time.Second)
 	defer cancel()
 	if _, err := client.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: aws.String(x.ExecutionARN), Error: aws.String("Operator")}); err != nil {

@@ -12,11 +12,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/recording"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
@@ -115,7 +117,7 @@ func startWorkflow(ctx context.Context, s *store.Store, prov access.Provider, la
 	stop := func() { faultSrv.Close(); stopShim() }
 	pf := &ProviderFaults{Provider: prov}
 	wf := &Workflow{Endpoint: endpoint, Faults: faults, stop: stop, Provider: pf, ProviderFaults: pf,
-		SFN: workflow.New(workflow.NewClient(endpoint, stepfunctions.Region), stepfunctions.StateMachineARN(StateMachine))}
+		SFN: workflow.New(sfn.NewFromConfig(wiring.AWSConfig(endpoint, stepfunctions.Region)), stepfunctions.StateMachineARN(StateMachine))}
 	wf.API, wf.Clock = &APIWorkflow{Workflow: wf.SFN}, clock
 	// The workers' clock runs on the same business time as clock.Base,
 	// plus an offset a test may set.

@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/truora/minidyn/server"
 
-	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 // Start starts a fresh, empty server and returns its endpoint
@@ -35,7 +35,7 @@ func Client(endpoint string) *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{
 		Region:                          "us-east-1",
 		BaseEndpoint:                    aws.String(endpoint),
-		Credentials:                     awsenv.LocalCredentials,
+		Credentials:                     wiring.LocalCredentials,
 		DisableValidateResponseChecksum: true,
 	})
 }

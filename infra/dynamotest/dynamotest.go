@@ -25,6 +25,7 @@ import (
 
 	"github.com/jitsudo/jitsudo-serverless/infra/dynamolocal"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 // EnvEndpoint names the environment variable selecting an external endpoint.
@@ -52,9 +53,7 @@ func setup() {
 		client = dynamolocal.Client(endpoint)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	client, setupErr = store.NewClient(ctx, endpoint, region)
+	client = store.NewClient(wiring.AWSConfig(endpoint, region))
 }
 
 func shared(t testing.TB) *dynamodb.Client {

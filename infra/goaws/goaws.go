@@ -67,7 +67,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/modroot"
-	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 // Module is the goaws main package; ModulePath its module (go.mod pins the
@@ -369,7 +369,7 @@ func start(ctx context.Context, o Options, host string, port int) (*Server, erro
 			s.client = sns.New(sns.Options{
 				Region:       Region,
 				BaseEndpoint: aws.String(s.Endpoint),
-				Credentials:  awsenv.LocalCredentials,
+				Credentials:  wiring.LocalCredentials,
 			})
 			return s, nil
 		}

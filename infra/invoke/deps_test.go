@@ -40,7 +40,7 @@ var devOnly = map[string]string{
 // forbidden are third-party modules no function built for AWS may link:
 // the embedded DynamoDB, the dev identity provider (zitadel op), the
 // test-only OpenAPI validator and browser driver, and the SDK's config
-// package (awsenv replaces it).
+// package (wiring.AWSConfig replaces it).
 var forbidden = []string{"github.com/truora/minidyn", "github.com/zitadel/oidc",
 	"github.com/getkin/kin-openapi", "github.com/chromedp", "github.com/aws/aws-sdk-go-v2/config"}
 

@@ -20,13 +20,10 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/infra/mototest"
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
-	"github.com/jitsudo/jitsudo-serverless/shared/api"
-	"github.com/jitsudo/jitsudo-serverless/shared/audit"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
-	"github.com/jitsudo/jitsudo-serverless/shared/provider/providers"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
@@ -213,15 +210,15 @@ func FunctionEnv(endpoint, table string) []string {
 		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "LOG_LEVEL=info",
 		"PLATFORM_ADMIN_KEY=" + EventPlatformKey, "API_KEY_CACHE_TTL=0",
 		"STATE_MACHINE_ARN=" + EventStateMachineARN, "SFN_ENDPOINT=http://127.0.0.1:9",
-		notify.EnvMode + "=" + string(notify.ModeAWS), // as template.yaml's Globals
+		"NOTIFY_MODE" + "=" + string(notify.ModeAWS), // as template.yaml's Globals
 		// The local stand-in provider (built in by LocalTags); a fixture
 		// that runs Identity Center overrides it.
-		providers.EnvProvider + "=" + providers.Recording,
-		api.EnvProviderMode + "=identitycenter", // ProviderMode's default
+		"PROVIDER" + "=" + "recording",
+		"PROVIDER_MODE" + "=identitycenter", // ProviderMode's default
 		// The audit chain's local key and anchors (verify-audit-log,
 		// extend-audit-chain; a fixture may override the directory).
-		audit.EnvKey + "=" + EventAuditKey,
-		audit.EnvAnchorDir + "=" + filepath.Join(os.TempDir(), "jitsudo-invoke-audit-anchors"),
+		"AUDIT_MAC_KEY" + "=" + EventAuditKey,
+		"AUDIT_ANCHOR_DIR" + "=" + filepath.Join(os.TempDir(), "jitsudo-invoke-audit-anchors"),
 	}
 }
 
@@ -504,7 +501,7 @@ func (f *Fixture) withIdentityCenter(ctx context.Context, s *store.Store) error 
 	f.stops = append(f.stops, srv.Close)
 	for k, v := range map[string]string{
 		"AWS_ACCESS_KEY_ID": EventPlatformAccessKey, "AWS_SECRET_ACCESS_KEY": EventPlatformSecret,
-		providers.EnvProvider: providers.IdentityCenter, providers.EnvEndpoint: srv.URL,
+		"PROVIDER": "identitycenter", "PROVIDER_ENDPOINT": srv.URL,
 	} {
 		f.Env = setEnv(f.Env, k, v)
 	}

@@ -41,7 +41,7 @@ var channelRoutes = []string{"list-notification-channels", "get-notification-cha
 	FnUpdateChannel, FnDeleteChannel, FnTestChannel}
 
 // managesSubscriptions: the channel routes built with the topic's email
-// subscriptions (snspub.SubscriptionsFromEnv needs SNS_TOPIC_ARN at cold
+// subscriptions (wiring.WithEmailSubscriptions needs SNS_TOPIC_ARN at cold
 // start), as in template.yaml.
 func managesSubscriptions(fn string) bool {
 	return fn == FnCreateChannel || fn == FnUpdateChannel || fn == FnDeleteChannel
@@ -193,9 +193,9 @@ func (f *Fixture) withChannels(ctx context.Context, fn string, s *store.Store) e
 		f.stops = append(f.stops, rc.srv.Close)
 		webhookURL = rc.srv.URL + "/hook"
 	}
-	f.Env = setEnv(f.Env, notify.EnvMode, string(mode))
+	f.Env = setEnv(f.Env, "NOTIFY_MODE", string(mode))
 	if managesSubscriptions(fn) {
-		f.Env = setEnv(setEnv(f.Env, snspub.EnvTopicARN, topic), snspub.EnvSNSEndpoint, srv.Endpoint)
+		f.Env = setEnv(setEnv(f.Env, "SNS_TOPIC_ARN", topic), "SNS_ENDPOINT", srv.Endpoint)
 	}
 	if fn == FnCreateChannel {
 		f.Verify = func(ctx context.Context) error { return verifyCreatedChannels(ctx, s, srv, topic) }
@@ -466,7 +466,7 @@ func (f *Fixture) topicWithQueue(ctx context.Context, queue string) (*goaws.Serv
 	if _, err := srv.SNS().Subscribe(ctx, &sns.SubscribeInput{TopicArn: aws.String(topic), Protocol: aws.String("sqs"), Endpoint: aws.String(queueARN)}); err != nil {
 		return nil, "", fmt.Errorf("fixtures: subscribe the %s queue: %w", queue, err)
 	}
-	f.Env = setEnv(setEnv(f.Env, snspub.EnvTopicARN, topic), snspub.EnvSNSEndpoint, srv.Endpoint)
+	f.Env = setEnv(setEnv(f.Env, "SNS_TOPIC_ARN", topic), "SNS_ENDPOINT", srv.Endpoint)
 	return srv, queueURL, nil
 }
 
@@ -519,7 +519,7 @@ func (f *Fixture) withDispatcher(ctx context.Context, s *store.Store) error {
 		webhookInput("Revocations only", rc.srv.URL+"/filtered", []string{events.GrantRevoked})); err != nil {
 		return err
 	}
-	f.Env = setEnv(f.Env, notify.EnvMode, string(notify.ModeLocal))
+	f.Env = setEnv(f.Env, "NOTIFY_MODE", string(notify.ModeLocal))
 	f.Verify = func(ctx context.Context) error { return verifyDeliveredEvent(ctx, s, rc, webhook) }
 	return nil
 }
@@ -568,7 +568,7 @@ func (f *Fixture) withChain(ctx context.Context, s *store.Store) error {
 		return err
 	}
 	f.stops = append(f.stops, func() { _ = os.RemoveAll(dir) })
-	f.Env = setEnv(f.Env, audit.EnvAnchorDir, dir)
+	f.Env = setEnv(f.Env, "AUDIT_ANCHOR_DIR", dir)
 	f.Verify = func(ctx context.Context) error {
 		head, ok, err := s.ChainHead(ctx, EventTenant)
 		if err != nil {

@@ -22,7 +22,7 @@ import (
 
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
-	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 const repoRoot = "../.."
@@ -225,7 +225,7 @@ func TestShimAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	client := workflow.NewClient(endpoint, "us-east-1")
+	client := sfn.NewFromConfig(wiring.AWSConfig(endpoint, "us-east-1"))
 	arn := stepfunctions.StateMachineARN("access-request")
 
 	start := func(name, input string) (*sfn.StartExecutionOutput, error) {
@@ -358,7 +358,7 @@ func TestShimTimeScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	client := workflow.NewClient(endpoint, "us-east-1")
+	client := sfn.NewFromConfig(wiring.AWSConfig(endpoint, "us-east-1"))
 	until := origin.Add(time.Minute).UTC().Format(time.RFC3339Nano)
 	out, err := client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(stepfunctions.StateMachineARN("waits")),
 		Name: aws.String("w1"), Input: aws.String(`{"until":"` + until + `"}`)})

@@ -19,11 +19,8 @@ import (
 	"github.com/awslabs/goformation/v7/cloudformation/serverless"
 	"gopkg.in/yaml.v3"
 
-	"github.com/jitsudo/jitsudo-serverless/shared/api"
-	jevents "github.com/jitsudo/jitsudo-serverless/shared/events"
-	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
-	"github.com/jitsudo/jitsudo-serverless/shared/provider/providers"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
@@ -50,10 +47,10 @@ const (
 )
 
 // providerSpec is what a function built with an access provider
-// (providers.FromEnv, providers.ReconcileFromEnv) runs with.
+// (wiring.WithProvider, wiring.Reconciler) runs with.
 type providerSpec struct {
 	provider string // PROVIDER: "Ref:ProviderMode" or a fixed provider name
-	budget   string // PROVIDER_POLL_BUDGET ("" = unset: providers.DefaultPollBudget)
+	budget   string // PROVIDER_POLL_BUDGET ("" = unset: wiring.DefaultPollBudget)
 	timeout  int    // the function's Timeout, seconds
 }
 
@@ -67,28 +64,28 @@ var providerFunctions = map[string]providerSpec{
 	workflow.FnExpireGrant:    {provider: "Ref:" + providerModeParam, budget: "60s", timeout: 120},
 	"revoke-grant":            {provider: "Ref:" + providerModeParam, budget: "20s", timeout: apiGatewayTimeout - 1},
 	// The reconciler refuses the recording provider: fixed.
-	"reconcile-assignments": {provider: providers.IdentityCenter, timeout: 300},
+	"reconcile-assignments": {provider: "identitycenter", timeout: 300},
 	// The sweeper revokes grants past their end and fails stalled ones.
 	"sweep-overdue": {provider: "Ref:" + providerModeParam, budget: "60s", timeout: 300},
 }
 
 // publishingFunctions publish to the events topic: SNS_TOPIC_ARN and
 // SNSPublishMessagePolicy on it, nobody else. They are exactly the
-// functions whose main.go calls snspub.PublisherFromEnv or
-// snspub.RelayFromEnv (publishingConstructors).
+// functions whose main.go passes snspub.Open to wiring
+// (publishingConstructors).
 var publishingFunctions = []string{workflow.FnNotifyExpiring, "relay-outbox"}
 
 // subscribingFunctions manage the events topic's email subscriptions (the
 // email notification channels): SNS_TOPIC_ARN and the inline statement of
 // policyEmailSubscriptions, nobody else. They are exactly the functions
-// whose main.go calls snspub.SubscriptionsFromEnv.
+// whose main.go passes snspub.OpenSubscriptions to wiring.
 var subscribingFunctions = []string{"create-notification-channel", "update-notification-channel", "delete-notification-channel"}
 
 // The snspub constructors that make a function a publisher or a
 // subscription manager.
 var (
-	publishingConstructors  = []string{"PublisherFromEnv", "RelayFromEnv"}
-	subscribingConstructors = []string{"SubscriptionsFromEnv"}
+	publishingConstructors  = []string{"Open"}
+	subscribingConstructors = []string{"OpenSubscriptions"}
 )
 
 // linkingFunctions build API links into the events they publish: they
@@ -260,7 +257,7 @@ func checkProviders(tp *tmpl, functionsDir string) []string {
 	}
 
 	if g, err := tp.cfn.GetServerlessGlobalFunction(); err == nil && g.Environment != nil {
-		for _, k := range []string{providers.EnvProvider, providers.EnvPollBudget, providers.EnvEndpoint} {
+		for _, k := range []string{"PROVIDER", "PROVIDER_POLL_BUDGET", "PROVIDER_ENDPOINT"} {
 			if _, set := g.Environment.Variables[k]; set {
 				fail("Globals.Function.Environment sets %s: it belongs to the provider functions only", k)
 			}
@@ -270,31 +267,31 @@ func checkProviders(tp *tmpl, functionsDir string) []string {
 	for id, f := range tp.functions() {
 		fn := fnByLogicalID()[id]
 		env := envOf(tp, f)
-		if v, set := env[providers.EnvEndpoint]; set {
-			fail("%s: %s=%q: a local stand-in's endpoint has no place on AWS", id, providers.EnvEndpoint, v)
+		if v, set := env["PROVIDER_ENDPOINT"]; set {
+			fail("%s: %s=%q: a local stand-in's endpoint has no place on AWS", id, "PROVIDER_ENDPOINT", v)
 		}
 		spec, isProvider := providerFunctions[fn]
 		if !isProvider {
-			for _, k := range []string{providers.EnvProvider, providers.EnvPollBudget} {
+			for _, k := range []string{"PROVIDER", "PROVIDER_POLL_BUDGET"} {
 				if v, set := env[k]; set {
 					fail("%s: %s=%q, but %s is not built with a provider", id, k, v, fn)
 				}
 			}
 			continue
 		}
-		if got := env[providers.EnvProvider]; got != spec.provider {
-			fail("%s: %s is %q, want %q", id, providers.EnvProvider, got, spec.provider)
+		if got := env["PROVIDER"]; got != spec.provider {
+			fail("%s: %s is %q, want %q", id, "PROVIDER", got, spec.provider)
 		}
-		budget := providers.DefaultPollBudget
-		if got := env[providers.EnvPollBudget]; got != "" {
+		budget := wiring.DefaultPollBudget
+		if got := env["PROVIDER_POLL_BUDGET"]; got != "" {
 			if d, err := time.ParseDuration(got); err != nil || d <= 0 {
-				fail("%s: %s=%q is not a positive duration", id, providers.EnvPollBudget, got)
+				fail("%s: %s=%q is not a positive duration", id, "PROVIDER_POLL_BUDGET", got)
 			} else {
 				budget = d
 			}
 		}
-		if got := env[providers.EnvPollBudget]; got != spec.budget {
-			fail("%s: %s is %q, want %q", id, providers.EnvPollBudget, got, spec.budget)
+		if got := env["PROVIDER_POLL_BUDGET"]; got != spec.budget {
+			fail("%s: %s is %q, want %q", id, "PROVIDER_POLL_BUDGET", got, spec.budget)
 		}
 		timeout := timeoutOf(tp, f)
 		if timeout != spec.timeout {
@@ -318,11 +315,11 @@ func checkProviders(tp *tmpl, functionsDir string) []string {
 		}
 		slices.Sort(allowed)
 		// The recording stand-in is not in the binaries built for AWS.
-		if want := []string{providers.IdentityCenter}; !slices.Equal(allowed, want) {
+		if want := []string{"identitycenter"}; !slices.Equal(allowed, want) {
 			fail("parameter %s: AllowedValues %v, want %v", providerModeParam, allowed, want)
 		}
-		if d, _ := paramDefault(tp, providerModeParam); d != providers.IdentityCenter {
-			fail("parameter %s: Default %q, want %s", providerModeParam, d, providers.IdentityCenter)
+		if d, _ := paramDefault(tp, providerModeParam); d != "identitycenter" {
+			fail("parameter %s: Default %q, want %s", providerModeParam, d, "identitycenter")
 		}
 	}
 
@@ -421,23 +418,23 @@ func checkEventsTopic(tp *tmpl, functionsDir string) []string {
 		fn := fnByLogicalID()[id]
 		env := envOf(tp, f)
 		usesTopic := slices.Contains(topicUsers, fn)
-		if got, set := env[snspub.EnvTopicARN]; set != usesTopic || (usesTopic && got != "Ref:"+eventsTopicID) {
-			fail("%s: %s is %q (set %v); only %v get it, as !Ref %s", id, snspub.EnvTopicARN, got, set, topicUsers, eventsTopicID)
+		if got, set := env["SNS_TOPIC_ARN"]; set != usesTopic || (usesTopic && got != "Ref:"+eventsTopicID) {
+			fail("%s: %s is %q (set %v); only %v get it, as !Ref %s", id, "SNS_TOPIC_ARN", got, set, topicUsers, eventsTopicID)
 		}
-		if v, set := env[snspub.EnvSNSEndpoint]; set {
-			fail("%s: %s=%q: a local stand-in's endpoint has no place on AWS", id, snspub.EnvSNSEndpoint, v)
+		if v, set := env["SNS_ENDPOINT"]; set {
+			fail("%s: %s=%q: a local stand-in's endpoint has no place on AWS", id, "SNS_ENDPOINT", v)
 		}
 		// Every worker computes the notice time (GrantRef.NotifyAt) with
 		// its own lead: they must all have the same one.
-		if slices.Contains(routes.Workers, fn) && env[workflow.EnvNoticeLead] != "Ref:"+noticeLeadParam {
-			fail("%s: %s is %q, want !Ref %s (every worker computes notify_at with it)", id, workflow.EnvNoticeLead, env[workflow.EnvNoticeLead], noticeLeadParam)
+		if slices.Contains(routes.Workers, fn) && env["NOTICE_LEAD"] != "Ref:"+noticeLeadParam {
+			fail("%s: %s is %q, want !Ref %s (every worker computes notify_at with it)", id, "NOTICE_LEAD", env["NOTICE_LEAD"], noticeLeadParam)
 		}
-		got, set := env[jevents.EnvAPIBaseURL]
+		got, set := env["API_BASE_URL"]
 		switch links := slices.Contains(linkingFunctions, fn); {
 		case links && (got == "" || got != apiURL):
-			fail("%s: %s is %q, want the ApiUrl output's value %v", id, jevents.EnvAPIBaseURL, got, apiURL)
+			fail("%s: %s is %q, want the ApiUrl output's value %v", id, "API_BASE_URL", got, apiURL)
 		case !links && set:
-			fail("%s: %s is set, but only %v build API links", id, jevents.EnvAPIBaseURL, linkingFunctions)
+			fail("%s: %s is set, but only %v build API links", id, "API_BASE_URL", linkingFunctions)
 		}
 	}
 	if d, ok := paramDefault(tp, noticeLeadParam); !ok {
@@ -724,9 +721,9 @@ func TestAWSChecksDetectBreakage(t *testing.T) {
 		for fn := range providerFunctions {
 			write(fn, "package main\n\nimport _ \""+providersPackage+"\"\n")
 		}
-		write("get-grant", "package main\n\nimport p \""+providersPackage+"\"\n\nvar _ = p.FromEnv\n")
-		write(workflow.FnNotifyExpiring, "package main\n\nimport \""+snspubPackage+"\"\n\nvar _ = snspub.PublisherFromEnv\n")
-		write("list-grants", "package main\n\nimport pub \""+snspubPackage+"\"\n\nvar _ = pub.PublisherFromEnv\n")
+		write("get-grant", "package main\n\nimport p \""+providersPackage+"\"\n\nvar _ = p.IdentityCenter\n")
+		write(workflow.FnNotifyExpiring, "package main\n\nimport \""+snspubPackage+"\"\n\nvar _ = snspub.Open\n")
+		write("list-grants", "package main\n\nimport pub \""+snspubPackage+"\"\n\nvar _ = pub.Open\n")
 		tp := loadTemplate(t)
 		if probs := checkProviders(tp, dir); !slices.ContainsFunc(probs, func(p string) bool { return strings.Contains(p, "get-grant") }) {
 			t.Errorf("a function importing the providers package without PROVIDER is not reported: %v", probs)
@@ -758,7 +755,7 @@ func TestTenantRoleNameEnforced(t *testing.T) {
 	if !ok {
 		t.Fatal("no put-aws-settings function")
 	}
-	if f.Environment == nil || f.Environment.Variables[api.EnvTenantRoleName] != "Ref:TenantRoleName" {
-		t.Fatalf("put-aws-settings: %s must be !Ref TenantRoleName", api.EnvTenantRoleName)
+	if f.Environment == nil || f.Environment.Variables["TENANT_ROLE_NAME"] != "Ref:TenantRoleName" {
+		t.Fatalf("put-aws-settings: %s must be !Ref TenantRoleName", "TENANT_ROLE_NAME")
 	}
 }

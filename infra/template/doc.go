@@ -34,8 +34,8 @@
 //     parameters, and no STS action anywhere else;
 //   - the events topic: KMS-encrypted, its output, SNS_TOPIC_ARN and SNS
 //     permissions on publishingFunctions and subscribingFunctions only
-//     (exactly the functions calling snspub.PublisherFromEnv or
-//     RelayFromEnv, and SubscriptionsFromEnv), one NOTICE_LEAD for every
+//     (exactly the functions passing snspub.Open or OpenSubscriptions
+//     to wiring), one NOTICE_LEAD for every
 //     worker, API_BASE_URL for linkingFunctions only;
 //   - every routes.Background function's trigger (backgroundFunctions:
 //     the reconciler's enabled schedule from ReconcileSchedule; the

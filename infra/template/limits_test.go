@@ -10,7 +10,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
-	"github.com/jitsudo/jitsudo-serverless/shared/api"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 )
 
@@ -112,10 +111,10 @@ func checkLimits(tp *tmpl) []string {
 		env, param string
 		def        int64
 	}{
-		{api.EnvRateLimitMessages, "RateLimitMessagesPerMinute", want.Messages.Max},
-		{api.EnvRateLimitRequests, "RateLimitRequestsPerMinute", want.Requests.Max},
-		{api.EnvRateLimitExtensions, "RateLimitExtensionsPerMinute", want.Extensions.Max},
-		{api.EnvMaxMessages, "MaxMessagesPerRequest", want.MaxMessagesPerRequest},
+		{"RATE_LIMIT_MESSAGES_PER_MINUTE", "RateLimitMessagesPerMinute", want.Messages.Max},
+		{"RATE_LIMIT_REQUESTS_PER_MINUTE", "RateLimitRequestsPerMinute", want.Requests.Max},
+		{"RATE_LIMIT_EXTENSIONS_PER_MINUTE", "RateLimitExtensionsPerMinute", want.Extensions.Max},
+		{"MAX_MESSAGES_PER_REQUEST", "MaxMessagesPerRequest", want.MaxMessagesPerRequest},
 	} {
 		if got := g.Environment.Variables[v.env]; got != "Sub:${"+v.param+"}" {
 			errs = append(errs, fmt.Sprintf("Globals %s is %q, want the parameter %s", v.env, got, v.param))

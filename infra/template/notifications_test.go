@@ -31,7 +31,7 @@ import (
 
 const (
 	apiPackage    = modulePath + "/shared/api"
-	notifyPackage = modulePath + "/shared/notify"
+	wiringPackage = modulePath + "/shared/wiring"
 
 	// The stream consumers' event source mappings (shared/outbox,
 	// shared/audit): from the start, audit inserts only.
@@ -53,8 +53,8 @@ const (
 )
 
 // deliveringFunctions deliver to channels themselves (notify.Dispatcher):
-// exactly the functions whose main.go calls api.WithChannelTester or
-// notify.DispatcherFromEnv. Their Timeout must cover one delivery.
+// exactly the functions whose main.go serves api.TestChannel or starts
+// wiring.Deliver. Their Timeout must cover one delivery.
 var deliveringFunctions = []string{"deliver-notifications", "test-notification-channel"}
 
 // deliveryBudget is the longest one delivery to a channel can take with
@@ -422,12 +422,12 @@ func checkNotifications(tp *tmpl, functionsDir string) []string {
 	var probs []string
 	fail := func(f string, a ...any) { probs = append(probs, fmt.Sprintf(f, a...)) }
 
-	if g, err := tp.cfn.GetServerlessGlobalFunction(); err != nil || g.Environment == nil || g.Environment.Variables[notify.EnvMode] != string(notify.ModeAWS) {
-		fail("Globals.Function.Environment %s must be %s", notify.EnvMode, notify.ModeAWS)
+	if g, err := tp.cfn.GetServerlessGlobalFunction(); err != nil || g.Environment == nil || g.Environment.Variables["NOTIFY_MODE"] != string(notify.ModeAWS) {
+		fail("Globals.Function.Environment %s must be %s", "NOTIFY_MODE", notify.ModeAWS)
 	}
 	for id, f := range tp.functions() {
-		if got := envOf(tp, f)[notify.EnvMode]; got != string(notify.ModeAWS) {
-			fail("%s: %s is %q: on AWS only %s (local allows http to loopback)", id, notify.EnvMode, got, notify.ModeAWS)
+		if got := envOf(tp, f)["NOTIFY_MODE"]; got != string(notify.ModeAWS) {
+			fail("%s: %s is %q: on AWS only %s (local allows http to loopback)", id, "NOTIFY_MODE", got, notify.ModeAWS)
 		}
 	}
 
@@ -456,7 +456,7 @@ func checkNotifications(tp *tmpl, functionsDir string) []string {
 	}
 
 	var using []string
-	for _, c := range []struct{ pkg, sel string }{{apiPackage, "WithChannelTester"}, {notifyPackage, "DispatcherFromEnv"}} {
+	for _, c := range []struct{ pkg, sel string }{{apiPackage, "TestChannel"}, {wiringPackage, "Deliver"}} {
 		fns, err := functionsUsing(functionsDir, c.pkg, c.sel)
 		if err != nil {
 			return append(probs, err.Error())
@@ -672,11 +672,11 @@ func TestNotificationChecksDetectBreakage(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		write("get-grant", "package main\n\nimport \""+snspubPackage+"\"\n\nvar _ = snspub.RelayFromEnv\n")
-		write("list-grants", "package main\n\nimport s \""+snspubPackage+"\"\n\nvar _ = s.SubscriptionsFromEnv\n")
-		write("healthz", "package main\n\nimport \""+apiPackage+"\"\n\nvar _ = api.WithChannelTester\n")
+		write("get-grant", "package main\n\nimport \""+snspubPackage+"\"\n\nvar _ = snspub.Open\n")
+		write("list-grants", "package main\n\nimport s \""+snspubPackage+"\"\n\nvar _ = s.OpenSubscriptions\n")
+		write("healthz", "package main\n\nimport \""+apiPackage+"\"\n\nvar _ = api.TestChannel\n")
 		probs := checkEventsTopic(loadTemplate(t), dir)
-		for _, want := range []string{"functions/get-grant calls snspub.RelayFromEnv", "functions/list-grants calls snspub.SubscriptionsFromEnv",
+		for _, want := range []string{"functions/get-grant calls snspub.Open", "functions/list-grants calls snspub.OpenSubscriptions",
 			"publishingFunctions lists relay-outbox", "subscribingFunctions lists delete-notification-channel"} {
 			if !slices.ContainsFunc(probs, func(p string) bool { return strings.Contains(p, want) }) {
 				t.Errorf("not reported: %q (got %v)", want, probs)

@@ -25,7 +25,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
-	"github.com/jitsudo/jitsudo-serverless/shared/platformkey"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
@@ -625,7 +624,7 @@ func checkSettings(tp *tmpl) []string {
 		if af.Environment != nil {
 			env = af.Environment.Variables
 		}
-		for _, k := range []string{auth.EnvIssuer, auth.EnvAudience, auth.EnvJWKSURL, auth.EnvGroupsClaim, auth.EnvTenantClaim, auth.EnvAdminGroup, platformkey.EnvParameter, auth.EnvAPIKeyCacheTTL} {
+		for _, k := range []string{"OIDC_ISSUER", "OIDC_AUDIENCE", "OIDC_JWKS_URL", "GROUPS_CLAIM", "TENANT_CLAIM", "ADMIN_GROUP", "PLATFORM_ADMIN_KEY_PARAMETER", "API_KEY_CACHE_TTL"} {
 			v := env[k]
 			if !strings.HasPrefix(v, "Ref:") {
 				fail("%s: environment %s is %q, want !Ref <parameter>", authzID, k, v)
@@ -637,16 +636,16 @@ func checkSettings(tp *tmpl) []string {
 		}
 		// The platform admin key is an SSM SecureString the authorizer
 		// reads at init (shared/platformkey), never a plain variable.
-		if p := strings.TrimPrefix(env[platformkey.EnvParameter], "Ref:"); p != platformKeyParam {
-			fail("%s: %s must be !Ref %s", authzID, platformkey.EnvParameter, platformKeyParam)
+		if p := strings.TrimPrefix(env["PLATFORM_ADMIN_KEY_PARAMETER"], "Ref:"); p != platformKeyParam {
+			fail("%s: %s must be !Ref %s", authzID, "PLATFORM_ADMIN_KEY_PARAMETER", platformKeyParam)
 		}
 		if param, ok := tp.cfn.Parameters[platformKeyParam]; !ok || str(param.AllowedPattern) != `^(/[A-Za-z0-9_.-]+)+$` {
 			fail("parameter %s must exist with AllowedPattern ^(/[A-Za-z0-9_.-]+)+$ (a full SSM name: its ARN is parameter<name>)", platformKeyParam)
 		}
 	}
 	for id, f := range tp.functions() {
-		if _, plain := envOf(tp, f)[auth.EnvPlatformAdminKey]; plain {
-			fail("%s: %s in the environment: the key is read from SSM (%s)", id, auth.EnvPlatformAdminKey, platformkey.EnvParameter)
+		if _, plain := envOf(tp, f)["PLATFORM_ADMIN_KEY"]; plain {
+			fail("%s: %s in the environment: the key is read from SSM (%s)", id, "PLATFORM_ADMIN_KEY", "PLATFORM_ADMIN_KEY_PARAMETER")
 		}
 	}
 	for _, id := range []string{"Stage", "OidcIssuer", "OidcAudience", "OidcJwksUrl", "GroupsClaim", "TenantClaim", "AdminGroup", platformKeyParam, "DeletionProtection", "LogLevel"} {

@@ -138,16 +138,16 @@ func checkWorkflow(tp *tmpl, root string) []string {
 
 	// STATE_MACHINE_ARN: from the fixed name, for every function.
 	if g, err := tp.cfn.GetServerlessGlobalFunction(); err == nil && g.Environment != nil {
-		if got := g.Environment.Variables[workflow.EnvStateMachineARN]; got != "Sub:"+stateMachineARN {
-			fail("Globals.Function.Environment %s is %q, want !Sub %q", workflow.EnvStateMachineARN, got, stateMachineARN)
+		if got := g.Environment.Variables["STATE_MACHINE_ARN"]; got != "Sub:"+stateMachineARN {
+			fail("Globals.Function.Environment %s is %q, want !Sub %q", "STATE_MACHINE_ARN", got, stateMachineARN)
 		}
 	} else {
-		fail("Globals.Function.Environment %s is missing", workflow.EnvStateMachineARN)
+		fail("Globals.Function.Environment %s is missing", "STATE_MACHINE_ARN")
 	}
 	for id, f := range fns {
 		if f.Environment != nil {
-			if v, ok := f.Environment.Variables[workflow.EnvStateMachineARN]; ok {
-				fail("%s: overrides %s (%q); the global value is the only non-circular one", id, workflow.EnvStateMachineARN, v)
+			if v, ok := f.Environment.Variables["STATE_MACHINE_ARN"]; ok {
+				fail("%s: overrides %s (%q); the global value is the only non-circular one", id, "STATE_MACHINE_ARN", v)
 			}
 		}
 		if mentions(resourceNode(tp, id), smID) {

@@ -52,27 +52,6 @@ type EmailSubscriptions interface {
 	Unsubscribe(ctx context.Context, subscriptionARN string) error
 }
 
-// WithEmailSubscriptions sets the SNS subscriptions of email channels
-// (snspub.SubscriptionsFromEnv), for the functions that change channels.
-func WithEmailSubscriptions[S EmailSubscriptions](fromEnv func() (S, string, error)) Option {
-	return func(_ context.Context, d *Deps) error {
-		subs, topic, err := fromEnv()
-		if err != nil {
-			return err
-		}
-		d.Notify.Subscriptions, d.Notify.TopicARN = subs, topic
-		return nil
-	}
-}
-
-// WithChannelTester sets the dispatcher of the channel test route.
-func WithChannelTester() Option {
-	return func(_ context.Context, d *Deps) error {
-		d.Notify.Tester = &notify.Dispatcher{Channels: d.Store, Guard: d.Notify.Guard, Logger: d.Logger}
-		return nil
-	}
-}
-
 // channelView is a channel as returned: Public, plus the signing secret
 // in the answer that creates it.
 type channelView struct {

@@ -1,7 +1,7 @@
 // Package api holds the HTTP handlers of every route in the route table,
 // as plain net/http handlers over the store and the policy engine. Each
-// function's main.go builds Deps once at cold start and serves one handler;
-// the local dev server serves them all (Handlers).
+// function builds Deps once at cold start (shared/wiring) and serves one
+// handler; the local dev server serves them all (Constructors).
 package api
 
 import (
@@ -16,16 +16,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jitsudo/jitsudo-serverless/shared/auth"
-	"github.com/jitsudo/jitsudo-serverless/shared/config"
 	"github.com/jitsudo/jitsudo-serverless/shared/validation"
+	"github.com/jitsudo/jitsudo-serverless/shared/web"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/httpapi"
-	"github.com/jitsudo/jitsudo-serverless/shared/notify"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
-	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
 // Deps are what handlers need; built once per warm Lambda.
@@ -37,123 +34,17 @@ type Deps struct {
 	Now      func() time.Time
 	Notify   NotifyDeps // notification channel routes (channels.go)
 	// TenantRoleName is the only role name the provider may assume in a
-	// tenant's account (TENANT_ROLE_NAME; "" = any): PUT /v1/settings/aws
+	// tenant's account ("" = any): PUT /v1/settings/aws
 	// refuses other role ARNs, which would fail every grant.
 	TenantRoleName string
-	// DefaultIssuer (OIDC_ISSUER) and UIClientID (UI_CLIENT_ID): where a
-	// tenant without identity settings signs in (GET …/sign-in).
+	// DefaultIssuer and UIClientID: where a tenant without identity
+	// settings signs in (GET …/sign-in).
 	DefaultIssuer, UIClientID string
+	// Web configures the Approvals page (the "web" constructor).
+	Web web.Config
 	// IssuerCheck checks a tenant's issuer before its identity settings
 	// are saved; nil: NewIssuerCheck over Notify.Guard.
 	IssuerCheck IssuerCheck
-}
-
-// DepsFromEnv builds Deps from the Lambda environment: the table
-// (store.FromEnv) and the workflow (workflow.FromEnv: STATE_MACHINE_ARN,
-// SFN_ENDPOINT). It has no access provider (workflow.NoProvider): the
-// functions that need one use FromEnv(WithProvider(...)).
-func DepsFromEnv(ctx context.Context, logger *slog.Logger) (Deps, error) {
-	s, err := store.FromEnv(ctx)
-	if err != nil {
-		return Deps{}, fmt.Errorf("api: %w", err)
-	}
-	wf, err := workflow.FromEnv()
-	if err != nil {
-		return Deps{}, fmt.Errorf("api: %w", err)
-	}
-	d := NewDeps(s, wf, workflow.NoProvider{}, logger)
-	if d.Notify.Mode, err = notify.ModeFromEnv(); err != nil {
-		return Deps{}, fmt.Errorf("api: %w", err)
-	}
-	d.Notify.Guard.Mode = d.Notify.Mode
-	d.TenantRoleName = config.String(EnvTenantRoleName)
-	d.DefaultIssuer = config.String(auth.EnvIssuer)
-	d.UIClientID = config.String(EnvUIClientID)
-	if d.Access.Targets, err = TargetsFromEnv(); err != nil {
-		return Deps{}, fmt.Errorf("api: %w", err)
-	}
-	if d.Access.Limits, err = LimitsFromEnv(); err != nil {
-		return Deps{}, fmt.Errorf("api: %w", err)
-	}
-	return d, nil
-}
-
-// EnvProviderMode names the deployment's access provider to the functions
-// built without one (template.yaml's Globals, from the ProviderMode
-// parameter), so that create-request and evaluate-policy refuse targets it
-// cannot provision.
-const EnvProviderMode = "PROVIDER_MODE"
-
-// TargetsFromEnv is the access.TargetChecker of PROVIDER_MODE:
-// identitycenter → access.AccountAssignmentTargets (an account and a
-// permission set); recording, or unset (the local stack and tests, which
-// wire their provider itself), → nil: any target. Unset does not default
-// to Identity Center's rule: it is no safety control (a grant Identity
-// Center cannot make fails anyway), only an earlier, clearer answer.
-func TargetsFromEnv() (access.TargetChecker, error) {
-	switch m := config.String(EnvProviderMode); m {
-	case "identitycenter":
-		return access.AccountAssignmentTargets{}, nil
-	case "", "recording":
-		return nil, nil
-	default:
-		return nil, fmt.Errorf("%s=%q is not supported (want identitycenter or recording)", EnvProviderMode, m)
-	}
-}
-
-// EnvUIClientID is the Approvals page's public client id at the default
-// issuer (template parameter UiClientId).
-const EnvUIClientID = "UI_CLIENT_ID"
-
-// EnvTenantRoleName is the role name tenants' settings must use.
-const EnvTenantRoleName = "TENANT_ROLE_NAME"
-
-// Option adds what only some functions need to Deps, so that the others
-// do not link its SDK clients (the 12 MB binary budget).
-type Option func(ctx context.Context, d *Deps) error
-
-// FromEnv is DepsFromEnv plus opts, in the form lambdaapp.Run takes.
-func FromEnv(opts ...Option) func(context.Context, *slog.Logger) (Deps, error) {
-	return func(ctx context.Context, logger *slog.Logger) (Deps, error) {
-		d, err := DepsFromEnv(ctx, logger)
-		if err != nil {
-			return d, err
-		}
-		for _, o := range opts {
-			if err := o(ctx, &d); err != nil {
-				return d, fmt.Errorf("api: %w", err)
-			}
-		}
-		return d, nil
-	}
-}
-
-// WithAuditVerifier sets the audit chain's verifier (newVerifier is
-// audit.VerifierOver: the chain key for VerifyMac and the anchor store)
-// for the verify function. Passed in, so that only that function links the
-// KMS and S3 clients.
-func WithAuditVerifier(newVerifier func(context.Context, *store.Store) (access.AuditVerifier, error)) Option {
-	return func(ctx context.Context, d *Deps) error {
-		v, err := newVerifier(ctx, d.Store)
-		if err != nil {
-			return err
-		}
-		d.Access.AuditVerifier = v
-		return nil
-	}
-}
-
-// WithProvider sets the access provider (providers.FromEnv) for the
-// functions that revoke.
-func WithProvider(newProvider workflow.ProviderFunc) Option {
-	return func(ctx context.Context, d *Deps) error {
-		p, err := newProvider(ctx, d.Store, d.Logger)
-		if err != nil {
-			return err
-		}
-		d.Access.Provider = p
-		return nil
-	}
 }
 
 // NewDeps returns Deps over s with a fresh policy cache (shared by the
@@ -164,30 +55,13 @@ func NewDeps(s *store.Store, wf access.Workflow, prov access.Provider, logger *s
 	d.Access = &access.Service{Repo: s, Workflow: wf, Provider: prov, Now: time.Now, Logger: logger,
 		UsersByEmail: s.UsersByEmail, Limiter: s, Limits: access.DefaultLimits(),
 		Policies: func(ctx context.Context, tenant string) (*policy.PolicySet, error) {
-			ps, _, err := d.policySet(ctx, tenant)
+			ps, _, err := d.Policies.Current(ctx, d.Store, tenant)
 			return ps, err
 		}}
 	return d
 }
 
 func (d Deps) now() time.Time { return d.Now().UTC() }
-
-// policySet returns the tenant's compiled rule set, recompiling only when
-// the rule-set version moved (one consistent GetItem per call otherwise).
-func (d Deps) policySet(ctx context.Context, tenant string) (*policy.PolicySet, int64, error) {
-	version, err := d.Store.RuleSetVersion(ctx, tenant)
-	if err != nil {
-		return nil, 0, fmt.Errorf("rule-set version: %w", err)
-	}
-	ps, err := d.Policies.Get(tenant, version, func() ([]policy.Rule, error) {
-		rules, _, err := d.Store.LoadRuleSet(ctx, tenant)
-		return rules, err
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("compile rule set: %w", err)
-	}
-	return ps, version, nil
-}
 
 // ifMatch reads an optional `If-Match: <n>` header (quotes allowed; absent
 // or "*": 0), n being the version or revision the caller read; anything

@@ -98,7 +98,7 @@ func Evaluate(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		ps, version, err := d.policySet(r.Context(), caller.TenantID)
+		ps, version, err := d.Policies.Current(r.Context(), d.Store, caller.TenantID)
 		if err != nil {
 			return apiError(err, "policy rules")
 		}

@@ -462,19 +462,3 @@ func TestEvaluateExtras(t *testing.T) {
 		}
 	}
 }
-
-// TestTargetsFromEnv: PROVIDER_MODE selects Identity Center's rule for the
-// functions built without a provider.
-func TestTargetsFromEnv(t *testing.T) {
-	for mode, want := range map[string]access.TargetChecker{"identitycenter": access.AccountAssignmentTargets{}, "recording": nil, "": nil} {
-		t.Setenv(api.EnvProviderMode, mode)
-		got, err := api.TargetsFromEnv()
-		if err != nil || got != want {
-			t.Errorf("%s=%q: %v %v, want %v", api.EnvProviderMode, mode, got, err, want)
-		}
-	}
-	t.Setenv(api.EnvProviderMode, "sso")
-	if _, err := api.TargetsFromEnv(); err == nil {
-		t.Errorf("an unknown provider mode is accepted")
-	}
-}

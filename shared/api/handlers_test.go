@@ -29,15 +29,15 @@ func TestConstructorsCoverRouteTable(t *testing.T) {
 		}
 	}
 	slices.Sort(fromTable)
-	ctors := slices.Sorted(maps.Keys(api.Constructors))
+	ctors := slices.Sorted(maps.Keys(api.Constructors()))
 	if !slices.Equal(ctors, fromTable) {
-		t.Fatalf("api.Constructors %v\nroutes.Table functions %v", ctors, fromTable)
+		t.Fatalf("api.Constructors() %v\nroutes.Table functions %v", ctors, fromTable)
 	}
 	if slices.Contains(ctors, routes.Authorizer) {
 		t.Errorf("the authorizer is not a route handler")
 	}
 	deps := api.Deps{Logger: slog.New(slog.DiscardHandler)}
-	for name, ctor := range api.Constructors {
+	for name, ctor := range api.Constructors() {
 		if ctor == nil || ctor(deps) == nil {
 			t.Errorf("%s: nil constructor or handler", name)
 			continue
@@ -63,7 +63,7 @@ func invoke(t *testing.T, rt routes.Route, target string, id *auth.Identity, hea
 			q[k] = v
 		}
 	}
-	h := api.Constructors[rt.Function](storeless())
+	h := api.Constructors()[rt.Function](storeless())
 	mux, err := lambdaapp.Mux(rt.Function, h)
 	if err != nil {
 		t.Fatal(err)

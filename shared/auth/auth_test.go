@@ -1052,37 +1052,6 @@ func TestGenerateKeyAndHash(t *testing.T) {
 	}
 }
 
-func TestConfigFromEnv(t *testing.T) {
-	t.Setenv("OIDC_ISSUER", "https://idp.example")
-	t.Setenv("OIDC_AUDIENCE", "api")
-	t.Setenv("OIDC_JWKS_URL", "")
-	t.Setenv("GROUPS_CLAIM", "cognito:groups")
-	t.Setenv("TENANT_CLAIM", "")
-	t.Setenv("ADMIN_GROUP", "")
-	t.Setenv("PLATFORM_ADMIN_KEY", platformKey)
-	t.Setenv("API_KEY_CACHE_TTL", "")
-	c := auth.ConfigFromEnv()
-	if c.Issuer != "https://idp.example" || c.Audience != "api" || c.GroupsClaim != "cognito:groups" || c.PlatformAdminKey != "" || c.KeyCacheTTL != 30*time.Second {
-		t.Fatalf("%+v", c)
-	}
-	// The key is platformkey's to read (SSM in AWS, fail-closed), never
-	// the environment's through this config.
-	c.PlatformAdminKey = platformKey
-	if _, err := auth.New(context.Background(), c, newMemKeys()); err != nil {
-		t.Fatal(err)
-	}
-	for v, want := range map[string]time.Duration{"0": 0, "45": 45 * time.Second, "2m": 2 * time.Minute} {
-		t.Setenv("API_KEY_CACHE_TTL", v)
-		if got := auth.ConfigFromEnv().KeyCacheTTL; got != want {
-			t.Errorf("%s → %v, want %v", v, got, want)
-		}
-	}
-	t.Setenv("API_KEY_CACHE_TTL", "soon")
-	if _, err := auth.New(context.Background(), auth.ConfigFromEnv(), newMemKeys()); err == nil || !strings.Contains(err.Error(), "API_KEY_CACHE_TTL") {
-		t.Fatalf("malformed TTL accepted: %v", err)
-	}
-}
-
 // ---- fuzz ----------------------------------------------------------------------
 
 // FuzzAuthenticate feeds arbitrary header values. Authenticate must never

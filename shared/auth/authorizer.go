@@ -65,9 +65,6 @@ type Authorizer struct {
 // network I/O: discovery (when JWKSURL is empty) and the first JWKS fetch
 // happen on the first bearer token.
 func New(ctx context.Context, cfg Config, keys KeyLookup) (*Authorizer, error) {
-	if cfg.envErr != nil {
-		return nil, cfg.envErr
-	}
 	if keys == nil {
 		return nil, errors.New("auth: nil KeyLookup")
 	}

@@ -7,8 +7,6 @@ import (
 	"os"
 	"strconv"
 	"time"
-
-	"github.com/jitsudo/jitsudo-serverless/shared/config"
 )
 
 // Defaults of Config.
@@ -26,7 +24,7 @@ const (
 var DefaultPlatformRoutes = []string{"POST /v1/tenants"}
 
 // Config configures an Authorizer. Zero values take the documented defaults,
-// except KeyCacheTTL (0 disables the cache; ConfigFromEnv defaults it to 30s).
+// except KeyCacheTTL (0 disables the cache; shared/wiring defaults it to DefaultKeyCacheTTL).
 type Config struct {
 	// Issuer is the OIDC issuer URL, compared byte for byte with `iss`.
 	// Empty disables bearer-token authentication (every JWT is refused).
@@ -49,8 +47,8 @@ type Config struct {
 	ClockSkew time.Duration
 	// PlatformAdminKey is the raw platform admin key (deployment secret). It
 	// is hashed at construction and only the digest is kept. Empty disables
-	// the platform identity. ConfigFromEnv leaves it empty: the authorizer
-	// sets it from shared/platformkey (an SSM SecureString in AWS).
+	// the platform identity. shared/wiring reads it through
+	// shared/platformkey (an SSM SecureString in AWS).
 	PlatformAdminKey string
 	// PlatformRoutes are the route keys only the platform identity may call;
 	// nil means DefaultPlatformRoutes.
@@ -86,44 +84,12 @@ type Config struct {
 	// TenantHTTPClient fetches tenants' JWKS: in AWS the SSRF guard's
 	// client (tenant admins choose these URLs). Default: HTTPClient.
 	TenantHTTPClient *http.Client
-
-	envErr error // a malformed environment variable, reported by New
 }
 
-// Environment variables read by ConfigFromEnv.
-const (
-	EnvIssuer           = "OIDC_ISSUER"
-	EnvAudience         = "OIDC_AUDIENCE"
-	EnvJWKSURL          = "OIDC_JWKS_URL"
-	EnvGroupsClaim      = "GROUPS_CLAIM"
-	EnvTenantClaim      = "TENANT_CLAIM"
-	EnvAdminGroup       = "ADMIN_GROUP"
-	EnvPlatformAdminKey = "PLATFORM_ADMIN_KEY"
-	EnvAPIKeyCacheTTL   = "API_KEY_CACHE_TTL"
-)
-
-// ConfigFromEnv reads the configuration from the environment. API_KEY_CACHE_TTL
-// is a Go duration ("30s", "2m") or a number of seconds; unset means 30s and
-// "0" disables the cache. A malformed value makes New fail.
-func ConfigFromEnv() Config {
-	cfg := Config{
-		Issuer:      config.String(EnvIssuer),
-		Audience:    config.String(EnvAudience),
-		JWKSURL:     config.String(EnvJWKSURL),
-		GroupsClaim: config.String(EnvGroupsClaim),
-		TenantClaim: config.String(EnvTenantClaim),
-		AdminGroup:  config.String(EnvAdminGroup),
-		KeyCacheTTL: DefaultKeyCacheTTL,
-	}
-	if v := config.String(EnvAPIKeyCacheTTL); v != "" {
-		d, err := parseDuration(v)
-		if err != nil {
-			cfg.envErr = fmt.Errorf("auth: %s=%q: %w", EnvAPIKeyCacheTTL, v, err)
-		} else {
-			cfg.KeyCacheTTL = d
-		}
-	}
-	return cfg
+// ParseKeyCacheTTL reads API_KEY_CACHE_TTL: a Go duration ("30s", "2m")
+// or a number of seconds, from 0 (no cache) to an hour.
+func ParseKeyCacheTTL(v string) (time.Duration, error) {
+	return parseDuration(v)
 }
 
 func parseDuration(v string) (time.Duration, error) {

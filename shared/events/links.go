@@ -3,8 +3,6 @@ package events
 import (
 	"net/url"
 	"strings"
-
-	"github.com/jitsudo/jitsudo-serverless/shared/config"
 )
 
 // LinkBuilder makes the API links of an event (Event.Links). tenantID is
@@ -33,20 +31,6 @@ func NewLinks(baseURL string) APILinks {
 	return APILinks{Base: b, UI: b}
 }
 
-// LinksFromEnv: API_BASE_URL, and UI_BASE_URL for the page links (empty:
-// the API's base URL, which serves the page).
-func LinksFromEnv() APILinks {
-	l := NewLinks(config.Raw(EnvAPIBaseURL))
-	if ui := strings.TrimRight(config.String(EnvUIBaseURL), "/"); ui != "" {
-		l.UI = ui
-	}
-	return l
-}
-
-// EnvUIBaseURL is the environment variable with the Approvals page's base
-// URL (the UiBaseUrl template parameter).
-const EnvUIBaseURL = "UI_BASE_URL"
-
 // Links implements LinkBuilder.
 func (l APILinks) Links(tenantID, requestID, grantID string) Links {
 	var out Links
@@ -66,7 +50,3 @@ func (l APILinks) Links(tenantID, requestID, grantID string) Links {
 	}
 	return out
 }
-
-// EnvAPIBaseURL is the environment variable with the API's base URL, from
-// which event links are built (NewLinks).
-const EnvAPIBaseURL = "API_BASE_URL"

@@ -28,7 +28,9 @@ import (
 
 func motoSNS(t *testing.T) (*sns.Client, string) {
 	t.Helper()
-	client := snspub.NewSNSClient(mototest.Config(), mototest.Endpoint(t))
+	cfg := mototest.Config()
+	cfg.BaseEndpoint = aws.String(mototest.Endpoint(t))
+	client := snspub.OpenSubscriptions(cfg).Client
 	out, err := client.CreateTopic(within(t, 30*time.Second), &sns.CreateTopicInput{Name: aws.String(mototest.Name("jitsudo-events"))})
 	if err != nil {
 		t.Fatal(err)

@@ -20,12 +20,13 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
 	"github.com/jitsudo/jitsudo-serverless/shared/outbox"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 // snsClient is the real SNS client against s, built the way the
 // functions build theirs.
 func snsClient(s *goaws.Server) *sns.Client {
-	return snspub.NewSNSClient(aws.Config{Region: goaws.Region}, s.Endpoint)
+	return snspub.OpenSubscriptions(wiring.AWSConfig(s.Endpoint, goaws.Region)).Client
 }
 
 func sampleEvent(id, tenant, typ string) events.Event {
@@ -299,21 +300,3 @@ func TestPublishErrors(t *testing.T) {
 type publisherFunc func(context.Context, events.Event) error
 
 func (f publisherFunc) Publish(ctx context.Context, ev events.Event) error { return f(ctx, ev) }
-
-// TestTopicFromEnv is not parallel: it sets the environment.
-func TestTopicFromEnv(t *testing.T) {
-	t.Setenv(snspub.EnvTopicARN, "")
-	if _, _, err := snspub.TopicFromEnv(); err == nil {
-		t.Fatal("no topic: accepted")
-	}
-	t.Setenv(snspub.EnvTopicARN, " arn:aws:sns:us-east-1:000000000000:t ")
-	t.Setenv(snspub.EnvSNSEndpoint, "http://127.0.0.1:4100")
-	arn, endpoint, err := snspub.TopicFromEnv()
-	if err != nil || arn != "arn:aws:sns:us-east-1:000000000000:t" || endpoint != "http://127.0.0.1:4100" {
-		t.Fatalf("TopicFromEnv = %q, %q, %v", arn, endpoint, err)
-	}
-	p, err := snspub.PublisherFromEnv()
-	if err != nil || p.TopicARN != arn || p.Client == nil {
-		t.Fatalf("PublisherFromEnv = %+v, %v", p, err)
-	}
-}

@@ -22,12 +22,12 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/infra/mototest"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/audit"
-	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/events/snspub"
 	"github.com/jitsudo/jitsudo-serverless/shared/outbox"
 	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 // The stream consumers against a real Streams API: moto's DynamoDB with
@@ -57,7 +57,7 @@ func motoStreamStore(t *testing.T) (*store.Store, func() []lambdaevents.DynamoDB
 		t.Fatal(err)
 	}
 	arn := aws.ToString(out.TableDescription.LatestStreamArn)
-	sc := dynamodbstreams.New(dynamodbstreams.Options{Region: mototest.Region, BaseEndpoint: aws.String(endpoint), Credentials: awsenv.LocalCredentials})
+	sc := dynamodbstreams.New(dynamodbstreams.Options{Region: mototest.Region, BaseEndpoint: aws.String(endpoint), Credentials: wiring.LocalCredentials})
 	return store.New(c, table), func() []lambdaevents.DynamoDBEventRecord {
 		t.Helper()
 		recs, err := ddbstream.ReadStream(within(t, 30*time.Second), sc, arn)

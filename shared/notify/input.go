@@ -2,13 +2,14 @@ package notify
 
 import (
 	"fmt"
-	"github.com/jitsudo/jitsudo-serverless/shared/validation"
 	"maps"
 	"net/mail"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/jitsudo/jitsudo-serverless/shared/validation"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/freetext"

@@ -5,44 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
-	"github.com/jitsudo/jitsudo-serverless/shared/config"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
-	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
-
-// EnvMode selects the URL rules of delivery: "local" (http to loopback
-// allowed) or "aws" (the default).
-const EnvMode = "NOTIFY_MODE"
-
-// ModeFromEnv reads NOTIFY_MODE.
-func ModeFromEnv() (Mode, error) {
-	switch v := config.String(EnvMode); v {
-	case "", "aws":
-		return ModeAWS, nil
-	case "local":
-		return ModeLocal, nil
-	default:
-		return ModeAWS, fmt.Errorf("notify: %s=%q: want aws or local", EnvMode, v)
-	}
-}
-
-// DispatcherFromEnv is the deliver-notifications function's dispatcher
-// over the table (store.FromEnv), with NOTIFY_MODE's guard.
-func DispatcherFromEnv(ctx context.Context, logger *slog.Logger) (*Dispatcher, error) {
-	st, err := store.FromEnv(ctx)
-	if err != nil {
-		return nil, err
-	}
-	mode, err := ModeFromEnv()
-	if err != nil {
-		return nil, err
-	}
-	return &Dispatcher{Channels: st, Guard: Guard{Mode: mode}, Logger: logger}, nil
-}
 
 // HandleSNS is the deliver-notifications handler: every record of the SNS
 // event is one events.Event (its Message), delivered to the tenant's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,9 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/auth"
-	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
 	"github.com/jitsudo/jitsudo-serverless/shared/platformkey"
-	"github.com/jitsudo/jitsudo-serverless/shared/store"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 // The loader runs against a real SSM API: moto_server (5.2.1, as
@@ -65,7 +65,7 @@ func startMoto() (func(), error) {
 }
 
 func client(endpoint string) *ssm.Client {
-	return ssm.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: awsenv.LocalCredentials}, func(o *ssm.Options) {
+	return ssm.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: wiring.LocalCredentials}, func(o *ssm.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
 		o.RetryMaxAttempts = 1
 	})
@@ -92,17 +92,19 @@ func TestLoadsSecureString(t *testing.T) {
 	if err != nil || got != key {
 		t.Fatalf("Load = %q, %v; want %q", got, err, key)
 	}
-	// FromEnv in AWS mode: the parameter, through the client it is given.
-	t.Setenv(platformkey.EnvParameter, name)
-	t.Setenv(auth.EnvPlatformAdminKey, "")
-	got, err = platformkey.FromEnv(context.Background(), false, func() platformkey.GetParameterAPI { return client(motoURL) })
-	if err != nil || got != key {
-		t.Fatalf("FromEnv = %q, %v; want %q", got, err, key)
+	// The authorizer as deployed (no DYNAMODB_ENDPOINT: AWS) reads it
+	// through FromSSM, here with moto as SSM's endpoint: the platform
+	// identity on POST /v1/tenants.
+	t.Setenv("TABLE_NAME", "jitsudo")
+	t.Setenv("DYNAMODB_ENDPOINT", "")
+	t.Setenv("CURSOR_SECRET", strings.Repeat("s", 32))
+	t.Setenv("PLATFORM_ADMIN_KEY_PARAMETER", name)
+	t.Setenv("PLATFORM_ADMIN_KEY", "")
+	fromMoto := func(ctx context.Context, cfg aws.Config, name string) (string, error) {
+		cfg.BaseEndpoint, cfg.Credentials = aws.String(motoURL), wiring.LocalCredentials
+		return platformkey.FromSSM(ctx, cfg, name)
 	}
-	// The authorizer takes it: the platform identity on POST /v1/tenants.
-	cfg := auth.ConfigFromEnv()
-	cfg.PlatformAdminKey = got
-	a, err := auth.New(context.Background(), cfg, noKeys{})
+	a, err := wiring.Authorizer(context.Background(), slog.New(slog.DiscardHandler), wiring.WithPlatformKeyParameter(fromMoto))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,44 +140,4 @@ func TestFailsClosed(t *testing.T) {
 			t.Fatal("no error without SSM")
 		}
 	})
-	t.Run("AWS without the parameter", func(t *testing.T) {
-		t.Setenv(platformkey.EnvParameter, "")
-		t.Setenv(auth.EnvPlatformAdminKey, "")
-		if _, err := platformkey.FromEnv(ctx, false, nil); !errors.Is(err, platformkey.ErrNotConfigured) {
-			t.Fatalf("want ErrNotConfigured, got %v", err)
-		}
-	})
-	t.Run("AWS with a plain environment key", func(t *testing.T) {
-		t.Setenv(platformkey.EnvParameter, "")
-		t.Setenv(auth.EnvPlatformAdminKey, key)
-		if k, err := platformkey.FromEnv(ctx, false, nil); !errors.Is(err, platformkey.ErrNotConfigured) {
-			t.Fatalf("a plain environment key was used in AWS: %q, %v", k, err)
-		}
-	})
-	t.Run("both set", func(t *testing.T) {
-		t.Setenv(platformkey.EnvParameter, "/jitsudo/x")
-		t.Setenv(auth.EnvPlatformAdminKey, key)
-		if _, err := platformkey.FromEnv(ctx, true, nil); err == nil {
-			t.Fatal("both the parameter and the plain key were accepted")
-		}
-	})
-}
-
-func TestLocalStackUsesTheEnvironment(t *testing.T) {
-	t.Setenv(platformkey.EnvParameter, "")
-	t.Setenv(auth.EnvPlatformAdminKey, key)
-	if k, err := platformkey.FromEnv(context.Background(), true, nil); err != nil || k != key {
-		t.Fatalf("local: %q, %v", k, err)
-	}
-	t.Setenv(auth.EnvPlatformAdminKey, "")
-	if k, err := platformkey.FromEnv(context.Background(), true, nil); err != nil || k != "" {
-		t.Fatalf("local without a key (platform identity disabled): %q, %v", k, err)
-	}
-}
-
-// noKeys: the tenant API keys are not needed here.
-type noKeys struct{}
-
-func (noKeys) GetAPIKeyByHash(context.Context, string, string) (store.APIKey, error) {
-	return store.APIKey{}, store.ErrNotFound
 }

@@ -1,6 +1,10 @@
 package policy
 
-import "sync"
+import (
+	"context"
+	"fmt"
+	"sync"
+)
 
 // Cache holds one compiled PolicySet per tenant, keyed by the tenant's
 // rule-set version. Concurrency-safe; concurrent misses for the same
@@ -88,3 +92,28 @@ func (c *Cache) Invalidate(tenantID string) {
 type panicError struct{ v any }
 
 func (p panicError) Error() string { return "policy cache: load panicked" }
+
+// RuleSets is where a tenant's rule set and its version are read
+// (*store.Store).
+type RuleSets interface {
+	RuleSetVersion(ctx context.Context, tenantID string) (int64, error)
+	LoadRuleSet(ctx context.Context, tenantID string) ([]Rule, int64, error)
+}
+
+// Current returns the tenant's compiled rule set at its current version
+// in src, and that version: one read of the version per call, the rules
+// loaded and compiled only when it moved.
+func (c *Cache) Current(ctx context.Context, src RuleSets, tenantID string) (*PolicySet, int64, error) {
+	version, err := src.RuleSetVersion(ctx, tenantID)
+	if err != nil {
+		return nil, 0, fmt.Errorf("rule-set version: %w", err)
+	}
+	ps, err := c.Get(tenantID, version, func() ([]Rule, error) {
+		rules, _, err := src.LoadRuleSet(ctx, tenantID)
+		return rules, err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("compile rule set: %w", err)
+	}
+	return ps, version, nil
+}

@@ -13,8 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
 )
 
 // Store is the DynamoDB-backed store. It is safe for concurrent use.
@@ -26,7 +24,7 @@ type Store struct {
 
 // New returns a Store on table, using client. Its list cursors are sealed
 // under a random key of this process until SetCursorSecret gives it the
-// deployment's (FromEnv does): enough for tests and a one-process stack,
+// deployment's (wiring.Store does): enough for tests and a one-process stack,
 // not for several functions that must open each other's cursors.
 func New(client *dynamodb.Client, table string) *Store {
 	return &Store{client: client, table: table, cursors: randomCursorCodec()}
@@ -45,26 +43,16 @@ func (s *Store) SetCursorSecret(secret []byte) error {
 	return nil
 }
 
-// NewClient builds a DynamoDB client from the Lambda-style environment
-// (shared/awsenv). region, when non-empty, overrides the environment's. When
-// endpoint is non-empty it becomes the client's BaseEndpoint (DynamoDB
-// Local, the embedded server, a VPC endpoint) and, if the environment holds
-// no credentials, dummy ones are used — local stand-ins accept any
-// signature.
-func NewClient(_ context.Context, endpoint, region string) (*dynamodb.Client, error) {
-	cfg := awsenv.Config(region)
-	if endpoint == "" {
-		return dynamodb.NewFromConfig(cfg), nil
+// NewClient builds a DynamoDB client from cfg (wiring.AWSConfig). When
+// cfg has a BaseEndpoint (DynamoDB Local, the embedded server, a VPC
+// endpoint), responses are not checked for X-Amz-Crc32: local stand-ins
+// (minidyn) send none, and real DynamoDB behind a custom endpoint is still
+// protected by TLS.
+func NewClient(cfg aws.Config) *dynamodb.Client {
+	if cfg.BaseEndpoint == nil {
+		return dynamodb.NewFromConfig(cfg)
 	}
-	if !awsenv.HasCredentials() {
-		cfg.Credentials = awsenv.LocalCredentials
-	}
-	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		o.BaseEndpoint = aws.String(endpoint)
-		// Local stand-ins (minidyn) send no X-Amz-Crc32; real DynamoDB
-		// behind a custom endpoint is still protected by TLS.
-		o.DisableValidateResponseChecksum = true
-	}), nil
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
 }
 
 // Table is the table name the store uses.

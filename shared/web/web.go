@@ -30,8 +30,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-
-	"github.com/jitsudo/jitsudo-serverless/shared/config"
 )
 
 //go:embed assets
@@ -173,13 +171,6 @@ func build(fsys fs.FS, dir string, cfg Config) (*Site, error) {
 		"frame-ancestors 'none'",
 	}, "; ")
 	return s, nil
-}
-
-// ConfigFromEnv is the deployed page's configuration: UI_CONNECT_SRC, the
-// extra origins it may fetch (space-separated). The web function and the
-// local stack build the page from it alike.
-func ConfigFromEnv() Config {
-	return Config{ConnectSrc: strings.Fields(config.Raw("UI_CONNECT_SRC"))}
 }
 
 // Must is New for the embedded files, which a test builds: it panics on

@@ -16,12 +16,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
 	"github.com/jitsudo/jitsudo-serverless/infra/testparallel"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
@@ -366,7 +368,7 @@ func startHarness(t *testing.T) *harness {
 		// The shim and the Lambda server live until TestMain stops them.
 		h.endpoint = endpoint
 		h.stop = func() { stop(); lambdas.Close() }
-		h.wf = workflow.New(workflow.NewClient(endpoint, stepfunctions.Region), stepfunctions.StateMachineARN("access-request"))
+		h.wf = workflow.New(sfn.NewFromConfig(wiring.AWSConfig(endpoint, stepfunctions.Region)), stepfunctions.StateMachineARN("access-request"))
 		workers.Workflow = h.wf
 		theHarness = h
 	})

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
-	"github.com/jitsudo/jitsudo-serverless/shared/config"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 
@@ -40,9 +39,6 @@ const (
 	// sweepLimit bounds what one run handles per kind; the rest waits for
 	// the next run (oldest first).
 	sweepLimit = 200
-
-	EnvSweepGrace         = "SWEEP_GRACE"
-	EnvProvisioningBudget = "PROVISIONING_BUDGET"
 )
 
 // Sweeper finishes what is overdue (the sweep-overdue function, on an
@@ -199,30 +195,4 @@ func (s *Sweeper) handle(ctx context.Context, it store.Overdue, budget time.Dura
 // the invocation.
 func (s *Sweeper) Handle(ctx context.Context) (SweepResult, error) {
 	return s.Run(ctx)
-}
-
-// BuildSweeper is SweeperFromEnv with its provider fixed (the build step
-// of lambdaapp.Worker).
-func BuildSweeper(newProvider ProviderFunc) func(context.Context, *slog.Logger) (*Sweeper, error) {
-	return func(ctx context.Context, logger *slog.Logger) (*Sweeper, error) {
-		return SweeperFromEnv(ctx, logger, newProvider)
-	}
-}
-
-// SweeperFromEnv builds the sweeper over ServiceFromEnv with the provider
-// newProvider builds, reading SWEEP_GRACE and PROVISIONING_BUDGET
-// (durations, optional).
-func SweeperFromEnv(ctx context.Context, logger *slog.Logger, newProvider ProviderFunc) (*Sweeper, error) {
-	svc, st, err := serviceAndStoreFromEnv(ctx, logger, newProvider)
-	if err != nil {
-		return nil, err
-	}
-	sw := &Sweeper{Index: st, Service: svc, Logger: logger}
-	if sw.Grace, err = config.Duration(EnvSweepGrace, 0); err != nil {
-		return nil, fmt.Errorf("workflow: %w", err)
-	}
-	if sw.ProvisioningBudget, err = config.Duration(EnvProvisioningBudget, 0); err != nil {
-		return nil, fmt.Errorf("workflow: %w", err)
-	}
-	return sw, nil
 }

@@ -127,7 +127,7 @@ type EventPublisher interface {
 	Publish(ctx context.Context, ev events.Event) error
 }
 
-// DefaultNoticeLead is the default expiring-soon lead (env NOTICE_LEAD).
+// DefaultNoticeLead is the default expiring-soon lead (NOTICE_LEAD).
 const DefaultNoticeLead = 15 * time.Minute
 
 func (w *Workers) lead() time.Duration {

@@ -1,6 +1,7 @@
 // Package snspub publishes notification events (events.Event) to the SNS
 // topic and manages the topic's email subscriptions. It is its own package
-// so that only the functions that talk to SNS link the SNS client.
+// so that only the functions that talk to SNS link the SNS client: they
+// pass Open or OpenSubscriptions to shared/wiring.
 package snspub
 
 import (
@@ -8,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 
@@ -16,59 +16,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 
-	"github.com/jitsudo/jitsudo-serverless/shared/awsenv"
-	"github.com/jitsudo/jitsudo-serverless/shared/config"
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
-	"github.com/jitsudo/jitsudo-serverless/shared/store"
-)
-
-// Environment variables of TopicFromEnv.
-const (
-	EnvTopicARN    = "SNS_TOPIC_ARN" // required
-	EnvSNSEndpoint = "SNS_ENDPOINT"  // optional: a local stand-in (goaws)
 )
 
 // MaxMessageBytes is SNS's limit on a published message (body and
 // attributes, 256 KiB).
 const MaxMessageBytes = 256 * 1024
 
-// NewSNSClient builds an SNS client from cfg. A non-empty endpoint becomes
-// the client's BaseEndpoint (goaws locally, a VPC endpoint); then, if cfg
-// has no credentials, dummy ones are used — local stand-ins accept any
-// signature.
-func NewSNSClient(cfg aws.Config, endpoint string) *sns.Client {
-	if endpoint == "" {
-		return sns.NewFromConfig(cfg)
-	}
-	if cfg.Credentials == nil {
-		cfg.Credentials = awsenv.LocalCredentials
-	}
-	return sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(endpoint) })
+// Open is the Publisher to topicARN over a client from cfg
+// (wiring.AWSConfig, whose BaseEndpoint is SNS_ENDPOINT when set: goaws
+// locally, a VPC endpoint).
+func Open(cfg aws.Config, topicARN string) *Publisher {
+	return NewPublisher(sns.NewFromConfig(cfg), topicARN)
 }
 
-// TopicFromEnv reads the topic to publish to (SNS_TOPIC_ARN) and the
-// optional endpoint override (SNS_ENDPOINT, for goaws).
-func TopicFromEnv() (topicARN, endpoint string, err error) {
-	topicARN = config.String(EnvTopicARN)
-	if topicARN == "" {
-		return "", "", fmt.Errorf("snspub: %s is not set", EnvTopicARN)
-	}
-	return topicARN, config.String(EnvSNSEndpoint), nil
-}
-
-// PublisherFromEnv is the Publisher a Lambda function is configured for:
-// TopicFromEnv, with the client from the Lambda environment (awsenv; dummy
-// credentials against a local endpoint when the environment has none).
-func PublisherFromEnv() (*Publisher, error) {
-	topic, endpoint, err := TopicFromEnv()
-	if err != nil {
-		return nil, err
-	}
-	cfg := awsenv.Config("")
-	if endpoint != "" && !awsenv.HasCredentials() {
-		cfg.Credentials = awsenv.LocalCredentials
-	}
-	return NewPublisher(NewSNSClient(cfg, endpoint), topic), nil
+// OpenSubscriptions is Subscriptions over a client from cfg (as Open's).
+func OpenSubscriptions(cfg aws.Config) Subscriptions {
+	return Subscriptions{Client: sns.NewFromConfig(cfg)}
 }
 
 // Publisher publishes events to one SNS topic: one message per event, the
@@ -277,26 +241,4 @@ func (s Subscriptions) SetFilter(ctx context.Context, subscriptionARN, tenantID 
 		return fmt.Errorf("snspub: set filter of %s: %w", subscriptionARN, err)
 	}
 	return nil
-}
-
-// SubscriptionsFromEnv is Subscriptions over the client PublisherFromEnv
-// would use, and the topic (SNS_TOPIC_ARN).
-func SubscriptionsFromEnv() (Subscriptions, string, error) {
-	p, err := PublisherFromEnv()
-	if err != nil {
-		return Subscriptions{}, "", err
-	}
-	return Subscriptions{Client: p.Client}, p.TopicARN, nil
-}
-
-// RelayFromEnv is the relay-outbox function's relay: the table
-// st for the summaries and the deciding rules' channels, the
-// API links (API_BASE_URL) and the topic (PublisherFromEnv).
-func RelayFromEnv(st *store.Store, logger *slog.Logger) (*events.Relay, error) {
-	pub, err := PublisherFromEnv()
-	if err != nil {
-		return nil, err
-	}
-	return &events.Relay{Loader: st, Rules: events.RuleChannels{Rules: st}, Links: events.LinksFromEnv(),
-		Publisher: pub, Logger: logger}, nil
 }

@@ -3,9 +3,10 @@
 // Center user gets the permission set on the account), its end removes it.
 //
 // Credentials. Each tenant's Identity Center lives in the tenant's own AWS
-// organization. The platform's credentials (Provider.Base, from awsenv on
-// Lambda) are used only to call sts:AssumeRole on the tenant's role with
-// the tenant's external id (confused-deputy protection); the temporary
+// organization. The platform's credentials (Provider.Base, from
+// wiring.AWSConfig on Lambda) are used only to call sts:AssumeRole on the
+// tenant's role with the tenant's external id (confused-deputy
+// protection); the temporary
 // credentials, cached per tenant and role until shortly before they
 // expire, sign the SSO Admin and Identity Store clients in the tenant's
 // region.
@@ -135,7 +136,7 @@ type Provider struct {
 var _ access.Provider = (*Provider)(nil)
 
 // New returns a provider assuming tenant roles with base's credentials
-// (e.g. awsenv.Config("")), reading tenant settings from settings and
+// (e.g. wiring.AWSConfig("", "")), reading tenant settings from settings and
 // keeping its bookkeeping in records.
 func New(base aws.Config, settings SettingsSource, records Records) *Provider {
 	return &Provider{Base: base, Settings: settings, Records: records}

@@ -18,6 +18,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/providers"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 // The tests run the real pieces: the store on the embedded DynamoDB, the
@@ -99,15 +100,10 @@ func newEnv(t *testing.T) *env {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", platformSecret)
 	t.Setenv("AWS_SESSION_TOKEN", "")
 	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv(providers.EnvProvider, providers.IdentityCenter)
-	t.Setenv(providers.EnvEndpoint, srv.URL)
-	t.Setenv(providers.EnvPollBudget, "")
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-	prov, err := providers.FromEnv(ctx, e.st, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.p = prov.(*identitycenter.Provider)
+	// The provider as wiring builds it: the environment's credentials,
+	// PROVIDER_ENDPOINT as the clients' endpoint.
+	e.p = providers.IdentityCenter(wiring.AWSConfig(srv.URL, ""), e.st, logger, 0)
 	// moto completes a request at once: do not wait out the poll backoff
 	// in real time.
 	e.p.Sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }

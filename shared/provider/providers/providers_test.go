@@ -3,10 +3,8 @@ package providers_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/dynamotest"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
@@ -15,61 +13,11 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 
-func TestFromEnv(t *testing.T) {
-	st, _, _ := dynamotest.New(t)
-	ctx := context.Background()
-	cases := []struct {
-		name, provider, budget, endpoint string
-		want                             string        // "identitycenter" or "" (error)
-		budgetIs                         time.Duration // identitycenter's PollBudget
-		errHas                           string
-	}{
-		// Fail closed: no PROVIDER is no provider, never the no-op stand-in.
-		{name: "unset is refused", errHas: providers.EnvProvider + " is not set"},
-		{name: "spaces only is unset", provider: "  ", errHas: providers.EnvProvider + " is not set"},
-		// This test binary is built like the AWS functions (no jitsudo_local
-		// tag): the recording stand-in is not in it (local_test.go has the
-		// tagged build).
-		{name: "recording is not in an AWS build", provider: "recording", errHas: "not built into this binary"},
-		{name: "identitycenter", provider: "identitycenter", endpoint: "http://127.0.0.1:4566", want: "identitycenter", budgetIs: providers.DefaultPollBudget},
-		{name: "identitycenter, spaces", provider: " identitycenter ", want: "identitycenter", budgetIs: providers.DefaultPollBudget},
-		{name: "identitycenter with a budget", provider: "identitycenter", budget: "60s", want: "identitycenter", budgetIs: time.Minute},
-		{name: "unknown provider", provider: "aws", errHas: providers.EnvProvider},
-		{name: "provider names are exact", provider: "IdentityCenter", errHas: providers.EnvProvider},
-		{name: "budget not a duration", provider: "identitycenter", budget: "60", errHas: providers.EnvPollBudget},
-		{name: "budget words", provider: "identitycenter", budget: "soon", errHas: providers.EnvPollBudget},
-		{name: "budget zero", provider: "identitycenter", budget: "0s", errHas: providers.EnvPollBudget},
-		{name: "budget negative", provider: "identitycenter", budget: "-5s", errHas: providers.EnvPollBudget},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Setenv(providers.EnvProvider, c.provider)
-			t.Setenv(providers.EnvPollBudget, c.budget)
-			t.Setenv(providers.EnvEndpoint, c.endpoint)
-			p, err := providers.FromEnv(ctx, st, slog.New(slog.DiscardHandler))
-			switch c.want {
-			case "":
-				if err == nil || !strings.Contains(err.Error(), c.errHas) || (c.errHas != providers.EnvPollBudget && !errors.Is(err, providers.ErrNotConfigured)) {
-					t.Fatalf("got %T, %v; want an error naming %s", p, err, c.errHas)
-				}
-			case "identitycenter":
-				ic, ok := p.(*identitycenter.Provider)
-				if err != nil || !ok {
-					t.Fatalf("got %T, %v; want *identitycenter.Provider", p, err)
-				}
-				if ic.PollBudget != c.budgetIs || ic.Endpoint != c.endpoint || ic.Settings == nil || ic.Records == nil {
-					t.Fatalf("provider: budget %v endpoint %q settings %v records %v", ic.PollBudget, ic.Endpoint, ic.Settings != nil, ic.Records != nil)
-				}
-			}
-		})
-	}
-}
-
-// TestIdentityCenterFromEnvProvisions: the provider FromEnv builds works
-// end to end: the tenant's settings from the table, the platform's
+// TestIdentityCenterProvisions: the provider wiring builds works end to
+// end: the tenant's settings from the table, the platform's
 // credentials from the environment used only to assume the tenant's role
 // with its external id, the assignment made with that role's session.
-func TestIdentityCenterFromEnvProvisions(t *testing.T) {
+func TestIdentityCenterProvisions(t *testing.T) {
 	e := newEnv(t)
 	e.activeGrant(acme, "grt_one", "alice")
 	for _, c := range e.fake.CallsOf("") {

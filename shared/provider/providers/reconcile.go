@@ -12,7 +12,6 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
-	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
 )
 
 // Reconcile runs the Identity Center drift reconciler for every tenant
@@ -121,26 +120,9 @@ func (r Reconcile) Handle(ctx context.Context) (ReconcileResult, error) {
 	return res, nil
 }
 
-// ReconcileFromEnv builds Reconcile from the Lambda environment: the
-// table, the Identity Center provider (IdentityCenterFromEnv) and the
-// access service for the audit log (workflow.ServiceFromEnv). PROVIDER
-// must be identitycenter: with the recording stand-in nothing can drift.
-func ReconcileFromEnv(ctx context.Context, logger *slog.Logger) (Reconcile, error) {
-	if Name() != IdentityCenter {
-		return Reconcile{}, fmt.Errorf("providers: the reconciler needs %s=%s (is %q)", EnvProvider, IdentityCenter, Name())
-	}
-	svc, err := workflow.ServiceFromEnv(ctx, logger, nil)
-	if err != nil {
-		return Reconcile{}, err
-	}
-	st, ok := svc.Repo.(*store.Store)
-	if !ok {
-		return Reconcile{}, fmt.Errorf("providers: the access service's repo is not the table")
-	}
-	p, err := IdentityCenterFromEnv(st, logger)
-	if err != nil {
-		return Reconcile{}, err
-	}
-	svc.Provider = p
-	return Reconcile{Store: st, Provider: p, Audit: svc, Logger: logger}, nil
+// NewReconcile is the reconciler over the table s and the Identity Center
+// provider p, recording drift in the audit log through audit (the
+// reconcile-assignments function: wiring.Reconciler).
+func NewReconcile(s *store.Store, p *identitycenter.Provider, audit *access.Service, logger *slog.Logger) Reconcile {
+	return Reconcile{Store: s, Provider: p, Audit: audit, Logger: logger}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/infra/dynamotest"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/providers"
-	"github.com/jitsudo/jitsudo-serverless/shared/store"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 // TestReconcileRepairsAndAuditsOnce: a live active grant whose assignment
@@ -137,22 +137,23 @@ func TestReconcileGoesOnAfterABrokenTenant(t *testing.T) {
 	}
 }
 
-// TestReconcileFromEnv: the function's wiring refuses the recording
+// TestReconcileWiring: the function's wiring refuses the recording
 // provider (nothing can drift there) and otherwise runs over the table.
-func TestReconcileFromEnv(t *testing.T) {
+func TestReconcileWiring(t *testing.T) {
 	e := newEnv(t)
 	_, _, table := dynamotest.New(t)
-	t.Setenv(store.EnvTableName, table)
-	t.Setenv(store.EnvDynamoDBEndpoint, dynamotest.Endpoint(t))
+	t.Setenv("TABLE_NAME", table)
+	t.Setenv("DYNAMODB_ENDPOINT", dynamotest.Endpoint(t))
 	t.Setenv("STATE_MACHINE_ARN", "arn:aws:states:us-east-1:000000000000:stateMachine:access-request")
-	for _, p := range []string{"", providers.Recording} {
-		t.Setenv(providers.EnvProvider, p)
-		if _, err := providers.ReconcileFromEnv(context.Background(), slog.New(slog.DiscardHandler)); err == nil {
+	t.Setenv("PROVIDER_ENDPOINT", e.url)
+	for _, p := range []string{"", "recording"} {
+		t.Setenv("PROVIDER", p)
+		if _, err := wiring.Reconcile(context.Background(), slog.New(slog.DiscardHandler), providers.IdentityCenter, providers.NewReconcile); err == nil {
 			t.Fatalf("PROVIDER=%q: the reconciler must refuse it", p)
 		}
 	}
-	t.Setenv(providers.EnvProvider, providers.IdentityCenter)
-	r, err := providers.ReconcileFromEnv(context.Background(), slog.New(slog.DiscardHandler))
+	t.Setenv("PROVIDER", "identitycenter")
+	r, err := wiring.Reconcile(context.Background(), slog.New(slog.DiscardHandler), providers.IdentityCenter, providers.NewReconcile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
-	"github.com/jitsudo/jitsudo-serverless/shared/api"
+	"github.com/jitsudo/jitsudo-serverless/shared/wiring"
 )
 
 func main() {
@@ -54,7 +54,7 @@ func run(addr, envFile, logFile, dynamo, slackURL string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	limits, err := api.LimitsFromEnv() // RATE_LIMIT_*, MAX_MESSAGES_PER_REQUEST, as in AWS
+	limits, err := wiring.Limits() // RATE_LIMIT_*, MAX_MESSAGES_PER_REQUEST, as in AWS
 	if err != nil {
 		return fail("abuse limits", err)
 	}

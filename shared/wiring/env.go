@@ -1,21 +1,29 @@
-// Package config is where every function reads its environment: one table
-// (Vars) of every variable a function may read, and readers (String,
-// Lookup, Duration) that refuse a name the table does not declare. The
-// table is the one docs/configuration.md documents; tests check that the
-// two agree, that template.yaml sets only declared variables and every
-// variable the table says it sets, and that no other package reads the
-// environment itself.
+// Package wiring is the composition root: every function's main.go calls
+// it, and it is the only package that reads the environment. One table
+// (Vars) declares every variable a function may read; the readers refuse
+// a name the table does not declare. docs/configuration.md documents the
+// table, and tests check that the two agree, that template.yaml sets only
+// declared variables and every variable the table says it sets, and that
+// no other package reads the environment.
 //
-// Wiring — building the store, the workflow client, the provider from
-// this configuration — stays with each package's *FromEnv constructor,
-// which reads its variables here. One package building every client would
-// link every AWS SDK client into every function: Go keeps the package
-// initialization of everything imported, and measured on get-grant
-// (arm64, make build's flags) importing the audit (KMS, S3), platform-key
-// (SSM), provider (STS, SSO Admin, Identity Store) and SNS wiring grows it
-// from 11.2 MB to 13.3 MB, +19 % for code it never runs, and to the edge
-// of the binaries' budget (the Makefile's MAX_BINARY_BYTES).
-package config
+// From that configuration it builds what the functions run with: the
+// store, the workflow client, the access service, the API's Deps, the
+// workers, the sweeper, the outbox relay, the notification dispatcher,
+// the audit chain's extender and verifier, the authorizer, the page. The
+// domain packages take their dependencies as arguments and read nothing.
+//
+// It does not import the clients of the AWS services only some functions
+// call (Identity Center's STS, SSO Admin and Identity Store; SNS; KMS and
+// S3; SSM). Go keeps the package initialization of everything a binary
+// imports, and measured on get-grant (arm64, make build's flags) linking
+// them all grows it from 11.2 MB to 13.3 MB, +19 % for code it never
+// runs, at the edge of the binaries' budget (the Makefile's
+// MAX_BINARY_BYTES). A function that needs one passes its adapter's
+// constructor as an Option (WithProvider(providers.IdentityCenter),
+// WithAuditKeys(awsaudit.NewKMSSigner, awsaudit.NewS3Anchors), …); wiring
+// reads the adapter's configuration and calls it. A variable that needs
+// an adapter the function was not built with is an error at cold start.
+package wiring
 
 import (
 	"fmt"
@@ -108,30 +116,30 @@ var declared = func() map[string]bool {
 // Declared reports whether name is in Vars.
 func Declared(name string) bool { return declared[name] }
 
-// Lookup is os.LookupEnv for a declared variable, untrimmed. An undeclared
+// lookup is os.LookupEnv for a declared variable, untrimmed. An undeclared
 // name is a programming error: it panics (at cold start, where functions
 // read their configuration; the tests start every function).
-func Lookup(name string) (string, bool) {
+func lookup(name string) (string, bool) {
 	if !declared[name] {
-		panic(fmt.Sprintf("config: %s is not declared in config.Vars", name))
+		panic(fmt.Sprintf("wiring: %s is not declared in wiring.Vars", name))
 	}
 	return os.LookupEnv(name)
 }
 
-// Raw is the declared variable's value as it is (a secret may end in
+// raw is the declared variable's value as it is (a secret may end in
 // spaces).
-func Raw(name string) string {
-	v, _ := Lookup(name)
+func raw(name string) string {
+	v, _ := lookup(name)
 	return v
 }
 
-// String is the declared variable's value, trimmed; "" when unset.
-func String(name string) string { return strings.TrimSpace(Raw(name)) }
+// str is the declared variable's value, trimmed; "" when unset.
+func str(name string) string { return strings.TrimSpace(raw(name)) }
 
-// Duration is the declared variable as a positive Go duration, def when
+// duration is the declared variable as a positive Go duration, def when
 // it is unset or empty.
-func Duration(name string, def time.Duration) (time.Duration, error) {
-	v := String(name)
+func duration(name string, def time.Duration) (time.Duration, error) {
+	v := str(name)
 	if v == "" {
 		return def, nil
 	}
