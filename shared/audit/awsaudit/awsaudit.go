@@ -92,6 +92,8 @@ type S3Anchors struct {
 	// RetentionDays > 0 puts each object under Object Lock in
 	// COMPLIANCE mode until that many days from now.
 	RetentionDays int
+	// PageSize is the listings' MaxKeys (0: S3's default, 1000).
+	PageSize int32
 }
 
 const invBase = int64(999999999999999999) // 18 nines: seqs stay below
@@ -160,9 +162,14 @@ func (a S3Anchors) Get(ctx context.Context, tenant string, seq int64) (audit.Che
 }
 
 // list returns the seqs of the tenant's anchors, newest first, from
-// startSeq down (startSeq < 0: from the newest), at most max.
-func (a S3Anchors) list(ctx context.Context, tenant string, startSeq int64, max int) ([]int64, error) {
+// startSeq down (startSeq < 0: from the newest) to minSeq, at most max.
+// The keys list in ascending order, so seqs come in descending order: the
+// listing stops at the first seq below minSeq.
+func (a S3Anchors) list(ctx context.Context, tenant string, startSeq, minSeq int64, max int) ([]int64, error) {
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(a.Bucket), Prefix: aws.String(a.Prefix + tenant + "/")}
+	if a.PageSize > 0 {
+		in.MaxKeys = aws.Int32(a.PageSize)
+	}
 	if startSeq >= 0 {
 		in.StartAfter = aws.String(a.key(tenant, startSeq+1))
 	}
@@ -174,6 +181,9 @@ func (a S3Anchors) list(ctx context.Context, tenant string, startSeq int64, max 
 		}
 		for _, o := range page.Contents {
 			if n, ok := a.seqOf(tenant, aws.ToString(o.Key)); ok {
+				if n < minSeq {
+					return out, nil
+				}
 				out = append(out, n)
 				if len(out) >= max {
 					return out, nil
@@ -188,7 +198,7 @@ func (a S3Anchors) list(ctx context.Context, tenant string, startSeq int64, max 
 }
 
 func (a S3Anchors) Latest(ctx context.Context, tenant string) (audit.Checkpoint, bool, error) {
-	s, err := a.list(ctx, tenant, -1, 1)
+	s, err := a.list(ctx, tenant, -1, 0, 1)
 	if err != nil || len(s) == 0 {
 		return audit.Checkpoint{}, false, err
 	}
@@ -196,7 +206,7 @@ func (a S3Anchors) Latest(ctx context.Context, tenant string) (audit.Checkpoint,
 }
 
 func (a S3Anchors) Range(ctx context.Context, tenant string, from, to int64) ([]audit.Checkpoint, error) {
-	s, err := a.list(ctx, tenant, to, 1<<30)
+	s, err := a.list(ctx, tenant, to, from, 1<<30)
 	if err != nil {
 		return nil, err
 	}
@@ -215,5 +225,3 @@ func (a S3Anchors) Range(ctx context.Context, tenant string, from, to int64) ([]
 	}
 	return out, nil
 }
-
-// Environment of the anchor store.
