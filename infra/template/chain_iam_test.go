@@ -167,9 +167,40 @@ func checkChainKeyUse(tp *tmpl) []string {
 	return probs
 }
 
+// anchorBucketPolicyDoc is the anchor bucket's policy, exactly: nobody
+// puts a delete marker over an anchor.
+const anchorBucketPolicyDoc = `{"Statement":[{"Action":"s3:DeleteObject","Effect":"Deny","Principal":"*",` +
+	`"Resource":"Sub:${AuditAnchorBucket.Arn}/*","Sid":"NoDeleteMarkersOverAnchors"}],"Version":"2012-10-17"}`
+
+// checkAnchorBucket: the anchors' bucket has Object Lock and versioning,
+// and exactly one bucket policy, anchorBucketPolicyDoc.
+func checkAnchorBucket(tp *tmpl) []string {
+	var probs []string
+	b, err := tp.cfn.GetS3BucketWithName("AuditAnchorBucket")
+	if err != nil {
+		return []string{err.Error()}
+	}
+	if b.ObjectLockEnabled == nil || !*b.ObjectLockEnabled || b.VersioningConfiguration == nil || b.VersioningConfiguration.Status != "Enabled" {
+		probs = append(probs, "AuditAnchorBucket: Object Lock and versioning must be enabled")
+	}
+	var docs []string
+	for id, p := range tp.cfn.GetAllS3BucketPolicyResources() {
+		if p.Bucket != "Ref:AuditAnchorBucket" {
+			continue
+		}
+		d, _ := json.Marshal(p.PolicyDocument)
+		docs = append(docs, id+": "+string(d))
+	}
+	if len(docs) != 1 || !strings.HasSuffix(docs[0], ": "+anchorBucketPolicyDoc) {
+		probs = append(probs, fmt.Sprintf("AuditAnchorBucket: want one bucket policy %s; have %v", anchorBucketPolicyDoc, docs))
+	}
+	return probs
+}
+
 func TestAuditChainLeastPrivilege(t *testing.T) {
 	tp := loadTemplate(t)
 	report(t, append(checkChainWriteDeny(tp), checkChainKeyUse(tp)...))
+	report(t, checkAnchorBucket(tp))
 	// Who holds the deny, and the authorizer's reads: checkSettings.
 	report(t, checkSettings(tp))
 }
@@ -203,6 +234,13 @@ func TestAuditChainChecksDetectBreakage(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { mustCatch(t, orig, c.old, c.new, both) })
+	}
+	for _, c := range []struct{ name, old, new string }{
+		{"delete markers allowed", "            Action: s3:DeleteObject\n            Resource: !Sub \"${AuditAnchorBucket.Arn}/*\"", "            Action: s3:DeleteObjectTagging\n            Resource: !Sub \"${AuditAnchorBucket.Arn}/*\""},
+		{"deny on a prefix only", "            Resource: !Sub \"${AuditAnchorBucket.Arn}/*\"", "            Resource: !Sub \"${AuditAnchorBucket.Arn}/anchors/x/*\""},
+		{"no object lock", "      ObjectLockEnabled: true\n", "      ObjectLockEnabled: false\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) { mustCatch(t, orig, c.old, c.new, checkAnchorBucket) })
 	}
 	t.Run("extender without its schedule", func(t *testing.T) {
 		mustCatch(t, orig, "        Anchor:\n          Type: Schedule\n", "        Anchor:\n          Type: SQS\n", checkBackground)
