@@ -127,26 +127,30 @@ func provider(st *store.Store, logger *slog.Logger, a adapters) (access.Provider
 	}
 }
 
-// Service is the access.Service a worker runs with: the table (Store), the
-// tenant's compiled policies (cached per rule-set version for the life of
-// the warm Lambda), the workflow (Workflow) and the provider (WithProvider;
+// core is what every access-changing function runs over: the table
+// (Store), the workflow (Workflow) and the provider (WithProvider;
 // without: workflow.NoProvider).
-func Service(ctx context.Context, logger *slog.Logger, opts ...Option) (*access.Service, error) {
-	svc, _, err := service(ctx, logger, collect(opts))
-	return svc, err
-}
-
-// service is Service returning the store under it too.
-func service(ctx context.Context, logger *slog.Logger, a adapters) (*access.Service, *store.Store, error) {
+func core(ctx context.Context, logger *slog.Logger, a adapters) (*store.Store, *workflow.SFN, access.Provider, error) {
 	st, err := Store(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	wf, err := Workflow()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	prov, err := provider(st, logger, a)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return st, wf, prov, nil
+}
+
+// service is the access.Service a worker runs with, over core, with the
+// tenants' compiled policies (cached per rule-set version for the life of
+// the warm Lambda), and the store under it.
+func service(ctx context.Context, logger *slog.Logger, a adapters) (*access.Service, *store.Store, error) {
+	st, wf, prov, err := core(ctx, logger, a)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -253,15 +257,7 @@ func topic() (string, error) {
 // limits (Limits) and the page's configuration (WebConfig).
 func Deps(ctx context.Context, logger *slog.Logger, opts ...Option) (api.Deps, error) {
 	a := collect(opts)
-	st, err := Store(ctx)
-	if err != nil {
-		return api.Deps{}, err
-	}
-	wf, err := Workflow()
-	if err != nil {
-		return api.Deps{}, err
-	}
-	prov, err := provider(st, logger, a)
+	st, wf, prov, err := core(ctx, logger, a)
 	if err != nil {
 		return api.Deps{}, err
 	}
@@ -352,11 +348,7 @@ func Relay(ctx context.Context, logger *slog.Logger, opts ...Option) (*outbox.Co
 	if a.publisher == nil {
 		return nil, errors.New("wiring: the relay needs WithPublisher")
 	}
-	st, err := Store(ctx)
-	if err != nil {
-		return nil, err
-	}
-	wf, err := Workflow()
+	st, wf, _, err := core(ctx, logger, a)
 	if err != nil {
 		return nil, err
 	}
@@ -513,7 +505,7 @@ func Reconcile[P access.Provider, R any](ctx context.Context, logger *slog.Logge
 // set, that SSM SecureString through the adapter (WithPlatformKeyParameter);
 // without it, on a local stack only (DYNAMODB_ENDPOINT on loopback),
 // PLATFORM_ADMIN_KEY (empty: the platform identity is disabled). In AWS
-// the key is never read from a plain variable: errNoPlatformKey.
+// the key is never read from a plain variable: ErrNoPlatformKey.
 func platformKey(ctx context.Context, a adapters) (string, error) {
 	name := str("PLATFORM_ADMIN_KEY_PARAMETER")
 	plain := str("PLATFORM_ADMIN_KEY")
