@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/jitsudo/jitsudo-serverless/infra/devstack"
 	"github.com/jitsudo/jitsudo-serverless/shared/auth/principal"
+	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
 
 // signIn runs the Approvals page's sign-in against a tenant's dev IdP:
@@ -98,6 +100,34 @@ func getJSON(t *testing.T, u string, out any) {
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		t.Fatalf("%s: %v", u, err)
 	}
+}
+
+// TestDefaultIssuerGhostTenant: a token of the deployment's default issuer
+// naming a tenant that was never created is refused at the gateway: no
+// settings or rules are written under that tenant's partition.
+func TestDefaultIssuerGhostTenant(t *testing.T) {
+	e := newEnv(t)
+	tok, err := e.st.Issuer.Mint(map[string]any{"sub": "dana", "aud": e.st.Audience, "tenant_id": "ghost", "groups": []string{"jitsudo-admins"}}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghost := devstack.BearerHeaders("ghost", tok)
+	e.wantErr(http.StatusUnauthorized, "unauthorized", "PUT", "/v1/settings/aws", ghost, map[string]any{
+		"instance_arn": "arn:aws:sso:::instance/ssoins-1234567890abcdef", "identity_store_id": "d-1234567890",
+		"region": "eu-west-1", "role_arn": "arn:aws:iam::123456789012:role/jitsudo-provisioner"})
+	e.wantErr(http.StatusUnauthorized, "unauthorized", "POST", "/v1/policy-rules", ghost, stagingRule("ghost-rule", 600))
+	if _, err := e.st.Store.GetAWSSettings(t.Context(), "ghost"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("settings under a tenant never created: %v", err)
+	}
+	// A tenant the platform created, without identity settings: the
+	// default issuer's tokens work for it. (The authorizer caches a
+	// tenant's absence like its settings, auth.DefaultIdentityTTL.)
+	e.want(http.StatusCreated, "POST", "/v1/tenants", e.platform(), map[string]string{"id": "latecomer", "name": "Latecomer"})
+	tok, err = e.st.Issuer.Mint(map[string]any{"sub": "dana", "aud": e.st.Audience, "tenant_id": "latecomer"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.want(http.StatusOK, "GET", "/v1/requests", devstack.BearerHeaders("latecomer", tok), nil)
 }
 
 // TestTenantSignIn: the sign-in discovery and the page's sign-in at each

@@ -11,7 +11,9 @@
 //     "none" and HS256 key-confusion tokens are refused), iss, aud, and exp,
 //     nbf, iat with Config.ClockSkew (default 60s) of leeway. exp is required.
 //     The tenant claim (default "tenant_id") must equal X-Tenant-ID, else 403
-//     tenant_mismatch; a token with no tenant claim is 401. Users get the
+//     tenant_mismatch; a token with no tenant claim is 401, and so is one of
+//     the default issuer for a tenant that does not exist (the issuer serves
+//     every tenant; nothing is written under one never created). Users get the
 //     scopes requests:read and requests:write, plus admin when one of their
 //     groups (claim default "groups") equals Config.AdminGroup (default
 //     "jitsudo-admins").

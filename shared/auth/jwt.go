@@ -66,10 +66,11 @@ func (a *Authorizer) authenticateBearer(ctx context.Context, tenant, header stri
 	}
 	// Which issuers this tenant trusts: its own (settings), and the
 	// default issuer when it has none or still accepts it (migration).
-	idp, err := a.tenantIdentity(ctx, tenant)
+	te, err := a.tenantIdentity(ctx, tenant)
 	if err != nil {
 		return Identity{}, unavailable("tenant identity settings unavailable", err)
 	}
+	idp := te.settings
 	var (
 		v         *oidc.IDTokenVerifier
 		audiences []string
@@ -135,6 +136,11 @@ func (a *Authorizer) authenticateBearer(ctx context.Context, tenant, header stri
 		return Identity{}, unauthorized(fmt.Sprintf("token claim %q is not a string", a.cfg.TenantClaim), nil)
 	case tclaim != tenant:
 		return Identity{}, &Error{Status: 403, Code: CodeTenantMismatch, Message: "the token belongs to another tenant than X-Tenant-ID"}
+	}
+	// The default issuer names any tenant; only an existing one is served
+	// (no settings or data written under a tenant never created).
+	if te.missing {
+		return Identity{}, unauthorized("no such tenant", fmt.Errorf("tenant %q does not exist", tenant))
 	}
 
 	// A person is (issuer, subject): the default issuer's people keep the

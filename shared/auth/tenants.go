@@ -17,9 +17,12 @@ import (
 
 // IdentitySource gives a tenant's own identity provider settings
 // (*store.Store implements it); store.ErrNotFound means the tenant has
-// none and signs in with the deployment's default issuer.
+// none and signs in with the deployment's default issuer — if it exists
+// (GetTenant): the default issuer serves every tenant, so a token of it
+// may name one that was never created, and is refused then.
 type IdentitySource interface {
 	GetIdentitySettings(ctx context.Context, tenantID string) (store.IdentitySettings, error)
+	GetTenant(ctx context.Context, id string) (store.Tenant, error)
 }
 
 // Defaults of the per-tenant issuer caches.
@@ -37,6 +40,7 @@ const (
 
 type tenantEntry struct {
 	settings *store.IdentitySettings // nil: the tenant has none
+	missing  bool                    // no settings and no tenant
 	at       time.Time
 }
 
@@ -53,32 +57,41 @@ func newTenantIssuers(maxIssuers int) *tenantIssuers {
 	return &tenantIssuers{tenants: newLRU[string, tenantEntry](maxTenantEntries), verifiers: newLRU[string, *oidc.IDTokenVerifier](maxIssuers)}
 }
 
-// tenantIdentity returns the tenant's identity settings (nil: none), from
-// the cache when younger than the TTL.
-func (a *Authorizer) tenantIdentity(ctx context.Context, tenant string) (*store.IdentitySettings, error) {
+// tenantIdentity returns the tenant's identity settings (settings nil:
+// none; missing: nor is there such a tenant), from the cache when younger
+// than the TTL. Without an IdentitySource every tenant uses the default
+// issuer and none is missing.
+func (a *Authorizer) tenantIdentity(ctx context.Context, tenant string) (tenantEntry, error) {
 	if a.cfg.Identities == nil {
-		return nil, nil
+		return tenantEntry{}, nil
 	}
 	now := a.now()
 	a.issuers.mu.Lock()
 	e, ok := a.issuers.tenants.get(tenant)
 	a.issuers.mu.Unlock()
 	if ok && now.Sub(e.at) < a.cfg.IdentityTTL && now.Sub(e.at) >= 0 {
-		return e.settings, nil
+		return e, nil
 	}
 	s, err := a.cfg.Identities.GetIdentitySettings(ctx, tenant)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		e = tenantEntry{at: now}
+		_, err := a.cfg.Identities.GetTenant(ctx, tenant)
+		switch {
+		case errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalidTenant):
+			e.missing = true
+		case err != nil:
+			return tenantEntry{}, err
+		}
 	case err != nil:
-		return nil, err
+		return tenantEntry{}, err
 	default:
 		e = tenantEntry{settings: &s, at: now}
 	}
 	a.issuers.mu.Lock()
 	a.issuers.tenants.put(tenant, e)
 	a.issuers.mu.Unlock()
-	return e.settings, nil
+	return e, nil
 }
 
 // tenantVerifier returns the verifier of a tenant issuer (signature, iss;

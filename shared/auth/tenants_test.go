@@ -66,10 +66,24 @@ func (s *idpServer) mint(t testing.TB, now time.Time, claims map[string]any) str
 	return tok
 }
 
+// memIdentities holds identity settings and tenants in memory: a tenant
+// exists when it has settings or is in tenants.
 type memIdentities struct {
-	mu    sync.Mutex
-	m     map[string]store.IdentitySettings
-	calls int
+	mu          sync.Mutex
+	m           map[string]store.IdentitySettings
+	tenants     map[string]bool
+	calls       int // settings reads
+	tenantReads int
+}
+
+func (m *memIdentities) GetTenant(_ context.Context, id string) (store.Tenant, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tenantReads++
+	if _, ok := m.m[id]; !ok && !m.tenants[id] {
+		return store.Tenant{}, fmt.Errorf("tenant: %w", store.ErrNotFound)
+	}
+	return store.Tenant{ID: id}, nil
 }
 
 func (m *memIdentities) GetIdentitySettings(_ context.Context, tenant string) (store.IdentitySettings, error) {
@@ -100,7 +114,7 @@ func newTenantEnv(t testing.TB) *tenantEnv {
 	e.ids = &memIdentities{m: map[string]store.IdentitySettings{
 		"acme":   e.acme.settings("acme", "api-acme"),
 		"globex": e.glbx.settings("globex", "api-globex"),
-	}}
+	}, tenants: map[string]bool{"initech": true}}
 	m := e.migr.settings("migr", "api-migr")
 	m.AcceptDefaultIssuer = true
 	m.ExtraAudiences = []string{"api-migr-old"}
@@ -158,6 +172,37 @@ func TestTenantIssuersAreNotInterchangeable(t *testing.T) {
 	forged := e.def.mint(t, now, map[string]any{"sub": principal.Qualify(e.acme.url, "alice"), "aud": audience, "tenant_id": "initech"})
 	_, err = e.a.Authenticate(ctx, bearer(forged, "initech"))
 	wantErr(t, err, 401, auth.CodeUnauthorized, "qualified")
+}
+
+// TestDefaultIssuerServesOnlyExistingTenants: the default issuer may name
+// any tenant; one that was never created is refused, so nothing is written
+// under its partition. Whether it exists is cached with the settings.
+func TestDefaultIssuerServesOnlyExistingTenants(t *testing.T) {
+	e := newTenantEnv(t)
+	ctx := context.Background()
+	ghost := e.def.mint(t, e.clk.Now(), map[string]any{"sub": "alice", "aud": audience, "tenant_id": "ghost", "groups": []string{"jitsudo-admins"}})
+	for range 3 {
+		_, err := e.a.Authenticate(ctx, bearer(ghost, "ghost"))
+		wantErr(t, err, 401, auth.CodeUnauthorized, "no such tenant")
+	}
+	if e.ids.calls != 1 || e.ids.tenantReads != 1 {
+		t.Fatalf("reads within the TTL: %d settings, %d tenant", e.ids.calls, e.ids.tenantReads)
+	}
+	// Created: served once the cached answer is older than the TTL.
+	e.ids.mu.Lock()
+	e.ids.tenants["ghost"] = true
+	e.ids.mu.Unlock()
+	e.clk.Add(auth.DefaultIdentityTTL + time.Second)
+	ghost = e.def.mint(t, e.clk.Now(), map[string]any{"sub": "alice", "aud": audience, "tenant_id": "ghost"})
+	if id, err := e.a.Authenticate(ctx, bearer(ghost, "ghost")); err != nil || id.TenantID != "ghost" {
+		t.Fatalf("after the tenant's creation: %+v %v", id, err)
+	}
+	// A tenant with settings is not read again for its existence.
+	acme := e.acme.mint(t, e.clk.Now(), map[string]any{"sub": "alice", "aud": "api-acme"})
+	before := e.ids.tenantReads
+	if _, err := e.a.Authenticate(ctx, bearer(acme, "acme")); err != nil || e.ids.tenantReads != before {
+		t.Fatalf("acme: %v, %d tenant reads", err, e.ids.tenantReads-before)
+	}
 }
 
 // TestSameSubjectTwoIssuersTwoPeople: a tenant migrating from the default
