@@ -211,10 +211,10 @@ func GetSignIn(d Deps) http.Handler {
 		if !auth.ValidTenantID(tenant) {
 			return notFound
 		}
-		// Two reads, the tenant's first: identity settings do not prove a
-		// tenant exists (a token of the default issuer names its tenant,
-		// and the authorizer does not look the tenant up), and an unknown
-		// tenant is a 404 whatever was saved under its name.
+		// Two reads, the tenant's first: an unknown tenant is a 404
+		// whatever is stored under its name (settings written before the
+		// authorizer refused default-issuer tokens of tenants that do not
+		// exist, or by hand).
 		if _, err := d.Store.GetTenant(r.Context(), tenant); errors.Is(err, store.ErrNotFound) {
 			return notFound
 		} else if err != nil {
