@@ -281,12 +281,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		form, _ = url.ParseQuery(string(body))
 		op = form.Get("Action")
 	}
-	key, region, _ := credentialScope(r.Header.Get("Authorization"))
+	sc := credentialScope(r.Header.Get("Authorization"))
 
 	p.mu.Lock()
-	status, code, msg := p.badSignature(r, body, target == "")
+	status, code, msg := p.badSignature(r, body, sc, target == "")
 	if status == 0 {
-		status, code, msg = p.refuse(op, key, form, body)
+		status, code, msg = p.refuse(op, sc.key, form, body)
 	}
 	if status != 0 {
 		p.rejected[op]++
@@ -298,7 +298,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	p.calls = append(p.calls, Call{Op: op, AccessKeyID: key, Region: region, Time: time.Now()})
+	p.calls = append(p.calls, Call{Op: op, AccessKeyID: sc.key, Region: sc.region, Time: time.Now()})
 	f := p.opFaults(op)
 	var fault string
 	var lose bool
@@ -617,19 +617,22 @@ func statusBody(op, id, status, reason string, in map[string]any) []byte {
 	return b
 }
 
-// credentialScope reads the access key id, region and service of a SigV4
-// Authorization header ("AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, ...").
-func credentialScope(h string) (key, region, service string) {
+// scope is a SigV4 credential scope's access key id, region and service.
+type scope struct{ key, region, service string }
+
+// credentialScope reads the scope of a SigV4 Authorization header
+// ("AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, ...").
+func credentialScope(h string) scope {
 	_, cred, ok := strings.Cut(h, "Credential=")
 	if !ok {
-		return "", "", ""
+		return scope{}
 	}
 	cred, _, _ = strings.Cut(cred, ",")
 	f := strings.Split(cred, "/")
 	if len(f) != 5 {
-		return "", "", ""
+		return scope{}
 	}
-	return f[0], f[2], f[3]
+	return scope{key: f[0], region: f[2], service: f[3]}
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, msg string) {

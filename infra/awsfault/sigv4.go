@@ -30,13 +30,12 @@ func (p *Proxy) RequireSignatures(keys map[string]string) {
 
 // badSignature says why r's signature does not verify ("" if it does, or
 // if signatures are not required); callers hold p.mu.
-func (p *Proxy) badSignature(r *http.Request, body []byte, sts bool) (status int, code, msg string) {
+func (p *Proxy) badSignature(r *http.Request, body []byte, sc scope, sts bool) (status int, code, msg string) {
 	if p.secrets == nil {
 		return 0, "", ""
 	}
 	auth := r.Header.Get("Authorization")
-	key, region, service := credentialScope(auth)
-	secret, ok := p.secrets[key]
+	secret, ok := p.secrets[sc.key]
 	if !ok {
 		if sts {
 			return http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid."
@@ -67,8 +66,8 @@ func (p *Proxy) badSignature(r *http.Request, body []byte, sts bool) (status int
 		}
 	}
 	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: key, SecretAccessKey: secret, SessionToken: r.Header.Get("X-Amz-Security-Token")}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, region, at); err != nil {
+	creds := aws.Credentials{AccessKeyID: sc.key, SecretAccessKey: secret, SessionToken: r.Header.Get("X-Amz-Security-Token")}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), sc.service, sc.region, at); err != nil {
 		return http.StatusForbidden, "IncompleteSignature", err.Error()
 	}
 	_, want, _ := strings.Cut(req.Header.Get("Authorization"), "Signature=")

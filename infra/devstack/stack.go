@@ -324,7 +324,7 @@ func FunctionsWith(s *store.Store, wf *Workflow, n *Notifications, logger *slog.
 	for name, ctor := range api.Constructors() {
 		deps := api.NewDeps(s, wf.API, wf.Provider, logger.With("function", name))
 		deps.Access.Now = wf.Clock.Now
-		deps.Notify.Mode, deps.Notify.Guard.Mode = notify.ModeLocal, notify.ModeLocal
+		deps.Notify.Guard.Mode = notify.ModeLocal
 		for _, o := range opts {
 			o(&deps)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/jitsudo/jitsudo-serverless/infra/stepfunctions"
 	"github.com/jitsudo/jitsudo-serverless/shared/access"
+	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/recording"
 	"github.com/jitsudo/jitsudo-serverless/shared/routes"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
@@ -123,7 +124,7 @@ func startWorkflow(ctx context.Context, s *store.Store, prov access.Provider, la
 	// plus an offset a test may set.
 	wf.WorkerClock = &Clock{Origin: clock.Origin, Scale: clock.Scale}
 	wf.Driver = &workflow.Driver{Repo: s, Workflow: wf.SFN, Logger: logger.With("function", "relay-outbox", "half", "drive")}
-	svc := &access.Service{Repo: s, Policies: workflow.Policies(s), Workflow: wf.SFN, Provider: wf.Provider,
+	svc := &access.Service{Repo: s, Policies: policy.NewCache().Source(s), Workflow: wf.SFN, Provider: wf.Provider,
 		Now: wf.WorkerClock.Now, Logger: logger.With("function", "workers")}
 	wf.Workers = &workflow.Workers{Service: svc, Workflow: wf.SFN, Now: wf.WorkerClock.Now, Logger: logger.With("function", "workers")}
 	wf.Sweeper = &workflow.Sweeper{Index: s, Service: svc, Now: clock.Base, Logger: logger.With("function", "sweep-overdue")}

@@ -36,16 +36,11 @@ var (
 	endpoint string
 	external bool
 	client   *dynamodb.Client
-	setupErr error
 )
 
 func setup() {
 	endpoint = os.Getenv(EnvEndpoint)
 	external = endpoint != ""
-	region := os.Getenv("AWS_REGION")
-	if region == "" {
-		region = "us-east-1"
-	}
 	if !external {
 		// Lives as long as the test process.
 		endpoint, _ = dynamolocal.Start()
@@ -53,15 +48,12 @@ func setup() {
 		client = dynamolocal.Client(endpoint)
 		return
 	}
-	client = store.NewClient(wiring.AWSConfig(endpoint, region))
+	client = store.NewClient(wiring.AWSConfig(endpoint, "")) // region: AWS_REGION, else us-east-1
 }
 
 func shared(t testing.TB) *dynamodb.Client {
 	t.Helper()
 	once.Do(setup)
-	if setupErr != nil {
-		t.Fatalf("dynamotest: client for %s: %v", endpoint, setupErr)
-	}
 	return client
 }
 

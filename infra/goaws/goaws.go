@@ -2,7 +2,7 @@
 // goaws (github.com/Admiral-Piett/goaws, pinned as a `tool` in go.mod) as a
 // child process on a free port with a generated config, for tests and the
 // local dev stack. The real aws-sdk-go-v2 SNS client talks to it through
-// BaseEndpoint (Server.SNS, snspub.NewSNSClient).
+// BaseEndpoint (Server.SNS, snspub.Open).
 //
 // What goaws v0.4.5 does and does not do, found by reading its source and
 // pinned by this package's tests:

@@ -210,15 +210,15 @@ func FunctionEnv(endpoint, table string) []string {
 		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "LOG_LEVEL=info",
 		"PLATFORM_ADMIN_KEY=" + EventPlatformKey, "API_KEY_CACHE_TTL=0",
 		"STATE_MACHINE_ARN=" + EventStateMachineARN, "SFN_ENDPOINT=http://127.0.0.1:9",
-		"NOTIFY_MODE" + "=" + string(notify.ModeAWS), // as template.yaml's Globals
+		"NOTIFY_MODE=" + string(notify.ModeAWS), // as template.yaml's Globals
 		// The local stand-in provider (built in by LocalTags); a fixture
 		// that runs Identity Center overrides it.
-		"PROVIDER" + "=" + "recording",
-		"PROVIDER_MODE" + "=identitycenter", // ProviderMode's default
+		"PROVIDER=recording",
+		"PROVIDER_MODE=identitycenter", // ProviderMode's default
 		// The audit chain's local key and anchors (verify-audit-log,
 		// extend-audit-chain; a fixture may override the directory).
-		"AUDIT_MAC_KEY" + "=" + EventAuditKey,
-		"AUDIT_ANCHOR_DIR" + "=" + filepath.Join(os.TempDir(), "jitsudo-invoke-audit-anchors"),
+		"AUDIT_MAC_KEY=" + EventAuditKey,
+		"AUDIT_ANCHOR_DIR=" + filepath.Join(os.TempDir(), "jitsudo-invoke-audit-anchors"),
 	}
 }
 

@@ -29,10 +29,9 @@ import (
 
 // NotifyDeps is what the channel routes need beyond the table.
 type NotifyDeps struct {
+	// Guard checks a webhook URL's host (DNS) when a channel is saved; its
 	// Mode selects the URL rules: notify.ModeAWS (https only, no private
 	// addresses) or notify.ModeLocal (also http to loopback).
-	Mode notify.Mode
-	// Guard checks a webhook URL's host (DNS) when a channel is saved.
 	Guard notify.Guard
 	// Subscriptions and TopicARN manage email channels (nil: email
 	// channels are refused with 503).
@@ -215,7 +214,7 @@ func CreateChannel(d Deps) http.Handler {
 			return err
 		}
 		now := d.now()
-		ch, err := notify.NewChannel(d.Notify.Mode, id.TenantID, notify.NewChannelID(now), in, now)
+		ch, err := notify.NewChannel(d.Notify.Guard.Mode, id.TenantID, notify.NewChannelID(now), in, now)
 		if err != nil {
 			return channelError(err)
 		}
@@ -266,7 +265,7 @@ func UpdateChannel(d Deps) http.Handler {
 		if expect != 0 && expect != cur.Version {
 			return httpapi.Errorf(http.StatusConflict, "conflict", "the channel is at version %d", cur.Version)
 		}
-		next, err := notify.UpdateChannel(d.Notify.Mode, cur, in, d.now())
+		next, err := notify.UpdateChannel(d.Notify.Guard.Mode, cur, in, d.now())
 		if err != nil {
 			return channelError(err)
 		}

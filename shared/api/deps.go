@@ -5,7 +5,6 @@
 package api
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
@@ -53,11 +52,7 @@ type Deps struct {
 func NewDeps(s *store.Store, wf access.Workflow, prov access.Provider, logger *slog.Logger) Deps {
 	d := Deps{Store: s, Policies: policy.NewCache(), Logger: logger, Now: time.Now}
 	d.Access = &access.Service{Repo: s, Workflow: wf, Provider: prov, Now: time.Now, Logger: logger,
-		UsersByEmail: s.UsersByEmail, Limiter: s, Limits: access.DefaultLimits(),
-		Policies: func(ctx context.Context, tenant string) (*policy.PolicySet, error) {
-			ps, _, err := d.Policies.Current(ctx, d.Store, tenant)
-			return ps, err
-		}}
+		UsersByEmail: s.UsersByEmail, Limiter: s, Limits: access.DefaultLimits(), Policies: d.Policies.Source(s)}
 	return d
 }
 

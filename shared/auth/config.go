@@ -89,10 +89,6 @@ type Config struct {
 // ParseKeyCacheTTL reads API_KEY_CACHE_TTL: a Go duration ("30s", "2m")
 // or a number of seconds, from 0 (no cache) to an hour.
 func ParseKeyCacheTTL(v string) (time.Duration, error) {
-	return parseDuration(v)
-}
-
-func parseDuration(v string) (time.Duration, error) {
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 		if n < 0 || n > 3600 {
 			return 0, fmt.Errorf("seconds out of range 0..3600")

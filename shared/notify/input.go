@@ -9,10 +9,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/jitsudo/jitsudo-serverless/shared/validation"
-
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/freetext"
+	"github.com/jitsudo/jitsudo-serverless/shared/validation"
 )
 
 // Input limits.

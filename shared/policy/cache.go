@@ -100,6 +100,15 @@ type RuleSets interface {
 	LoadRuleSet(ctx context.Context, tenantID string) ([]Rule, int64, error)
 }
 
+// Source is Current without the version, over src: what the access
+// service takes (access.PolicySource).
+func (c *Cache) Source(src RuleSets) func(ctx context.Context, tenantID string) (*PolicySet, error) {
+	return func(ctx context.Context, tenantID string) (*PolicySet, error) {
+		ps, _, err := c.Current(ctx, src, tenantID)
+		return ps, err
+	}
+}
+
 // Current returns the tenant's compiled rule set at its current version
 // in src, and that version: one read of the version per call, the rules
 // loaded and compiled only when it moved.

@@ -23,6 +23,7 @@ import (
 	"github.com/jitsudo/jitsudo-serverless/shared/events"
 	"github.com/jitsudo/jitsudo-serverless/shared/notify"
 	"github.com/jitsudo/jitsudo-serverless/shared/outbox"
+	"github.com/jitsudo/jitsudo-serverless/shared/policy"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 	"github.com/jitsudo/jitsudo-serverless/shared/web"
 	"github.com/jitsudo/jitsudo-serverless/shared/workflow"
@@ -154,7 +155,7 @@ func service(ctx context.Context, logger *slog.Logger, a adapters) (*access.Serv
 	if err != nil {
 		return nil, nil, err
 	}
-	return &access.Service{Repo: st, Policies: workflow.Policies(st), Workflow: wf, Provider: prov, Now: time.Now, Logger: logger}, st, nil
+	return &access.Service{Repo: st, Policies: policy.NewCache().Source(st), Workflow: wf, Provider: prov, Now: time.Now, Logger: logger}, st, nil
 }
 
 // maxLimitSetting bounds a configured limit (a typo like 1e9 is refused,
@@ -262,10 +263,9 @@ func Deps(ctx context.Context, logger *slog.Logger, opts ...Option) (api.Deps, e
 		return api.Deps{}, err
 	}
 	d := api.NewDeps(st, wf, prov, logger)
-	if d.Notify.Mode, err = notifyMode(); err != nil {
+	if d.Notify.Guard.Mode, err = notifyMode(); err != nil {
 		return api.Deps{}, err
 	}
-	d.Notify.Guard.Mode = d.Notify.Mode
 	d.Notify.Tester = &notify.Dispatcher{Channels: st, Guard: d.Notify.Guard, Logger: logger}
 	if a.subscriptions != nil {
 		if d.Notify.TopicARN, err = topic(); err != nil {
@@ -448,14 +448,14 @@ func auditAnchors(a adapters) (audit.AnchorStore, error) {
 // cadence (AUDIT_ANCHOR_EVERY entries, default 100; AUDIT_ANCHOR_INTERVAL,
 // default 1m).
 func Extender(ctx context.Context, logger *slog.Logger, opts ...Option) (*audit.Extender, error) {
-	v, err := Verifier(ctx, opts...)
+	ver, err := Verifier(ctx, opts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &audit.Extender{Repo: v.Repo, Signer: v.Signer, Anchors: v.Anchors, Logger: logger}
-	if v := str("AUDIT_ANCHOR_EVERY"); v != "" {
-		if x.AnchorEvery, err = strconv.ParseInt(v, 10, 64); err != nil || x.AnchorEvery < 1 {
-			return nil, fmt.Errorf("wiring: AUDIT_ANCHOR_EVERY=%q: want a positive integer", v)
+	x := &audit.Extender{Repo: ver.Repo, Signer: ver.Signer, Anchors: ver.Anchors, Logger: logger}
+	if every := str("AUDIT_ANCHOR_EVERY"); every != "" {
+		if x.AnchorEvery, err = strconv.ParseInt(every, 10, 64); err != nil || x.AnchorEvery < 1 {
+			return nil, fmt.Errorf("wiring: AUDIT_ANCHOR_EVERY=%q: want a positive integer", every)
 		}
 	}
 	if x.AnchorInterval, err = duration("AUDIT_ANCHOR_INTERVAL", 0); err != nil {

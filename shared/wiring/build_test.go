@@ -421,7 +421,7 @@ func TestDeps(t *testing.T) {
 		t.Fatal(err)
 	}
 	if d.TenantRoleName != "JitsudoAccess" || d.DefaultIssuer != "https://idp.example" || d.UIClientID != "page" || len(d.Web.ConnectSrc) != 2 ||
-		d.Access.Targets != (access.AccountAssignmentTargets{}) || d.Notify.Mode != notify.ModeLocal || d.Notify.Tester == nil {
+		d.Access.Targets != (access.AccountAssignmentTargets{}) || d.Notify.Guard.Mode != notify.ModeLocal || d.Notify.Tester == nil {
 		t.Fatalf("%+v", d)
 	}
 	if d.Notify.Subscriptions != nil || d.Access.AuditVerifier != nil || d.Access.Provider != (workflow.NoProvider{}) {

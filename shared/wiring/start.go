@@ -84,27 +84,26 @@ func Web(function string) {
 	serve(log, function, site)
 }
 
+// with binds a builder's options.
+func with[D any](build func(context.Context, *slog.Logger, ...Option) (D, error), opts []Option) func(context.Context, *slog.Logger) (D, error) {
+	return func(ctx context.Context, log *slog.Logger) (D, error) { return build(ctx, log, opts...) }
+}
+
 // Task runs one of the workers (a Step Functions task, notify-expiring):
 // pick chooses its handler from Workers (a method value such as
 // w.ExpireGrant).
 func Task(function string, pick func(*workflow.Workers) any, opts ...Option) {
-	start(function, func(ctx context.Context, log *slog.Logger) (*workflow.Workers, error) {
-		return Workers(ctx, log, opts...)
-	}, pick)
+	start(function, with(Workers, opts), pick)
 }
 
 // Sweep runs the sweep-overdue function.
 func Sweep(function string, opts ...Option) {
-	start(function, func(ctx context.Context, log *slog.Logger) (*workflow.Sweeper, error) {
-		return Sweeper(ctx, log, opts...)
-	}, func(s *workflow.Sweeper) any { return s.Handle })
+	start(function, with(Sweeper, opts), func(s *workflow.Sweeper) any { return s.Handle })
 }
 
 // RelayOutbox runs the relay-outbox function (Relay).
 func RelayOutbox(function string, opts ...Option) {
-	start(function, func(ctx context.Context, log *slog.Logger) (*outbox.Consumer, error) {
-		return Relay(ctx, log, opts...)
-	}, func(c *outbox.Consumer) any { return c.HandleStream })
+	start(function, with(Relay, opts), func(c *outbox.Consumer) any { return c.HandleStream })
 }
 
 // Deliver runs the deliver-notifications function (Dispatcher).
@@ -114,16 +113,12 @@ func Deliver(function string) {
 
 // ExtendAudit runs the extend-audit-chain function (Extender).
 func ExtendAudit(function string, opts ...Option) {
-	start(function, func(ctx context.Context, log *slog.Logger) (*audit.Extender, error) {
-		return Extender(ctx, log, opts...)
-	}, func(x *audit.Extender) any { return x.Handle })
+	start(function, with(Extender, opts), func(x *audit.Extender) any { return x.Handle })
 }
 
 // Authorize runs the authorizer function (Authorizer).
 func Authorize(function string, opts ...Option) {
-	start(function, func(ctx context.Context, log *slog.Logger) (*auth.Authorizer, error) {
-		return Authorizer(ctx, log, opts...)
-	}, func(a *auth.Authorizer) any { return a.HandleRequest })
+	start(function, with(Authorizer, opts), func(a *auth.Authorizer) any { return a.HandleRequest })
 }
 
 // Reconciler runs the reconcile-assignments function (Reconcile); pick

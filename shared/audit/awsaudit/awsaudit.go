@@ -170,7 +170,7 @@ func (a S3Anchors) list(ctx context.Context, tenant string, startSeq, minSeq int
 	if a.PageSize > 0 {
 		in.MaxKeys = aws.Int32(a.PageSize)
 	}
-	if startSeq >= 0 {
+	if startSeq >= 0 && startSeq < invBase { // (above, every seq is below it)
 		in.StartAfter = aws.String(a.key(tenant, startSeq+1))
 	}
 	var out []int64
@@ -206,15 +206,15 @@ func (a S3Anchors) Latest(ctx context.Context, tenant string) (audit.Checkpoint,
 }
 
 func (a S3Anchors) Range(ctx context.Context, tenant string, from, to int64) ([]audit.Checkpoint, error) {
+	if to < from || to < 0 {
+		return nil, nil
+	}
 	s, err := a.list(ctx, tenant, to, from, 1<<30)
 	if err != nil {
 		return nil, err
 	}
 	var out []audit.Checkpoint
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] < from || s[i] > to {
-			continue
-		}
+	for i := len(s) - 1; i >= 0; i-- { // list gives to … from, newest first
 		cp, ok, err := a.Get(ctx, tenant, s[i])
 		if err != nil {
 			return nil, err

@@ -180,6 +180,15 @@ func TestKMSSignerErrorsMoto(t *testing.T) {
 
 // --- S3 ---
 
+// s3Bucket is moto's configuration, a raw S3 client and a fresh
+// anchorBucket.
+func s3Bucket(t *testing.T) (aws.Config, *s3.Client, string) {
+	t.Helper()
+	cfg := motoConfig(t)
+	client := s3.NewFromConfig(cfg)
+	return cfg, client, anchorBucket(t, client)
+}
+
 // anchorBucket creates a bucket as template.yaml's AuditAnchorBucket:
 // Object Lock enabled (hence versioned), no default retention.
 func anchorBucket(t *testing.T, client *s3.Client) string {
@@ -341,6 +350,7 @@ func anchorStoreScenario(t *testing.T, store audit.AnchorStore) {
 		{6, 11, []int64{}},
 		{13, 100, []int64{}},
 		{12, 1, []int64{}},
+		{-5, -1, []int64{}},
 	} {
 		if got := rangeSeqs(t, store, acme, c.from, c.to); !slices.Equal(got, c.want) {
 			t.Errorf("Range(acme, %d, %d) = %v, want %v", c.from, c.to, got, c.want)
@@ -395,9 +405,7 @@ func TestDirAnchorsScenario(t *testing.T) {
 // keys under its prefix.
 func TestS3AnchorsMoto(t *testing.T) {
 	t.Parallel()
-	cfg := motoConfig(t)
-	client := s3.NewFromConfig(cfg)
-	bucket := anchorBucket(t, client)
+	cfg, client, bucket := s3Bucket(t)
 	store := awsaudit.NewS3Anchors(cfg, bucket, defaultPrefix, 1)
 
 	anchorStoreScenario(t, store)
@@ -417,9 +425,7 @@ func TestS3AnchorsMoto(t *testing.T) {
 // other's checkpoints.
 func TestS3AnchorsPrefixMoto(t *testing.T) {
 	t.Parallel()
-	cfg := motoConfig(t)
-	client := s3.NewFromConfig(cfg)
-	bucket := anchorBucket(t, client)
+	cfg, client, bucket := s3Bucket(t)
 	const prefix = "chains/prod/"
 	custom := awsaudit.NewS3Anchors(cfg, bucket, prefix, 0)
 	def := awsaudit.NewS3Anchors(cfg, bucket, defaultPrefix, 0)
@@ -456,9 +462,7 @@ func TestS3AnchorsPrefixMoto(t *testing.T) {
 // checkpoint still names its seq (as DirAnchors: verify reports it).
 func TestS3AnchorsUnreadableMoto(t *testing.T) {
 	t.Parallel()
-	cfg := motoConfig(t)
-	client := s3.NewFromConfig(cfg)
-	bucket := anchorBucket(t, client)
+	cfg, client, bucket := s3Bucket(t)
 	store := awsaudit.NewS3Anchors(cfg, bucket, defaultPrefix, 0)
 	put(t, store, checkpoint("acme", 2))
 	if _, err := client.PutObject(t.Context(), &s3.PutObjectInput{
@@ -481,9 +485,7 @@ func TestS3AnchorsUnreadableMoto(t *testing.T) {
 // from n-1 down, over several pages.
 func TestS3AnchorsManyMoto(t *testing.T) {
 	t.Parallel()
-	cfg := motoConfig(t)
-	client := s3.NewFromConfig(cfg)
-	bucket := anchorBucket(t, client)
+	cfg, _, bucket := s3Bucket(t)
 	store := awsaudit.NewS3Anchors(cfg, bucket, defaultPrefix, 0).(awsaudit.S3Anchors)
 	store.PageSize = 2
 	const n = 9
@@ -513,9 +515,7 @@ func TestS3AnchorsManyMoto(t *testing.T) {
 // object's lock is read from HeadObject's x-amz-object-lock-* headers.
 func TestS3AnchorsRetentionMoto(t *testing.T) {
 	t.Parallel()
-	cfg := motoConfig(t)
-	client := s3.NewFromConfig(cfg)
-	bucket := anchorBucket(t, client)
+	cfg, client, bucket := s3Bucket(t)
 	head := func(key string) *s3.HeadObjectOutput {
 		t.Helper()
 		out, err := client.HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})

@@ -6,10 +6,9 @@
 // organization. The platform's credentials (Provider.Base, from
 // wiring.AWSConfig on Lambda) are used only to call sts:AssumeRole on the
 // tenant's role with the tenant's external id (confused-deputy
-// protection); the temporary
-// credentials, cached per tenant and role until shortly before they
-// expire, sign the SSO Admin and Identity Store clients in the tenant's
-// region.
+// protection); the temporary credentials, cached per tenant and role until
+// shortly before they expire, sign the SSO Admin and Identity Store
+// clients in the tenant's region.
 //
 // Bookkeeping. Assignments are shared: two grants for the same account,
 // permission set and user need one assignment. The table (Records, i.e.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/jitsudo/jitsudo-serverless/shared/provider/identitycenter"
 	"github.com/jitsudo/jitsudo-serverless/shared/store"
 )
